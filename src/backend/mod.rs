@@ -1,0 +1,178 @@
+//! The one interface every SMS link implements, and what links hand to the core.
+//!
+//! A link calls [`EventSink::deliver`] for everything it receives and acknowledges it to
+//! its peer (deliver_sm_resp, deleting from SIM storage, …) only after that returns Ok:
+//! by then the event is committed in the inbox.
+
+pub mod test;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, mpsc};
+
+use crate::store::{InboxKind, Store, StoreError};
+
+/// An SMS received from a phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedSms {
+    /// Sender as the link reports it (E.164, national, short code or alphanumeric).
+    pub from: String,
+    /// Our number it was sent to; empty means the backend's configured number.
+    #[serde(default)]
+    pub to: String,
+    pub text: String,
+    /// When the SMSC stamped it, if the link says.
+    #[serde(default)]
+    pub timestamp_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Delivered,
+    /// Will not be delivered (undeliverable, rejected, expired).
+    Failed,
+    /// Still trying (buffered, enroute): informational.
+    Pending,
+}
+
+/// A delivery report for a message we sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryReport {
+    /// The id the link returned from [`Backend::send`].
+    pub message_id: String,
+    pub status: DeliveryStatus,
+    /// The link's own words, e.g. `UNDELIV err:001`.
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingSms {
+    /// The outbox job, unique per message: links may use it to spot their own resends.
+    pub job_id: i64,
+    /// Our number.
+    pub from: String,
+    /// E.164 number or short code.
+    pub to: String,
+    pub text: String,
+}
+
+/// The link accepted a message: its ids for the parts, for delivery reports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sent {
+    pub message_ids: Vec<String>,
+}
+
+/// Why a send failed, and whether trying again may help (the lettre split).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SendError {
+    pub permanent: bool,
+    pub message: String,
+}
+
+impl SendError {
+    pub fn transient(message: impl Into<String>) -> SendError {
+        SendError { permanent: false, message: message.into() }
+    }
+    pub fn permanent(message: impl Into<String>) -> SendError {
+        SendError { permanent: true, message: message.into() }
+    }
+    pub fn is_transient(&self) -> bool {
+        !self.permanent
+    }
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LinkState {
+    Starting,
+    Connected,
+    Reconnecting { reason: String },
+    BadCredentials { reason: String },
+    Stopped,
+}
+
+impl std::fmt::Display for LinkState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkState::Starting => f.write_str("starting"),
+            LinkState::Connected => f.write_str("connected"),
+            LinkState::Reconnecting { reason } => write!(f, "reconnecting ({reason})"),
+            LinkState::BadCredentials { reason } => write!(f, "bad credentials ({reason})"),
+            LinkState::Stopped => f.write_str("stopped"),
+        }
+    }
+}
+
+/// What a link can do; the core adapts to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Most concatenated parts one message may take.
+    pub max_parts: u8,
+    pub mms: bool,
+    pub delivery_reports: bool,
+}
+
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync {
+    fn id(&self) -> &str;
+    fn kind(&self) -> &'static str;
+    /// Our number on this link, E.164.
+    fn number(&self) -> &str;
+    fn capabilities(&self) -> Capabilities;
+    /// Starts the link's own tasks; inbound events go to `sink`.
+    async fn start(self: Arc<Self>, sink: EventSink) -> Result<(), String>;
+    /// Sends one message (split into parts by the link as needed).
+    async fn send(&self, sms: &OutgoingSms) -> Result<Sent, SendError>;
+    fn state(&self) -> LinkState;
+    /// Closes the link politely (unbind, logout).
+    async fn stop(&self) {}
+}
+
+/// Where a link hands over what it received. Cheap to clone.
+#[derive(Clone)]
+pub struct EventSink {
+    backend_id: Arc<str>,
+    store: Store,
+    inbox_wake: Arc<Notify>,
+    states: mpsc::UnboundedSender<(String, LinkState)>,
+}
+
+impl EventSink {
+    pub fn new(
+        backend_id: &str,
+        store: Store,
+        inbox_wake: Arc<Notify>,
+        states: mpsc::UnboundedSender<(String, LinkState)>,
+    ) -> EventSink {
+        EventSink { backend_id: backend_id.into(), store, inbox_wake, states }
+    }
+
+    /// Commits a received SMS; Ok means the link may acknowledge it. Returns the inbox id.
+    pub fn sms(&self, sms: ReceivedSms) -> Result<i64, StoreError> {
+        self.commit(InboxKind::Sms(sms))
+    }
+
+    /// Commits a delivery report; Ok means the link may acknowledge it.
+    pub fn report(&self, report: DeliveryReport) -> Result<i64, StoreError> {
+        self.commit(InboxKind::Report(report))
+    }
+
+    fn commit(&self, item: InboxKind) -> Result<i64, StoreError> {
+        let id = self.store.insert_inbox(&self.backend_id, &item)?;
+        self.inbox_wake.notify_one();
+        Ok(id)
+    }
+
+    /// Tells the core the link went up or down.
+    pub fn state(&self, state: LinkState) {
+        let _ = self.states.send((self.backend_id.to_string(), state));
+    }
+}

@@ -1,0 +1,130 @@
+//! An in-process link for tests and demos: what it "sends" is recorded (and appended to a
+//! file), and a loopback HTTP API lets a script play the phone network.
+
+mod control;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use super::{Backend, Capabilities, DeliveryReport, EventSink, LinkState, OutgoingSms, ReceivedSms, Sent, SendError};
+use crate::config::TestBackendConfig;
+
+/// Scripted outcomes for the next sends, for fault tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    Transient,
+    Permanent,
+}
+
+pub struct TestBackend {
+    id: String,
+    number: String,
+    config: TestBackendConfig,
+    sent: Mutex<Vec<OutgoingSms>>,
+    faults: Mutex<Vec<Fault>>,
+    state: Mutex<LinkState>,
+    sink: Mutex<Option<EventSink>>,
+}
+
+impl TestBackend {
+    pub fn new(id: &str, number: &str, config: TestBackendConfig) -> TestBackend {
+        TestBackend {
+            id: id.into(),
+            number: number.into(),
+            config,
+            sent: Mutex::default(),
+            faults: Mutex::default(),
+            state: Mutex::new(LinkState::Starting),
+            sink: Mutex::default(),
+        }
+    }
+
+    /// Messages sent so far by this process.
+    pub fn sent(&self) -> Vec<OutgoingSms> {
+        self.sent.lock().unwrap().clone()
+    }
+
+    /// The next sends fail in this order.
+    pub fn push_faults(&self, faults: &[Fault]) {
+        self.faults.lock().unwrap().extend_from_slice(faults);
+    }
+
+    fn sink(&self) -> Result<EventSink, String> {
+        self.sink.lock().unwrap().clone().ok_or_else(|| "backend not started".to_string())
+    }
+
+    /// A phone sends us an SMS; returns once it is committed.
+    pub fn inject(&self, sms: ReceivedSms) -> Result<i64, String> {
+        let sms = ReceivedSms { to: if sms.to.is_empty() { self.number.clone() } else { sms.to }, ..sms };
+        self.sink()?.sms(sms).map_err(|e| e.to_string())
+    }
+
+    /// The network reports on a message we sent.
+    pub fn report(&self, report: DeliveryReport) -> Result<i64, String> {
+        self.sink()?.report(report).map_err(|e| e.to_string())
+    }
+
+    pub fn set_state(&self, state: LinkState) -> Result<(), String> {
+        *self.state.lock().unwrap() = state.clone();
+        self.sink()?.state(state);
+        Ok(())
+    }
+
+    fn log_sent(&self, sms: &OutgoingSms, id: &str) -> std::io::Result<()> {
+        let Some(path) = &self.config.sent_log else { return Ok(()) };
+        let mut line = serde_json::to_value(sms).expect("serialisable");
+        line["message_id"] = id.into();
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        writeln!(f, "{line}")?;
+        f.sync_data()
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for TestBackend {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn kind(&self) -> &'static str {
+        "test"
+    }
+
+    fn number(&self) -> &str {
+        &self.number
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { max_parts: 10, mms: false, delivery_reports: self.config.delivery_reports }
+    }
+
+    async fn start(self: Arc<Self>, sink: EventSink) -> Result<(), String> {
+        *self.sink.lock().unwrap() = Some(sink);
+        if let Some(addr) = self.config.control.clone() {
+            control::serve(self.clone(), &addr).await?;
+        }
+        self.set_state(LinkState::Connected)
+    }
+
+    async fn send(&self, sms: &OutgoingSms) -> Result<Sent, SendError> {
+        let fault = {
+            let mut faults = self.faults.lock().unwrap();
+            (!faults.is_empty()).then(|| faults.remove(0))
+        };
+        match fault {
+            Some(Fault::Transient) => return Err(SendError::transient("test link: simulated temporary failure")),
+            Some(Fault::Permanent) => return Err(SendError::permanent("test link: simulated rejection")),
+            None => {}
+        }
+        // Deterministic per job, so a resend after a crash is recognisable.
+        let id = format!("test-{}", sms.job_id);
+        self.log_sent(sms, &id).map_err(|e| SendError::transient(format!("test link: sent_log: {e}")))?;
+        self.sent.lock().unwrap().push(sms.clone());
+        Ok(Sent { message_ids: vec![id] })
+    }
+
+    fn state(&self) -> LinkState {
+        self.state.lock().unwrap().clone()
+    }
+}

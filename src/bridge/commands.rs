@@ -1,0 +1,109 @@
+//! Management-room commands: help, start, list, backends, version.
+
+use super::{Bridge, BridgeError};
+use crate::config::Permission;
+use crate::phone::{self, Address};
+
+pub(super) const HELP: &str = "Commands:\n\
+• start <number> [via <link>] — open a chat with a phone number\n\
+• list — your SMS chats\n\
+• backends — the SMS links and their state\n\
+• version — the bridge version\n\
+• help — this text";
+
+impl Bridge {
+    /// Runs one command for `sender` and returns the reply. Errors are only those worth
+    /// retrying the whole event for (homeserver or database trouble).
+    pub(super) async fn run_command(&self, sender: &str, _room: &str, line: &str) -> Result<String, BridgeError> {
+        let (cmd, args) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let args = args.trim();
+        Ok(match cmd.to_ascii_lowercase().as_str() {
+            "help" => HELP.to_string(),
+            "version" => format!("sms-bridge {}", env!("CARGO_PKG_VERSION")),
+            "start" => self.cmd_start(sender, args).await?,
+            "list" => self.cmd_list(sender)?,
+            "backends" | "links" => self.cmd_backends()?,
+            other => format!("Unknown command {other:?}. Try `help`."),
+        })
+    }
+
+    async fn cmd_start(&self, sender: &str, args: &str) -> Result<String, BridgeError> {
+        let (number, via) = match args.rsplit_once(" via ") {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (args, None),
+        };
+        if number.is_empty() {
+            return Ok("Usage: start <number> [via <link>], e.g. start +1 555 123 4567".into());
+        }
+        let region = self.config.bridge.default_region.as_deref();
+        let e164 = match phone::normalize(number, region) {
+            Ok(n) => n,
+            Err(e) => {
+                let hint = if region.is_none() { " Include the country code, e.g. +1 555 123 4567." } else { "" };
+                return Ok(format!("{e}.{hint}"));
+            }
+        };
+        let backend = match via {
+            Some(id) => match self.backends.get(id) {
+                Some(b) => b.clone(),
+                None => {
+                    let known: Vec<&str> = self.backends.keys().map(String::as_str).collect();
+                    return Ok(format!("No link called {id:?}. Links: {}.", known.join(", ")));
+                }
+            },
+            None => match self.backends.values().next() {
+                Some(b) => b.clone(),
+                None => return Ok("No SMS links are configured (see `backends` in the config).".into()),
+            },
+        };
+        let addr = Address::from_e164(&e164);
+        let portal = self.ensure_portal(backend.id(), &addr, sender).await?;
+        let room = portal.room_id.unwrap_or_default();
+        Ok(format!(
+            "Chat with {} via {} ({}): https://matrix.to/#/{}?via={}",
+            addr.display,
+            phone::international(backend.number()),
+            backend.id(),
+            room,
+            self.config.homeserver.domain
+        ))
+    }
+
+    fn cmd_list(&self, sender: &str) -> Result<String, BridgeError> {
+        let all = self.permission(sender) >= Permission::Admin;
+        let portals = self.store.portals(if all { None } else { Some(sender) })?;
+        if portals.is_empty() {
+            return Ok("No SMS chats yet. Start one with `start <number>`.".into());
+        }
+        let mut out = String::from("SMS chats:");
+        for p in portals {
+            out.push_str(&format!(
+                "\n• {} via {} — https://matrix.to/#/{}{}",
+                p.remote_display,
+                p.backend_id,
+                p.room_id.unwrap_or_default(),
+                if all && p.owner != sender { format!(" (owner {})", p.owner) } else { String::new() }
+            ));
+        }
+        Ok(out)
+    }
+
+    fn cmd_backends(&self) -> Result<String, BridgeError> {
+        if self.backends.is_empty() {
+            return Ok("No SMS links are configured.".into());
+        }
+        let [(queued, dead), ..] = self.queue_counts()?;
+        let mut out = String::from("SMS links:");
+        for b in self.backends.values() {
+            out.push_str(&format!(
+                "\n• {} ({}) {}: {}",
+                b.id(),
+                b.kind(),
+                phone::international(b.number()),
+                b.state()
+            ));
+        }
+        out.push_str(&format!("\nOutgoing queue: {queued} waiting, {dead} given up."));
+        Ok(out)
+    }
+}

@@ -1,0 +1,202 @@
+//! Handles the Matrix events accepted from transactions, one at a time, in order.
+//! Each event's effects (outbox job, replies, statuses) commit together with its removal
+//! from the queue, so a crash in between repeats the event rather than losing it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::status::Status;
+use super::text::{Unsendable, sms_text};
+use super::{Bridge, BridgeError};
+use crate::config::Permission;
+use crate::store::NewOutJob;
+use crate::store::{PendingEvent, Store};
+
+pub(super) async fn run(bridge: Arc<Bridge>) {
+    super::work_loop("matrix events", &bridge.wake.matrix_in, Duration::from_secs(5), || {
+        let b = bridge.clone();
+        async move { b.handle_pending_events().await }
+    })
+    .await
+}
+
+impl Bridge {
+    /// Handles a batch; true if there may be more.
+    pub async fn handle_pending_events(&self) -> Result<bool, BridgeError> {
+        let batch = self.store.pending_events(50)?;
+        for ev in &batch {
+            match self.handle_event(ev).await {
+                Ok(()) => {}
+                Err(e) if e.is_transient() => {
+                    // Keep it queued; the homeserver or disk may be back soon.
+                    tracing::warn!(error = %e, "will retry a Matrix event");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    return Ok(false);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, event = %ev.event["event_id"], "dropping a Matrix event that cannot be handled");
+                    self.store.tx(|tx| Store::finish_event(tx, ev.id))?;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            self.wake.matrix_out.notify_one();
+            self.wake.outbox.notify_waiters();
+        }
+        Ok(batch.len() == 50)
+    }
+
+    async fn handle_event(&self, ev: &PendingEvent) -> Result<(), BridgeError> {
+        let e = &ev.event;
+        let room = e["room_id"].as_str().unwrap_or("");
+        let sender = e["sender"].as_str().unwrap_or("");
+        match e["type"].as_str() {
+            Some("m.room.member") => self.handle_invite(ev, room, sender).await,
+            Some("m.room.message") => {
+                if let Some(owner) = self.store.management_room_owner(room)? {
+                    if owner == sender {
+                        return self.handle_command_event(ev, room, sender).await;
+                    }
+                }
+                if let Some(portal) = self.store.portal_by_room(room)? {
+                    return self.relay_to_sms(ev, &portal, sender);
+                }
+                let body = e["content"]["body"].as_str().unwrap_or("");
+                if body.starts_with(&self.config.bridge.command_prefix) && self.is_bot_room(room).await {
+                    return self.handle_command_event(ev, room, sender).await;
+                }
+                self.store.tx(|tx| Store::finish_event(tx, ev.id))?;
+                Ok(())
+            }
+            Some("m.room.encrypted") => {
+                let portal = self.store.portal_by_room(room)?;
+                self.store.tx(|tx| {
+                    if portal.is_some() {
+                        let msg = "This bridge cannot read encrypted messages yet; turn encryption off for SMS chats.";
+                        self.notice_tx(tx, room, msg)?;
+                    }
+                    Store::finish_event(tx, ev.id)
+                })?;
+                Ok(())
+            }
+            _ => {
+                self.store.tx(|tx| Store::finish_event(tx, ev.id))?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn is_bot_room(&self, room: &str) -> bool {
+        self.store.management_room_owner(room).ok().flatten().is_some()
+    }
+
+    /// Someone invited the bot or a ghost. A permitted user's DM with the bot becomes
+    /// their management room; others are turned away.
+    async fn handle_invite(&self, ev: &PendingEvent, room: &str, sender: &str) -> Result<(), BridgeError> {
+        let invitee = ev.event["state_key"].as_str().unwrap_or("");
+        let allowed = self.permission(sender) >= Permission::User;
+        if !allowed {
+            let reason = "You are not allowed to use this SMS bridge.";
+            if let Err(e) = self.matrix.leave(invitee, room, Some(reason)).await {
+                tracing::warn!(error = %e, %room, "could not reject an invite");
+            }
+        } else if invitee == self.bot {
+            self.matrix.join(&self.bot, room).await?;
+            self.store.set_management_room(sender, room)?;
+            let welcome = format!(
+                "Hello! This is your SMS bridge management room.\n{}",
+                super::commands::HELP
+            );
+            self.store.tx(|tx| {
+                self.notice_tx(tx, room, &welcome)?;
+                Store::finish_event(tx, ev.id)
+            })?;
+            return Ok(());
+        } else {
+            // A ghost invited to a room: chats start with `start <number>` in the
+            // management room, so decline politely rather than leave it hanging.
+            let reason = "Start SMS chats with `start <number>` in your bridge management room.";
+            if let Err(e) = self.matrix.leave(invitee, room, Some(reason)).await {
+                tracing::warn!(error = %e, %room, "could not decline a ghost invite");
+            }
+        }
+        self.store.tx(|tx| Store::finish_event(tx, ev.id))?;
+        Ok(())
+    }
+
+    /// A message in a portal becomes an outbox job (plus a PENDING status), or a clear
+    /// refusal when it cannot be sent.
+    fn relay_to_sms(&self, ev: &PendingEvent, portal: &crate::store::Portal, sender: &str) -> Result<(), BridgeError> {
+        let e = &ev.event;
+        let room = portal.room_id.as_deref().unwrap_or("");
+        let event_id = e["event_id"].as_str().unwrap_or("");
+        let refusal: Option<(&str, String)> = if self.permission(sender) < Permission::User {
+            Some(("m_no_permission", "You are not allowed to send SMS through this bridge.".into()))
+        } else if !self.backends.contains_key(&portal.backend_id) {
+            Some(("m_bridge_unavailable", format!("The link {} is no longer configured.", portal.backend_id)))
+        } else if portal.remote_destination.is_none() {
+            Some(("m_unsupported", format!("{} does not accept replies.", portal.remote_display)))
+        } else {
+            None
+        };
+        let text = match sms_text(&e["content"]) {
+            Ok(t) => Ok(t),
+            Err(Unsendable::Empty) => {
+                self.store.tx(|tx| Store::finish_event(tx, ev.id))?;
+                return Ok(());
+            }
+            Err(u) => Err(u),
+        };
+        self.store.tx(|tx| {
+            match (&refusal, &text) {
+                (Some((reason, message)), _) => {
+                    self.status_tx(tx, room, event_id, Status::FailPermanent, Some(reason), Some(message), &[])?;
+                    self.notice_tx(tx, room, message)?;
+                }
+                (None, Err(u)) => {
+                    let message = u.explain();
+                    self.status_tx(tx, room, event_id, Status::FailPermanent, Some("m_unsupported"), Some(&message), &[])?;
+                    if self.config.matrix.message_error_notices {
+                        self.notice_tx(tx, room, &format!("Not sent: {message}."))?;
+                    }
+                }
+                (None, Ok(body)) => {
+                    let job = NewOutJob {
+                        portal_id: portal.id,
+                        backend_id: &portal.backend_id,
+                        room_id: room,
+                        event_id,
+                        destination: portal.remote_destination.as_deref().unwrap_or(""),
+                        body,
+                    };
+                    if Store::enqueue_out(tx, &job)?.is_some() {
+                        self.status_tx(tx, room, event_id, Status::Pending, None, None, &[])?;
+                    }
+                }
+            }
+            Store::finish_event(tx, ev.id)
+        })?;
+        Ok(())
+    }
+
+    async fn handle_command_event(&self, ev: &PendingEvent, room: &str, sender: &str) -> Result<(), BridgeError> {
+        let body = ev.event["content"]["body"].as_str().unwrap_or("").trim();
+        let body = body.strip_prefix(&self.config.bridge.command_prefix).unwrap_or(body).trim();
+        let msgtype = ev.event["content"]["msgtype"].as_str();
+        let reply = if msgtype != Some("m.text") || body.is_empty() {
+            None
+        } else if self.permission(sender) < Permission::User {
+            Some("You are not allowed to use this SMS bridge.".to_string())
+        } else {
+            Some(self.run_command(sender, room, body).await?)
+        };
+        self.store.tx(|tx| {
+            if let Some(r) = &reply {
+                self.notice_tx(tx, room, r)?;
+            }
+            Store::finish_event(tx, ev.id)
+        })?;
+        Ok(())
+    }
+}
+

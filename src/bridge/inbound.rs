@@ -1,0 +1,105 @@
+//! Link → Matrix: drains the inbox. SMS go to their portal (created on first contact) as
+//! the ghost, with a transaction id derived from the inbox row, so a crash after sending
+//! and before recording it cannot produce a duplicate. Delivery reports become statuses
+//! and read receipts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::status::Status;
+use super::{Bridge, BridgeError};
+use crate::backend::{DeliveryReport, DeliveryStatus, ReceivedSms};
+use crate::phone::Address;
+use crate::store::{InboxItem, InboxKind, OutState, Queue, Store, backoff_ms, now_ms};
+
+pub(super) async fn run(bridge: Arc<Bridge>) {
+    let wake = bridge.wake.inbox.clone();
+    super::work_loop("inbox", &wake, Duration::from_secs(1), || {
+        let b = bridge.clone();
+        async move { b.drain_inbox().await }
+    })
+    .await
+}
+
+impl Bridge {
+    /// Handles due inbox items in order; true if there may be more.
+    pub async fn drain_inbox(&self) -> Result<bool, BridgeError> {
+        let items = self.store.due_inbox(100)?;
+        for item in &items {
+            let result = match &item.item {
+                InboxKind::Sms(sms) => self.relay_sms(item, sms).await,
+                InboxKind::Report(r) => self.apply_report(item, r),
+            };
+            if let Err(e) = result {
+                let attempts = self.store.retry_later(Queue::Inbox, item.id, now_ms() + backoff_ms(item.attempts), &e.to_string())?;
+                if !e.is_transient() || attempts >= self.config.bridge.max_attempts {
+                    tracing::error!(inbox = item.id, error = %e, "giving up on an inbound item; it stays in the inbox as dead");
+                    self.store.bury(Queue::Inbox, item.id, &e.to_string())?;
+                } else {
+                    tracing::warn!(inbox = item.id, attempts, error = %e, "inbound item not relayed; will retry");
+                    // Later items wait: SMS from one person must stay in order.
+                    return Ok(false);
+                }
+            }
+        }
+        if !items.is_empty() {
+            self.wake.matrix_out.notify_one();
+        }
+        Ok(items.len() == 100)
+    }
+
+    async fn relay_sms(&self, item: &InboxItem, sms: &ReceivedSms) -> Result<(), BridgeError> {
+        let cfg = self
+            .config
+            .backends
+            .iter()
+            .find(|b| b.id == item.backend_id)
+            .ok_or_else(|| BridgeError::Other(format!("SMS from unknown link {:?}", item.backend_id)))?;
+        let from = Address::parse(&sms.from, self.config.bridge.default_region.as_deref());
+        let owner = cfg.owner(&self.config.bridge);
+        let portal = self.ensure_portal(&item.backend_id, &from, &owner).await?;
+        let room = portal.room_id.as_deref().unwrap_or_default();
+        let ghost = self.ensure_ghost(&from).await?;
+        super::failpoint::hit("inbox-before-send").await;
+        let content = json!({ "msgtype": "m.text", "body": sms.text });
+        let txn = format!("sms-in-{}", item.id);
+        let event_id = self.matrix.send(&ghost, room, &txn, "m.room.message", &content, sms.timestamp_ms).await?;
+        super::failpoint::hit("inbox-after-send").await;
+        self.store.tx(|tx| Store::finish_inbox(tx, item.id, Some(&event_id)))?;
+        tracing::debug!(inbox = item.id, %event_id, "SMS relayed to Matrix");
+        Ok(())
+    }
+
+    fn apply_report(&self, item: &InboxItem, r: &DeliveryReport) -> Result<(), BridgeError> {
+        let Some(job) = self.store.out_job_by_backend_msg(&item.backend_id, &r.message_id)? else {
+            tracing::info!(backend = %item.backend_id, message_id = %r.message_id, "delivery report for a message we do not know");
+            self.store.tx(|tx| Store::finish_inbox(tx, item.id, None))?;
+            return Ok(());
+        };
+        let portal = self.store.portal_by_id(job.portal_id)?;
+        let ghost = portal.as_ref().map(|p| self.ghost_mxid(&p.remote_key)).unwrap_or_default();
+        let (room, ev) = (job.room_id.as_str(), job.event_id.as_str());
+        match r.status {
+            DeliveryStatus::Delivered if job.state != OutState::Delivered => {
+                self.store.set_out_state(job.id, OutState::Delivered, None)?;
+                self.store.tx(|tx| {
+                    self.status_tx(tx, room, ev, Status::Success, None, None, &[&ghost])?;
+                    if self.config.matrix.delivery_receipts {
+                        Store::enqueue_matrix(tx, room, &ghost, "receipt", "m.read", &json!({ "event_id": ev }))?;
+                    }
+                    Store::finish_inbox(tx, item.id, None)
+                })?;
+            }
+            DeliveryStatus::Failed => {
+                self.store.set_out_state(job.id, OutState::Failed, r.detail.as_deref())?;
+                let why = r.detail.clone().unwrap_or_else(|| "the network could not deliver it".into());
+                self.fail_permanently(room, ev, &format!("Not delivered to {}: {why}", portal.map(|p| p.remote_display).unwrap_or_default()))?;
+                self.store.tx(|tx| Store::finish_inbox(tx, item.id, None))?;
+            }
+            _ => self.store.tx(|tx| Store::finish_inbox(tx, item.id, None))?,
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,49 @@
+//! Sends queued statuses, notices and receipts. Each job's transaction id is derived from
+//! its row, so a retry after a crash is deduplicated by the homeserver.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Bridge, BridgeError};
+use crate::store::{Queue, backoff_ms, now_ms};
+
+pub(super) async fn run(bridge: Arc<Bridge>) {
+    super::work_loop("matrix out", &bridge.wake.matrix_out, Duration::from_secs(1), || {
+        let b = bridge.clone();
+        async move { b.send_matrix_jobs().await }
+    })
+    .await
+}
+
+impl Bridge {
+    pub async fn send_matrix_jobs(&self) -> Result<bool, BridgeError> {
+        let jobs = self.store.due_matrix(50)?;
+        for job in &jobs {
+            let result = match job.kind.as_str() {
+                "receipt" => {
+                    let ev = job.content["event_id"].as_str().unwrap_or_default();
+                    self.matrix.read_receipt(&job.sender, &job.room_id, ev).await
+                }
+                _ => {
+                    let txn = format!("mo-{}", job.id);
+                    self.matrix.send(&job.sender, &job.room_id, &txn, &job.event_type, &job.content, None).await.map(|_| ())
+                }
+            };
+            match result {
+                Ok(()) => self.store.finish_matrix(job.id)?,
+                Err(e) => {
+                    let attempts =
+                        self.store.retry_later(Queue::MatrixOut, job.id, now_ms() + backoff_ms(job.attempts), &e.to_string())?;
+                    if !e.is_transient() || attempts >= self.config.bridge.max_attempts {
+                        tracing::warn!(job = job.id, kind = %job.kind, error = %e, "giving up on a Matrix update");
+                        self.store.bury(Queue::MatrixOut, job.id, &e.to_string())?;
+                    } else {
+                        tracing::warn!(job = job.id, error = %e, "Matrix update failed; will retry");
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        Ok(jobs.len() == 50)
+    }
+}

@@ -1,0 +1,276 @@
+//! The bridge core: portals, ghosts, relaying both ways, commands and status feedback.
+//! It reaches Matrix only through [`MatrixApi`] and links only through [`Backend`].
+
+mod commands;
+mod events;
+mod failpoint;
+mod inbound;
+mod matrix_out;
+mod outbound;
+mod portals;
+pub mod status;
+pub mod text;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::backend::{Backend, EventSink, LinkState};
+use crate::config::{Config, Permission};
+use crate::matrix::{MatrixApi, MatrixError};
+use crate::store::{Queue, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("homeserver: {0}")]
+    Matrix(#[from] MatrixError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl BridgeError {
+    /// Whether a later attempt may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            BridgeError::Matrix(e) => e.is_transient(),
+            BridgeError::Store(_) => true,
+            BridgeError::Other(_) => false,
+        }
+    }
+}
+
+/// Wakes the workers when new work is committed.
+#[derive(Default)]
+pub struct Wakers {
+    pub matrix_in: Notify,
+    pub outbox: Notify,
+    pub inbox: Arc<Notify>,
+    pub matrix_out: Notify,
+}
+
+pub struct Bridge {
+    pub config: Config,
+    pub store: Store,
+    pub matrix: Arc<dyn MatrixApi>,
+    pub backends: BTreeMap<String, Arc<dyn Backend>>,
+    pub wake: Wakers,
+    bot: String,
+    ghosts: Mutex<HashSet<String>>,
+    portal_lock: tokio::sync::Mutex<()>,
+    room_version: Mutex<Option<String>>,
+}
+
+impl Bridge {
+    pub fn new(
+        config: Config,
+        store: Store,
+        matrix: Arc<dyn MatrixApi>,
+        backends: Vec<Arc<dyn Backend>>,
+    ) -> Arc<Bridge> {
+        Arc::new(Bridge {
+            bot: config.bot_mxid(),
+            config,
+            store,
+            matrix,
+            backends: backends.into_iter().map(|b| (b.id().to_string(), b)).collect(),
+            wake: Wakers::default(),
+            ghosts: Mutex::default(),
+            portal_lock: tokio::sync::Mutex::new(()),
+            room_version: Mutex::default(),
+        })
+    }
+
+    pub fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    pub fn permission(&self, user_id: &str) -> Permission {
+        self.config.bridge.permission(user_id)
+    }
+
+    /// Whether a user ID is the bot or one of our ghosts (their events are ours: ignore them).
+    pub fn is_ours(&self, user_id: &str) -> bool {
+        if user_id == self.bot {
+            return true;
+        }
+        let Some((local, server)) = user_id.trim_start_matches('@').split_once(':') else { return false };
+        server == self.config.homeserver.domain && self.config.appservice.key_from_localpart(local).is_some()
+    }
+
+    /// Records an appservice transaction (see [`Store::accept_transaction`]) and wakes the
+    /// event worker. Returns false if it was a retry of one already accepted.
+    pub fn accept_transaction(&self, txn_id: &str, events: &[Value]) -> Result<bool, StoreError> {
+        let keep: Vec<(String, String)> = events
+            .iter()
+            .filter(|e| self.wants(e))
+            .filter_map(|e| Some((e["event_id"].as_str()?.to_string(), e.to_string())))
+            .collect();
+        let fresh = self.store.accept_transaction(txn_id, &keep)?;
+        if fresh && !keep.is_empty() {
+            self.wake.matrix_in.notify_one();
+        }
+        Ok(fresh)
+    }
+
+    /// Events worth storing: messages and invites from others. Our own echoes are dropped
+    /// here, or every message we send would come back as a new one.
+    fn wants(&self, e: &Value) -> bool {
+        let sender = e["sender"].as_str().unwrap_or("");
+        match e["type"].as_str() {
+            Some("m.room.message" | "m.room.encrypted") => !self.is_ours(sender),
+            Some("m.room.member") => {
+                e["content"]["membership"] == "invite"
+                    && !self.is_ours(sender)
+                    && e["state_key"].as_str().is_some_and(|k| self.is_ours(k))
+            }
+            _ => false,
+        }
+    }
+
+    /// Starts the links and the workers. The appservice HTTP server must already listen,
+    /// since the homeserver calls it during the ping.
+    pub async fn start(self: &Arc<Self>) -> Result<Vec<JoinHandle<()>>, BridgeError> {
+        let resent = self.store.recover()?;
+        if resent > 0 {
+            tracing::warn!(resent, "messages that were being sent when the bridge stopped will be sent again");
+        }
+        self.wait_for_homeserver().await;
+        self.matrix.register(&self.config.appservice.bot.username).await?;
+        self.matrix.set_displayname(&self.bot, &self.config.appservice.bot.displayname).await?;
+        match self.matrix.ping(&self.config.appservice.id).await {
+            Ok(()) => tracing::info!("homeserver ping succeeded: it can reach the bridge"),
+            Err(e) => tracing::error!(
+                error = %e,
+                "the homeserver cannot reach the bridge at {}; check appservice.address and the registration",
+                self.config.appservice.address
+            ),
+        }
+        let version = self.matrix.default_room_version().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not read the default room version; assuming 12");
+            "12".into()
+        });
+        *self.room_version.lock().unwrap() = Some(version);
+
+        let (state_tx, state_rx) = mpsc::unbounded_channel();
+        let mut tasks = Vec::new();
+        for b in self.backends.values() {
+            let sink = EventSink::new(b.id(), self.store.clone(), self.wake.inbox.clone(), state_tx.clone());
+            b.clone().start(sink).await.map_err(|e| BridgeError::Other(format!("backend {}: {e}", b.id())))?;
+            tasks.push(tokio::spawn(outbound::run(self.clone(), b.clone())));
+        }
+        tasks.push(tokio::spawn(events::run(self.clone())));
+        tasks.push(tokio::spawn(inbound::run(self.clone())));
+        tasks.push(tokio::spawn(matrix_out::run(self.clone())));
+        tasks.push(tokio::spawn(self.clone().watch_links(state_rx)));
+        tasks.push(tokio::spawn(self.clone().housekeeping()));
+        tracing::info!(backends = self.backends.len(), "bridge started");
+        Ok(tasks)
+    }
+
+    /// Retries `/versions` with backoff until the homeserver answers.
+    async fn wait_for_homeserver(&self) {
+        let mut delay = Duration::from_millis(500);
+        loop {
+            match self.matrix.versions().await {
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "homeserver {} not reachable yet; retrying in {delay:?}", self.config.homeserver.address);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
+    pub(crate) fn room_version(&self) -> String {
+        self.room_version.lock().unwrap().clone().unwrap_or_else(|| "12".into())
+    }
+
+    /// Link state changes are told to the owners' management rooms.
+    async fn watch_links(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<(String, LinkState)>) {
+        let mut last: BTreeMap<String, LinkState> = BTreeMap::new();
+        while let Some((id, state)) = rx.recv().await {
+            let previous = last.insert(id.clone(), state.clone());
+            tracing::info!(backend = %id, %state, "link state");
+            // The first "connected" after start is not news.
+            let news = match &previous {
+                None => state != LinkState::Connected && state != LinkState::Starting,
+                Some(p) => *p != state,
+            };
+            if !news {
+                continue;
+            }
+            let Some(cfg) = self.config.backends.iter().find(|b| b.id == id) else { continue };
+            let owner = cfg.owner(&self.config.bridge);
+            if let Ok(Some(room)) = self.store.management_room(&owner) {
+                let body = format!("Link {id} is now {state}.");
+                let r = self.store.tx(|tx| Store::enqueue_matrix(tx, &room, &self.bot, "message", "m.room.message", &status::notice(&body)));
+                if r.is_ok() {
+                    self.wake.matrix_out.notify_one();
+                }
+            }
+        }
+    }
+
+    async fn housekeeping(self: Arc<Self>) {
+        const DAY: i64 = 24 * 3600 * 1000;
+        loop {
+            let _ = self.store.prune_transactions(7 * DAY);
+            let _ = self.store.prune_inbox(7 * DAY);
+            let _ = self.store.prune_matrix_out(7 * DAY);
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    }
+
+    /// Queues a notice from the bot.
+    pub(crate) fn notice_tx(&self, tx: &rusqlite::Transaction, room_id: &str, body: &str) -> Result<(), StoreError> {
+        Store::enqueue_matrix(tx, room_id, &self.bot, "message", "m.room.message", &status::notice(body)).map(|_| ())
+    }
+
+    /// Queues a status event about a relayed message, if enabled.
+    pub(crate) fn status_tx(
+        &self,
+        tx: &rusqlite::Transaction,
+        room_id: &str,
+        event_id: &str,
+        s: status::Status,
+        reason: Option<&str>,
+        message: Option<&str>,
+        delivered_to: &[&str],
+    ) -> Result<(), StoreError> {
+        if !self.config.matrix.message_status_events {
+            return Ok(());
+        }
+        let content = status::status_content(event_id, s, reason, message, delivered_to);
+        Store::enqueue_matrix(tx, room_id, &self.bot, "message", status::STATUS_EVENT, &content).map(|_| ())
+    }
+
+    /// How many jobs each queue holds, for `backends` and the benchmark.
+    pub fn queue_counts(&self) -> Result<[(i64, i64); 3], StoreError> {
+        let c = |q| Ok::<_, StoreError>((self.store.waiting(q)?, self.store.dead(q)?));
+        Ok([c(Queue::Outbox)?, c(Queue::Inbox)?, c(Queue::MatrixOut)?])
+    }
+}
+
+/// Shared worker loop: run `step` until it reports no more work, then sleep until woken
+/// or until the next retry is due (polling at least every `max_sleep`).
+pub(crate) async fn work_loop<F, Fut>(name: &str, wake: &Notify, max_sleep: Duration, mut step: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, BridgeError>>,
+{
+    loop {
+        match step().await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => tracing::error!(worker = name, error = %e, "worker step failed; will retry"),
+        }
+        let _ = tokio::time::timeout(max_sleep, wake.notified()).await;
+    }
+}

@@ -1,0 +1,90 @@
+//! Matrix → SMS: drains a backend's outbox. A job is marked sent only once the link
+//! accepted it; temporary failures back off and retry, permanent ones are reported.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use super::status::Status;
+use super::{Bridge, BridgeError};
+use crate::backend::{Backend, OutgoingSms, SendError, Sent};
+use crate::store::{OutJob, OutState, Queue, Store, backoff_ms, now_ms};
+
+/// Most messages handed to one link at once (one per conversation).
+const BATCH: usize = 10;
+
+pub(super) async fn run(bridge: Arc<Bridge>, backend: Arc<dyn Backend>) {
+    super::work_loop("outbox", &bridge.wake.outbox, Duration::from_secs(1), || {
+        let (b, l) = (bridge.clone(), backend.clone());
+        async move { b.send_due(&l).await }
+    })
+    .await
+}
+
+impl Bridge {
+    /// Sends the due jobs of one backend; true if a full batch went out.
+    pub async fn send_due(&self, backend: &Arc<dyn Backend>) -> Result<bool, BridgeError> {
+        let jobs = self.store.due_out(backend.id(), BATCH)?;
+        let mut sends = JoinSet::new();
+        for job in &jobs {
+            self.store.set_out_state(job.id, OutState::Sending, None)?;
+            super::failpoint::hit("outbox-before-send").await;
+            let (b, job) = (backend.clone(), job.clone());
+            let sms = OutgoingSms { job_id: job.id, from: b.number().into(), to: job.destination.clone(), text: job.body.clone() };
+            sends.spawn(async move { (job, b.send(&sms).await) });
+        }
+        while let Some(done) = sends.join_next().await {
+            let (job, result) = done.map_err(|e| BridgeError::Other(format!("send task: {e}")))?;
+            self.record_send(backend.id(), &job, result)?;
+        }
+        if !jobs.is_empty() {
+            self.wake.matrix_out.notify_one();
+        }
+        Ok(jobs.len() == BATCH)
+    }
+
+    fn record_send(&self, backend_id: &str, job: &OutJob, result: Result<Sent, SendError>) -> Result<(), BridgeError> {
+        let room = &job.room_id;
+        let ev = &job.event_id;
+        match result {
+            Ok(sent) => {
+                tracing::info!(job = job.id, backend = backend_id, parts = sent.message_ids.len(), "SMS accepted by the link");
+                self.store.tx(|tx| {
+                    Store::mark_sent(tx, job.id, backend_id, &sent.message_ids)?;
+                    self.status_tx(tx, room, ev, Status::Success, None, None, &[])
+                })?;
+            }
+            Err(e) if e.is_permanent() => {
+                tracing::warn!(job = job.id, error = %e, "SMS refused by the link");
+                self.store.set_out_state(job.id, OutState::Failed, Some(&e.message))?;
+                self.fail_permanently(room, ev, &format!("The SMS link refused the message: {e}"))?;
+            }
+            Err(e) => {
+                let attempts = self.store.retry_later(Queue::Outbox, job.id, now_ms() + backoff_ms(job.attempts), &e.message)?;
+                tracing::warn!(job = job.id, attempts, error = %e, "SMS not sent; will retry");
+                if attempts >= self.config.bridge.max_attempts {
+                    self.store.bury(Queue::Outbox, job.id, &e.message)?;
+                    self.fail_permanently(room, ev, &format!("Gave up after {attempts} attempts: {e}"))?;
+                } else if attempts == 1 {
+                    self.store.tx(|tx| {
+                        self.status_tx(tx, room, ev, Status::FailRetriable, Some("m_foreign_network_error"), Some(&e.message), &[])
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// FAIL_PERMANENT status plus, if enabled, a notice saying why.
+    pub(super) fn fail_permanently(&self, room: &str, event_id: &str, message: &str) -> Result<(), BridgeError> {
+        self.store.tx(|tx| {
+            self.status_tx(tx, room, event_id, Status::FailPermanent, Some("m_foreign_network_error"), Some(message), &[])?;
+            if self.config.matrix.message_error_notices {
+                self.notice_tx(tx, room, &format!("⚠ Your message was not delivered. {message}"))?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+}

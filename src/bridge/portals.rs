@@ -1,0 +1,162 @@
+//! Ghosts (one Matrix user per remote address) and portals (one room per address pair).
+
+use serde_json::json;
+
+use super::{Bridge, BridgeError};
+use crate::matrix::{RoomSpec, StateEvent};
+use crate::phone::{self, Address};
+use crate::store::{Ghost, Portal};
+
+impl Bridge {
+    pub fn ghost_mxid(&self, key: &str) -> String {
+        format!("@{}:{}", self.config.appservice.ghost_localpart(key), self.config.homeserver.domain)
+    }
+
+    /// Registers the ghost for an address once, with its display name.
+    pub async fn ensure_ghost(&self, addr: &Address) -> Result<String, BridgeError> {
+        let localpart = self.config.appservice.ghost_localpart(&addr.key);
+        let mxid = self.ghost_mxid(&addr.key);
+        if self.ghosts.lock().unwrap().contains(&mxid) {
+            return Ok(mxid);
+        }
+        if self.store.ghost(&localpart)?.is_none() {
+            self.matrix.register(&localpart).await?;
+            self.matrix.set_displayname(&mxid, &addr.display).await?;
+            self.store.save_ghost(&Ghost {
+                localpart,
+                address: addr.destination.clone().unwrap_or_else(|| addr.key.clone()),
+                displayname: addr.display.clone(),
+            })?;
+        }
+        self.ghosts.lock().unwrap().insert(mxid.clone());
+        Ok(mxid)
+    }
+
+    /// The appservice user query: is this one of our ghosts? Registers it if so.
+    pub async fn query_user(&self, user_id: &str) -> Result<bool, BridgeError> {
+        let Some((local, server)) = user_id.strip_prefix('@').and_then(|u| u.split_once(':')) else {
+            return Ok(false);
+        };
+        if server != self.config.homeserver.domain {
+            return Ok(false);
+        }
+        let Some(key) = self.config.appservice.key_from_localpart(local) else { return Ok(false) };
+        let addr = match Address::from_key(key) {
+            Some(a) => a,
+            // Alphanumeric senders exist only once they have written to us.
+            None => match self.store.ghost(local)? {
+                Some(g) => Address { key: key.into(), display: g.displayname, destination: None },
+                None => return Ok(false),
+            },
+        };
+        self.ensure_ghost(&addr).await?;
+        Ok(true)
+    }
+
+    /// Alias that makes portal creation idempotent across crashes: a second createRoom
+    /// for the same pair fails with M_ROOM_IN_USE and we adopt the existing room.
+    fn portal_alias(&self, local_number: &str, remote_key: &str) -> String {
+        let (pre, post) = self.config.appservice.template_parts();
+        format!("{pre}{}_{remote_key}{post}", local_number.trim_start_matches('+'))
+    }
+
+    /// The portal for (backend's number, remote), creating its room if needed.
+    /// `owner` is invited; when the portal exists already, the owner is (re)invited.
+    pub async fn ensure_portal(&self, backend_id: &str, remote: &Address, owner: &str) -> Result<Portal, BridgeError> {
+        let backend = self
+            .backends
+            .get(backend_id)
+            .ok_or_else(|| BridgeError::Other(format!("no backend {backend_id:?}")))?;
+        let local = backend.number().to_string();
+        // One creation at a time: two SMS from a new number must not race to two rooms.
+        let _guard = self.portal_lock.lock().await;
+        let portal = self.store.claim_portal(&Portal {
+            id: 0,
+            local_number: local.clone(),
+            remote_key: remote.key.clone(),
+            remote_display: remote.display.clone(),
+            remote_destination: remote.destination.clone(),
+            backend_id: backend_id.into(),
+            owner: owner.into(),
+            room_id: None,
+        })?;
+        if let Some(room) = &portal.room_id {
+            if owner != portal.owner {
+                self.matrix.invite(&self.bot, room, owner).await?;
+            }
+            return Ok(portal);
+        }
+        let ghost = self.ensure_ghost(remote).await?;
+        let alias_local = self.portal_alias(&local, &remote.key);
+        let spec = self.portal_room_spec(&portal, &ghost, &alias_local);
+        let room_id = match self.matrix.create_room(&spec).await {
+            Ok(r) => r,
+            Err(e) if e.is("M_ROOM_IN_USE") => {
+                let alias = format!("#{alias_local}:{}", self.config.homeserver.domain);
+                let room = self
+                    .matrix
+                    .resolve_alias(&alias)
+                    .await?
+                    .ok_or_else(|| BridgeError::Other(format!("alias {alias} is taken but does not resolve")))?;
+                tracing::info!(%room, "adopting the room an interrupted portal creation left behind");
+                self.matrix.invite(&self.bot, &room, &portal.owner).await?;
+                room
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.matrix.join(&ghost, &room_id).await?;
+        self.store.set_portal_room(portal.id, &room_id)?;
+        // Marks the room as a DM with the owner on the ghost's side.
+        let direct = json!({ portal.owner.clone(): [room_id.clone()] });
+        if let Err(e) = self.matrix.set_account_data(&ghost, "m.direct", &direct).await {
+            tracing::warn!(error = %e, "could not set m.direct for the ghost");
+        }
+        tracing::info!(room = %room_id, remote = %remote.display, backend = backend_id, "portal created");
+        Ok(Portal { room_id: Some(room_id), ..portal })
+    }
+
+    fn portal_room_spec(&self, portal: &Portal, ghost: &str, alias_local: &str) -> RoomSpec {
+        let local_display = phone::international(&portal.local_number);
+        let bridge_info = json!({
+            "bridgebot": self.bot,
+            "creator": self.bot,
+            "protocol": { "id": "sms", "displayname": "SMS" },
+            "network": { "id": portal.local_number, "displayname": local_display },
+            "channel": { "id": portal.remote_key, "displayname": portal.remote_display },
+        });
+        let state_key = format!("sms-bridge://sms/{}/{}", portal.local_number.trim_start_matches('+'), portal.remote_key);
+        let bridge_state = |t: &str| StateEvent { event_type: t.into(), state_key: state_key.clone(), content: bridge_info.clone() };
+        // Room version 12 gives creators power implicitly and forbids listing them.
+        let mut users = serde_json::Map::new();
+        if !creators_have_implicit_power(&self.room_version()) {
+            users.insert(self.bot.clone(), 100.into());
+        }
+        users.insert(ghost.into(), 100.into());
+        RoomSpec {
+            creator: self.bot.clone(),
+            alias_localpart: Some(alias_local.into()),
+            name: Some(portal.remote_display.clone()),
+            topic: Some(format!("SMS with {} via {} ({})", portal.remote_display, local_display, portal.backend_id)),
+            invite: vec![ghost.into(), portal.owner.clone()],
+            is_direct: true,
+            initial_state: vec![bridge_state("m.bridge"), bridge_state("uk.half-shot.bridge")],
+            power_levels: Some(json!({ "users": users })),
+        }
+    }
+}
+
+/// Room versions from 12 on (and the MSC4289 test version) make creators all-powerful.
+pub(crate) fn creators_have_implicit_power(version: &str) -> bool {
+    version == "org.matrix.hydra.11" || version.parse::<u32>().is_ok_and(|v| v >= 12)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn room_versions() {
+        assert!(super::creators_have_implicit_power("12"));
+        assert!(super::creators_have_implicit_power("13"));
+        assert!(!super::creators_have_implicit_power("11"));
+        assert!(!super::creators_have_implicit_power("10"));
+    }
+}

@@ -1,0 +1,147 @@
+//! `backends:` — one entry per SMS link. Common keys here; each kind validates its own.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use serde::de::Error as _;
+
+use super::{BridgeConfig, Permission, Problems};
+
+#[derive(Debug, Clone)]
+pub struct BackendConfig {
+    /// Short name used in commands (`start … via <id>`) and the database.
+    pub id: String,
+    /// Our own number on this link, E.164.
+    pub number: String,
+    /// Who is invited to portals created by inbound SMS; defaults to the single admin.
+    pub owner: Option<String>,
+    pub kind: BackendKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum BackendKind {
+    Test(TestBackendConfig),
+}
+
+impl BackendKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            BackendKind::Test(_) => "test",
+        }
+    }
+}
+
+/// The in-process test link: a loopback HTTP control API and a file of sent messages.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestBackendConfig {
+    /// `host:port` for the control API (`POST /inject`, `POST /report`, `GET /sent`).
+    pub control: Option<String>,
+    /// Appends one JSON line per sent message, so tests can see what "the network" got.
+    pub sent_log: Option<String>,
+    /// Whether sends report a message id and delivery reports are expected.
+    #[serde(default = "yes")]
+    pub delivery_reports: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+struct Common {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    number: String,
+    owner: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for BackendConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut map = serde_yaml_ng::Mapping::deserialize(d)?;
+        let mut common = serde_yaml_ng::Mapping::new();
+        for key in ["id", "type", "number", "owner"] {
+            if let Some(v) = map.remove(key) {
+                common.insert(key.into(), v);
+            }
+        }
+        let c: Common = serde_yaml_ng::from_value(common.into()).map_err(D::Error::custom)?;
+        let rest = serde_yaml_ng::Value::Mapping(map);
+        let kind = match c.kind.as_str() {
+            "test" => BackendKind::Test(serde_yaml_ng::from_value(rest).map_err(D::Error::custom)?),
+            other => {
+                return Err(D::Error::custom(format!(
+                    "backend {:?}: unknown type {other:?} (known: test)",
+                    c.id
+                )));
+            }
+        };
+        Ok(BackendConfig { id: c.id, number: c.number, owner: c.owner, kind })
+    }
+}
+
+pub(super) fn validate_all(backends: &[BackendConfig], bridge: &BridgeConfig, p: &mut Problems) {
+    let mut ids = HashSet::new();
+    let mut numbers = HashSet::new();
+    let admins: Vec<&String> = bridge
+        .permissions
+        .iter()
+        .filter(|(k, v)| k.starts_with('@') && **v == Permission::Admin)
+        .map(|(k, _)| k)
+        .collect();
+    for (i, b) in backends.iter().enumerate() {
+        let key = |k: &str| format!("backends[{i}].{k}");
+        if !super::appservice::is_localpart(&b.id) {
+            p.add(key("id"), format!("use lower-case letters, digits and _-. only: {:?}", b.id));
+        } else if !ids.insert(b.id.clone()) {
+            p.add(key("id"), format!("duplicate backend id {:?}", b.id));
+        }
+        match crate::phone::normalize(&b.number, None) {
+            Ok(n) if n == b.number => {
+                if !numbers.insert(n) {
+                    p.add(key("number"), format!("another backend already uses {:?}", b.number));
+                }
+            }
+            Ok(n) => p.add(key("number"), format!("write it in E.164 form: {n:?}, not {:?}", b.number)),
+            Err(_) => p.add(key("number"), format!("not an E.164 number such as \"+15551234567\": {:?}", b.number)),
+        }
+        match &b.owner {
+            Some(o) if !(o.starts_with('@') && o.contains(':')) => {
+                p.add(key("owner"), format!("not a Matrix user ID: {o:?}"))
+            }
+            Some(o) if bridge.permission(o) < Permission::User => {
+                p.add(key("owner"), format!("{o} has no `user` permission in bridge.permissions"))
+            }
+            Some(_) => {}
+            None if admins.len() != 1 => p.add(
+                key("owner"),
+                "not set, and bridge.permissions does not name exactly one admin user to default to",
+            ),
+            None => {}
+        }
+        match &b.kind {
+            BackendKind::Test(t) => {
+                if let Some(c) = &t.control {
+                    if c.parse::<std::net::SocketAddr>().is_err() {
+                        p.add(key("control"), format!("not an address like 127.0.0.1:29331: {c:?}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl BackendConfig {
+    /// The owner, falling back to the single admin of `bridge.permissions`.
+    pub fn owner(&self, bridge: &BridgeConfig) -> String {
+        self.owner.clone().unwrap_or_else(|| {
+            bridge
+                .permissions
+                .iter()
+                .find(|(k, v)| k.starts_with('@') && **v == Permission::Admin)
+                .map(|(k, _)| k.clone())
+                .unwrap_or_default()
+        })
+    }
+}

@@ -1,0 +1,91 @@
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::Problems;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BridgeConfig {
+    /// `"*"`, a server name or a user ID → `none | user | admin`.
+    pub permissions: BTreeMap<String, Permission>,
+    /// Commands outside the management room start with this.
+    pub command_prefix: String,
+    /// Region for numbers typed without a country code (ISO 3166, e.g. `US`).
+    pub default_region: Option<String>,
+    /// Attempts before an outgoing message or Matrix delivery is given up as dead.
+    pub max_attempts: u32,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        BridgeConfig {
+            permissions: BTreeMap::new(),
+            command_prefix: "!sms".into(),
+            default_region: None,
+            max_attempts: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Permission {
+    None,
+    User,
+    Admin,
+}
+
+impl BridgeConfig {
+    pub(super) fn validate(&self, p: &mut Problems) {
+        for key in self.permissions.keys() {
+            let ok = key == "*"
+                || (key.starts_with('@') && key.contains(':'))
+                || (!key.is_empty() && !key.contains(['@', '/', ' ', '*']));
+            if !ok {
+                p.add(format!("bridge.permissions.{key}"), "expected \"*\", a server name or a user ID");
+            }
+        }
+        if !self.command_prefix.starts_with('!') || self.command_prefix.contains(' ') {
+            p.add("bridge.command_prefix", format!("must start with ! and have no spaces: {:?}", self.command_prefix));
+        }
+        if let Some(r) = &self.default_region {
+            if let Err(e) = crate::phone::parse_region(r) {
+                p.add("bridge.default_region", e.to_string());
+            }
+        }
+        if self.max_attempts == 0 {
+            p.add("bridge.max_attempts", "must be at least 1");
+        }
+    }
+
+    /// A user's level: the user ID wins over the server name, which wins over `"*"`.
+    pub fn permission(&self, user_id: &str) -> Permission {
+        let server = user_id.split_once(':').map(|(_, s)| s).unwrap_or("");
+        self.permissions
+            .get(user_id)
+            .or_else(|| self.permissions.get(server))
+            .or_else(|| self.permissions.get("*"))
+            .copied()
+            .unwrap_or(Permission::None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn most_specific_permission_wins() {
+        let mut b = BridgeConfig::default();
+        b.permissions.insert("*".into(), Permission::None);
+        b.permissions.insert("example.org".into(), Permission::User);
+        b.permissions.insert("@boss:example.org".into(), Permission::Admin);
+        b.permissions.insert("@troll:example.org".into(), Permission::None);
+        assert_eq!(b.permission("@boss:example.org"), Permission::Admin);
+        assert_eq!(b.permission("@alice:example.org"), Permission::User);
+        assert_eq!(b.permission("@troll:example.org"), Permission::None);
+        assert_eq!(b.permission("@eve:evil.com"), Permission::None);
+        assert_eq!(BridgeConfig::default().permission("@a:b"), Permission::None);
+    }
+}

@@ -1,0 +1,222 @@
+//! Configuration: one file per section, each validated at load with precise messages.
+
+mod appservice;
+mod backends;
+mod bridge;
+mod homeserver;
+mod logging;
+mod matrix;
+mod rewrite;
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+pub use appservice::{AppserviceConfig, BotConfig};
+pub use backends::{BackendConfig, BackendKind, TestBackendConfig};
+pub use bridge::{BridgeConfig, Permission};
+pub use homeserver::HomeserverConfig;
+pub use logging::{LogFormat, LoggingConfig};
+pub use matrix::MatrixConfig;
+pub use rewrite::store_tokens;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub homeserver: HomeserverConfig,
+    pub appservice: AppserviceConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub bridge: BridgeConfig,
+    #[serde(default)]
+    pub matrix: MatrixConfig,
+    #[serde(default)]
+    pub backends: Vec<BackendConfig>,
+    #[serde(default)]
+    pub logging: LoggingConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// SQLite file; relative paths are relative to the working directory.
+    #[serde(default = "default_db_path")]
+    pub path: String,
+}
+
+fn default_db_path() -> String {
+    "sms-bridge.db".into()
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { path: default_db_path() }
+    }
+}
+
+/// One problem in the configuration: the key and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Collects problems while a section validates itself.
+#[derive(Debug, Default)]
+pub struct Problems(pub Vec<Problem>);
+
+impl Problems {
+    pub fn add(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem { key: key.into(), message: message.into() });
+    }
+}
+
+/// Loading failed: one or more problems, each printable as one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError(pub Vec<Problem>);
+
+/// Whether the tokens must already be set (running) or may still say `generate` (`-g`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Run,
+    Generate,
+}
+
+impl Config {
+    pub fn load(path: &Path, purpose: Purpose) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(vec![Problem { key: path.display().to_string(), message: format!("cannot read: {e}") }])
+        })?;
+        Config::parse(&text, purpose)
+    }
+
+    pub fn parse(text: &str, purpose: Purpose) -> Result<Config, ConfigError> {
+        let de = serde_yaml_ng::Deserializer::from_str(text);
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let key = if key == "." { "config".to_string() } else { key };
+            // The YAML error may already start with the path; say it once.
+            let message = e.inner().to_string();
+            let message = match message.split_once(": ") {
+                Some((p, rest)) if key.starts_with(p) => rest.to_string(),
+                _ => message,
+            };
+            ConfigError(vec![Problem { key, message }])
+        })?;
+        let problems = config.validate(purpose);
+        if problems.0.is_empty() { Ok(config) } else { Err(ConfigError(problems.0)) }
+    }
+
+    pub fn validate(&self, purpose: Purpose) -> Problems {
+        let mut p = Problems::default();
+        self.homeserver.validate(&mut p);
+        self.appservice.validate(purpose, &mut p);
+        if self.database.path.trim().is_empty() {
+            p.add("database.path", "must not be empty");
+        }
+        self.bridge.validate(&mut p);
+        backends::validate_all(&self.backends, &self.bridge, &mut p);
+        self.logging.validate(&mut p);
+        p
+    }
+
+    /// The Matrix ID of the bridge bot.
+    pub fn bot_mxid(&self) -> String {
+        format!("@{}:{}", self.appservice.bot.username, self.homeserver.domain)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub const MINIMAL: &str = r#"
+homeserver:
+  address: http://localhost:8008
+  domain: example.org
+appservice:
+  address: http://localhost:29330
+  as_token: aaaa
+  hs_token: bbbb
+bridge:
+  permissions:
+    "example.org": user
+    "@admin:example.org": admin
+backends:
+  - id: test1
+    type: test
+    number: "+15550001111"
+"#;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tests_support::MINIMAL;
+
+
+    fn problems(text: &str) -> Vec<String> {
+        match Config::parse(text, Purpose::Run) {
+            Ok(_) => vec![],
+            Err(e) => e.0.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn minimal_config_loads_with_defaults() {
+        let c = Config::parse(MINIMAL, Purpose::Run).unwrap();
+        assert_eq!(c.appservice.port, 29330);
+        assert_eq!(c.appservice.username_template, "sms_{number}");
+        assert_eq!(c.bot_mxid(), "@smsbot:example.org");
+        assert_eq!(c.database.path, "sms-bridge.db");
+        assert!(c.matrix.message_status_events);
+        assert_eq!(c.backends[0].number, "+15550001111");
+    }
+
+    #[test]
+    fn bad_url_is_named() {
+        let text = MINIMAL.replace("http://localhost:8008", "localhost:8008");
+        assert_eq!(problems(&text), vec![r#"homeserver.address: not a URL: "localhost:8008""#]);
+    }
+
+    #[test]
+    fn type_errors_name_the_key() {
+        let text = MINIMAL.replace("  as_token: aaaa", "  as_token: aaaa\n  port: lots");
+        let p = problems(&text);
+        assert_eq!(p.len(), 1);
+        assert!(p[0].starts_with("appservice.port: invalid type"), "{p:?}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let text = MINIMAL.replace("  domain: example.org", "  domain: example.org\n  adress: x");
+        let p = problems(&text);
+        assert!(p[0].starts_with("homeserver.adress: unknown field `adress`"), "{p:?}");
+    }
+
+    #[test]
+    fn several_problems_are_all_reported() {
+        let text = MINIMAL
+            .replace("as_token: aaaa", "as_token: generate")
+            .replace("\"example.org\": user", "\"example.org\": superuser")
+            .replace("+15550001111", "555");
+        let p = problems(&text);
+        assert_eq!(p.len(), 1, "{p:?}"); // the permission is a type error, reported first
+        let text = MINIMAL
+            .replace("as_token: aaaa", "as_token: generate")
+            .replace("+15550001111", "555")
+            .replace("domain: example.org", "domain: \"\"");
+        let p = problems(&text);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p.iter().any(|l| l.starts_with("appservice.as_token: not set")));
+        assert!(p.iter().any(|l| l.starts_with("backends[0].number: ")));
+        assert!(p.iter().any(|l| l.starts_with("homeserver.domain: ")));
+    }
+}

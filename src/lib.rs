@@ -1,0 +1,11 @@
+//! sms-bridge: a Matrix appservice bridge for SMS.
+
+pub mod app;
+pub mod appservice;
+pub mod backend;
+pub mod bridge;
+pub mod config;
+pub mod matrix;
+pub mod phone;
+pub mod registration;
+pub mod store;

@@ -1,0 +1,70 @@
+//! Link → Matrix: what a backend handed us, committed before the link is acknowledged.
+
+use rusqlite::{Transaction, params};
+use serde::{Deserialize, Serialize};
+
+use super::{Result, Store, now_ms};
+use crate::backend::{DeliveryReport, ReceivedSms};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InboxKind {
+    Sms(ReceivedSms),
+    Report(DeliveryReport),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxItem {
+    pub id: i64,
+    pub backend_id: String,
+    pub item: InboxKind,
+    pub attempts: u32,
+}
+
+impl Store {
+    pub fn insert_inbox(&self, backend_id: &str, item: &InboxKind) -> Result<i64> {
+        let payload = serde_json::to_string(item).expect("inbox items serialise");
+        let kind = match item {
+            InboxKind::Sms(_) => "sms",
+            InboxKind::Report(_) => "report",
+        };
+        self.with(|c| {
+            let now = now_ms();
+            c.execute(
+                "INSERT INTO inbox (backend_id, kind, payload, next_attempt_at, received_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![backend_id, kind, payload, now],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    /// Due items in arrival order.
+    pub fn due_inbox(&self, limit: usize) -> Result<Vec<InboxItem>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, backend_id, payload, attempts FROM inbox WHERE state = 'new' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![now_ms(), limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u32>(3)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, backend_id, payload, attempts) = row?;
+                out.push(InboxItem { id, backend_id, item: super::json("inbox.payload", &payload)?, attempts });
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn finish_inbox(tx: &Transaction, id: i64, event_id: Option<&str>) -> Result<()> {
+        tx.execute("UPDATE inbox SET state = 'done', event_id = ?1 WHERE id = ?2", params![event_id, id])?;
+        Ok(())
+    }
+
+    /// Removes handled items older than `max_age_ms`.
+    pub fn prune_inbox(&self, max_age_ms: i64) -> Result<usize> {
+        self.with(|c| {
+            Ok(c.execute("DELETE FROM inbox WHERE state = 'done' AND received_at < ?1", [now_ms() - max_age_ms])?)
+        })
+    }
+}

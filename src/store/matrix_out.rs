@@ -1,0 +1,75 @@
+//! Statuses, receipts and notices waiting to be sent to Matrix.
+
+use rusqlite::{Transaction, params};
+
+use super::{Result, Store, now_ms};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixJob {
+    pub id: i64,
+    pub room_id: String,
+    pub sender: String,
+    /// `message` (event_type + content) or `receipt` (content.event_id).
+    pub kind: String,
+    pub event_type: String,
+    pub content: serde_json::Value,
+    pub attempts: u32,
+}
+
+impl Store {
+    pub fn enqueue_matrix(
+        tx: &Transaction,
+        room_id: &str,
+        sender: &str,
+        kind: &str,
+        event_type: &str,
+        content: &serde_json::Value,
+    ) -> Result<i64> {
+        let now = now_ms();
+        tx.execute(
+            "INSERT INTO matrix_out (room_id, sender, kind, event_type, content, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            params![room_id, sender, kind, event_type, content.to_string(), now],
+        )?;
+        Ok(tx.last_insert_rowid())
+    }
+
+    pub fn due_matrix(&self, limit: usize) -> Result<Vec<MatrixJob>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, room_id, sender, kind, event_type, content, attempts FROM matrix_out
+                 WHERE state = 'new' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![now_ms(), limit as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get(6)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, room_id, sender, kind, event_type, content, attempts) = row?;
+                let content = super::json("matrix_out.content", &content)?;
+                out.push(MatrixJob { id, room_id, sender, kind, event_type, content, attempts });
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn finish_matrix(&self, id: i64) -> Result<()> {
+        self.with(|c| {
+            c.execute("UPDATE matrix_out SET state = 'done' WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
+
+    pub fn prune_matrix_out(&self, max_age_ms: i64) -> Result<usize> {
+        self.with(|c| {
+            Ok(c.execute("DELETE FROM matrix_out WHERE state = 'done' AND created_at < ?1", [now_ms() - max_age_ms])?)
+        })
+    }
+}

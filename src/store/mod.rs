@@ -1,0 +1,122 @@
+//! Durable state in SQLite (WAL). Everything the bridge acknowledges is committed here first.
+
+mod inbox;
+mod matrix_in;
+mod matrix_out;
+mod outbox;
+mod portals;
+mod queue;
+mod schema;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, Transaction};
+
+pub use inbox::{InboxItem, InboxKind};
+pub use matrix_in::PendingEvent;
+pub use matrix_out::MatrixJob;
+pub use outbox::{NewOutJob, OutJob, OutState};
+pub use portals::{Ghost, Portal};
+pub use queue::{Queue, backoff_ms};
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database {path}: {source}")]
+    Open { path: String, source: rusqlite::Error },
+    #[error("database schema version {found} is newer than this bridge understands ({known}); upgrade sms-bridge")]
+    TooNew { found: i64, known: i64 },
+    #[error("database: bad JSON in {what}: {source}")]
+    Json { what: &'static str, source: serde_json::Error },
+}
+
+/// A shared handle; calls are short and synchronous, so a mutex is enough.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        let open_err = |source| StoreError::Open { path: path.display().to_string(), source };
+        let conn = Connection::open(path).map_err(open_err)?;
+        Store::init(conn).map_err(|e| match e {
+            StoreError::Sqlite(source) => open_err(source),
+            other => other,
+        })
+    }
+
+    pub fn open_in_memory() -> Result<Store> {
+        Store::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Store> {
+        // FULL: a commit survives power loss, not just a crash of this process.
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        schema::migrate(&mut conn)?;
+        let store = Store { conn: Arc::new(Mutex::new(conn)) };
+        Ok(store)
+    }
+
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn)
+    }
+
+    /// Runs `f` in one transaction: all of it is committed or none.
+    pub fn tx<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Jobs that were being sent when the process stopped go back to the queue
+    /// (at-least-once); returns how many.
+    pub fn recover(&self) -> Result<usize> {
+        self.with(|c| Ok(c.execute("UPDATE outbox SET state = 'queued', resends = resends + 1 WHERE state = 'sending'", [])?))
+    }
+}
+
+pub(crate) fn json<T: serde::de::DeserializeOwned>(what: &'static str, s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|source| StoreError::Json { what, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reopening_keeps_data_and_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        {
+            let s = Store::open(&path).unwrap();
+            s.set_management_room("@a:x", "!r:x").unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.management_room_owner("!r:x").unwrap().as_deref(), Some("@a:x"));
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        Connection::open(&path).unwrap().execute_batch("PRAGMA user_version = 999").unwrap();
+        let err = Store::open(&path).err().unwrap();
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
+}

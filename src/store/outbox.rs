@@ -1,0 +1,219 @@
+//! Matrix → SMS jobs and the backend message ids they were sent as.
+
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+use super::{Result, Store, now_ms};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutState {
+    /// Waiting for its turn (or its next attempt).
+    Queued,
+    /// Handed to the link, no answer yet. Reset to queued after a crash.
+    Sending,
+    /// Accepted by the link.
+    Sent,
+    /// The link reported delivery to the phone.
+    Delivered,
+    /// Refused for good by the link or the network.
+    Failed,
+    /// Gave up after too many temporary failures.
+    Dead,
+}
+
+impl OutState {
+    fn as_str(self) -> &'static str {
+        match self {
+            OutState::Queued => "queued",
+            OutState::Sending => "sending",
+            OutState::Sent => "sent",
+            OutState::Delivered => "delivered",
+            OutState::Failed => "failed",
+            OutState::Dead => "dead",
+        }
+    }
+
+    fn parse(s: &str) -> OutState {
+        match s {
+            "queued" => OutState::Queued,
+            "sending" => OutState::Sending,
+            "sent" => OutState::Sent,
+            "delivered" => OutState::Delivered,
+            "failed" => OutState::Failed,
+            _ => OutState::Dead,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutJob {
+    pub id: i64,
+    pub portal_id: i64,
+    pub backend_id: String,
+    pub room_id: String,
+    pub event_id: String,
+    pub destination: String,
+    pub body: String,
+    pub state: OutState,
+    pub attempts: u32,
+}
+
+const COLS: &str = "id, portal_id, backend_id, room_id, event_id, destination, body, state, attempts";
+
+fn job(r: &Row) -> rusqlite::Result<OutJob> {
+    Ok(OutJob {
+        id: r.get(0)?,
+        portal_id: r.get(1)?,
+        backend_id: r.get(2)?,
+        room_id: r.get(3)?,
+        event_id: r.get(4)?,
+        destination: r.get(5)?,
+        body: r.get(6)?,
+        state: OutState::parse(&r.get::<_, String>(7)?),
+        attempts: r.get(8)?,
+    })
+}
+
+/// What to send: filled in by the bridge, id and state by the store.
+pub struct NewOutJob<'a> {
+    pub portal_id: i64,
+    pub backend_id: &'a str,
+    pub room_id: &'a str,
+    pub event_id: &'a str,
+    pub destination: &'a str,
+    pub body: &'a str,
+}
+
+impl Store {
+    /// Queues a message; a Matrix event is queued at most once.
+    pub fn enqueue_out(tx: &Transaction, j: &NewOutJob) -> Result<Option<i64>> {
+        let now = now_ms();
+        let n = tx.execute(
+            "INSERT OR IGNORE INTO outbox (portal_id, backend_id, room_id, event_id, destination, body, state, next_attempt_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7, ?7)",
+            params![j.portal_id, j.backend_id, j.room_id, j.event_id, j.destination, j.body, now],
+        )?;
+        Ok((n == 1).then(|| tx.last_insert_rowid()))
+    }
+
+    /// Due jobs for a backend, at most one per portal: the oldest unsent one, so messages
+    /// to the same person never overtake each other.
+    pub fn due_out(&self, backend_id: &str, limit: usize) -> Result<Vec<OutJob>> {
+        self.with(|c| {
+            let sql = format!(
+                "SELECT {COLS} FROM outbox o WHERE o.backend_id = ?1 AND o.state = 'queued' AND o.next_attempt_at <= ?2
+                 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.portal_id = o.portal_id AND p.id < o.id AND p.state IN ('queued', 'sending'))
+                 ORDER BY o.id LIMIT ?3"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![backend_id, now_ms(), limit as i64], job)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    pub fn out_job(&self, id: i64) -> Result<Option<OutJob>> {
+        self.with(|c| Ok(c.query_row(&format!("SELECT {COLS} FROM outbox WHERE id = ?1"), [id], job).optional()?))
+    }
+
+    pub fn out_job_by_event(&self, event_id: &str) -> Result<Option<OutJob>> {
+        self.with(|c| {
+            Ok(c.query_row(&format!("SELECT {COLS} FROM outbox WHERE event_id = ?1"), [event_id], job).optional()?)
+        })
+    }
+
+    pub fn set_out_state(&self, id: i64, state: OutState, error: Option<&str>) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE outbox SET state = ?1, last_error = coalesce(?2, last_error), updated_at = ?3 WHERE id = ?4",
+                params![state.as_str(), error, now_ms(), id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Marks a job sent and remembers the link's ids for its parts.
+    pub fn mark_sent(tx: &Transaction, id: i64, backend_id: &str, msg_ids: &[String]) -> Result<()> {
+        tx.execute("UPDATE outbox SET state = 'sent', updated_at = ?1 WHERE id = ?2", params![now_ms(), id])?;
+        let mut stmt =
+            tx.prepare_cached("INSERT OR REPLACE INTO message_map (backend_id, backend_msg_id, outbox_id) VALUES (?1, ?2, ?3)")?;
+        for m in msg_ids {
+            stmt.execute(params![backend_id, m, id])?;
+        }
+        Ok(())
+    }
+
+    /// The job a link message id belongs to.
+    pub fn out_job_by_backend_msg(&self, backend_id: &str, msg_id: &str) -> Result<Option<OutJob>> {
+        self.with(|c| {
+            let sql = format!(
+                "SELECT {} FROM outbox o JOIN message_map m ON m.outbox_id = o.id WHERE m.backend_id = ?1 AND m.backend_msg_id = ?2",
+                COLS.split(", ").map(|c| format!("o.{c}")).collect::<Vec<_>>().join(", ")
+            );
+            Ok(c.query_row(&sql, [backend_id, msg_id], job).optional()?)
+        })
+    }
+
+    /// How many sends were repeated because a crash or link drop left them unconfirmed.
+    pub fn resends(&self) -> Result<i64> {
+        self.with(|c| Ok(c.query_row("SELECT coalesce(sum(resends), 0) FROM outbox", [], |r| r.get(0))?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Portal, Queue};
+
+    fn setup() -> (Store, i64) {
+        let s = Store::open_in_memory().unwrap();
+        let p = s
+            .claim_portal(&Portal {
+                id: 0,
+                local_number: "+1".into(),
+                remote_key: "2".into(),
+                remote_display: "2".into(),
+                remote_destination: Some("2".into()),
+                backend_id: "b".into(),
+                owner: "@o:x".into(),
+                room_id: Some("!r".into()),
+            })
+            .unwrap();
+        (s, p.id)
+    }
+
+    fn enqueue(s: &Store, portal: i64, ev: &str) -> Option<i64> {
+        s.tx(|tx| {
+            Store::enqueue_out(
+                tx,
+                &NewOutJob { portal_id: portal, backend_id: "b", room_id: "!r", event_id: ev, destination: "2", body: ev },
+            )
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn same_event_is_queued_once_and_order_is_kept() {
+        let (s, p) = setup();
+        let a = enqueue(&s, p, "$a").unwrap();
+        assert!(enqueue(&s, p, "$a").is_none());
+        let b = enqueue(&s, p, "$b").unwrap();
+        // Only the head of the portal's queue is due.
+        assert_eq!(s.due_out("b", 10).unwrap().iter().map(|j| j.id).collect::<Vec<_>>(), vec![a]);
+        // A retry pushes the head into the future; the next message still waits for it.
+        s.retry_later(Queue::Outbox, a, now_ms() + 60_000, "busy").unwrap();
+        assert!(s.due_out("b", 10).unwrap().is_empty());
+        s.tx(|tx| Store::mark_sent(tx, a, "b", &["m1".into(), "m2".into()])).unwrap();
+        assert_eq!(s.due_out("b", 10).unwrap()[0].id, b);
+        assert_eq!(s.out_job_by_backend_msg("b", "m2").unwrap().unwrap().id, a);
+    }
+
+    #[test]
+    fn sending_jobs_are_recovered_after_a_crash() {
+        let (s, p) = setup();
+        let a = enqueue(&s, p, "$a").unwrap();
+        s.set_out_state(a, OutState::Sending, None).unwrap();
+        assert!(s.due_out("b", 10).unwrap().is_empty());
+        assert_eq!(s.recover().unwrap(), 1);
+        assert_eq!(s.due_out("b", 10).unwrap()[0].id, a);
+        assert_eq!(s.resends().unwrap(), 1);
+    }
+}

@@ -1,0 +1,110 @@
+//! Migrations, applied in order; `PRAGMA user_version` records how far we got.
+
+use rusqlite::Connection;
+
+use super::{Result, StoreError};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE txns (
+    txn_id TEXT PRIMARY KEY,
+    received_at INTEGER NOT NULL
+);
+-- Matrix events accepted in a transaction and not yet handled.
+CREATE TABLE matrix_in (
+    id INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    event TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+);
+CREATE TABLE ghosts (
+    localpart TEXT PRIMARY KEY,
+    address TEXT NOT NULL,
+    displayname TEXT NOT NULL,
+    registered_at INTEGER NOT NULL
+);
+CREATE TABLE portals (
+    id INTEGER PRIMARY KEY,
+    local_number TEXT NOT NULL,
+    remote_key TEXT NOT NULL,
+    remote_display TEXT NOT NULL,
+    remote_destination TEXT,
+    backend_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    room_id TEXT UNIQUE,
+    created_at INTEGER NOT NULL,
+    UNIQUE (local_number, remote_key)
+);
+CREATE TABLE management_rooms (
+    user_id TEXT PRIMARY KEY,
+    room_id TEXT NOT NULL UNIQUE
+);
+-- Matrix -> SMS jobs.
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    portal_id INTEGER NOT NULL REFERENCES portals(id),
+    backend_id TEXT NOT NULL,
+    room_id TEXT NOT NULL,
+    event_id TEXT NOT NULL UNIQUE,
+    destination TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    resends INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (backend_id, state, portal_id, id);
+-- Backend message ids of sent parts, for delivery reports.
+CREATE TABLE message_map (
+    backend_id TEXT NOT NULL,
+    backend_msg_id TEXT NOT NULL,
+    outbox_id INTEGER NOT NULL REFERENCES outbox(id),
+    PRIMARY KEY (backend_id, backend_msg_id)
+);
+-- Link -> Matrix: received SMS and delivery reports, not yet in Matrix.
+CREATE TABLE inbox (
+    id INTEGER PRIMARY KEY,
+    backend_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'new',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    event_id TEXT,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX inbox_due ON inbox (state, next_attempt_at);
+-- Things to send to Matrix that are not replies to a link event: statuses, receipts, notices.
+CREATE TABLE matrix_out (
+    id INTEGER PRIMARY KEY,
+    room_id TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    content TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'new',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX matrix_out_due ON matrix_out (state, next_attempt_at);
+"#];
+
+pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew { found: version, known });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
