@@ -14,6 +14,7 @@ use crate::bridge::Bridge;
 
 /// 200 (and the ghost registered) for a phone number in our namespace, 404 otherwise.
 pub(super) async fn user(State(bridge): State<Arc<Bridge>>, Path(user_id): Path<String>) -> Response {
+    tracing::debug!(%user_id, "user query from the homeserver");
     match bridge.query_user(&user_id).await {
         Ok(true) => Json(json!({})).into_response(),
         Ok(false) => matrix_error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "No such phone number"),
