@@ -20,24 +20,25 @@ struct Cli {
     /// Where -g writes the registration.
     #[arg(short, long, default_value = "registration.yaml")]
     registration: PathBuf,
-    /// If the config file does not exist, write the example there and exit (for containers).
+    /// Write the example config to the config path if nothing is there, then exit.
     #[arg(long)]
     init_config: bool,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if cli.init_config && !cli.config.exists() {
+    // A first run without a config writes the documented example, as mautrix bridges do.
+    if !cli.config.exists() {
         return match std::fs::write(&cli.config, EXAMPLE_CONFIG) {
-            Ok(()) => {
-                eprintln!(
-                    "Wrote an example config to {}. Edit it (homeserver, permissions, backends), then run with -g to make the registration.",
-                    cli.config.display()
-                );
-                ExitCode::from(2)
-            }
-            Err(e) => fail(&format!("{}: cannot write: {e}", cli.config.display())),
+            Ok(()) => fail(&format!(
+                "{}: not found, so the example config was written there; edit it (homeserver, permissions, backends), then run with -g",
+                cli.config.display()
+            )),
+            Err(e) => fail(&format!("{}: not found, and the example cannot be written there: {e}", cli.config.display())),
         };
+    }
+    if cli.init_config {
+        return fail(&format!("{}: already exists; not overwritten", cli.config.display()));
     }
     if cli.generate_registration {
         return match generate(&cli.config, &cli.registration) {
