@@ -257,3 +257,70 @@ async fn sigkill_while_sending_sms_sends_it_once() {
     assert_eq!(env.sent().len(), 2, "{:?}", env.sent());
     restarted.wait_for_log("will be sent again", Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn link_faults_and_state_changes_are_reported() {
+    let env = setup(ADMIN_ONLY).await;
+    let _bridge = env.start_bridge(None).await;
+    let (alice, mgmt, portal) = portal_setup(&env).await;
+    let status_of = |ev: String, wanted: &'static str| {
+        let portal = portal.clone();
+        move |r: &str, e: &Value| {
+            (r == portal
+                && e["type"] == "com.beeper.message_send_status"
+                && e["content"]["m.relates_to"]["event_id"] == ev.as_str()
+                && e["content"]["status"] == wanted)
+                .then(|| e["content"].clone())
+        }
+    };
+
+    // A rejection is final: FAIL_PERMANENT with the reason, and a notice.
+    env.control_post("/fault", json!({"faults": ["permanent"]})).await;
+    let rejected = alice.send_text(&portal, "will be rejected").await;
+    let st = alice.wait_for_event("FAIL_PERMANENT", wait(), status_of(rejected, "FAIL_PERMANENT")).await;
+    assert!(st["message"].as_str().unwrap().contains("simulated rejection"), "{st}");
+    alice
+        .wait_for_event("the failure notice", wait(), |r, e| {
+            (r == portal && e["sender"] == BOT && e["content"]["body"].as_str()?.contains("not delivered")).then_some(())
+        })
+        .await;
+
+    // A temporary failure is retried: FAIL_RETRIABLE, then SUCCESS, sent once.
+    env.control_post("/fault", json!({"faults": ["transient"]})).await;
+    let retried = alice.send_text(&portal, "retried").await;
+    alice.wait_for_event("FAIL_RETRIABLE", wait(), status_of(retried.clone(), "FAIL_RETRIABLE")).await;
+    alice.wait_for_event("SUCCESS after retry", wait(), status_of(retried, "SUCCESS")).await;
+    assert_eq!(env.sent().iter().map(|m| m["text"].as_str().unwrap().to_string()).collect::<Vec<_>>(), vec!["retried"]);
+
+    // Link state changes reach the owner's management room.
+    env.control_post("/state", json!({"state": "reconnecting", "reason": "cable pulled"})).await;
+    alice
+        .wait_for_event("the link notice", wait(), |r, e| {
+            (r == mgmt && e["content"]["body"] == "Link test1 is now reconnecting (cable pulled).").then_some(())
+        })
+        .await;
+    let backends = command(&alice, &mgmt, "backends", "SMS links").await;
+    assert!(backends.contains("test1 (test) +1 555-000-1111: reconnecting (cable pulled)"), "{backends}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn homeserver_outage_loses_nothing() {
+    let mut env = setup(ADMIN_ONLY).await;
+    let bridge = env.start_bridge(None).await;
+    let (alice, _mgmt, portal) = portal_setup(&env).await;
+    env.hs.stop();
+    // The link keeps delivering while Matrix is away; each is committed before the ack.
+    for i in 0..3 {
+        env.inject("+15551234567", &format!("during outage {i}")).await;
+    }
+    bridge.wait_for_log("will retry", wait()).await;
+    env.hs.restart().await;
+    let alice = TestUser::new(&env.hs.base_url, alice.user_id.clone(), alice.access_token.clone());
+    alice
+        .wait_for_event("the last SMS", Duration::from_secs(60), |r, e| {
+            (r == portal && e["content"]["body"] == "during outage 2").then_some(())
+        })
+        .await;
+    let got: Vec<String> = messages(&alice, &portal).into_iter().filter(|(s, _)| s == GHOST).map(|(_, b)| b).collect();
+    assert_eq!(got, vec!["during outage 0", "during outage 1", "during outage 2"]);
+}

@@ -57,8 +57,13 @@ impl Bridge {
             },
         };
         let addr = Address::from_e164(&e164);
+        let existed = self.store.portal_by_pair(backend.number(), &addr.key)?.and_then(|p| p.room_id).is_some();
         let portal = self.ensure_portal(backend.id(), &addr, sender).await?;
         let room = portal.room_id.unwrap_or_default();
+        if existed {
+            // The user may have left, or someone else opened it: (re)invite.
+            self.matrix.invite(&self.bot, &room, sender).await?;
+        }
         Ok(format!(
             "Chat with {} via {} ({}): https://matrix.to/#/{}?via={}",
             addr.display,

@@ -41,7 +41,6 @@ impl Bridge {
         }
         if !batch.is_empty() {
             self.wake.matrix_out.notify_one();
-            self.wake.outbox.notify_waiters();
         }
         Ok(batch.len() == 50)
     }
@@ -100,6 +99,11 @@ impl Bridge {
             if let Err(e) = self.matrix.leave(invitee, room, Some(reason)).await {
                 tracing::warn!(error = %e, %room, "could not reject an invite");
             }
+        } else if invitee == self.bot && ev.event["content"]["is_direct"] != true {
+            let reason = "Talk to me in a direct chat: that becomes your SMS bridge management room.";
+            if let Err(e) = self.matrix.leave(invitee, room, Some(reason)).await {
+                tracing::warn!(error = %e, %room, "could not decline a group invite");
+            }
         } else if invitee == self.bot {
             self.matrix.join(&self.bot, room).await?;
             self.store.set_management_room(sender, room)?;
@@ -147,7 +151,8 @@ impl Bridge {
             }
             Err(u) => Err(u),
         };
-        self.store.tx(|tx| {
+        let queued = self.store.tx(|tx| {
+            let mut queued = false;
             match (&refusal, &text) {
                 (Some((reason, message)), _) => {
                     self.status_tx(tx, room, event_id, Status::FailPermanent, Some(reason), Some(message), &[])?;
@@ -171,11 +176,17 @@ impl Bridge {
                     };
                     if Store::enqueue_out(tx, &job)?.is_some() {
                         self.status_tx(tx, room, event_id, Status::Pending, None, None, &[])?;
+                        queued = true;
                     }
                 }
             }
-            Store::finish_event(tx, ev.id)
+            Store::finish_event(tx, ev.id)?;
+            Ok(queued)
         })?;
+        // Only after the commit, or the sender could look before the job is visible.
+        if queued {
+            self.wake_outbox(&portal.backend_id);
+        }
         Ok(())
     }
 

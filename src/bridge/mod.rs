@@ -49,7 +49,8 @@ impl BridgeError {
 #[derive(Default)]
 pub struct Wakers {
     pub matrix_in: Notify,
-    pub outbox: Notify,
+    /// One per backend, so waking one link's sender never steals another's wake-up.
+    pub outbox: BTreeMap<String, Notify>,
     pub inbox: Arc<Notify>,
     pub matrix_out: Notify,
 }
@@ -73,13 +74,17 @@ impl Bridge {
         matrix: Arc<dyn MatrixApi>,
         backends: Vec<Arc<dyn Backend>>,
     ) -> Arc<Bridge> {
+        let wake = Wakers {
+            outbox: backends.iter().map(|b| (b.id().to_string(), Notify::new())).collect(),
+            ..Wakers::default()
+        };
         Arc::new(Bridge {
             bot: config.bot_mxid(),
             config,
             store,
             matrix,
             backends: backends.into_iter().map(|b| (b.id().to_string(), b)).collect(),
-            wake: Wakers::default(),
+            wake,
             ghosts: Mutex::default(),
             portal_lock: tokio::sync::Mutex::new(()),
             room_version: Mutex::default(),
@@ -185,6 +190,13 @@ impl Bridge {
                     delay = (delay * 2).min(Duration::from_secs(30));
                 }
             }
+        }
+    }
+
+    /// Wakes the sender of one backend.
+    pub(crate) fn wake_outbox(&self, backend_id: &str) {
+        if let Some(n) = self.wake.outbox.get(backend_id) {
+            n.notify_one();
         }
     }
 

@@ -15,7 +15,8 @@ use crate::store::{OutJob, OutState, Queue, Store, backoff_ms, now_ms};
 const BATCH: usize = 10;
 
 pub(super) async fn run(bridge: Arc<Bridge>, backend: Arc<dyn Backend>) {
-    super::work_loop("outbox", &bridge.wake.outbox, Duration::from_secs(1), || {
+    let wake = &bridge.wake.outbox[backend.id()];
+    super::work_loop("outbox", wake, Duration::from_secs(1), || {
         let (b, l) = (bridge.clone(), backend.clone());
         async move { b.send_due(&l).await }
     })

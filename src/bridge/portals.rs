@@ -60,8 +60,8 @@ impl Bridge {
         format!("{pre}{}_{remote_key}{post}", local_number.trim_start_matches('+'))
     }
 
-    /// The portal for (backend's number, remote), creating its room if needed.
-    /// `owner` is invited; when the portal exists already, the owner is (re)invited.
+    /// The portal for (backend's number, remote), creating its room (and inviting `owner`)
+    /// if needed.
     pub async fn ensure_portal(&self, backend_id: &str, remote: &Address, owner: &str) -> Result<Portal, BridgeError> {
         let backend = self
             .backends
@@ -80,10 +80,7 @@ impl Bridge {
             owner: owner.into(),
             room_id: None,
         })?;
-        if let Some(room) = &portal.room_id {
-            if owner != portal.owner {
-                self.matrix.invite(&self.bot, room, owner).await?;
-            }
+        if portal.room_id.is_some() {
             return Ok(portal);
         }
         let ghost = self.ensure_ghost(remote).await?;

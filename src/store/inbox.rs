@@ -38,11 +38,14 @@ impl Store {
         })
     }
 
-    /// Due items in arrival order.
+    /// Due items in arrival order, up to the first one still backing off: later items
+    /// wait for it, so SMS stay in order even if the homeserver is back before its retry.
     pub fn due_inbox(&self, limit: usize) -> Result<Vec<InboxItem>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, backend_id, payload, attempts FROM inbox WHERE state = 'new' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
+                "SELECT id, backend_id, payload, attempts FROM inbox i WHERE state = 'new' AND next_attempt_at <= ?1
+                 AND NOT EXISTS (SELECT 1 FROM inbox p WHERE p.state = 'new' AND p.next_attempt_at > ?1 AND p.id < i.id)
+                 ORDER BY id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now_ms(), limit as i64], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u32>(3)?))

@@ -33,11 +33,16 @@ impl Store {
         Ok(tx.last_insert_rowid())
     }
 
+    /// Due jobs in order; a job backing off holds back later ones in its room, so a
+    /// room never sees e.g. SUCCESS before the PENDING it replaces.
     pub fn due_matrix(&self, limit: usize) -> Result<Vec<MatrixJob>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, room_id, sender, kind, event_type, content, attempts FROM matrix_out
-                 WHERE state = 'new' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
+                "SELECT id, room_id, sender, kind, event_type, content, attempts FROM matrix_out o
+                 WHERE state = 'new' AND next_attempt_at <= ?1
+                 AND NOT EXISTS (SELECT 1 FROM matrix_out p WHERE p.room_id = o.room_id AND p.state = 'new'
+                                 AND p.next_attempt_at > ?1 AND p.id < o.id)
+                 ORDER BY id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now_ms(), limit as i64], |r| {
                 Ok((
