@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::status::Status;
+use super::status::{Status, Update};
 use super::text::{Unsendable, sms_text};
 use super::{Bridge, BridgeError};
 use crate::config::Permission;
@@ -52,17 +52,17 @@ impl Bridge {
         match e["type"].as_str() {
             Some("m.room.member") => self.handle_invite(ev, room, sender).await,
             Some("m.room.message") => {
-                if let Some(owner) = self.store.management_room_owner(room)? {
-                    if owner == sender {
-                        return self.handle_command_event(ev, room, sender).await;
-                    }
+                if self.store.management_room_owner(room)?.as_deref() == Some(sender) {
+                    return self.handle_command_event(ev, room, sender).await;
                 }
                 if let Some(portal) = self.store.portal_by_room(room)? {
+                    // `!sms help` in a portal is a command, as in other bridges, not an SMS.
+                    let body = e["content"]["body"].as_str().unwrap_or("");
+                    let prefix = &self.config.bridge.command_prefix;
+                    if body.strip_prefix(prefix.as_str()).is_some_and(|r| r.is_empty() || r.starts_with(' ')) {
+                        return self.handle_command_event(ev, room, sender).await;
+                    }
                     return self.relay_to_sms(ev, &portal, sender);
-                }
-                let body = e["content"]["body"].as_str().unwrap_or("");
-                if body.starts_with(&self.config.bridge.command_prefix) && self.is_bot_room(room).await {
-                    return self.handle_command_event(ev, room, sender).await;
                 }
                 self.store.tx(|tx| Store::finish_event(tx, ev.id))?;
                 Ok(())
@@ -83,10 +83,6 @@ impl Bridge {
                 Ok(())
             }
         }
-    }
-
-    async fn is_bot_room(&self, room: &str) -> bool {
-        self.store.management_room_owner(room).ok().flatten().is_some()
     }
 
     /// Someone invited the bot or a ghost. A permitted user's DM with the bot becomes
@@ -155,12 +151,12 @@ impl Bridge {
             let mut queued = false;
             match (&refusal, &text) {
                 (Some((reason, message)), _) => {
-                    self.status_tx(tx, room, event_id, Status::FailPermanent, Some(reason), Some(message), &[])?;
+                    self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, reason, message))?;
                     self.notice_tx(tx, room, message)?;
                 }
                 (None, Err(u)) => {
                     let message = u.explain();
-                    self.status_tx(tx, room, event_id, Status::FailPermanent, Some("m_unsupported"), Some(&message), &[])?;
+                    self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, "m_unsupported", &message))?;
                     if self.config.matrix.message_error_notices {
                         self.notice_tx(tx, room, &format!("Not sent: {message}."))?;
                     }
@@ -175,7 +171,7 @@ impl Bridge {
                         body,
                     };
                     if Store::enqueue_out(tx, &job)?.is_some() {
-                        self.status_tx(tx, room, event_id, Status::Pending, None, None, &[])?;
+                        self.status_tx(tx, room, event_id, Update::new(Status::Pending))?;
                         queued = true;
                     }
                 }

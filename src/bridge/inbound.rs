@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::status::Status;
+use super::status::Update;
 use super::{Bridge, BridgeError};
 use crate::backend::{DeliveryReport, DeliveryStatus, ReceivedSms};
 use crate::phone::Address;
@@ -39,7 +39,8 @@ impl Bridge {
                     self.store.bury(Queue::Inbox, item.id, &e.to_string())?;
                 } else {
                     tracing::warn!(inbox = item.id, attempts, error = %e, "inbound item not relayed; will retry");
-                    // Later items wait: SMS from one person must stay in order.
+                    // Usually the homeserver is away: pause the batch rather than fail every item.
+                    // Later SMS of this conversation wait for it (see `due_inbox`).
                     return Ok(false);
                 }
             }
@@ -85,7 +86,7 @@ impl Bridge {
             DeliveryStatus::Delivered if job.state != OutState::Delivered => {
                 self.store.set_out_state(job.id, OutState::Delivered, None)?;
                 self.store.tx(|tx| {
-                    self.status_tx(tx, room, ev, Status::Success, None, None, &[&ghost])?;
+                    self.status_tx(tx, room, ev, Update::delivered(&[&ghost]))?;
                     if self.config.matrix.delivery_receipts {
                         Store::enqueue_matrix(tx, room, &ghost, "receipt", "m.read", &json!({ "event_id": ev }))?;
                     }

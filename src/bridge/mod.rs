@@ -251,15 +251,12 @@ impl Bridge {
         tx: &rusqlite::Transaction,
         room_id: &str,
         event_id: &str,
-        s: status::Status,
-        reason: Option<&str>,
-        message: Option<&str>,
-        delivered_to: &[&str],
+        update: status::Update,
     ) -> Result<(), StoreError> {
         if !self.config.matrix.message_status_events {
             return Ok(());
         }
-        let content = status::status_content(event_id, s, reason, message, delivered_to);
+        let content = status::status_content(event_id, &update);
         Store::enqueue_matrix(tx, room_id, &self.bot, "message", status::STATUS_EVENT, &content).map(|_| ())
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use super::status::Status;
+use super::status::{Status, Update};
 use super::{Bridge, BridgeError};
 use crate::backend::{Backend, OutgoingSms, SendError, Sent};
 use crate::store::{OutJob, OutState, Queue, Store, backoff_ms, now_ms};
@@ -53,7 +53,7 @@ impl Bridge {
                 tracing::info!(job = job.id, backend = backend_id, parts = sent.message_ids.len(), "SMS accepted by the link");
                 self.store.tx(|tx| {
                     Store::mark_sent(tx, job.id, backend_id, &sent.message_ids)?;
-                    self.status_tx(tx, room, ev, Status::Success, None, None, &[])
+                    self.status_tx(tx, room, ev, Update::new(Status::Success))
                 })?;
             }
             Err(e) if e.is_permanent() => {
@@ -69,7 +69,7 @@ impl Bridge {
                     self.fail_permanently(room, ev, &format!("Gave up after {attempts} attempts: {e}"))?;
                 } else if attempts == 1 {
                     self.store.tx(|tx| {
-                        self.status_tx(tx, room, ev, Status::FailRetriable, Some("m_foreign_network_error"), Some(&e.message), &[])
+                        self.status_tx(tx, room, ev, Update::failed(Status::FailRetriable, "m_foreign_network_error", &e.message))
                     })?;
                 }
             }
@@ -80,7 +80,7 @@ impl Bridge {
     /// FAIL_PERMANENT status plus, if enabled, a notice saying why.
     pub(super) fn fail_permanently(&self, room: &str, event_id: &str, message: &str) -> Result<(), BridgeError> {
         self.store.tx(|tx| {
-            self.status_tx(tx, room, event_id, Status::FailPermanent, Some("m_foreign_network_error"), Some(message), &[])?;
+            self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, "m_foreign_network_error", message))?;
             if self.config.matrix.message_error_notices {
                 self.notice_tx(tx, room, &format!("⚠ Your message was not delivered. {message}"))?;
             }

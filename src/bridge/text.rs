@@ -42,10 +42,10 @@ pub fn sms_text(content: &Value) -> Result<String, Unsendable> {
 /// otherwise the body; reply fallbacks removed either way.
 fn plain_body(content: &Value) -> String {
     let is_reply = content["m.relates_to"]["m.in_reply_to"]["event_id"].is_string();
-    if content["format"] == "org.matrix.custom.html" {
-        if let Some(html) = content["formatted_body"].as_str() {
-            return html_to_text(&strip_mx_reply(html));
-        }
+    if content["format"] == "org.matrix.custom.html"
+        && let Some(html) = content["formatted_body"].as_str()
+    {
+        return html_to_text(&strip_mx_reply(html));
     }
     let body = content["body"].as_str().unwrap_or("");
     if is_reply { strip_reply_fallback(body) } else { body.to_string() }
@@ -59,10 +59,10 @@ pub fn strip_reply_fallback(body: &str) -> String {
     }
     let mut lines = body.lines().skip_while(|l| l.starts_with('>'));
     let mut out: Vec<&str> = Vec::new();
-    if let Some(first) = lines.next() {
-        if !first.is_empty() {
-            out.push(first);
-        }
+    if let Some(first) = lines.next()
+        && !first.is_empty()
+    {
+        out.push(first);
     }
     out.extend(lines);
     out.join("\n")

@@ -122,10 +122,10 @@ pub(super) fn validate_all(backends: &[BackendConfig], bridge: &BridgeConfig, p:
         }
         match &b.kind {
             BackendKind::Test(t) => {
-                if let Some(c) = &t.control {
-                    if c.parse::<std::net::SocketAddr>().is_err() {
-                        p.add(key("control"), format!("not an address like 127.0.0.1:29331: {c:?}"));
-                    }
+                if let Some(c) = &t.control
+                    && c.parse::<std::net::SocketAddr>().is_err()
+                {
+                    p.add(key("control"), format!("not an address like 127.0.0.1:29331: {c:?}"));
                 }
             }
         }

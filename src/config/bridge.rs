@@ -49,10 +49,10 @@ impl BridgeConfig {
         if !self.command_prefix.starts_with('!') || self.command_prefix.contains(' ') {
             p.add("bridge.command_prefix", format!("must start with ! and have no spaces: {:?}", self.command_prefix));
         }
-        if let Some(r) = &self.default_region {
-            if let Err(e) = crate::phone::parse_region(r) {
-                p.add("bridge.default_region", e.to_string());
-            }
+        if let Some(r) = &self.default_region
+            && let Err(e) = crate::phone::parse_region(r)
+        {
+            p.add("bridge.default_region", e.to_string());
         }
         if self.max_attempts == 0 {
             p.add("bridge.max_attempts", "must be at least 1");

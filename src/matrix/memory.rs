@@ -136,14 +136,14 @@ impl MatrixApi for MemoryMatrix {
 
     async fn create_room(&self, spec: &RoomSpec) -> Result<String> {
         let mut s = self.lock()?;
-        if let Some(a) = &spec.alias_localpart {
-            if s.aliases.contains_key(&format!("#{a}:{}", self.domain)) {
-                return Err(MatrixError {
-                    status: Some(400),
-                    errcode: Some("M_ROOM_IN_USE".into()),
-                    message: "Room alias already taken".into(),
-                });
-            }
+        if let Some(a) = &spec.alias_localpart
+            && s.aliases.contains_key(&format!("#{a}:{}", self.domain))
+        {
+            return Err(MatrixError {
+                status: Some(400),
+                errcode: Some("M_ROOM_IN_USE".into()),
+                message: "Room alias already taken".into(),
+            });
         }
         s.next_id += 1;
         let room_id = format!("!room{}", s.next_id);

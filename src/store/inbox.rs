@@ -24,27 +24,28 @@ pub struct InboxItem {
 impl Store {
     pub fn insert_inbox(&self, backend_id: &str, item: &InboxKind) -> Result<i64> {
         let payload = serde_json::to_string(item).expect("inbox items serialise");
-        let kind = match item {
-            InboxKind::Sms(_) => "sms",
-            InboxKind::Report(_) => "report",
+        let (kind, conversation) = match item {
+            InboxKind::Sms(sms) => ("sms", Some(format!("{backend_id}/{}", sms.from))),
+            InboxKind::Report(_) => ("report", None),
         };
         self.with(|c| {
             let now = now_ms();
             c.execute(
-                "INSERT INTO inbox (backend_id, kind, payload, next_attempt_at, received_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-                params![backend_id, kind, payload, now],
+                "INSERT INTO inbox (backend_id, kind, conversation, payload, next_attempt_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![backend_id, kind, conversation, payload, now],
             )?;
             Ok(c.last_insert_rowid())
         })
     }
 
-    /// Due items in arrival order, up to the first one still backing off: later items
-    /// wait for it, so SMS stay in order even if the homeserver is back before its retry.
+    /// Due items in arrival order. An SMS still backing off holds back the later ones of its
+    /// conversation, so they stay in order even if the homeserver is back before its retry.
     pub fn due_inbox(&self, limit: usize) -> Result<Vec<InboxItem>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, backend_id, payload, attempts FROM inbox i WHERE state = 'new' AND next_attempt_at <= ?1
-                 AND NOT EXISTS (SELECT 1 FROM inbox p WHERE p.state = 'new' AND p.next_attempt_at > ?1 AND p.id < i.id)
+                 AND NOT EXISTS (SELECT 1 FROM inbox p WHERE p.conversation = i.conversation AND p.state = 'new'
+                                 AND p.next_attempt_at > ?1 AND p.id < i.id)
                  ORDER BY id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now_ms(), limit as i64], |r| {

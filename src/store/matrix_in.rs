@@ -30,7 +30,7 @@ impl Store {
 
     pub fn pending_events(&self, limit: usize) -> Result<Vec<PendingEvent>> {
         self.with(|c| {
-            let mut stmt = c.prepare_cached("SELECT id, event FROM matrix_in ORDER BY id LIMIT ?1")?;
+            let mut stmt = c.prepare_cached("SELECT id, event FROM matrix_in WHERE done = 0 ORDER BY id LIMIT ?1")?;
             let rows = stmt.query_map([limit as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
             let mut out = Vec::new();
             for row in rows {
@@ -42,13 +42,18 @@ impl Store {
     }
 
     pub fn finish_event(tx: &rusqlite::Transaction, id: i64) -> Result<()> {
-        tx.execute("DELETE FROM matrix_in WHERE id = ?1", [id])?;
+        tx.execute("UPDATE matrix_in SET done = 1, event = '{}' WHERE id = ?1", [id])?;
         Ok(())
     }
 
-    /// Forgets transaction ids older than `max_age_ms` (the homeserver gives up long before).
+    /// Forgets transaction and handled event ids older than `max_age_ms` (the homeserver
+    /// gives up retrying long before).
     pub fn prune_transactions(&self, max_age_ms: i64) -> Result<usize> {
-        self.with(|c| Ok(c.execute("DELETE FROM txns WHERE received_at < ?1", [now_ms() - max_age_ms])?))
+        self.with(|c| {
+            let cutoff = now_ms() - max_age_ms;
+            c.execute("DELETE FROM matrix_in WHERE done = 1 AND received_at < ?1", [cutoff])?;
+            Ok(c.execute("DELETE FROM txns WHERE received_at < ?1", [cutoff])?)
+        })
     }
 
     pub fn seen_transaction(&self, txn_id: &str) -> Result<bool> {
@@ -73,6 +78,9 @@ mod tests {
         let pending = s.pending_events(10).unwrap();
         assert_eq!(pending.len(), 1);
         s.tx(|tx| Store::finish_event(tx, pending[0].id)).unwrap();
+        assert!(s.pending_events(10).unwrap().is_empty());
+        // ... even after it was handled.
+        assert!(s.accept_transaction("t3", &ev).unwrap());
         assert!(s.pending_events(10).unwrap().is_empty());
         assert!(s.seen_transaction("t1").unwrap());
     }

@@ -14,8 +14,11 @@ CREATE TABLE matrix_in (
     id INTEGER PRIMARY KEY,
     event_id TEXT NOT NULL UNIQUE,
     event TEXT NOT NULL,
+    -- Handled events stay (until pruned) so a re-delivered event is not handled twice.
+    done INTEGER NOT NULL DEFAULT 0,
     received_at INTEGER NOT NULL
 );
+CREATE INDEX matrix_in_pending ON matrix_in (done, id);
 CREATE TABLE ghosts (
     localpart TEXT PRIMARY KEY,
     address TEXT NOT NULL,
@@ -68,6 +71,8 @@ CREATE TABLE inbox (
     id INTEGER PRIMARY KEY,
     backend_id TEXT NOT NULL,
     kind TEXT NOT NULL,
+    -- Items of one conversation are relayed in order; reports have none.
+    conversation TEXT,
     payload TEXT NOT NULL,
     state TEXT NOT NULL DEFAULT 'new',
     attempts INTEGER NOT NULL DEFAULT 0,

@@ -1,7 +1,7 @@
 //! Runs the real `sms-bridge` binary against a real Synapse, with the test link's control
 //! API and sent-messages log as the "phone network".
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -154,10 +154,10 @@ impl Env {
         let proc = BridgeProc { child, log };
         let start = Instant::now();
         loop {
-            if let Ok(r) = self.http.get(format!("{}/sent", self.control)).send().await {
-                if r.status().is_success() {
-                    break;
-                }
+            if let Ok(r) = self.http.get(format!("{}/sent", self.control)).send().await
+                && r.status().is_success()
+            {
+                break;
             }
             assert!(start.elapsed() < Duration::from_secs(30), "bridge did not start:\n{}", tail(&proc.log_text()));
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -232,8 +232,7 @@ pub async fn open_management_room(user: &TestUser) -> String {
 
 /// Sends a command and waits for the bot's reply that contains `expect`.
 pub async fn command(user: &TestUser, room: &str, line: &str, expect: &str) -> String {
-    let sent = user.send_text(room, line).await;
-    let _ = sent;
+    user.send_text(room, line).await;
     user.wait_for_event(&format!("a reply to {line:?} containing {expect:?}"), wait(), |r, e| {
         let body = e["content"]["body"].as_str()?;
         (r == room && e["sender"] == BOT && body.contains(expect) && !body.starts_with("Hello!")).then(|| body.to_string())
@@ -248,8 +247,4 @@ pub fn messages(user: &TestUser, room: &str) -> Vec<(String, String)> {
         .filter(|(r, e)| r == room && e["type"] == "m.room.message")
         .map(|(_, e)| (e["sender"].as_str().unwrap_or("").to_string(), e["content"]["body"].as_str().unwrap_or("").to_string()))
         .collect()
-}
-
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }
