@@ -1217,3 +1217,23 @@ async fn group_and_ghost_invites_are_declined() {
         "the management room is unchanged"
     );
 }
+
+#[tokio::test]
+async fn an_sms_that_cannot_reach_matrix_is_reported_not_dropped_silently() {
+    let h = Harness::new().await;
+    let ghost = "@sms_15559876543:example.org";
+    h.inbound("+15559876543", "first", None);
+    h.settle().await;
+    let room = h.portal_room("15559876543");
+    // Someone kicked the ghost: sending as it is now refused for good (403).
+    h.matrix.leave(ghost, &room, None).await.unwrap();
+    h.inbound("+15559876543", "lost in Matrix", None);
+    h.settle().await;
+    let notices = h.notices(&room);
+    assert!(
+        notices.iter().any(|n| n.contains("An SMS from +1 555-987-6543 could not be shown here") && n.ends_with("It was: lost in Matrix")),
+        "{notices:?}"
+    );
+    let dead: i64 = h.sql().query_row("SELECT count(*) FROM inbox WHERE state = 'dead'", [], |r| r.get(0)).unwrap();
+    assert_eq!(dead, 1, "the SMS stays in the database");
+}

@@ -37,6 +37,9 @@ impl Bridge {
                 if !e.is_transient() || attempts >= self.config.bridge.max_attempts {
                     tracing::error!(inbox = item.id, error = %e, "giving up on an inbound item; it stays in the inbox as dead");
                     self.store.bury(Queue::Inbox, item.id, &e.to_string())?;
+                    if let InboxKind::Sms(sms) = &item.item {
+                        self.report_dead_sms(&item.backend_id, sms, &e)?;
+                    }
                 } else {
                     tracing::warn!(inbox = item.id, attempts, error = %e, "inbound item not relayed; will retry");
                     // Usually the homeserver is away: pause the batch rather than fail every item.
@@ -49,6 +52,24 @@ impl Bridge {
             self.wake.matrix_out.notify_one();
         }
         Ok(items.len() == 100)
+    }
+
+    /// Tells someone about an SMS that could not be put into Matrix: in its portal if
+    /// there is one, else in the link owner's management room.
+    fn report_dead_sms(&self, backend_id: &str, sms: &ReceivedSms, e: &BridgeError) -> Result<(), BridgeError> {
+        let from = Address::parse(&sms.from, self.config.bridge.default_region.as_deref());
+        let number = self.backends.get(backend_id).map(|b| b.number().to_string()).unwrap_or_default();
+        let portal_room = self.store.portal_by_pair(&number, &from.key)?.and_then(|p| p.room_id);
+        let owner = self.config.backends.iter().find(|b| b.id == backend_id).map(|b| b.owner(&self.config.bridge));
+        let room = match portal_room {
+            Some(r) => Some(r),
+            None => owner.and_then(|o| self.store.management_room(&o).ok().flatten()),
+        };
+        if let Some(room) = room {
+            let body = format!("⚠ An SMS from {} could not be shown here ({e}). It was: {}", from.display, sms.text);
+            self.store.tx(|tx| self.notice_tx(tx, &room, &body))?;
+        }
+        Ok(())
     }
 
     async fn relay_sms(&self, item: &InboxItem, sms: &ReceivedSms) -> Result<(), BridgeError> {
