@@ -68,6 +68,12 @@ impl Bridge {
             .get(backend_id)
             .ok_or_else(|| BridgeError::Other(format!("no backend {backend_id:?}")))?;
         let local = backend.number().to_string();
+        // Fast path, read-only: nearly every SMS belongs to an existing portal.
+        if let Some(p) = self.store.portal_by_pair(&local, &remote.key)?
+            && p.room_id.is_some()
+        {
+            return Ok(p);
+        }
         // One creation at a time: two SMS from a new number must not race to two rooms.
         let _guard = self.portal_lock.lock().await;
         let portal = self.store.claim_portal(&Portal {
