@@ -44,12 +44,12 @@ pub async fn run(config: Config) -> Result<(), String> {
     let addr = format!("{}:{}", config.appservice.hostname, config.appservice.port);
     let bridge = Bridge::new(config, store, matrix, backends);
 
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| format!("appservice: cannot listen on {addr}: {e}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("appservice: cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, "appservice API listening");
     let app = crate::appservice::router(bridge.clone());
-    let server = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await });
+    let server =
+        tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await });
 
     let starting = bridge.clone();
     let started = tokio::spawn(async move { starting.start().await });
@@ -72,7 +72,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

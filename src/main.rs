@@ -34,7 +34,9 @@ fn main() -> ExitCode {
                 "{}: not found, so the example config was written there; edit it (homeserver, permissions, backends), then run with -g",
                 cli.config.display()
             )),
-            Err(e) => fail(&format!("{}: not found, and the example cannot be written there: {e}", cli.config.display())),
+            Err(e) => {
+                fail(&format!("{}: not found, and the example cannot be written there: {e}", cli.config.display()))
+            }
         };
     }
     if cli.init_config {
@@ -51,7 +53,8 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e.to_string()),
     };
     sms_bridge::app::init_logging(&config);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     match runtime.block_on(sms_bridge::app::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
@@ -78,9 +81,13 @@ fn generate(config_path: &Path, registration_path: &Path) -> Result<(), String> 
     }
     if changed {
         let text = std::fs::read_to_string(config_path).map_err(|e| format!("{}: {e}", config_path.display()))?;
-        let updated = config::store_tokens(&text, &config.appservice.as_token, &config.appservice.hs_token).ok_or_else(|| {
-            format!("{}: add `as_token: generate` and `hs_token: generate` under appservice:", config_path.display())
-        })?;
+        let updated = config::store_tokens(&text, &config.appservice.as_token, &config.appservice.hs_token)
+            .ok_or_else(|| {
+                format!(
+                    "{}: add `as_token: generate` and `hs_token: generate` under appservice:",
+                    config_path.display()
+                )
+            })?;
         std::fs::write(config_path, updated).map_err(|e| format!("{}: cannot write: {e}", config_path.display()))?;
     }
     std::fs::write(registration_path, registration::registration_yaml(&config))

@@ -36,10 +36,7 @@ pub fn parse_region(region: &str) -> Result<country::Id, PhoneError> {
 /// used in tests and by some operators' virtual numbers. Length and shape are.
 pub fn normalize(input: &str, region: Option<&str>) -> Result<String, PhoneError> {
     let trimmed = input.trim();
-    let cleaned: String = trimmed
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.' | '/'))
-        .collect();
+    let cleaned: String = trimmed.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.' | '/')).collect();
     let plus = cleaned.strip_prefix('+').or_else(|| cleaned.strip_prefix("00"));
     let digits_ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if let Some(rest) = plus {
@@ -94,17 +91,9 @@ impl Address {
             }
         }
         if !raw.is_empty() && raw.len() <= 8 && raw.bytes().all(|b| b.is_ascii_digit()) {
-            return Address {
-                key: raw.to_string(),
-                display: raw.to_string(),
-                destination: Some(raw.to_string()),
-            };
+            return Address { key: raw.to_string(), display: raw.to_string(), destination: Some(raw.to_string()) };
         }
-        let key: String = raw
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
+        let key: String = raw.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect();
         Address {
             key: if key.is_empty() { "unknown".into() } else { key },
             display: if raw.is_empty() { "unknown".into() } else { raw.to_string() },

@@ -11,9 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use sms_bridge::backend::test::{Fault, TestBackend};
-use sms_bridge::backend::{
-    Backend, DeliveryReport, DeliveryStatus, EventSink, LinkState, OutgoingSms, ReceivedSms,
-};
+use sms_bridge::backend::{Backend, DeliveryReport, DeliveryStatus, EventSink, LinkState, OutgoingSms, ReceivedSms};
 use sms_bridge::bridge::Bridge;
 use sms_bridge::config::{Config, Purpose, TestBackendConfig};
 use sms_bridge::matrix::memory::SentEvent;
@@ -74,12 +72,7 @@ impl Harness {
         // What `Bridge::start` does first: register the bot.
         matrix.register("smsbot").await.unwrap();
         // MemoryMatrix lets users join only rooms they were invited to, so the DM exists first.
-        let spec = RoomSpec {
-            creator: ALICE.into(),
-            invite: vec![BOT.into()],
-            is_direct: true,
-            ..Default::default()
-        };
+        let spec = RoomSpec { creator: ALICE.into(), invite: vec![BOT.into()], is_direct: true, ..Default::default() };
         let mgmt = matrix.create_room(&spec).await.unwrap();
         let h = Harness::attach(dir, matrix, mgmt.clone(), Arc::default()).await;
         let invite = json!({
@@ -89,14 +82,8 @@ impl Harness {
         });
         assert!(h.transact(&[invite]));
         h.settle().await;
-        assert!(
-            h.matrix.members(&mgmt).contains(BOT),
-            "the bot joined the management room"
-        );
-        assert_eq!(
-            h.bridge.store.management_room(ALICE).unwrap().as_deref(),
-            Some(mgmt.as_str())
-        );
+        assert!(h.matrix.members(&mgmt).contains(BOT), "the bot joined the management room");
+        assert_eq!(h.bridge.store.management_room(ALICE).unwrap().as_deref(), Some(mgmt.as_str()));
         assert!(h.notices(&mgmt)[0].starts_with("Hello! This is your SMS bridge management room."));
         h
     }
@@ -111,55 +98,18 @@ impl Harness {
         let config = Config::parse(CONFIG, Purpose::Run).unwrap();
         let store = Store::open(&db_path(dir.path())).unwrap();
         // No control API or sent log: the test looks at `TestBackend::sent` directly.
-        let backend = Arc::new(TestBackend::new(
-            "test1",
-            OUR_NUMBER,
-            TestBackendConfig::default(),
-        ));
+        let backend = Arc::new(TestBackend::new("test1", OUR_NUMBER, TestBackendConfig::default()));
         let backend_dyn: Arc<dyn Backend> = backend.clone();
-        let flaky = Arc::new(Flaky {
-            inner: matrix.clone(),
-            faults: Mutex::default(),
-        });
-        let bridge = Bridge::new(
-            config,
-            store.clone(),
-            flaky.clone(),
-            vec![backend_dyn.clone()],
-        );
+        let flaky = Arc::new(Flaky { inner: matrix.clone(), faults: Mutex::default() });
+        let bridge = Bridge::new(config, store.clone(), flaky.clone(), vec![backend_dyn.clone()]);
         let (tx, states) = mpsc::unbounded_channel();
-        backend
-            .clone()
-            .start(EventSink::new(
-                "test1",
-                store,
-                bridge.wake.inbox.clone(),
-                tx,
-            ))
-            .await
-            .unwrap();
-        Harness {
-            dir,
-            matrix,
-            flaky,
-            bridge,
-            backend,
-            backend_dyn,
-            mgmt,
-            _states: states,
-            counter,
-        }
+        backend.clone().start(EventSink::new("test1", store, bridge.wake.inbox.clone(), tx)).await.unwrap();
+        Harness { dir, matrix, flaky, bridge, backend, backend_dyn, mgmt, _states: states, counter }
     }
 
     /// A new process on the same database and homeserver (the old one is dropped).
     async fn restart(self) -> Harness {
-        let Harness {
-            dir,
-            matrix,
-            mgmt,
-            counter,
-            ..
-        } = self;
+        let Harness { dir, matrix, mgmt, counter, .. } = self;
         Harness::attach(dir, matrix, mgmt, counter).await
     }
 
@@ -190,8 +140,7 @@ impl Harness {
     }
 
     async fn say_text(&self, sender: &str, room: &str, body: &str) -> String {
-        self.say(sender, room, json!({"msgtype": "m.text", "body": body}))
-            .await
+        self.say(sender, room, json!({"msgtype": "m.text", "body": body})).await
     }
 
     /// Runs every worker step in turn until a whole round changes nothing.
@@ -241,27 +190,17 @@ impl Harness {
 
     /// `start <number>` in the management room; returns the portal's room.
     async fn start_chat(&self, number: &str, key: &str) -> String {
-        self.say_text(ALICE, &self.mgmt, &format!("start {number}"))
-            .await;
+        self.say_text(ALICE, &self.mgmt, &format!("start {number}")).await;
         self.portal_room(key)
     }
 
     fn portal_room(&self, key: &str) -> String {
-        let portal = self
-            .bridge
-            .store
-            .portal_by_pair(OUR_NUMBER, key)
-            .unwrap()
-            .expect("portal exists");
+        let portal = self.bridge.store.portal_by_pair(OUR_NUMBER, key).unwrap().expect("portal exists");
         portal.room_id.expect("portal has a room")
     }
 
     fn job(&self, event_id: &str) -> OutJob {
-        self.bridge
-            .store
-            .out_job_by_event(event_id)
-            .unwrap()
-            .expect("an outbox job")
+        self.bridge.store.out_job_by_event(event_id).unwrap().expect("an outbox job")
     }
 
     /// Status events about `event_id`, in order; each is checked for its common shape.
@@ -280,10 +219,7 @@ impl Harness {
     }
 
     fn status_names(&self, event_id: &str) -> Vec<String> {
-        self.statuses(event_id)
-            .iter()
-            .map(|c| c["status"].as_str().unwrap().to_string())
-            .collect()
+        self.statuses(event_id).iter().map(|c| c["status"].as_str().unwrap().to_string()).collect()
     }
 
     /// Bodies of the bot's notices in a room.
@@ -291,11 +227,7 @@ impl Harness {
         self.matrix
             .events_in(room)
             .into_iter()
-            .filter(|e| {
-                e.sender == BOT
-                    && e.event_type == "m.room.message"
-                    && e.content["msgtype"] == "m.notice"
-            })
+            .filter(|e| e.sender == BOT && e.event_type == "m.room.message" && e.content["msgtype"] == "m.notice")
             .map(|e| e.content["body"].as_str().unwrap().to_string())
             .collect()
     }
@@ -311,12 +243,7 @@ impl Harness {
 
     fn inbound(&self, from: &str, text: &str, timestamp_ms: Option<i64>) -> i64 {
         self.backend
-            .inject(ReceivedSms {
-                from: from.into(),
-                to: String::new(),
-                text: text.into(),
-                timestamp_ms,
-            })
+            .inject(ReceivedSms { from: from.into(), to: String::new(), text: text.into(), timestamp_ms })
             .unwrap()
     }
 }
@@ -373,30 +300,25 @@ impl MatrixApi for Flaky {
         self.call("register", self.inner.register(localpart)).await
     }
     async fn set_displayname(&self, user: &str, name: &str) -> Result<(), MatrixError> {
-        self.call("set_displayname", self.inner.set_displayname(user, name))
-            .await
+        self.call("set_displayname", self.inner.set_displayname(user, name)).await
     }
     async fn default_room_version(&self) -> Result<String, MatrixError> {
-        self.call("default_room_version", self.inner.default_room_version())
-            .await
+        self.call("default_room_version", self.inner.default_room_version()).await
     }
     async fn create_room(&self, spec: &RoomSpec) -> Result<String, MatrixError> {
         self.call("create_room", self.inner.create_room(spec)).await
     }
     async fn resolve_alias(&self, alias: &str) -> Result<Option<String>, MatrixError> {
-        self.call("resolve_alias", self.inner.resolve_alias(alias))
-            .await
+        self.call("resolve_alias", self.inner.resolve_alias(alias)).await
     }
     async fn join(&self, user: &str, room: &str) -> Result<(), MatrixError> {
         self.call("join", self.inner.join(user, room)).await
     }
     async fn invite(&self, sender: &str, room: &str, user: &str) -> Result<(), MatrixError> {
-        self.call("invite", self.inner.invite(sender, room, user))
-            .await
+        self.call("invite", self.inner.invite(sender, room, user)).await
     }
     async fn leave(&self, user: &str, room: &str, reason: Option<&str>) -> Result<(), MatrixError> {
-        self.call("leave", self.inner.leave(user, room, reason))
-            .await
+        self.call("leave", self.inner.leave(user, room, reason)).await
     }
     async fn send(
         &self,
@@ -407,11 +329,7 @@ impl MatrixApi for Flaky {
         content: &Value,
         ts: Option<i64>,
     ) -> Result<String, MatrixError> {
-        self.call(
-            "send",
-            self.inner.send(sender, room, txn, event_type, content, ts),
-        )
-        .await
+        self.call("send", self.inner.send(sender, room, txn, event_type, content, ts)).await
     }
     async fn send_state(
         &self,
@@ -421,36 +339,13 @@ impl MatrixApi for Flaky {
         state_key: &str,
         content: &Value,
     ) -> Result<String, MatrixError> {
-        self.call(
-            "send_state",
-            self.inner
-                .send_state(sender, room, event_type, state_key, content),
-        )
-        .await
+        self.call("send_state", self.inner.send_state(sender, room, event_type, state_key, content)).await
     }
-    async fn read_receipt(
-        &self,
-        sender: &str,
-        room: &str,
-        event_id: &str,
-    ) -> Result<(), MatrixError> {
-        self.call(
-            "read_receipt",
-            self.inner.read_receipt(sender, room, event_id),
-        )
-        .await
+    async fn read_receipt(&self, sender: &str, room: &str, event_id: &str) -> Result<(), MatrixError> {
+        self.call("read_receipt", self.inner.read_receipt(sender, room, event_id)).await
     }
-    async fn set_account_data(
-        &self,
-        user: &str,
-        event_type: &str,
-        content: &Value,
-    ) -> Result<(), MatrixError> {
-        self.call(
-            "set_account_data",
-            self.inner.set_account_data(user, event_type, content),
-        )
-        .await
+    async fn set_account_data(&self, user: &str, event_type: &str, content: &Value) -> Result<(), MatrixError> {
+        self.call("set_account_data", self.inner.set_account_data(user, event_type, content)).await
     }
 }
 
@@ -459,12 +354,7 @@ fn db_path(dir: &Path) -> PathBuf {
 }
 
 fn sms(job: &OutJob, text: &str) -> OutgoingSms {
-    OutgoingSms {
-        job_id: job.id,
-        from: OUR_NUMBER.into(),
-        to: BOB.into(),
-        text: text.into(),
-    }
+    OutgoingSms { job_id: job.id, from: OUR_NUMBER.into(), to: BOB.into(), text: text.into() }
 }
 
 #[tokio::test]
@@ -472,28 +362,16 @@ async fn start_command_creates_one_portal() {
     let h = Harness::new().await;
     h.say_text(ALICE, &h.mgmt, "start +1 555 123 4567").await;
 
-    let rooms: Vec<_> = h
-        .matrix
-        .rooms()
-        .into_iter()
-        .filter(|(id, _)| *id != h.mgmt)
-        .collect();
+    let rooms: Vec<_> = h.matrix.rooms().into_iter().filter(|(id, _)| *id != h.mgmt).collect();
     assert_eq!(rooms.len(), 1, "exactly one portal room: {rooms:?}");
     let (room, spec) = &rooms[0];
     assert_eq!(h.portal_room("15551234567"), *room);
     assert_eq!(spec.creator, BOT);
-    assert_eq!(
-        spec.alias_localpart.as_deref(),
-        Some("sms_15550001111_15551234567")
-    );
+    assert_eq!(spec.alias_localpart.as_deref(), Some("sms_15550001111_15551234567"));
     assert_eq!(spec.name.as_deref(), Some(BOB_DISPLAY));
     assert!(spec.is_direct);
     assert_eq!(spec.invite, vec![BOB_GHOST.to_string(), ALICE.to_string()]);
-    let state_types: Vec<&str> = spec
-        .initial_state
-        .iter()
-        .map(|s| s.event_type.as_str())
-        .collect();
+    let state_types: Vec<&str> = spec.initial_state.iter().map(|s| s.event_type.as_str()).collect();
     assert_eq!(state_types, ["m.bridge", "uk.half-shot.bridge"]);
     for s in &spec.initial_state {
         assert_eq!(s.state_key, "sms-bridge://sms/15550001111/15551234567");
@@ -501,35 +379,20 @@ async fn start_command_creates_one_portal() {
         assert_eq!(s.content["channel"]["id"], "15551234567");
     }
     // Room version 12: the creator's power is implicit and may not be listed.
-    let users = spec.power_levels.as_ref().unwrap()["users"]
-        .as_object()
-        .unwrap();
+    let users = spec.power_levels.as_ref().unwrap()["users"].as_object().unwrap();
     assert!(!users.contains_key(BOT), "{users:?}");
     assert_eq!(users.get(BOB_GHOST), Some(&json!(100)));
 
-    assert!(
-        h.matrix.members(room).contains(BOB_GHOST),
-        "the ghost joined"
-    );
+    assert!(h.matrix.members(room).contains(BOB_GHOST), "the ghost joined");
     assert!(h.matrix.invited(room).contains(ALICE), "Alice is invited");
     assert!(h.matrix.is_registered(BOB_GHOST));
-    assert_eq!(
-        h.matrix.displayname(BOB_GHOST).as_deref(),
-        Some(BOB_DISPLAY)
-    );
-    assert_eq!(
-        h.matrix.account_data(BOB_GHOST, "m.direct"),
-        Some(json!({ ALICE: [room] }))
-    );
+    assert_eq!(h.matrix.displayname(BOB_GHOST).as_deref(), Some(BOB_DISPLAY));
+    assert_eq!(h.matrix.account_data(BOB_GHOST, "m.direct"), Some(json!({ ALICE: [room] })));
 
     let replies = h.notices(&h.mgmt);
     assert_eq!(replies.len(), 2, "welcome and one reply: {replies:?}");
     assert!(replies[1].contains(room.as_str()), "{}", replies[1]);
-    assert!(
-        replies[1].starts_with("Chat with +1 555-123-4567 via +1 555-000-1111 (test1)"),
-        "{}",
-        replies[1]
-    );
+    assert!(replies[1].starts_with("Chat with +1 555-123-4567 via +1 555-000-1111 (test1)"), "{}", replies[1]);
 
     // The same number typed nationally (default_region US) is the same portal.
     h.say_text(ALICE, &h.mgmt, "start (555) 123-4567").await;
@@ -602,16 +465,9 @@ async fn replayed_transactions_and_events_send_once() {
     let events = [ev];
 
     assert!(h.bridge.accept_transaction("replay-1", &events).unwrap());
-    assert!(
-        !h.bridge.accept_transaction("replay-1", &events).unwrap(),
-        "a retried transaction is recognised"
-    );
+    assert!(!h.bridge.accept_transaction("replay-1", &events).unwrap(), "a retried transaction is recognised");
     assert!(h.bridge.accept_transaction("replay-2", &events).unwrap());
-    assert_eq!(
-        h.bridge.store.pending_events(10).unwrap().len(),
-        1,
-        "the event is stored once"
-    );
+    assert_eq!(h.bridge.store.pending_events(10).unwrap().len(), 1, "the event is stored once");
     h.settle().await;
     assert_eq!(h.backend.sent().len(), 1);
 
@@ -628,40 +484,17 @@ async fn echoes_of_our_own_users_are_ignored() {
     let room = h.start_chat(BOB, "15551234567").await;
     let events_before = h.matrix.events().len();
     let echoes = [
-        h.message(
-            BOB_GHOST,
-            &room,
-            json!({"msgtype": "m.text", "body": "ghost echo"}),
-        ),
-        h.message(
-            BOT,
-            &room,
-            json!({"msgtype": "m.notice", "body": "bot echo"}),
-        ),
+        h.message(BOB_GHOST, &room, json!({"msgtype": "m.text", "body": "ghost echo"})),
+        h.message(BOT, &room, json!({"msgtype": "m.notice", "body": "bot echo"})),
         // Any user in the ghost namespace, even one without a portal.
-        h.message(
-            "@sms_15559999999:example.org",
-            &room,
-            json!({"msgtype": "m.text", "body": "other ghost"}),
-        ),
-        h.message(
-            BOT,
-            &h.mgmt,
-            json!({"msgtype": "m.text", "body": "start +1 555 777 8888"}),
-        ),
+        h.message("@sms_15559999999:example.org", &room, json!({"msgtype": "m.text", "body": "other ghost"})),
+        h.message(BOT, &h.mgmt, json!({"msgtype": "m.text", "body": "start +1 555 777 8888"})),
     ];
     assert!(h.transact(&echoes));
-    assert!(
-        h.bridge.store.pending_events(10).unwrap().is_empty(),
-        "echoes are not even stored"
-    );
+    assert!(h.bridge.store.pending_events(10).unwrap().is_empty(), "echoes are not even stored");
     h.settle().await;
     assert!(h.backend.sent().is_empty());
-    assert_eq!(
-        h.matrix.events().len(),
-        events_before,
-        "no statuses or notices about echoes"
-    );
+    assert_eq!(h.matrix.events().len(), events_before, "no statuses or notices about echoes");
     assert_eq!(h.matrix.rooms().len(), 2);
 
     // The portal itself works: Alice's message in the same room goes out.
@@ -676,26 +509,15 @@ async fn users_without_permission_are_refused() {
 
     let ev = h.say_text(EVE, &room, "let me in").await;
     assert!(h.backend.sent().is_empty());
-    assert!(
-        h.bridge.store.out_job_by_event(&ev).unwrap().is_none(),
-        "no outbox job"
-    );
+    assert!(h.bridge.store.out_job_by_event(&ev).unwrap().is_none(), "no outbox job");
     let statuses = h.statuses(&ev);
     assert_eq!(statuses.len(), 1, "{statuses:?}");
     assert_eq!(statuses[0]["status"], "FAIL_PERMANENT");
     assert_eq!(statuses[0]["reason"], "m_no_permission");
-    assert_eq!(
-        h.notices(&room),
-        ["You are not allowed to send SMS through this bridge."]
-    );
+    assert_eq!(h.notices(&room), ["You are not allowed to send SMS through this bridge."]);
 
     // Eve invites the bot to a DM: it leaves instead of making it a management room.
-    let spec = RoomSpec {
-        creator: EVE.into(),
-        invite: vec![BOT.into()],
-        is_direct: true,
-        ..Default::default()
-    };
+    let spec = RoomSpec { creator: EVE.into(), invite: vec![BOT.into()], is_direct: true, ..Default::default() };
     let eve_room = h.matrix.create_room(&spec).await.unwrap();
     let invite = json!({
         "type": "m.room.member", "state_key": BOT, "sender": EVE,
@@ -703,16 +525,10 @@ async fn users_without_permission_are_refused() {
     });
     assert!(h.transact(&[invite]));
     h.settle().await;
-    assert!(
-        !h.matrix.invited(&eve_room).contains(BOT),
-        "the invite was rejected"
-    );
+    assert!(!h.matrix.invited(&eve_room).contains(BOT), "the invite was rejected");
     assert!(!h.matrix.members(&eve_room).contains(BOT));
     assert_eq!(h.bridge.store.management_room(EVE).unwrap(), None);
-    assert_eq!(
-        h.bridge.store.management_room_owner(&eve_room).unwrap(),
-        None
-    );
+    assert_eq!(h.bridge.store.management_room_owner(&eve_room).unwrap(), None);
     assert!(h.bridge.store.pending_events(10).unwrap().is_empty());
 }
 
@@ -724,24 +540,11 @@ async fn inbound_sms_opens_a_portal_for_the_owner() {
     h.settle().await;
 
     let room = h.portal_room("15559876543");
-    let spec = h
-        .matrix
-        .rooms()
-        .into_iter()
-        .find(|(id, _)| *id == room)
-        .unwrap()
-        .1;
+    let spec = h.matrix.rooms().into_iter().find(|(id, _)| *id == room).unwrap().1;
     assert_eq!(spec.creator, BOT);
-    assert_eq!(
-        spec.invite,
-        vec![ghost.to_string(), ALICE.to_string()],
-        "the single admin is the owner"
-    );
+    assert_eq!(spec.invite, vec![ghost.to_string(), ALICE.to_string()], "the single admin is the owner");
     assert!(h.matrix.invited(&room).contains(ALICE));
-    assert_eq!(
-        h.matrix.displayname(ghost).as_deref(),
-        Some("+1 555-987-6543")
-    );
+    assert_eq!(h.matrix.displayname(ghost).as_deref(), Some("+1 555-987-6543"));
     let msgs = h.ghost_messages(&room, ghost);
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].content, json!({"msgtype": "m.text", "body": "Hi"}));
@@ -751,18 +554,10 @@ async fn inbound_sms_opens_a_portal_for_the_owner() {
     h.inbound("(555) 987-6543", "Again", None);
     h.settle().await;
     assert_eq!(h.matrix.rooms().len(), 2, "management room and one portal");
-    let bodies: Vec<_> = h
-        .ghost_messages(&room, ghost)
-        .iter()
-        .map(|e| e.content["body"].clone())
-        .collect();
+    let bodies: Vec<_> = h.ghost_messages(&room, ghost).iter().map(|e| e.content["body"].clone()).collect();
     assert_eq!(bodies, ["Hi", "Again"]);
     assert_eq!(h.ghost_messages(&room, ghost)[1].ts, None);
-    assert_eq!(
-        h.bridge.queue_counts().unwrap()[1],
-        (0, 0),
-        "inbox drained, nothing dead"
-    );
+    assert_eq!(h.bridge.queue_counts().unwrap()[1], (0, 0), "inbox drained, nothing dead");
 }
 
 #[tokio::test]
@@ -792,15 +587,9 @@ async fn delivery_reports_become_statuses_and_receipts() {
     h.settle().await;
     let statuses = h.statuses(&ev);
     assert_eq!(h.status_names(&ev), ["PENDING", "SUCCESS", "SUCCESS"]);
-    assert!(
-        statuses[1].get("delivered_to_users").is_none(),
-        "accepted by the link is not delivered yet"
-    );
+    assert!(statuses[1].get("delivered_to_users").is_none(), "accepted by the link is not delivered yet");
     assert_eq!(statuses[2]["delivered_to_users"], json!([BOB_GHOST]));
-    assert_eq!(
-        h.matrix.receipts(),
-        vec![(BOB_GHOST.to_string(), room.clone(), ev.clone())]
-    );
+    assert_eq!(h.matrix.receipts(), vec![(BOB_GHOST.to_string(), room.clone(), ev.clone())]);
     assert_eq!(h.job(&ev).state, OutState::Delivered);
 
     // A repeated report changes nothing; one for a message we never sent is dropped.
@@ -812,11 +601,7 @@ async fn delivery_reports_become_statuses_and_receipts() {
         })
         .unwrap();
     h.backend
-        .report(DeliveryReport {
-            message_id: "test-999".into(),
-            status: DeliveryStatus::Delivered,
-            detail: None,
-        })
+        .report(DeliveryReport { message_id: "test-999".into(), status: DeliveryStatus::Delivered, detail: None })
         .unwrap();
     h.settle().await;
     assert_eq!(h.statuses(&ev).len(), 3);
@@ -832,27 +617,15 @@ async fn delivery_reports_become_statuses_and_receipts() {
     h.backend.report(report).unwrap();
     h.settle().await;
     let statuses = h.statuses(&failed);
-    assert_eq!(
-        h.status_names(&failed),
-        ["PENDING", "SUCCESS", "FAIL_PERMANENT"]
-    );
+    assert_eq!(h.status_names(&failed), ["PENDING", "SUCCESS", "FAIL_PERMANENT"]);
     assert_eq!(statuses[2]["reason"], "m_foreign_network_error");
-    assert!(
-        statuses[2]["message"]
-            .as_str()
-            .unwrap()
-            .contains("UNDELIV err:001")
-    );
+    assert!(statuses[2]["message"].as_str().unwrap().contains("UNDELIV err:001"));
     assert_eq!(
         h.notices(&room),
         ["⚠ Your message was not delivered. Not delivered to +1 555-123-4567: UNDELIV err:001"]
     );
     assert_eq!(h.job(&failed).state, OutState::Failed);
-    assert_eq!(
-        h.matrix.receipts().len(),
-        1,
-        "no receipt for a failed message"
-    );
+    assert_eq!(h.matrix.receipts().len(), 1, "no receipt for a failed message");
 }
 
 #[tokio::test]
@@ -874,15 +647,9 @@ async fn transient_send_failure_is_retried() {
     h.make_due();
     h.settle().await;
     assert_eq!(h.backend.sent(), vec![sms(&job, "try again")]);
-    assert_eq!(
-        h.status_names(&ev),
-        ["PENDING", "FAIL_RETRIABLE", "SUCCESS"]
-    );
+    assert_eq!(h.status_names(&ev), ["PENDING", "FAIL_RETRIABLE", "SUCCESS"]);
     assert_eq!(h.job(&ev).state, OutState::Sent);
-    assert!(
-        h.notices(&room).is_empty(),
-        "a retried message needs no notice"
-    );
+    assert!(h.notices(&room).is_empty(), "a retried message needs no notice");
 }
 
 #[tokio::test]
@@ -897,17 +664,12 @@ async fn permanent_send_failure_is_reported() {
     assert_eq!(h.statuses(&ev)[1]["reason"], "m_foreign_network_error");
     assert_eq!(
         h.notices(&room),
-        [
-            "⚠ Your message was not delivered. The SMS link refused the message: test link: simulated rejection"
-        ]
+        ["⚠ Your message was not delivered. The SMS link refused the message: test link: simulated rejection"]
     );
     assert_eq!(h.job(&ev).state, OutState::Failed);
     h.make_due();
     h.settle().await;
-    assert!(
-        h.backend.sent().is_empty(),
-        "a refused message is not retried"
-    );
+    assert!(h.backend.sent().is_empty(), "a refused message is not retried");
 }
 
 #[tokio::test]
@@ -921,11 +683,7 @@ async fn inbound_sms_waits_while_the_homeserver_is_down() {
 
     let (state, attempts): (String, u32) = h
         .sql()
-        .query_row(
-            "SELECT state, attempts FROM inbox WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT state, attempts FROM inbox WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
     assert_eq!((state.as_str(), attempts), ("new", 1), "kept for a retry");
     assert_eq!(h.matrix.rooms().len(), 1, "nothing created while down");
@@ -948,11 +706,7 @@ async fn inbound_sms_waits_while_the_homeserver_is_down() {
     h.matrix.set_down(false);
     h.make_due();
     h.settle().await;
-    let bodies: Vec<_> = h
-        .ghost_messages(&room, ghost)
-        .iter()
-        .map(|e| e.content["body"].clone())
-        .collect();
+    let bodies: Vec<_> = h.ghost_messages(&room, ghost).iter().map(|e| e.content["body"].clone()).collect();
     assert_eq!(bodies, ["are you there?", "second", "third"]);
 }
 
@@ -960,11 +714,7 @@ async fn inbound_sms_waits_while_the_homeserver_is_down() {
 async fn queued_message_is_sent_once_after_a_restart() {
     let h = Harness::new().await;
     let room = h.start_chat(BOB, "15551234567").await;
-    let ev = h.message(
-        ALICE,
-        &room,
-        json!({"msgtype": "m.text", "body": "survive"}),
-    );
+    let ev = h.message(ALICE, &room, json!({"msgtype": "m.text", "body": "survive"}));
     let id = ev["event_id"].as_str().unwrap().to_string();
     assert!(h.transact(&[ev]));
     // Accepted and queued, but the process stops before the outbox worker runs.
@@ -973,11 +723,7 @@ async fn queued_message_is_sent_once_after_a_restart() {
     assert!(h.backend.sent().is_empty());
 
     let h = h.restart().await;
-    assert_eq!(
-        h.bridge.store.recover().unwrap(),
-        0,
-        "nothing was being sent"
-    );
+    assert_eq!(h.bridge.store.recover().unwrap(), 0, "nothing was being sent");
     h.settle().await;
     assert_eq!(h.backend.sent(), vec![sms(&h.job(&id), "survive")]);
     assert_eq!(h.status_names(&id), ["PENDING", "SUCCESS"]);
@@ -989,26 +735,16 @@ async fn queued_message_is_sent_once_after_a_restart() {
 async fn job_left_sending_by_a_crash_is_recovered() {
     let h = Harness::new().await;
     let room = h.start_chat(BOB, "15551234567").await;
-    let ev = h.message(
-        ALICE,
-        &room,
-        json!({"msgtype": "m.text", "body": "in flight"}),
-    );
+    let ev = h.message(ALICE, &room, json!({"msgtype": "m.text", "body": "in flight"}));
     let id = ev["event_id"].as_str().unwrap().to_string();
     assert!(h.transact(&[ev]));
     h.bridge.handle_pending_events().await.unwrap();
     // What `send_due` does just before handing the job to the link; then the crash.
-    h.bridge
-        .store
-        .set_out_state(h.job(&id).id, OutState::Sending, None)
-        .unwrap();
+    h.bridge.store.set_out_state(h.job(&id).id, OutState::Sending, None).unwrap();
 
     let h = h.restart().await;
     h.settle().await;
-    assert!(
-        h.backend.sent().is_empty(),
-        "a 'sending' job is not picked up without recovery"
-    );
+    assert!(h.backend.sent().is_empty(), "a 'sending' job is not picked up without recovery");
     assert_eq!(h.bridge.store.recover().unwrap(), 1);
     assert_eq!(h.job(&id).state, OutState::Queued);
     assert_eq!(h.bridge.store.resends().unwrap(), 1);
@@ -1026,21 +762,12 @@ async fn messages_to_one_portal_keep_their_order_across_a_retry() {
     h.backend.push_faults(&[Fault::Transient]);
     let first = h.message(ALICE, &room, json!({"msgtype": "m.text", "body": "first"}));
     let second = h.message(ALICE, &room, json!({"msgtype": "m.text", "body": "second"}));
-    let (first_id, second_id) = (
-        first["event_id"].as_str().unwrap(),
-        second["event_id"].as_str().unwrap(),
-    );
+    let (first_id, second_id) = (first["event_id"].as_str().unwrap(), second["event_id"].as_str().unwrap());
     assert!(h.transact(&[first.clone(), second.clone()]));
     h.settle().await;
 
     // "first" failed and backs off; "second" must wait behind it.
-    let texts = |h: &Harness| {
-        h.backend
-            .sent()
-            .into_iter()
-            .map(|s| s.text)
-            .collect::<Vec<_>>()
-    };
+    let texts = |h: &Harness| h.backend.sent().into_iter().map(|s| s.text).collect::<Vec<_>>();
     assert!(texts(&h).is_empty());
     assert_eq!(h.status_names(first_id), ["PENDING", "FAIL_RETRIABLE"]);
     assert_eq!(h.status_names(second_id), ["PENDING"]);
@@ -1053,10 +780,7 @@ async fn messages_to_one_portal_keep_their_order_across_a_retry() {
     h.make_due();
     h.settle().await;
     assert_eq!(texts(&h), ["elsewhere", "first", "second"]);
-    assert_eq!(
-        h.status_names(first_id),
-        ["PENDING", "FAIL_RETRIABLE", "SUCCESS"]
-    );
+    assert_eq!(h.status_names(first_id), ["PENDING", "FAIL_RETRIABLE", "SUCCESS"]);
     assert_eq!(h.status_names(second_id), ["PENDING", "SUCCESS"]);
     assert_eq!(h.backend.sent()[2].to, BOB);
 }
@@ -1077,11 +801,7 @@ async fn inbound_sms_keep_their_order_when_the_homeserver_returns_early() {
     h.settle().await;
     h.make_due();
     h.settle().await;
-    let bodies: Vec<_> = h
-        .ghost_messages(&room, BOB_GHOST)
-        .iter()
-        .map(|e| e.content["body"].clone())
-        .collect();
+    let bodies: Vec<_> = h.ghost_messages(&room, BOB_GHOST).iter().map(|e| e.content["body"].clone()).collect();
     assert_eq!(bodies, ["one", "two", "three"]);
 }
 
@@ -1100,11 +820,7 @@ async fn statuses_keep_their_order_when_the_homeserver_returns_early() {
     h.settle().await;
     h.make_due();
     h.settle().await;
-    assert_eq!(
-        h.status_names(&id),
-        ["PENDING", "SUCCESS"],
-        "a client shows the last status it sees"
-    );
+    assert_eq!(h.status_names(&id), ["PENDING", "SUCCESS"], "a client shows the last status it sees");
 }
 
 // Homeserver failures in the windows between calls.
@@ -1115,27 +831,15 @@ async fn interrupted_portal_creation_is_adopted() {
     h.flaky.fail_next("join", Lose::Request);
     h.inbound(BOB, "hello", None);
     h.settle().await;
-    assert_eq!(
-        h.bridge.queue_counts().unwrap()[1],
-        (1, 0),
-        "the SMS waits in the inbox"
-    );
+    assert_eq!(h.bridge.queue_counts().unwrap()[1], (1, 0), "the SMS waits in the inbox");
     h.make_due();
     h.settle().await;
 
-    assert_eq!(
-        h.matrix.rooms().len(),
-        2,
-        "one portal room, adopted rather than duplicated"
-    );
+    assert_eq!(h.matrix.rooms().len(), 2, "one portal room, adopted rather than duplicated");
     let room = h.portal_room("15551234567");
     assert!(h.matrix.members(&room).contains(BOB_GHOST));
     assert!(h.matrix.invited(&room).contains(ALICE));
-    let bodies: Vec<_> = h
-        .ghost_messages(&room, BOB_GHOST)
-        .iter()
-        .map(|e| e.content["body"].clone())
-        .collect();
+    let bodies: Vec<_> = h.ghost_messages(&room, BOB_GHOST).iter().map(|e| e.content["body"].clone()).collect();
     assert_eq!(bodies, ["hello"]);
 }
 
@@ -1170,31 +874,19 @@ async fn start_command_is_retried_when_the_homeserver_fails() {
     h.flaky.fail_next("create_room", Lose::Request);
     // The event stays queued and the worker pauses 2 s; a second pass handles it.
     h.say_text(ALICE, &h.mgmt, "start +1 555 123 4567").await;
-    assert_eq!(
-        h.bridge.store.pending_events(10).unwrap().len(),
-        1,
-        "kept for a retry"
-    );
+    assert_eq!(h.bridge.store.pending_events(10).unwrap().len(), 1, "kept for a retry");
     h.settle().await;
     let room = h.portal_room("15551234567");
     assert_eq!(h.matrix.rooms().len(), 2);
     let replies = h.notices(&h.mgmt);
-    assert_eq!(
-        replies.len(),
-        2,
-        "welcome and exactly one reply: {replies:?}"
-    );
+    assert_eq!(replies.len(), 2, "welcome and exactly one reply: {replies:?}");
     assert!(replies[1].contains(&room));
 }
 
 #[tokio::test]
 async fn group_and_ghost_invites_are_declined() {
     let h = Harness::new().await;
-    let spec = RoomSpec {
-        creator: ALICE.into(),
-        invite: vec![BOT.into(), BOB_GHOST.into()],
-        ..Default::default()
-    };
+    let spec = RoomSpec { creator: ALICE.into(), invite: vec![BOT.into(), BOB_GHOST.into()], ..Default::default() };
     let group = h.matrix.create_room(&spec).await.unwrap();
     let invite = |who: &str, id: &str| {
         json!({
@@ -1206,10 +898,7 @@ async fn group_and_ghost_invites_are_declined() {
     h.settle().await;
     for user in [BOT, BOB_GHOST] {
         assert!(!h.matrix.invited(&group).contains(user), "{user} declined");
-        assert!(
-            !h.matrix.members(&group).contains(user),
-            "{user} did not join"
-        );
+        assert!(!h.matrix.members(&group).contains(user), "{user} did not join");
     }
     assert_eq!(
         h.bridge.store.management_room(ALICE).unwrap().as_deref(),
@@ -1231,7 +920,8 @@ async fn an_sms_that_cannot_reach_matrix_is_reported_not_dropped_silently() {
     h.settle().await;
     let notices = h.notices(&room);
     assert!(
-        notices.iter().any(|n| n.contains("An SMS from +1 555-987-6543 could not be shown here") && n.ends_with("It was: lost in Matrix")),
+        notices.iter().any(|n| n.contains("An SMS from +1 555-987-6543 could not be shown here")
+            && n.ends_with("It was: lost in Matrix")),
         "{notices:?}"
     );
     let dead: i64 = h.sql().query_row("SELECT count(*) FROM inbox WHERE state = 'dead'", [], |r| r.get(0)).unwrap();

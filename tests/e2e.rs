@@ -18,9 +18,7 @@ async fn portal_setup(env: &Env) -> (TestUser, String, String) {
     let alice = env.hs.register_user("alice").await;
     let mgmt = open_management_room(&alice).await;
     let reply = command(&alice, &mgmt, "start +1 555 123 4567", "matrix.to").await;
-    let portal = alice
-        .wait_for_invite("the portal invite", wait(), |r, _| r != mgmt)
-        .await;
+    let portal = alice.wait_for_invite("the portal invite", wait(), |r, _| r != mgmt).await;
     assert!(reply.contains(&portal), "reply {reply:?} should link {portal}");
     alice.join(&portal).await;
     (alice, mgmt, portal)
@@ -63,7 +61,8 @@ async fn start_relays_both_ways_and_reports_delivery() {
     let users = &state_event(&state, "m.room.power_levels").unwrap()["content"]["users"];
     assert!(users.get(BOT).is_none(), "room v12 creators must not be listed: {users}");
     assert_eq!(users[GHOST], 100);
-    let ghost_member = state.as_array().unwrap().iter().find(|e| e["type"] == "m.room.member" && e["state_key"] == GHOST).unwrap();
+    let ghost_member =
+        state.as_array().unwrap().iter().find(|e| e["type"] == "m.room.member" && e["state_key"] == GHOST).unwrap();
     assert_eq!(ghost_member["content"]["membership"], "join");
     assert_eq!(ghost_member["content"]["displayname"], "+1 555-123-4567");
     let alice_member = state.as_array().unwrap().iter().find(|e| e["state_key"] == alice.user_id.as_str()).unwrap();
@@ -100,7 +99,10 @@ async fn start_relays_both_ways_and_reports_delivery() {
     env.inject("+15551234567", "Hi back").await;
     let ts = alice
         .wait_for_event("the inbound SMS", wait(), |r, e| {
-            (r == portal && e["sender"] == GHOST && e["content"]["body"] == "Hi back" && e["content"]["msgtype"] == "m.text")
+            (r == portal
+                && e["sender"] == GHOST
+                && e["content"]["body"] == "Hi back"
+                && e["content"]["msgtype"] == "m.text")
                 .then(|| e["origin_server_ts"].as_i64())
         })
         .await;
@@ -149,12 +151,18 @@ async fn replayed_transactions_and_bad_tokens() {
     // User queries: ghosts in our namespace with a valid number exist, others do not.
     let q = |u: &str| format!("/_matrix/app/v1/users/{}", common::synapse::urlencode(u));
     assert_eq!(env.appservice(Method::GET, &q("@sms_4930123456:localhost"), Some(&env.hs_token), None).await.0, 200);
-    for unknown in ["@sms_notanumber:localhost", "@sms_1234567890123456:localhost", "@alice:localhost", "@sms_4930123456:elsewhere"] {
+    for unknown in [
+        "@sms_notanumber:localhost",
+        "@sms_1234567890123456:localhost",
+        "@alice:localhost",
+        "@sms_4930123456:elsewhere",
+    ] {
         assert_eq!(env.appservice(Method::GET, &q(unknown), Some(&env.hs_token), None).await.0, 404, "{unknown}");
     }
     // Synapse asks us before letting a user invite an unknown ghost; the ghost then exists
     // with its number as display name (and declines the stray invite).
-    let room = alice.post_json("/_matrix/client/v3/createRoom", &json!({})).await["room_id"].as_str().unwrap().to_string();
+    let room =
+        alice.post_json("/_matrix/client/v3/createRoom", &json!({})).await["room_id"].as_str().unwrap().to_string();
     let uk = "@sms_442071838750:localhost";
     let invite = format!("/_matrix/client/v3/rooms/{}/invite", common::synapse::urlencode(&room));
     alice.post_json(&invite, &json!({"user_id": uk})).await;
@@ -178,7 +186,12 @@ async fn unpermitted_users_are_not_relayed() {
     let _bridge = env.start_bridge(None).await;
     let (alice, _mgmt, portal) = portal_setup(&env).await;
     let mallory = env.hs.register_user("mallory").await;
-    alice.post_json(&format!("/_matrix/client/v3/rooms/{}/invite", common::synapse::urlencode(&portal)), &json!({"user_id": mallory.user_id})).await;
+    alice
+        .post_json(
+            &format!("/_matrix/client/v3/rooms/{}/invite", common::synapse::urlencode(&portal)),
+            &json!({"user_id": mallory.user_id}),
+        )
+        .await;
     mallory.join(&portal).await;
     mallory.send_text(&portal, "let me text for free").await;
     mallory
@@ -195,7 +208,11 @@ async fn unpermitted_users_are_not_relayed() {
     let room = mallory.create_dm(BOT).await;
     mallory
         .wait_for_event("the bot declining", wait(), |r, e| {
-            (r == room && e["type"] == "m.room.member" && e["state_key"] == BOT && e["content"]["membership"] == "leave").then_some(())
+            (r == room
+                && e["type"] == "m.room.member"
+                && e["state_key"] == BOT
+                && e["content"]["membership"] == "leave")
+                .then_some(())
         })
         .await;
 }
@@ -219,10 +236,14 @@ async fn crash_inbound_at(failpoint: &str) {
         .await;
     alice.join(&portal).await;
     alice
-        .wait_for_event("the SMS", wait(), |r, e| (r == portal && e["content"]["body"] == "survives the crash").then_some(()))
+        .wait_for_event("the SMS", wait(), |r, e| {
+            (r == portal && e["content"]["body"] == "survives the crash").then_some(())
+        })
         .await;
     env.inject("+15551234567", "marker").await;
-    alice.wait_for_event("the marker", wait(), |r, e| (r == portal && e["content"]["body"] == "marker").then_some(())).await;
+    alice
+        .wait_for_event("the marker", wait(), |r, e| (r == portal && e["content"]["body"] == "marker").then_some(()))
+        .await;
     let copies = messages(&alice, &portal).iter().filter(|(s, b)| s == GHOST && b == "survives the crash").count();
     assert_eq!(copies, 1, "{:?}", messages(&alice, &portal));
     // Exactly one portal for the pair.
@@ -281,7 +302,8 @@ async fn link_faults_and_state_changes_are_reported() {
     assert!(st["message"].as_str().unwrap().contains("simulated rejection"), "{st}");
     alice
         .wait_for_event("the failure notice", wait(), |r, e| {
-            (r == portal && e["sender"] == BOT && e["content"]["body"].as_str()?.contains("not delivered")).then_some(())
+            (r == portal && e["sender"] == BOT && e["content"]["body"].as_str()?.contains("not delivered"))
+                .then_some(())
         })
         .await;
 

@@ -69,13 +69,9 @@ async fn two_users_exchange_a_dm() {
 
     let state = alice.room_state(&room).await;
     assert!(
-        state
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["type"] == "m.room.member"
-                && e["state_key"] == bob.user_id.as_str()
-                && e["content"]["membership"] == "join"),
+        state.as_array().unwrap().iter().any(|e| e["type"] == "m.room.member"
+            && e["state_key"] == bob.user_id.as_str()
+            && e["content"]["membership"] == "join"),
         "bob's join missing from room state: {state}"
     );
 }

@@ -15,7 +15,11 @@ use serde_json::{Value, json};
 use super::matrix_error;
 use crate::bridge::Bridge;
 
-pub(super) async fn put(State(bridge): State<Arc<Bridge>>, Path(txn_id): Path<String>, body: axum::body::Bytes) -> Response {
+pub(super) async fn put(
+    State(bridge): State<Arc<Bridge>>,
+    Path(txn_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return matrix_error(StatusCode::BAD_REQUEST, "M_NOT_JSON", &format!("transaction {txn_id}: {e}")),

@@ -100,13 +100,7 @@ impl Bridge {
         let [(queued, dead), ..] = self.queue_counts()?;
         let mut out = String::from("SMS links:");
         for b in self.backends.values() {
-            out.push_str(&format!(
-                "\n• {} ({}) {}: {}",
-                b.id(),
-                b.kind(),
-                phone::international(b.number()),
-                b.state()
-            ));
+            out.push_str(&format!("\n• {} ({}) {}: {}", b.id(), b.kind(), phone::international(b.number()), b.state()));
         }
         out.push_str(&format!("\nOutgoing queue: {queued} waiting, {dead} given up."));
         Ok(out)

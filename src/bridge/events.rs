@@ -103,10 +103,7 @@ impl Bridge {
         } else if invitee == self.bot {
             self.matrix.join(&self.bot, room).await?;
             self.store.set_management_room(sender, room)?;
-            let welcome = format!(
-                "Hello! This is your SMS bridge management room.\n{}",
-                super::commands::HELP
-            );
+            let welcome = format!("Hello! This is your SMS bridge management room.\n{}", super::commands::HELP);
             self.store.tx(|tx| {
                 self.notice_tx(tx, room, &welcome)?;
                 Store::finish_event(tx, ev.id)
@@ -156,7 +153,12 @@ impl Bridge {
                 }
                 (None, Err(u)) => {
                     let message = u.explain();
-                    self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, "m_unsupported", &message))?;
+                    self.status_tx(
+                        tx,
+                        room,
+                        event_id,
+                        Update::failed(Status::FailPermanent, "m_unsupported", &message),
+                    )?;
                     if self.config.matrix.message_error_notices {
                         self.notice_tx(tx, room, &format!("Not sent: {message}."))?;
                     }
@@ -206,4 +208,3 @@ impl Bridge {
         Ok(())
     }
 }
-

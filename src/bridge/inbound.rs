@@ -27,13 +27,22 @@ impl Bridge {
     /// Handles due inbox items in order; true if there may be more.
     pub async fn drain_inbox(&self) -> Result<bool, BridgeError> {
         let items = self.store.due_inbox(100)?;
+        // Relayed SMS are recorded in one commit per batch; their transaction ids (derived
+        // from the inbox row) make a repeat after a crash harmless.
+        let mut relayed: Vec<(i64, String)> = Vec::with_capacity(items.len());
         for item in &items {
             let result = match &item.item {
-                InboxKind::Sms(sms) => self.relay_sms(item, sms).await,
+                InboxKind::Sms(sms) => self.relay_sms(item, sms).await.map(|ev| relayed.push((item.id, ev))),
                 InboxKind::Report(r) => self.apply_report(item, r),
             };
             if let Err(e) = result {
-                let attempts = self.store.retry_later(Queue::Inbox, item.id, now_ms() + backoff_ms(item.attempts), &e.to_string())?;
+                self.record_relayed(&mut relayed).await?;
+                let attempts = self.store.retry_later(
+                    Queue::Inbox,
+                    item.id,
+                    now_ms() + backoff_ms(item.attempts),
+                    &e.to_string(),
+                )?;
                 if !e.is_transient() || attempts >= self.config.bridge.max_attempts {
                     tracing::error!(inbox = item.id, error = %e, "giving up on an inbound item; it stays in the inbox as dead");
                     self.store.bury(Queue::Inbox, item.id, &e.to_string())?;
@@ -48,10 +57,26 @@ impl Bridge {
                 }
             }
         }
+        self.record_relayed(&mut relayed).await?;
         if !items.is_empty() {
             self.wake.matrix_out.notify_one();
         }
         Ok(items.len() == 100)
+    }
+
+    async fn record_relayed(&self, relayed: &mut Vec<(i64, String)>) -> Result<(), BridgeError> {
+        if relayed.is_empty() {
+            return Ok(());
+        }
+        super::failpoint::hit("inbox-after-send").await;
+        self.store.tx(|tx| {
+            for (id, ev) in relayed.iter() {
+                Store::finish_inbox(tx, *id, Some(ev))?;
+            }
+            Ok(())
+        })?;
+        relayed.clear();
+        Ok(())
     }
 
     /// Tells someone about an SMS that could not be put into Matrix: in its portal if
@@ -72,7 +97,8 @@ impl Bridge {
         Ok(())
     }
 
-    async fn relay_sms(&self, item: &InboxItem, sms: &ReceivedSms) -> Result<(), BridgeError> {
+    /// Posts an SMS to its portal; returns the event id (recorded by the caller).
+    async fn relay_sms(&self, item: &InboxItem, sms: &ReceivedSms) -> Result<String, BridgeError> {
         let cfg = self
             .config
             .backends
@@ -88,10 +114,8 @@ impl Bridge {
         let content = json!({ "msgtype": "m.text", "body": sms.text });
         let txn = format!("sms-in-{}", item.id);
         let event_id = self.matrix.send(&ghost, room, &txn, "m.room.message", &content, sms.timestamp_ms).await?;
-        super::failpoint::hit("inbox-after-send").await;
-        self.store.tx(|tx| Store::finish_inbox(tx, item.id, Some(&event_id)))?;
         tracing::debug!(inbox = item.id, %event_id, "SMS relayed to Matrix");
-        Ok(())
+        Ok(event_id)
     }
 
     fn apply_report(&self, item: &InboxItem, r: &DeliveryReport) -> Result<(), BridgeError> {
@@ -117,7 +141,11 @@ impl Bridge {
             DeliveryStatus::Failed => {
                 self.store.set_out_state(job.id, OutState::Failed, r.detail.as_deref())?;
                 let why = r.detail.clone().unwrap_or_else(|| "the network could not deliver it".into());
-                self.fail_permanently(room, ev, &format!("Not delivered to {}: {why}", portal.map(|p| p.remote_display).unwrap_or_default()))?;
+                self.fail_permanently(
+                    room,
+                    ev,
+                    &format!("Not delivered to {}: {why}", portal.map(|p| p.remote_display).unwrap_or_default()),
+                )?;
                 self.store.tx(|tx| Store::finish_inbox(tx, item.id, None))?;
             }
             _ => self.store.tx(|tx| Store::finish_inbox(tx, item.id, None))?,

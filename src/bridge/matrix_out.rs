@@ -18,6 +18,9 @@ pub(super) async fn run(bridge: Arc<Bridge>) {
 impl Bridge {
     pub async fn send_matrix_jobs(&self) -> Result<bool, BridgeError> {
         let jobs = self.store.due_matrix(50)?;
+        // Done jobs are recorded in one commit per batch: their transaction ids make a
+        // repeat after a crash harmless.
+        let mut done = Vec::with_capacity(jobs.len());
         for job in &jobs {
             let result = match job.kind.as_str() {
                 "receipt" => {
@@ -26,14 +29,22 @@ impl Bridge {
                 }
                 _ => {
                     let txn = format!("mo-{}", job.id);
-                    self.matrix.send(&job.sender, &job.room_id, &txn, &job.event_type, &job.content, None).await.map(|_| ())
+                    self.matrix
+                        .send(&job.sender, &job.room_id, &txn, &job.event_type, &job.content, None)
+                        .await
+                        .map(|_| ())
                 }
             };
             match result {
-                Ok(()) => self.store.finish_matrix(job.id)?,
+                Ok(()) => done.push(job.id),
                 Err(e) => {
-                    let attempts =
-                        self.store.retry_later(Queue::MatrixOut, job.id, now_ms() + backoff_ms(job.attempts), &e.to_string())?;
+                    self.store.finish_matrix(&done)?;
+                    let attempts = self.store.retry_later(
+                        Queue::MatrixOut,
+                        job.id,
+                        now_ms() + backoff_ms(job.attempts),
+                        &e.to_string(),
+                    )?;
                     if !e.is_transient() || attempts >= self.config.bridge.max_attempts {
                         tracing::warn!(job = job.id, kind = %job.kind, error = %e, "giving up on a Matrix update");
                         self.store.bury(Queue::MatrixOut, job.id, &e.to_string())?;
@@ -41,9 +52,11 @@ impl Bridge {
                         tracing::warn!(job = job.id, error = %e, "Matrix update failed; will retry");
                         return Ok(false);
                     }
+                    done.clear();
                 }
             }
         }
+        self.store.finish_matrix(&done)?;
         Ok(jobs.len() == 50)
     }
 }

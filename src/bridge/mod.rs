@@ -222,7 +222,9 @@ impl Bridge {
             let owner = cfg.owner(&self.config.bridge);
             if let Ok(Some(room)) = self.store.management_room(&owner) {
                 let body = format!("Link {id} is now {state}.");
-                let r = self.store.tx(|tx| Store::enqueue_matrix(tx, &room, &self.bot, "message", "m.room.message", &status::notice(&body)));
+                let r = self.store.tx(|tx| {
+                    Store::enqueue_matrix(tx, &room, &self.bot, "message", "m.room.message", &status::notice(&body))
+                });
                 if r.is_ok() {
                     self.wake.matrix_out.notify_one();
                 }

@@ -32,7 +32,12 @@ impl Bridge {
             self.store.set_out_state(job.id, OutState::Sending, None)?;
             super::failpoint::hit("outbox-before-send").await;
             let (b, job) = (backend.clone(), job.clone());
-            let sms = OutgoingSms { job_id: job.id, from: b.number().into(), to: job.destination.clone(), text: job.body.clone() };
+            let sms = OutgoingSms {
+                job_id: job.id,
+                from: b.number().into(),
+                to: job.destination.clone(),
+                text: job.body.clone(),
+            };
             sends.spawn(async move { (job, b.send(&sms).await) });
         }
         while let Some(done) = sends.join_next().await {
@@ -50,7 +55,12 @@ impl Bridge {
         let ev = &job.event_id;
         match result {
             Ok(sent) => {
-                tracing::info!(job = job.id, backend = backend_id, parts = sent.message_ids.len(), "SMS accepted by the link");
+                tracing::info!(
+                    job = job.id,
+                    backend = backend_id,
+                    parts = sent.message_ids.len(),
+                    "SMS accepted by the link"
+                );
                 self.store.tx(|tx| {
                     Store::mark_sent(tx, job.id, backend_id, &sent.message_ids)?;
                     self.status_tx(tx, room, ev, Update::new(Status::Success))
@@ -62,14 +72,20 @@ impl Bridge {
                 self.fail_permanently(room, ev, &format!("The SMS link refused the message: {e}"))?;
             }
             Err(e) => {
-                let attempts = self.store.retry_later(Queue::Outbox, job.id, now_ms() + backoff_ms(job.attempts), &e.message)?;
+                let attempts =
+                    self.store.retry_later(Queue::Outbox, job.id, now_ms() + backoff_ms(job.attempts), &e.message)?;
                 tracing::warn!(job = job.id, attempts, error = %e, "SMS not sent; will retry");
                 if attempts >= self.config.bridge.max_attempts {
                     self.store.bury(Queue::Outbox, job.id, &e.message)?;
                     self.fail_permanently(room, ev, &format!("Gave up after {attempts} attempts: {e}"))?;
                 } else if attempts == 1 {
                     self.store.tx(|tx| {
-                        self.status_tx(tx, room, ev, Update::failed(Status::FailRetriable, "m_foreign_network_error", &e.message))
+                        self.status_tx(
+                            tx,
+                            room,
+                            ev,
+                            Update::failed(Status::FailRetriable, "m_foreign_network_error", &e.message),
+                        )
                     })?;
                 }
             }
@@ -80,7 +96,12 @@ impl Bridge {
     /// FAIL_PERMANENT status plus, if enabled, a notice saying why.
     pub(super) fn fail_permanently(&self, room: &str, event_id: &str, message: &str) -> Result<(), BridgeError> {
         self.store.tx(|tx| {
-            self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, "m_foreign_network_error", message))?;
+            self.status_tx(
+                tx,
+                room,
+                event_id,
+                Update::failed(Status::FailPermanent, "m_foreign_network_error", message),
+            )?;
             if self.config.matrix.message_error_notices {
                 self.notice_tx(tx, room, &format!("⚠ Your message was not delivered. {message}"))?;
             }

@@ -63,10 +63,8 @@ impl Bridge {
     /// The portal for (backend's number, remote), creating its room (and inviting `owner`)
     /// if needed.
     pub async fn ensure_portal(&self, backend_id: &str, remote: &Address, owner: &str) -> Result<Portal, BridgeError> {
-        let backend = self
-            .backends
-            .get(backend_id)
-            .ok_or_else(|| BridgeError::Other(format!("no backend {backend_id:?}")))?;
+        let backend =
+            self.backends.get(backend_id).ok_or_else(|| BridgeError::Other(format!("no backend {backend_id:?}")))?;
         let local = backend.number().to_string();
         // Fast path, read-only: nearly every SMS belongs to an existing portal.
         if let Some(p) = self.store.portal_by_pair(&local, &remote.key)?
@@ -127,8 +125,10 @@ impl Bridge {
             "network": { "id": portal.local_number, "displayname": local_display },
             "channel": { "id": portal.remote_key, "displayname": portal.remote_display },
         });
-        let state_key = format!("sms-bridge://sms/{}/{}", portal.local_number.trim_start_matches('+'), portal.remote_key);
-        let bridge_state = |t: &str| StateEvent { event_type: t.into(), state_key: state_key.clone(), content: bridge_info.clone() };
+        let state_key =
+            format!("sms-bridge://sms/{}/{}", portal.local_number.trim_start_matches('+'), portal.remote_key);
+        let bridge_state =
+            |t: &str| StateEvent { event_type: t.into(), state_key: state_key.clone(), content: bridge_info.clone() };
         // Room version 12 gives creators power implicitly and forbids listing them.
         let mut users = serde_json::Map::new();
         if !creators_have_implicit_power(&self.room_version()) {

@@ -159,7 +159,9 @@ fn decode_entities(s: &str) -> String {
             "quot" => Some('"'),
             "apos" => Some('\''),
             "nbsp" => Some(' '),
-            e if e.starts_with("#x") || e.starts_with("#X") => u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32),
+            e if e.starts_with("#x") || e.starts_with("#X") => {
+                u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32)
+            }
             e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
             _ => None,
         };
@@ -213,7 +215,9 @@ mod tests {
     #[test]
     fn unsendable_messages_are_named() {
         assert_eq!(
-            sms_text(&json!({"msgtype": "m.text", "body": "* x", "m.new_content": {}, "m.relates_to": {"rel_type": "m.replace"}})),
+            sms_text(
+                &json!({"msgtype": "m.text", "body": "* x", "m.new_content": {}, "m.relates_to": {"rel_type": "m.replace"}})
+            ),
             Err(Unsendable::Edit)
         );
         assert_eq!(sms_text(&json!({"msgtype": "m.image", "body": "a.png"})), Err(Unsendable::Media("image".into())));

@@ -71,10 +71,7 @@ impl<'de> Deserialize<'de> for BackendConfig {
         let kind = match c.kind.as_str() {
             "test" => BackendKind::Test(serde_yaml_ng::from_value(rest).map_err(D::Error::custom)?),
             other => {
-                return Err(D::Error::custom(format!(
-                    "backend {:?}: unknown type {other:?} (known: test)",
-                    c.id
-                )));
+                return Err(D::Error::custom(format!("backend {:?}: unknown type {other:?} (known: test)", c.id)));
             }
         };
         Ok(BackendConfig { id: c.id, number: c.number, owner: c.owner, kind })

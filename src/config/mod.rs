@@ -161,7 +161,6 @@ mod tests {
     use super::*;
     use tests_support::MINIMAL;
 
-
     fn problems(text: &str) -> Vec<String> {
         match Config::parse(text, Purpose::Run) {
             Ok(_) => vec![],

@@ -12,7 +12,9 @@ use ruma::api::client::{
     state::send_state_event,
 };
 use ruma::api::path_builder::VersionHistory;
-use ruma::api::{AppserviceUserIdentity, MatrixVersion, OutgoingRequest, OutgoingRequestAppserviceExt, SupportedVersions};
+use ruma::api::{
+    AppserviceUserIdentity, MatrixVersion, OutgoingRequest, OutgoingRequestAppserviceExt, SupportedVersions,
+};
 use ruma::events::receipt::ReceiptThread;
 use ruma::serde::Raw;
 use ruma::{MilliSecondsSinceUnixEpoch, OwnedRoomAliasId, OwnedRoomId, OwnedUserId, TransactionId, UInt, UserId};
@@ -67,8 +69,11 @@ impl HttpMatrix {
             )
             .map_err(|e| MatrixError::network(format!("building request: {e}")))?;
         let resp = self.execute(req).await?;
-        ruma::api::IncomingResponse::try_from_http_response(resp)
-            .map_err(|e| MatrixError { status: Some(200), errcode: None, message: format!("bad response: {e}") })
+        ruma::api::IncomingResponse::try_from_http_response(resp).map_err(|e| MatrixError {
+            status: Some(200),
+            errcode: None,
+            message: format!("bad response: {e}"),
+        })
     }
 
     /// Sends a request; non-2xx answers become a [`MatrixError`] with the Matrix errcode.
@@ -107,7 +112,11 @@ impl MatrixApi for HttpMatrix {
         let status = resp.status();
         let v: Value = resp.json().await.map_err(|e| MatrixError::network(format!("{url}: {e}")))?;
         if !status.is_success() {
-            return Err(MatrixError { status: Some(status.as_u16()), errcode: None, message: format!("{url}: HTTP {status}") });
+            return Err(MatrixError {
+                status: Some(status.as_u16()),
+                errcode: None,
+                message: format!("{url}: HTTP {status}"),
+            });
         }
         Ok(v["versions"].as_array().into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect())
     }
@@ -176,7 +185,9 @@ impl MatrixApi for HttpMatrix {
 
     async fn invite(&self, sender: &str, room_id: &str, user_id: &str) -> Result<()> {
         let room: OwnedRoomId = parse("room ID", room_id)?;
-        let who = invite_user::v3::InvitationRecipient::UserId(invite_user::v3::InviteUserId::new(parse("user ID", user_id)?));
+        let who = invite_user::v3::InvitationRecipient::UserId(invite_user::v3::InviteUserId::new(parse(
+            "user ID", user_id,
+        )?));
         match self.call(invite_user::v3::Request::new(room, who), Some(sender)).await {
             Ok(_) => Ok(()),
             // Already invited or joined: what we wanted.
@@ -202,12 +213,7 @@ impl MatrixApi for HttpMatrix {
         ts: Option<i64>,
     ) -> Result<String> {
         let room: OwnedRoomId = parse("room ID", room_id)?;
-        let mut req = send_message_event::v3::Request::new_raw(
-            room,
-            txn_id.into(),
-            event_type.into(),
-            raw(content),
-        );
+        let mut req = send_message_event::v3::Request::new_raw(room, txn_id.into(), event_type.into(), raw(content));
         req.timestamp = ts.and_then(|t| UInt::new(t.max(0) as u64)).map(MilliSecondsSinceUnixEpoch);
         Ok(self.call(req, Some(sender)).await?.event_id.to_string())
     }

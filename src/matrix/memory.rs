@@ -104,7 +104,9 @@ impl MemoryMatrix {
         match s.members.get(room_id) {
             Some(m) if m.contains(user_id) => Ok(()),
             Some(_) => Err(Self::forbidden(format!("{user_id} is not in {room_id}"))),
-            None => Err(MatrixError { status: Some(404), errcode: Some("M_NOT_FOUND".into()), message: "no room".into() }),
+            None => {
+                Err(MatrixError { status: Some(404), errcode: Some("M_NOT_FOUND".into()), message: "no room".into() })
+            }
         }
     }
 }

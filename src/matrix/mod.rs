@@ -88,8 +88,14 @@ pub trait MatrixApi: Send + Sync {
         content: &Value,
         ts: Option<i64>,
     ) -> Result<String>;
-    async fn send_state(&self, sender: &str, room_id: &str, event_type: &str, state_key: &str, content: &Value)
-    -> Result<String>;
+    async fn send_state(
+        &self,
+        sender: &str,
+        room_id: &str,
+        event_type: &str,
+        state_key: &str,
+        content: &Value,
+    ) -> Result<String>;
     async fn read_receipt(&self, sender: &str, room_id: &str, event_id: &str) -> Result<()>;
     async fn set_account_data(&self, user_id: &str, event_type: &str, content: &Value) -> Result<()>;
 }

@@ -61,7 +61,8 @@ impl Store {
     }
 
     pub fn finish_inbox(tx: &Transaction, id: i64, event_id: Option<&str>) -> Result<()> {
-        tx.execute("UPDATE inbox SET state = 'done', event_id = ?1 WHERE id = ?2", params![event_id, id])?;
+        let mut stmt = tx.prepare_cached("UPDATE inbox SET state = 'done', event_id = ?1 WHERE id = ?2")?;
+        stmt.execute(params![event_id, id])?;
         Ok(())
     }
 

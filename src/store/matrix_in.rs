@@ -17,10 +17,13 @@ impl Store {
     pub fn accept_transaction(&self, txn_id: &str, events: &[(String, String)]) -> Result<bool> {
         self.tx(|tx| {
             let now = now_ms();
-            if tx.execute("INSERT OR IGNORE INTO txns (txn_id, received_at) VALUES (?1, ?2)", params![txn_id, now])? == 0 {
+            if tx.execute("INSERT OR IGNORE INTO txns (txn_id, received_at) VALUES (?1, ?2)", params![txn_id, now])?
+                == 0
+            {
                 return Ok(false);
             }
-            let mut stmt = tx.prepare_cached("INSERT OR IGNORE INTO matrix_in (event_id, event, received_at) VALUES (?1, ?2, ?3)")?;
+            let mut stmt = tx
+                .prepare_cached("INSERT OR IGNORE INTO matrix_in (event_id, event, received_at) VALUES (?1, ?2, ?3)")?;
             for (event_id, json) in events {
                 stmt.execute(params![event_id, json, now])?;
             }

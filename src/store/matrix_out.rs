@@ -45,15 +45,7 @@ impl Store {
                  ORDER BY id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now_ms(), limit as i64], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get(6)?,
-                ))
+                Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, String>(5)?, r.get(6)?))
             })?;
             let mut out = Vec::new();
             for row in rows {
@@ -65,9 +57,16 @@ impl Store {
         })
     }
 
-    pub fn finish_matrix(&self, id: i64) -> Result<()> {
-        self.with(|c| {
-            c.execute("UPDATE matrix_out SET state = 'done' WHERE id = ?1", [id])?;
+    /// Marks sent jobs done, in one commit.
+    pub fn finish_matrix(&self, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.tx(|tx| {
+            let mut stmt = tx.prepare_cached("UPDATE matrix_out SET state = 'done' WHERE id = ?1")?;
+            for id in ids {
+                stmt.execute([id])?;
+            }
             Ok(())
         })
     }

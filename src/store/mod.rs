@@ -41,10 +41,7 @@ pub struct Store {
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 impl Store {
@@ -87,7 +84,9 @@ impl Store {
     /// Jobs that were being sent when the process stopped go back to the queue
     /// (at-least-once); returns how many.
     pub fn recover(&self) -> Result<usize> {
-        self.with(|c| Ok(c.execute("UPDATE outbox SET state = 'queued', resends = resends + 1 WHERE state = 'sending'", [])?))
+        self.with(|c| {
+            Ok(c.execute("UPDATE outbox SET state = 'queued', resends = resends + 1 WHERE state = 'sending'", [])?)
+        })
     }
 }
 

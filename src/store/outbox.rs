@@ -133,8 +133,9 @@ impl Store {
     /// Marks a job sent and remembers the link's ids for its parts.
     pub fn mark_sent(tx: &Transaction, id: i64, backend_id: &str, msg_ids: &[String]) -> Result<()> {
         tx.execute("UPDATE outbox SET state = 'sent', updated_at = ?1 WHERE id = ?2", params![now_ms(), id])?;
-        let mut stmt =
-            tx.prepare_cached("INSERT OR REPLACE INTO message_map (backend_id, backend_msg_id, outbox_id) VALUES (?1, ?2, ?3)")?;
+        let mut stmt = tx.prepare_cached(
+            "INSERT OR REPLACE INTO message_map (backend_id, backend_msg_id, outbox_id) VALUES (?1, ?2, ?3)",
+        )?;
         for m in msg_ids {
             stmt.execute(params![backend_id, m, id])?;
         }
@@ -184,7 +185,14 @@ mod tests {
         s.tx(|tx| {
             Store::enqueue_out(
                 tx,
-                &NewOutJob { portal_id: portal, backend_id: "b", room_id: "!r", event_id: ev, destination: "2", body: ev },
+                &NewOutJob {
+                    portal_id: portal,
+                    backend_id: "b",
+                    room_id: "!r",
+                    event_id: ev,
+                    destination: "2",
+                    body: ev,
+                },
             )
         })
         .unwrap()

@@ -66,14 +66,14 @@ impl Store {
     pub fn portal_by_room(&self, room_id: &str) -> Result<Option<Portal>> {
         self.with(|c| {
             let sql = format!("SELECT {PORTAL_COLS} FROM portals WHERE room_id = ?1");
-            Ok(c.query_row(&sql, [room_id], portal).optional()?)
+            Ok(c.prepare_cached(&sql)?.query_row([room_id], portal).optional()?)
         })
     }
 
     pub fn portal_by_pair(&self, local_number: &str, remote_key: &str) -> Result<Option<Portal>> {
         self.with(|c| {
             let sql = format!("SELECT {PORTAL_COLS} FROM portals WHERE local_number = ?1 AND remote_key = ?2");
-            Ok(c.query_row(&sql, [local_number, remote_key], portal).optional()?)
+            Ok(c.prepare_cached(&sql)?.query_row([local_number, remote_key], portal).optional()?)
         })
     }
 

@@ -67,6 +67,7 @@ impl Store {
     pub fn next_due(&self, q: Queue) -> Result<Option<i64>> {
         self.with(|c| {
             let sql = format!("SELECT min(next_attempt_at) FROM {} WHERE state = ?1", q.table());
+            // (Used rarely: only when a worker has nothing due.)
             Ok(c.query_row(&sql, [q.waiting_state()], |r| r.get(0))?)
         })
     }

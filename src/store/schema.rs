@@ -58,7 +58,9 @@ CREATE TABLE outbox (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
-CREATE INDEX outbox_due ON outbox (backend_id, state, portal_id, id);
+-- Partial indexes keep the due-job queries fast however much history the table holds.
+CREATE INDEX outbox_queued ON outbox (backend_id, id) WHERE state = 'queued';
+CREATE INDEX outbox_pending ON outbox (portal_id, id) WHERE state IN ('queued', 'sending');
 -- Backend message ids of sent parts, for delivery reports.
 CREATE TABLE message_map (
     backend_id TEXT NOT NULL,
@@ -81,7 +83,8 @@ CREATE TABLE inbox (
     event_id TEXT,
     received_at INTEGER NOT NULL
 );
-CREATE INDEX inbox_due ON inbox (state, next_attempt_at);
+CREATE INDEX inbox_new ON inbox (id) WHERE state = 'new';
+CREATE INDEX inbox_conversation ON inbox (conversation, id) WHERE state = 'new';
 -- Things to send to Matrix that are not replies to a link event: statuses, receipts, notices.
 CREATE TABLE matrix_out (
     id INTEGER PRIMARY KEY,
@@ -96,7 +99,8 @@ CREATE TABLE matrix_out (
     last_error TEXT,
     created_at INTEGER NOT NULL
 );
-CREATE INDEX matrix_out_due ON matrix_out (state, next_attempt_at);
+CREATE INDEX matrix_out_new ON matrix_out (id) WHERE state = 'new';
+CREATE INDEX matrix_out_room ON matrix_out (room_id, id) WHERE state = 'new';
 "#];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

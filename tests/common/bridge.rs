@@ -198,7 +198,13 @@ impl Env {
     }
 
     /// A raw request to the bridge's appservice API.
-    pub async fn appservice(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    pub async fn appservice(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut req = self.http.request(method, format!("http://127.0.0.1:{}{path}", self.as_port));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -235,7 +241,8 @@ pub async fn command(user: &TestUser, room: &str, line: &str, expect: &str) -> S
     user.send_text(room, line).await;
     user.wait_for_event(&format!("a reply to {line:?} containing {expect:?}"), wait(), |r, e| {
         let body = e["content"]["body"].as_str()?;
-        (r == room && e["sender"] == BOT && body.contains(expect) && !body.starts_with("Hello!")).then(|| body.to_string())
+        (r == room && e["sender"] == BOT && body.contains(expect) && !body.starts_with("Hello!"))
+            .then(|| body.to_string())
     })
     .await
 }
@@ -245,6 +252,8 @@ pub fn messages(user: &TestUser, room: &str) -> Vec<(String, String)> {
     user.seen_events()
         .into_iter()
         .filter(|(r, e)| r == room && e["type"] == "m.room.message")
-        .map(|(_, e)| (e["sender"].as_str().unwrap_or("").to_string(), e["content"]["body"].as_str().unwrap_or("").to_string()))
+        .map(|(_, e)| {
+            (e["sender"].as_str().unwrap_or("").to_string(), e["content"]["body"].as_str().unwrap_or("").to_string())
+        })
         .collect()
 }

@@ -38,10 +38,7 @@ pub fn venv_dir() -> PathBuf {
 
 /// A free loopback TCP port (bound, read, released; another process may take it).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("binding 127.0.0.1:0")
-        .port()
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("binding 127.0.0.1:0").port()
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters, for path
@@ -50,9 +47,7 @@ pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -63,10 +58,7 @@ pub fn urlencode(s: &str) -> String {
 /// plenty for secrets of a loopback test server and avoids a `rand` dependency.
 pub fn random_token() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
     (0..2)
         .map(|_| {
             let mut h = RandomState::new().build_hasher();
@@ -110,11 +102,7 @@ fn run_logged(cmd: &mut Command, log: &Path, what: &str) {
         .status()
         .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
     if !status.success() {
-        panic!(
-            "{what} failed ({status}); tail of {}:\n{}",
-            log.display(),
-            tail_of_file(log, 40)
-        );
+        panic!("{what} failed ({status}); tail of {}:\n{}", log.display(), tail_of_file(log, 40));
     }
 }
 
@@ -133,10 +121,8 @@ fn ensure_venv() -> PathBuf {
     // flock(2) semantics: excludes other processes and other open handles in
     // this process alike, so parallel test threads and binaries install once.
     let lock_path = venv.with_extension("lock");
-    let lock = File::create(&lock_path)
-        .unwrap_or_else(|e| panic!("creating {}: {e}", lock_path.display()));
-    lock.lock()
-        .unwrap_or_else(|e| panic!("locking {}: {e}", lock_path.display()));
+    let lock = File::create(&lock_path).unwrap_or_else(|e| panic!("creating {}: {e}", lock_path.display()));
+    lock.lock().unwrap_or_else(|e| panic!("locking {}: {e}", lock_path.display()));
     if marker.exists() {
         return venv; // someone else installed it while we waited
     }
@@ -148,11 +134,7 @@ fn ensure_venv() -> PathBuf {
     let log = venv.with_extension("install.log");
     let _ = fs::remove_file(&log);
     let started = Instant::now();
-    run_logged(
-        Command::new("python3").args(["-m", "venv"]).arg(&venv),
-        &log,
-        "creating the Synapse virtualenv",
-    );
+    run_logged(Command::new("python3").args(["-m", "venv"]).arg(&venv), &log, "creating the Synapse virtualenv");
     run_logged(
         Command::new(venv.join("bin/pip")).args([
             "install",
@@ -258,10 +240,7 @@ impl Synapse {
             .unwrap_or_else(|e| panic!("appservice registration {}: {e}", registration.display()));
         let venv = blocking(ensure_venv).await;
 
-        let dir = tempfile::Builder::new()
-            .prefix("synapse-test-")
-            .tempdir()
-            .expect("creating Synapse tempdir");
+        let dir = tempfile::Builder::new().prefix("synapse-test-").tempdir().expect("creating Synapse tempdir");
         let dir_path = dir.path().to_path_buf();
         let mut hs = Synapse {
             port: 0,
@@ -273,19 +252,14 @@ impl Synapse {
             log_path: dir_path.join("homeserver.log"),
             dir_path: dir_path.clone(),
             child: None,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("building HTTP client"),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("building HTTP client"),
         };
 
         let key = dir_path.join("signing.key");
         let key_log = dir_path.join("generate_signing_key.log");
         blocking(move || {
             run_logged(
-                Command::new(venv.join("bin/generate_signing_key"))
-                    .arg("-o")
-                    .arg(&key),
+                Command::new(venv.join("bin/generate_signing_key")).arg("-o").arg(&key),
                 &key_log,
                 "generate_signing_key",
             )
@@ -295,10 +269,8 @@ impl Synapse {
         for attempt in 1..=START_ATTEMPTS {
             hs.port = free_port();
             hs.base_url = format!("http://127.0.0.1:{}", hs.port);
-            let mut config =
-                homeserver_config(&dir_path, hs.port, &registration, &hs.shared_secret);
-            if let (Some(config), Some(overrides)) = (config.as_object_mut(), overrides.as_object())
-            {
+            let mut config = homeserver_config(&dir_path, hs.port, &registration, &hs.shared_secret);
+            if let (Some(config), Some(overrides)) = (config.as_object_mut(), overrides.as_object()) {
                 config.extend(overrides.clone());
             }
             let yaml = serde_json::to_string_pretty(&config).expect("serialising config");
@@ -352,10 +324,7 @@ impl Synapse {
         let health = format!("{}/health", self.base_url);
         let deadline = started + HEALTH_TIMEOUT;
         loop {
-            let exited = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
+            let exited = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
             if let Some(status) = exited {
                 self.child = None;
                 let log = fs::read(&self.log_path).unwrap_or_default();
@@ -370,11 +339,7 @@ impl Synapse {
                 .await
                 .is_ok_and(|r| r.status() == reqwest::StatusCode::OK);
             if ok {
-                eprintln!(
-                    "synapse harness: {} healthy after {:.2?}",
-                    self.base_url,
-                    started.elapsed()
-                );
+                eprintln!("synapse harness: {} healthy after {:.2?}", self.base_url, started.elapsed());
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -396,14 +361,12 @@ impl Synapse {
         self.stop();
         match self.spawn_and_wait().await {
             Ok(()) => {}
-            Err(StartError::Exited(status, _)) => panic!(
-                "Synapse exited during restart ({status}); tail of log:\n{}",
-                self.log_tail()
-            ),
-            Err(StartError::Timeout) => panic!(
-                "restarted Synapse not healthy within {HEALTH_TIMEOUT:?}; tail of log:\n{}",
-                self.log_tail()
-            ),
+            Err(StartError::Exited(status, _)) => {
+                panic!("Synapse exited during restart ({status}); tail of log:\n{}", self.log_tail())
+            }
+            Err(StartError::Timeout) => {
+                panic!("restarted Synapse not healthy within {HEALTH_TIMEOUT:?}; tail of log:\n{}", self.log_tail())
+            }
         }
     }
 
@@ -438,9 +401,7 @@ impl Synapse {
             .unwrap_or_else(|| panic!("GET {url}: no nonce; Synapse log:\n{}", self.log_tail()))
             .to_owned();
         let password = format!("pw-{}", random_token());
-        let mac = self
-            .hmac_sha1_hex(&format!("{nonce}\0{localpart}\0{password}\0notadmin"))
-            .await;
+        let mac = self.hmac_sha1_hex(&format!("{nonce}\0{localpart}\0{password}\0notadmin")).await;
         let resp = self
             .http
             .post(&url)
@@ -457,16 +418,10 @@ impl Synapse {
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or_default();
         if !status.is_success() {
-            panic!(
-                "registering {localpart} failed: {status} {body}; Synapse log:\n{}",
-                self.log_tail()
-            );
+            panic!("registering {localpart} failed: {status} {body}; Synapse log:\n{}", self.log_tail());
         }
         let field = |name: &str| {
-            body[name]
-                .as_str()
-                .unwrap_or_else(|| panic!("registration response lacks {name}: {body}"))
-                .to_owned()
+            body[name].as_str().unwrap_or_else(|| panic!("registration response lacks {name}: {body}")).to_owned()
         };
         TestUser::new(&self.base_url, field("user_id"), field("access_token"))
     }
@@ -487,20 +442,10 @@ impl Synapse {
             .spawn()
             .expect("spawning python for HMAC");
         let mut stdin = child.stdin.take().expect("piped stdin");
-        stdin
-            .write_all(message.as_bytes())
-            .await
-            .expect("writing HMAC input");
+        stdin.write_all(message.as_bytes()).await.expect("writing HMAC input");
         drop(stdin);
-        let out = child
-            .wait_with_output()
-            .await
-            .expect("running python for HMAC");
-        assert!(
-            out.status.success(),
-            "HMAC helper failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = child.wait_with_output().await.expect("running python for HMAC");
+        assert!(out.status.success(), "HMAC helper failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).expect("HMAC hex is ASCII")
     }
 }
@@ -534,10 +479,7 @@ impl Drop for Synapse {
             && std::thread::panicking()
         {
             let path = dir.keep();
-            eprintln!(
-                "synapse harness: test failed; kept Synapse dir {} (log: homeserver.log)",
-                path.display()
-            );
+            eprintln!("synapse harness: test failed; kept Synapse dir {} (log: homeserver.log)", path.display());
         }
     }
 }
@@ -588,10 +530,7 @@ impl TestUser {
             user_id,
             access_token,
             base_url: base_url.to_owned(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("building HTTP client"),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("building HTTP client"),
             since: tokio::sync::Mutex::new(None),
             seen: Mutex::new(Seen::default()),
         }
@@ -599,23 +538,13 @@ impl TestUser {
 
     /// An authenticated request to `path` (starting with `/_matrix/...`);
     /// returns the status code and the JSON body (`Null` if not JSON).
-    pub async fn request_raw(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base_url))
-            .bearer_auth(&self.access_token);
+    pub async fn request_raw(&self, method: Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut req =
+            self.http.request(method.clone(), format!("{}{path}", self.base_url)).bearer_auth(&self.access_token);
         if let Some(body) = body {
             req = req.json(body);
         }
-        let resp = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{}: {method} {path}: {e}", self.user_id));
+        let resp = req.send().await.unwrap_or_else(|e| panic!("{}: {method} {path}: {e}", self.user_id));
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -624,11 +553,7 @@ impl TestUser {
     /// Like [`TestUser::request_raw`], panicking unless the status is 2xx.
     pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Value {
         let (status, json) = self.request_raw(method.clone(), path, body).await;
-        assert!(
-            (200..300).contains(&status),
-            "{}: {method} {path} -> {status}: {json}",
-            self.user_id
-        );
+        assert!((200..300).contains(&status), "{}: {method} {path} -> {status}: {json}", self.user_id);
         json
     }
 
@@ -652,10 +577,7 @@ impl TestUser {
             "invite": [invitee],
         });
         let resp = self.post_json("/_matrix/client/v3/createRoom", &body).await;
-        resp["room_id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("createRoom without room_id: {resp}"))
-            .to_owned()
+        resp["room_id"].as_str().unwrap_or_else(|| panic!("createRoom without room_id: {resp}")).to_owned()
     }
 
     pub async fn join(&self, room_id: &str) {
@@ -664,8 +586,7 @@ impl TestUser {
     }
 
     pub async fn send_text(&self, room_id: &str, body: &str) -> String {
-        self.send_content(room_id, json!({"msgtype": "m.text", "body": body}))
-            .await
+        self.send_content(room_id, json!({"msgtype": "m.text", "body": body})).await
     }
 
     /// Sends an `m.room.message` with the given content; returns the event id.
@@ -676,21 +597,10 @@ impl TestUser {
     /// Sends any message-like event; returns the event id.
     pub async fn send_event(&self, room_id: &str, event_type: &str, content: Value) -> String {
         static TXN: AtomicU64 = AtomicU64::new(0);
-        let txn = format!(
-            "harness-{}-{}",
-            random_token(),
-            TXN.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = format!(
-            "/_matrix/client/v3/rooms/{}/send/{}/{txn}",
-            urlencode(room_id),
-            urlencode(event_type)
-        );
+        let txn = format!("harness-{}-{}", random_token(), TXN.fetch_add(1, Ordering::Relaxed));
+        let path = format!("/_matrix/client/v3/rooms/{}/send/{}/{txn}", urlencode(room_id), urlencode(event_type));
         let resp = self.put_json(&path, &content).await;
-        resp["event_id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("send without event_id: {resp}"))
-            .to_owned()
+        resp["event_id"].as_str().unwrap_or_else(|| panic!("send without event_id: {resp}")).to_owned()
     }
 
     pub async fn room_state(&self, room_id: &str) -> Value {
@@ -702,22 +612,15 @@ impl TestUser {
     /// and invite entries and returns the raw response.
     pub async fn sync_once(&self) -> Value {
         let mut since = self.since.lock().await;
-        let mut path = format!(
-            "/_matrix/client/v3/sync?timeout=1000&filter={}",
-            urlencode(SYNC_FILTER)
-        );
+        let mut path = format!("/_matrix/client/v3/sync?timeout=1000&filter={}", urlencode(SYNC_FILTER));
         if let Some(token) = since.as_deref() {
             path.push_str("&since=");
             path.push_str(&urlencode(token));
         }
         let resp = self.get_json(&path).await;
         self.record(&resp);
-        *since = Some(
-            resp["next_batch"]
-                .as_str()
-                .unwrap_or_else(|| panic!("sync without next_batch: {resp}"))
-                .to_owned(),
-        );
+        *since =
+            Some(resp["next_batch"].as_str().unwrap_or_else(|| panic!("sync without next_batch: {resp}")).to_owned());
         resp
     }
 
@@ -780,10 +683,9 @@ impl TestUser {
             .map(|(room, item)| {
                 // Events lead with what one scans for; other items (invite rooms) as they are.
                 let mut text = match item["type"].as_str() {
-                    Some(kind) => format!(
-                        "{kind} from {} state_key={} {}",
-                        item["sender"], item["state_key"], item["content"]
-                    ),
+                    Some(kind) => {
+                        format!("{kind} from {} state_key={} {}", item["sender"], item["state_key"], item["content"])
+                    }
                     None => item.to_string(),
                 };
                 if text.len() > 300 {
@@ -797,11 +699,7 @@ impl TestUser {
                 format!("  {room}: {text}")
             })
             .collect();
-        if lines.is_empty() {
-            "  <none>".to_owned()
-        } else {
-            lines.join("\n")
-        }
+        if lines.is_empty() { "  <none>".to_owned() } else { lines.join("\n") }
     }
 
     /// Waits for a timeline event in a joined room for which `pred(room_id, event)`
@@ -818,16 +716,8 @@ impl TestUser {
     /// Waits for an invite whose room object (`{"invite_state": {"events": [...]}}`)
     /// satisfies `pred(room_id, room)`; returns the room id. Invites stay recorded
     /// after joining, so a re-invite to the same room needs a stricter `pred`.
-    pub async fn wait_for_invite(
-        &self,
-        what: &str,
-        timeout: Duration,
-        pred: impl Fn(&str, &Value) -> bool,
-    ) -> String {
-        self.wait_in(Stream::Invites, what, timeout, |room, invite| {
-            pred(room, invite).then(|| room.to_owned())
-        })
-        .await
+    pub async fn wait_for_invite(&self, what: &str, timeout: Duration, pred: impl Fn(&str, &Value) -> bool) -> String {
+        self.wait_in(Stream::Invites, what, timeout, |room, invite| pred(room, invite).then(|| room.to_owned())).await
     }
 
     /// Waits for an ephemeral event (`m.receipt`, `m.typing`) matching `pred`.
@@ -842,21 +732,13 @@ impl TestUser {
 
     /// Waits until `from_user` has a receipt of any type (`m.read`,
     /// `m.read.private`, …) on `event_id` in `room_id`.
-    pub async fn wait_for_receipt(
-        &self,
-        room_id: &str,
-        event_id: &str,
-        from_user: &str,
-        timeout: Duration,
-    ) {
+    pub async fn wait_for_receipt(&self, room_id: &str, event_id: &str, from_user: &str, timeout: Duration) {
         let what = format!("a receipt from {from_user} on {event_id} in {room_id}");
         self.wait_for_ephemeral(&what, timeout, |room, event| {
             let receipts = event["content"][event_id].as_object()?;
             (room == room_id
                 && event["type"] == "m.receipt"
-                && receipts
-                    .values()
-                    .any(|by_user| by_user.get(from_user).is_some()))
+                && receipts.values().any(|by_user| by_user.get(from_user).is_some()))
             .then_some(())
         })
         .await

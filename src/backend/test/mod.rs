@@ -6,7 +6,7 @@ mod control;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use super::{Backend, Capabilities, DeliveryReport, EventSink, LinkState, OutgoingSms, ReceivedSms, Sent, SendError};
+use super::{Backend, Capabilities, DeliveryReport, EventSink, LinkState, OutgoingSms, ReceivedSms, SendError, Sent};
 use crate::config::TestBackendConfig;
 
 /// Scripted outcomes for the next sends, for fault tests.
