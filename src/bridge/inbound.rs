@@ -9,10 +9,10 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::status::Update;
-use super::{Bridge, BridgeError};
+use super::{Attempt, Bridge, BridgeError};
 use crate::backend::{DeliveryReport, DeliveryStatus, ReceivedSms};
 use crate::phone::Address;
-use crate::store::{InboxItem, InboxKind, OutState, Queue, Store, backoff_ms, now_ms};
+use crate::store::{InboxItem, InboxKind, OutState, Queue, Store};
 
 pub(super) async fn run(bridge: Arc<Bridge>) {
     let wake = bridge.wake.inbox.clone();
@@ -37,23 +37,19 @@ impl Bridge {
             };
             if let Err(e) = result {
                 self.record_relayed(&mut relayed).await?;
-                let attempts = self.store.retry_later(
-                    Queue::Inbox,
-                    item.id,
-                    now_ms() + backoff_ms(item.attempts),
-                    &e.to_string(),
-                )?;
-                if !e.is_transient() || attempts >= self.config.bridge.max_attempts {
-                    tracing::error!(inbox = item.id, error = %e, "giving up on an inbound item; it stays in the inbox as dead");
-                    self.store.bury(Queue::Inbox, item.id, &e.to_string())?;
-                    if let InboxKind::Sms(sms) = &item.item {
-                        self.report_dead_sms(&item.backend_id, sms, &e)?;
+                match self.retry_or_bury(Queue::Inbox, item.id, item.attempts, &e.to_string(), e.is_transient())? {
+                    Attempt::GaveUp(_) => {
+                        tracing::error!(inbox = item.id, error = %e, "giving up on an inbound item; it stays in the inbox as dead");
+                        if let InboxKind::Sms(sms) = &item.item {
+                            self.report_dead_sms(&item.backend_id, sms, &e)?;
+                        }
                     }
-                } else {
-                    tracing::warn!(inbox = item.id, attempts, error = %e, "inbound item not relayed; will retry");
-                    // Usually the homeserver is away: pause the batch rather than fail every item.
-                    // Later SMS of this conversation wait for it (see `due_inbox`).
-                    return Ok(false);
+                    Attempt::Retry(attempts) => {
+                        tracing::warn!(inbox = item.id, attempts, error = %e, "inbound item not relayed; will retry");
+                        // Usually the homeserver is away: pause the batch rather than fail every item.
+                        // Later SMS of this conversation wait for it (see `due_inbox`).
+                        return Ok(false);
+                    }
                 }
             }
         }

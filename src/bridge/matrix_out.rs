@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Bridge, BridgeError};
-use crate::store::{Queue, backoff_ms, now_ms};
+use super::{Attempt, Bridge, BridgeError};
+use crate::store::Queue;
 
 pub(super) async fn run(bridge: Arc<Bridge>) {
     super::work_loop("matrix out", &bridge.wake.matrix_out, Duration::from_secs(1), || {
@@ -39,18 +39,15 @@ impl Bridge {
                 Ok(()) => done.push(job.id),
                 Err(e) => {
                     self.store.finish_matrix(&done)?;
-                    let attempts = self.store.retry_later(
-                        Queue::MatrixOut,
-                        job.id,
-                        now_ms() + backoff_ms(job.attempts),
-                        &e.to_string(),
-                    )?;
-                    if !e.is_transient() || attempts >= self.config.bridge.max_attempts {
-                        tracing::warn!(job = job.id, kind = %job.kind, error = %e, "giving up on a Matrix update");
-                        self.store.bury(Queue::MatrixOut, job.id, &e.to_string())?;
-                    } else {
-                        tracing::warn!(job = job.id, error = %e, "Matrix update failed; will retry");
-                        return Ok(false);
+                    let transient = e.is_transient();
+                    match self.retry_or_bury(Queue::MatrixOut, job.id, job.attempts, &e.to_string(), transient)? {
+                        Attempt::GaveUp(_) => {
+                            tracing::warn!(job = job.id, kind = %job.kind, error = %e, "giving up on a Matrix update")
+                        }
+                        Attempt::Retry(_) => {
+                            tracing::warn!(job = job.id, error = %e, "Matrix update failed; will retry");
+                            return Ok(false);
+                        }
                     }
                     done.clear();
                 }

@@ -45,6 +45,15 @@ impl BridgeError {
     }
 }
 
+/// What became of a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// Will be tried again; attempts so far.
+    Retry(u32),
+    /// Marked dead; attempts made.
+    GaveUp(u32),
+}
+
 /// Wakes the workers when new work is committed.
 #[derive(Default)]
 pub struct Wakers {
@@ -260,6 +269,26 @@ impl Bridge {
         }
         let content = status::status_content(event_id, &update);
         Store::enqueue_matrix(tx, room_id, &self.bot, "message", status::STATUS_EVENT, &content).map(|_| ())
+    }
+
+    /// Counts a failed attempt at a queued job: schedules a retry with backoff, or buries
+    /// the job when the error is permanent or the attempts are used up.
+    pub(crate) fn retry_or_bury(
+        &self,
+        q: Queue,
+        id: i64,
+        prior: u32,
+        error: &str,
+        transient: bool,
+    ) -> Result<Attempt, StoreError> {
+        let attempts =
+            self.store.retry_later(q, id, crate::store::now_ms() + crate::store::backoff_ms(prior), error)?;
+        if !transient || attempts >= self.config.bridge.max_attempts {
+            self.store.bury(q, id, error)?;
+            Ok(Attempt::GaveUp(attempts))
+        } else {
+            Ok(Attempt::Retry(attempts))
+        }
     }
 
     /// How many jobs each queue holds, for `backends` and the benchmark.

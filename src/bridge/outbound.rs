@@ -7,9 +7,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::status::{Status, Update};
-use super::{Bridge, BridgeError};
+use super::{Attempt, Bridge, BridgeError};
 use crate::backend::{Backend, OutgoingSms, SendError, Sent};
-use crate::store::{OutJob, OutState, Queue, Store, backoff_ms, now_ms};
+use crate::store::{OutJob, OutState, Queue, Store};
 
 /// Most messages handed to one link at once (one per conversation).
 const BATCH: usize = 10;
@@ -72,13 +72,11 @@ impl Bridge {
                 self.fail_permanently(room, ev, &format!("The SMS link refused the message: {e}"))?;
             }
             Err(e) => {
-                let attempts =
-                    self.store.retry_later(Queue::Outbox, job.id, now_ms() + backoff_ms(job.attempts), &e.message)?;
-                tracing::warn!(job = job.id, attempts, error = %e, "SMS not sent; will retry");
-                if attempts >= self.config.bridge.max_attempts {
-                    self.store.bury(Queue::Outbox, job.id, &e.message)?;
+                tracing::warn!(job = job.id, error = %e, "SMS not sent");
+                let attempt = self.retry_or_bury(Queue::Outbox, job.id, job.attempts, &e.message, true)?;
+                if let Attempt::GaveUp(attempts) = attempt {
                     self.fail_permanently(room, ev, &format!("Gave up after {attempts} attempts: {e}"))?;
-                } else if attempts == 1 {
+                } else if attempt == Attempt::Retry(1) {
                     self.store.tx(|tx| {
                         self.status_tx(
                             tx,
