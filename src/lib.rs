@@ -8,4 +8,5 @@ pub mod config;
 pub mod matrix;
 pub mod phone;
 pub mod registration;
+pub mod sms;
 pub mod store;

@@ -1,9 +1,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use sms_bridge::config::{self, Config, Purpose};
 use sms_bridge::registration;
+use sms_bridge::sms::time::Validity;
+use sms_bridge::sms::tpdu::{self, SubmitOptions};
 
 const EXAMPLE_CONFIG: &str = include_str!("../config.example.yaml");
 
@@ -23,10 +25,61 @@ struct Cli {
     /// Write the example config to the config path if nothing is there, then exit.
     #[arg(long)]
     init_config: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode a PDU and print it as JSON.
+    Decode {
+        #[command(subcommand)]
+        what: Decode,
+    },
+    /// Encode a message as PDUs, for modem debugging.
+    Encode {
+        #[command(subcommand)]
+        what: Encode,
+    },
+}
+
+#[derive(Subcommand)]
+enum Decode {
+    /// An SMS TPDU in hex, with the SMSC field in front (as AT+CMGL shows it).
+    Sms {
+        hex: String,
+        /// The hex starts at the TPDU (no SMSC field).
+        #[arg(long)]
+        no_smsc: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum Encode {
+    /// SMS-SUBMIT PDUs, one line per part: the AT+CMGS length and the hex.
+    Sms {
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        text: String,
+        #[arg(long)]
+        smsc: Option<String>,
+        #[arg(long)]
+        status_report: bool,
+        /// Relative validity in minutes (5 to 63 weeks).
+        #[arg(long)]
+        validity: Option<u32>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(command) = cli.command {
+        return match run_tool(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        };
+    }
     // A first run without a config writes the documented example, as mautrix bridges do.
     if !cli.config.exists() {
         return match std::fs::write(&cli.config, EXAMPLE_CONFIG) {
@@ -59,6 +112,33 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
+}
+
+/// The codec tools: no config, no network.
+fn run_tool(command: Command) -> Result<(), String> {
+    match command {
+        Command::Decode { what: Decode::Sms { hex, no_smsc } } => {
+            let pdu = tpdu::from_hex(&hex)
+                .and_then(|b| tpdu::decode(&b, !no_smsc))
+                .map_err(|e| format!("decode sms: {e}"))?;
+            println!("{}", sms_bridge::sms::describe::describe(&pdu));
+        }
+        Command::Encode { what: Encode::Sms { to, text, smsc, status_report, validity } } => {
+            let validity =
+                validity.map(Validity::relative_minutes).transpose().map_err(|e| format!("--validity: {}", e.what))?;
+            let opts = SubmitOptions { smsc, status_report, validity, concat_ref: rand_ref(), ..Default::default() };
+            for pdu in tpdu::encode_submit(&to, &text, &opts).map_err(|e| format!("encode sms: {}", e.what))? {
+                println!("{} {}", tpdu::cmgs_length(&pdu), tpdu::to_hex(&pdu));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A concatenation reference that differs between runs.
+fn rand_ref() -> u8 {
+    use rand::Rng;
+    rand::thread_rng().r#gen()
 }
 
 fn fail(message: &str) -> ExitCode {

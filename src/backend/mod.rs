@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc};
 
-use crate::store::{InboxKind, Store, StoreError};
+use crate::store::{InboxKind, IncomingPart, Store, StoreError};
 
 /// An SMS received from a phone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +158,16 @@ impl EventSink {
     /// Commits a received SMS; Ok means the link may acknowledge it. Returns the inbox id.
     pub fn sms(&self, sms: ReceivedSms) -> Result<i64, StoreError> {
         self.commit(InboxKind::Sms(sms))
+    }
+
+    /// Commits one part of a concatenated SMS; Ok means the link may acknowledge it. The
+    /// message reaches the inbox when its last part arrives (or when waiting times out).
+    pub fn sms_part(&self, part: IncomingPart) -> Result<Option<i64>, StoreError> {
+        let done = self.store.add_sms_part(&self.backend_id, &part)?;
+        if done.is_some() {
+            self.inbox_wake.notify_one();
+        }
+        Ok(done)
     }
 
     /// Commits a delivery report; Ok means the link may acknowledge it.

@@ -23,19 +23,21 @@ pub struct InboxItem {
 
 impl Store {
     pub fn insert_inbox(&self, backend_id: &str, item: &InboxKind) -> Result<i64> {
+        self.tx(|tx| Store::insert_inbox_tx(tx, backend_id, item))
+    }
+
+    pub fn insert_inbox_tx(tx: &Transaction, backend_id: &str, item: &InboxKind) -> Result<i64> {
         let payload = serde_json::to_string(item).expect("inbox items serialise");
         let (kind, conversation) = match item {
             InboxKind::Sms(sms) => ("sms", Some(format!("{backend_id}/{}", sms.from))),
             InboxKind::Report(_) => ("report", None),
         };
-        self.with(|c| {
-            let now = now_ms();
-            c.execute(
-                "INSERT INTO inbox (backend_id, kind, conversation, payload, next_attempt_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                params![backend_id, kind, conversation, payload, now],
-            )?;
-            Ok(c.last_insert_rowid())
-        })
+        let now = now_ms();
+        tx.prepare_cached(
+            "INSERT INTO inbox (backend_id, kind, conversation, payload, next_attempt_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        )?
+        .execute(params![backend_id, kind, conversation, payload, now])?;
+        Ok(tx.last_insert_rowid())
     }
 
     /// Due items in arrival order. An SMS still backing off holds back the later ones of its

@@ -7,6 +7,7 @@ mod outbox;
 mod portals;
 mod queue;
 mod schema;
+mod sms_parts;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,7 @@ pub use matrix_out::MatrixJob;
 pub use outbox::{NewOutJob, OutJob, OutState};
 pub use portals::{Ghost, Portal};
 pub use queue::{Queue, backoff_ms};
+pub use sms_parts::IncomingPart;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 

@@ -4,7 +4,8 @@ use rusqlite::Connection;
 
 use super::{Result, StoreError};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE txns (
     txn_id TEXT PRIMARY KEY,
     received_at INTEGER NOT NULL
@@ -101,7 +102,23 @@ CREATE TABLE matrix_out (
 );
 CREATE INDEX matrix_out_new ON matrix_out (id) WHERE state = 'new';
 CREATE INDEX matrix_out_room ON matrix_out (room_id, id) WHERE state = 'new';
-"#];
+"#,
+    r#"
+-- Parts of concatenated SMS waiting for the rest; keyed so a repeated part is ignored.
+CREATE TABLE sms_parts (
+    backend_id TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    reference INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    recipient TEXT NOT NULL,
+    timestamp_ms INTEGER,
+    part TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (backend_id, sender, reference, total, seq)
+);
+"#,
+];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
