@@ -84,6 +84,16 @@ impl Address {
     /// Classifies a sender address as a link reports it.
     pub fn parse(raw: &str, region: Option<&str>) -> Address {
         let raw = raw.trim();
+        // Links often drop the `+` of international numbers: a long digit string that
+        // does not start with a trunk prefix is read as international.
+        let digits_only = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit());
+        if digits_only
+            && !raw.starts_with('0')
+            && (raw.len() >= 11 || (region.is_none() && raw.len() > 8))
+            && let Ok(e164) = normalize(&format!("+{raw}"), None)
+        {
+            return Address::from_e164(&e164);
+        }
         if let Ok(e164) = normalize(raw, region) {
             // Short national strings like "12345" may parse; keep them as short codes.
             if raw.starts_with('+') || raw.starts_with("00") || raw.len() > 6 {
@@ -156,5 +166,10 @@ mod tests {
         assert_eq!(Address::from_key("15551234567").unwrap().destination.unwrap(), "+15551234567");
         assert_eq!(Address::from_key("12345").unwrap().destination.unwrap(), "12345");
         assert!(Address::from_key("mybank").is_none());
+        // International numbers without their `+`, as links often report them.
+        assert_eq!(Address::parse("15551234567", None).destination.as_deref(), Some("+15551234567"));
+        assert_eq!(Address::parse("4915112345678", Some("US")).destination.as_deref(), Some("+4915112345678"));
+        assert_eq!(Address::parse("5551234567", Some("US")).destination.as_deref(), Some("+15551234567"));
+        assert_eq!(Address::parse("01511234567", Some("DE")).destination.as_deref(), Some("+491511234567"));
     }
 }

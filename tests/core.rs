@@ -16,7 +16,7 @@ use sms_bridge::bridge::Bridge;
 use sms_bridge::config::{Config, Purpose, TestBackendConfig};
 use sms_bridge::matrix::memory::SentEvent;
 use sms_bridge::matrix::{MatrixApi, MatrixError, MemoryMatrix, RoomSpec};
-use sms_bridge::store::{OutJob, OutState, Store};
+use sms_bridge::store::{OutJob, OutState, Queue, Store};
 
 const ALICE: &str = "@alice:example.org";
 const EVE: &str = "@eve:evil.org";
@@ -183,7 +183,8 @@ impl Harness {
             .execute_batch(
                 "UPDATE outbox SET next_attempt_at = 0 WHERE state = 'queued';
                  UPDATE inbox SET next_attempt_at = 0 WHERE state = 'new';
-                 UPDATE matrix_out SET next_attempt_at = 0 WHERE state = 'new';",
+                 UPDATE matrix_out SET next_attempt_at = 0 WHERE state = 'new';
+                 UPDATE matrix_in SET next_attempt_at = 0 WHERE state = 'new';",
             )
             .unwrap();
     }
@@ -592,7 +593,8 @@ async fn delivery_reports_become_statuses_and_receipts() {
     assert_eq!(h.matrix.receipts(), vec![(BOB_GHOST.to_string(), room.clone(), ev.clone())]);
     assert_eq!(h.job(&ev).state, OutState::Delivered);
 
-    // A repeated report changes nothing; one for a message we never sent is dropped.
+    // A repeated report changes nothing; one for a message we do not know (yet) is
+    // retried for a while, in case the record of its send is late, then given up.
     h.backend
         .report(DeliveryReport {
             message_id: format!("test-{}", job.id),
@@ -606,7 +608,13 @@ async fn delivery_reports_become_statuses_and_receipts() {
     h.settle().await;
     assert_eq!(h.statuses(&ev).len(), 3);
     assert_eq!(h.matrix.receipts().len(), 1);
-    assert_eq!(h.bridge.queue_counts().unwrap()[1], (0, 0));
+    assert_eq!(h.bridge.queue_counts().unwrap()[1], (1, 0), "the unknown report waits");
+    for _ in 0..8 {
+        h.make_due();
+        h.settle().await;
+    }
+    assert_eq!(h.bridge.queue_counts().unwrap()[1], (0, 1), "and is given up after max_attempts");
+    assert_eq!(h.statuses(&ev).len(), 3);
 
     let failed = h.say_text(ALICE, &room, "not delivered").await;
     let report = DeliveryReport {
@@ -872,9 +880,10 @@ async fn lost_send_responses_do_not_duplicate() {
 async fn start_command_is_retried_when_the_homeserver_fails() {
     let h = Harness::new().await;
     h.flaky.fail_next("create_room", Lose::Request);
-    // The event stays queued and the worker pauses 2 s; a second pass handles it.
+    // The event stays queued with a backoff; a later pass handles it.
     h.say_text(ALICE, &h.mgmt, "start +1 555 123 4567").await;
-    assert_eq!(h.bridge.store.pending_events(10).unwrap().len(), 1, "kept for a retry");
+    assert_eq!(h.bridge.store.waiting(Queue::MatrixIn).unwrap(), 1, "kept for a retry");
+    h.make_due();
     h.settle().await;
     let room = h.portal_room("15551234567");
     assert_eq!(h.matrix.rooms().len(), 2);
@@ -926,4 +935,53 @@ async fn an_sms_that_cannot_reach_matrix_is_reported_not_dropped_silently() {
     );
     let dead: i64 = h.sql().query_row("SELECT count(*) FROM inbox WHERE state = 'dead'", [], |r| r.get(0)).unwrap();
     assert_eq!(dead, 1, "the SMS stays in the database");
+}
+
+/// Carol (a plain `user`) with her own management room.
+async fn carol_management_room(h: &Harness) -> String {
+    const CAROL: &str = "@carol:example.org";
+    let spec = RoomSpec { creator: CAROL.into(), invite: vec![BOT.into()], is_direct: true, ..Default::default() };
+    let room = h.matrix.create_room(&spec).await.unwrap();
+    let invite = json!({
+        "type": "m.room.member", "state_key": BOT, "sender": CAROL,
+        "content": {"membership": "invite", "is_direct": true}, "room_id": room, "event_id": format!("$c{}", h.next()),
+    });
+    assert!(h.transact(&[invite]));
+    h.settle().await;
+    room
+}
+
+#[tokio::test]
+async fn a_user_cannot_start_their_way_into_someone_elses_chat() {
+    let h = Harness::new().await;
+    let alices = h.start_chat("+1 555 123 4567", "15551234567").await;
+    let carol_room = carol_management_room(&h).await;
+    h.say_text("@carol:example.org", &carol_room, "start +1 555 123 4567").await;
+    h.settle().await;
+    assert!(!h.matrix.invited(&alices).contains("@carol:example.org"));
+    assert!(!h.matrix.members(&alices).contains("@carol:example.org"));
+    let reply = h.notices(&carol_room).pop().unwrap();
+    assert!(reply.contains("already has a chat on this link, owned by @alice:example.org"), "{reply}");
+    // Carol can still start her own chats.
+    h.say_text("@carol:example.org", &carol_room, "start +1 555 999 0000").await;
+    h.settle().await;
+    assert!(h.notices(&carol_room).pop().unwrap().contains("matrix.to"));
+}
+
+#[tokio::test]
+async fn a_failing_event_in_one_room_does_not_hold_up_other_rooms() {
+    let h = Harness::new().await;
+    let room = h.start_chat("+1 555 123 4567", "15551234567").await;
+    // Alice's next command fails at the homeserver (createRoom) and backs off...
+    h.flaky.fail_next("create_room", Lose::Request);
+    h.say_text(ALICE, &h.mgmt, "start +1 555 999 0000").await;
+    // ... while her message in an existing chat still goes out.
+    h.say_text(ALICE, &room, "not held up").await;
+    h.settle().await;
+    assert_eq!(h.backend.sent().iter().map(|s| s.text.as_str()).collect::<Vec<_>>(), ["not held up"]);
+    assert_eq!(h.bridge.store.waiting(Queue::MatrixIn).unwrap(), 1, "the failed command waits for its retry");
+    h.make_due();
+    h.settle().await;
+    assert_eq!(h.bridge.store.waiting(Queue::MatrixIn).unwrap(), 0);
+    assert!(h.notices(&h.mgmt).pop().unwrap().contains("+1 555-999-0000"));
 }

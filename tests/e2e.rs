@@ -148,6 +148,18 @@ async fn replayed_transactions_and_bad_tokens() {
     env.wait_sent("after the replays", wait()).await;
     assert_eq!(env.sent().iter().filter(|m| m["text"] == "replay $a").count(), 1, "{:?}", env.sent());
 
+    // A big transaction (a backlog after an outage) is accepted, not refused with 413.
+    let big: Vec<Value> = (0..100)
+        .map(|i| {
+            json!({"type": "m.room.message", "room_id": "!elsewhere:localhost", "sender": alice.user_id,
+            "event_id": format!("$big{i}"), "content": {"msgtype": "m.text", "body": "x".repeat(40_000)}})
+        })
+        .collect();
+    let (code, _) = env
+        .appservice(Method::PUT, "/_matrix/app/v1/transactions/big", Some(&env.hs_token), Some(json!({"events": big})))
+        .await;
+    assert_eq!(code, 200);
+
     // User queries: ghosts in our namespace with a valid number exist, others do not.
     let q = |u: &str| format!("/_matrix/app/v1/users/{}", common::synapse::urlencode(u));
     assert_eq!(env.appservice(Method::GET, &q("@sms_4930123456:localhost"), Some(&env.hs_token), None).await.0, 200);

@@ -9,6 +9,7 @@ mod transactions;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -32,6 +33,9 @@ pub fn router(bridge: Arc<Bridge>) -> Router {
         .route("/users/{user_id}", get(query::user))
         .route("/rooms/{alias}", get(query::room))
         .route_layer(axum::middleware::from_fn_with_state(bridge.clone(), auth::require_hs_token))
+        // A transaction holds up to 100 events of up to 64 KiB, plus ephemeral events;
+        // refusing one would make the homeserver resend it forever.
+        .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .with_state(bridge);
     Router::new()
         .merge(api)

@@ -57,13 +57,18 @@ impl Bridge {
             },
         };
         let addr = Address::from_e164(&e164);
-        let existed = self.store.portal_by_pair(backend.number(), &addr.key)?.and_then(|p| p.room_id).is_some();
+        if let Some(existing) = self.store.portal_by_pair(backend.number(), &addr.key)?
+            && existing.owner != sender
+            && self.permission(sender) < Permission::Admin
+        {
+            // Someone else's conversation: its history is theirs.
+            return Ok(format!("{} already has a chat on this link, owned by {}.", addr.display, existing.owner));
+        }
         let portal = self.ensure_portal(backend.id(), &addr, sender).await?;
         let room = portal.room_id.unwrap_or_default();
-        if existed {
-            // The user may have left, or someone else opened it: (re)invite.
-            self.matrix.invite(&self.bot, &room, sender).await?;
-        }
+        // The owner may have left, an admin may be joining, or the room was made for
+        // someone else while a creation was interrupted: (re)invite. Idempotent.
+        self.matrix.invite(&self.bot, &room, sender).await?;
         Ok(format!(
             "Chat with {} via {} ({}): https://matrix.to/#/{}?via={}",
             addr.display,

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use super::status::{Status, Update};
 use super::text::{Unsendable, sms_text};
-use super::{Bridge, BridgeError};
+use super::{Attempt, Bridge, BridgeError};
 use crate::config::Permission;
 use crate::store::NewOutJob;
-use crate::store::{PendingEvent, Store};
+use crate::store::{PendingEvent, Queue, Store};
 
 pub(super) async fn run(bridge: Arc<Bridge>) {
     super::work_loop("matrix events", &bridge.wake.matrix_in, Duration::from_secs(5), || {
@@ -25,17 +25,17 @@ impl Bridge {
     pub async fn handle_pending_events(&self) -> Result<bool, BridgeError> {
         let batch = self.store.pending_events(50)?;
         for ev in &batch {
-            match self.handle_event(ev).await {
-                Ok(()) => {}
-                Err(e) if e.is_transient() => {
-                    // Keep it queued; the homeserver or disk may be back soon.
-                    tracing::warn!(error = %e, "will retry a Matrix event");
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    return Ok(false);
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, event = %ev.event["event_id"], "dropping a Matrix event that cannot be handled");
-                    self.store.tx(|tx| Store::finish_event(tx, ev.id))?;
+            let Err(e) = self.handle_event(ev).await else { continue };
+            let id = &ev.event["event_id"];
+            match self.retry_or_bury(Queue::MatrixIn, ev.id, ev.attempts, &e.to_string(), e.is_transient())? {
+                // Later events of this room wait for it; other rooms go on.
+                Attempt::Retry(n) => tracing::warn!(error = %e, event = %id, attempts = n, "will retry a Matrix event"),
+                Attempt::GaveUp(_) => {
+                    tracing::error!(error = %e, event = %id, "giving up on a Matrix event");
+                    if let Some(room) = ev.event["room_id"].as_str() {
+                        let body = format!("⚠ The bridge could not handle a message here: {e}");
+                        self.store.tx(|tx| self.notice_tx(tx, room, &body))?;
+                    }
                 }
             }
         }

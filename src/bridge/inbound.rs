@@ -44,6 +44,9 @@ impl Bridge {
                             self.report_dead_sms(&item.backend_id, sms, &e)?;
                         }
                     }
+                    Attempt::Retry(attempts) if !matches!(e, BridgeError::Matrix(_)) => {
+                        tracing::info!(inbox = item.id, attempts, error = %e, "inbound item not handled yet; will retry");
+                    }
                     Attempt::Retry(attempts) => {
                         tracing::warn!(inbox = item.id, attempts, error = %e, "inbound item not relayed; will retry");
                         // Usually the homeserver is away: pause the batch rather than fail every item.
@@ -116,17 +119,16 @@ impl Bridge {
 
     fn apply_report(&self, item: &InboxItem, r: &DeliveryReport) -> Result<(), BridgeError> {
         let Some(job) = self.store.out_job_by_backend_msg(&item.backend_id, &r.message_id)? else {
-            tracing::info!(backend = %item.backend_id, message_id = %r.message_id, "delivery report for a message we do not know");
-            self.store.tx(|tx| Store::finish_inbox(tx, item.id, None))?;
-            return Ok(());
+            // The report may have overtaken the record of its send: retry for a while.
+            return Err(BridgeError::NotYet(format!("delivery report for unknown message id {:?}", r.message_id)));
         };
         let portal = self.store.portal_by_id(job.portal_id)?;
         let ghost = portal.as_ref().map(|p| self.ghost_mxid(&p.remote_key)).unwrap_or_default();
         let (room, ev) = (job.room_id.as_str(), job.event_id.as_str());
         match r.status {
             DeliveryStatus::Delivered if job.state != OutState::Delivered => {
-                self.store.set_out_state(job.id, OutState::Delivered, None)?;
                 self.store.tx(|tx| {
+                    Store::set_out_state_tx(tx, job.id, OutState::Delivered, None)?;
                     self.status_tx(tx, room, ev, Update::delivered(&[&ghost]))?;
                     if self.config.matrix.delivery_receipts {
                         Store::enqueue_matrix(tx, room, &ghost, "receipt", "m.read", &json!({ "event_id": ev }))?;
@@ -135,14 +137,14 @@ impl Bridge {
                 })?;
             }
             DeliveryStatus::Failed => {
-                self.store.set_out_state(job.id, OutState::Failed, r.detail.as_deref())?;
                 let why = r.detail.clone().unwrap_or_else(|| "the network could not deliver it".into());
-                self.fail_permanently(
-                    room,
-                    ev,
-                    &format!("Not delivered to {}: {why}", portal.map(|p| p.remote_display).unwrap_or_default()),
-                )?;
-                self.store.tx(|tx| Store::finish_inbox(tx, item.id, None))?;
+                let message =
+                    format!("Not delivered to {}: {why}", portal.map(|p| p.remote_display).unwrap_or_default());
+                self.store.tx(|tx| {
+                    Store::set_out_state_tx(tx, job.id, OutState::Failed, r.detail.as_deref())?;
+                    self.fail_permanently_tx(tx, room, ev, &message)?;
+                    Store::finish_inbox(tx, item.id, None)
+                })?;
             }
             _ => self.store.tx(|tx| Store::finish_inbox(tx, item.id, None))?,
         }

@@ -32,6 +32,9 @@ pub enum BridgeError {
     Matrix(#[from] MatrixError),
     #[error("{0}")]
     Other(String),
+    /// Not possible yet, maybe later (e.g. a delivery report racing the record of its send).
+    #[error("{0}")]
+    NotYet(String),
 }
 
 impl BridgeError {
@@ -41,6 +44,7 @@ impl BridgeError {
             BridgeError::Matrix(e) => e.is_transient(),
             BridgeError::Store(_) => true,
             BridgeError::Other(_) => false,
+            BridgeError::NotYet(_) => true,
         }
     }
 }
@@ -120,10 +124,10 @@ impl Bridge {
     /// Records an appservice transaction (see [`Store::accept_transaction`]) and wakes the
     /// event worker. Returns false if it was a retry of one already accepted.
     pub fn accept_transaction(&self, txn_id: &str, events: &[Value]) -> Result<bool, StoreError> {
-        let keep: Vec<(String, String)> = events
+        let keep: Vec<(String, String, String)> = events
             .iter()
             .filter(|e| self.wants(e))
-            .filter_map(|e| Some((e["event_id"].as_str()?.to_string(), e.to_string())))
+            .filter_map(|e| Some((e["event_id"].as_str()?.into(), e["room_id"].as_str()?.into(), e.to_string())))
             .collect();
         let fresh = self.store.accept_transaction(txn_id, &keep)?;
         if fresh && !keep.is_empty() {

@@ -94,6 +94,9 @@ impl AppserviceConfig {
             p.add("appservice.username_template", format!("must contain {{number}} exactly once: {t:?}"));
         } else if !is_localpart(&t.replace("{number}", "1")) {
             p.add("appservice.username_template", format!("gives invalid localparts: {t:?}"));
+        } else if t == "{number}" {
+            // The namespace would be every user on the server.
+            p.add("appservice.username_template", "needs a prefix or suffix around {number}, e.g. sms_{number}");
         } else if t.replace("{number}", "") == self.bot.username {
             p.add("appservice.username_template", "clashes with the bot's username");
         }

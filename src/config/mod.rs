@@ -194,6 +194,18 @@ mod tests {
     }
 
     #[test]
+    fn dangerous_values_are_refused() {
+        let bare = MINIMAL.replace("  hs_token: bbbb", "  hs_token: bbbb\n  username_template: \"{number}\"");
+        assert!(problems(&bare)[0].starts_with("appservice.username_template: needs a prefix or suffix"));
+        let open =
+            MINIMAL.replace("    number: \"+15550001111\"", "    number: \"+15550001111\"\n    control: 0.0.0.0:29331");
+        assert_eq!(
+            problems(&open),
+            vec![r#"backends[0].control: not a loopback address like 127.0.0.1:29331: "0.0.0.0:29331""#]
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let text = MINIMAL.replace("  domain: example.org", "  domain: example.org\n  adress: x");
         let p = problems(&text);

@@ -9,12 +9,14 @@ use super::{Result, Store, now_ms};
 pub struct PendingEvent {
     pub id: i64,
     pub event: serde_json::Value,
+    pub attempts: u32,
 }
 
 impl Store {
     /// Records a transaction and its events in one commit. Returns false for a
     /// transaction id seen before (the homeserver retried): nothing is stored twice.
-    pub fn accept_transaction(&self, txn_id: &str, events: &[(String, String)]) -> Result<bool> {
+    /// `events` are (event id, room id, JSON).
+    pub fn accept_transaction(&self, txn_id: &str, events: &[(String, String, String)]) -> Result<bool> {
         self.tx(|tx| {
             let now = now_ms();
             if tx.execute("INSERT OR IGNORE INTO txns (txn_id, received_at) VALUES (?1, ?2)", params![txn_id, now])?
@@ -22,30 +24,40 @@ impl Store {
             {
                 return Ok(false);
             }
-            let mut stmt = tx
-                .prepare_cached("INSERT OR IGNORE INTO matrix_in (event_id, event, received_at) VALUES (?1, ?2, ?3)")?;
-            for (event_id, json) in events {
-                stmt.execute(params![event_id, json, now])?;
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO matrix_in (event_id, room_id, event, received_at) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (event_id, room_id, json) in events {
+                stmt.execute(params![event_id, room_id, json, now])?;
             }
             Ok(true)
         })
     }
 
+    /// Due events in order. One backing off holds back the later ones of its room only, so a
+    /// failing room never stops the others.
     pub fn pending_events(&self, limit: usize) -> Result<Vec<PendingEvent>> {
         self.with(|c| {
-            let mut stmt = c.prepare_cached("SELECT id, event FROM matrix_in WHERE done = 0 ORDER BY id LIMIT ?1")?;
-            let rows = stmt.query_map([limit as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+            let mut stmt = c.prepare_cached(
+                "SELECT id, event, attempts FROM matrix_in i WHERE state = 'new' AND next_attempt_at <= ?2
+                 AND NOT EXISTS (SELECT 1 FROM matrix_in p WHERE p.room_id = i.room_id AND p.state = 'new'
+                                 AND p.next_attempt_at > ?2 AND p.id < i.id)
+                 ORDER BY id LIMIT ?1",
+            )?;
+            let rows = stmt.query_map(params![limit as i64, now_ms()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?))
+            })?;
             let mut out = Vec::new();
             for row in rows {
-                let (id, text) = row?;
-                out.push(PendingEvent { id, event: super::json("matrix_in.event", &text)? });
+                let (id, text, attempts) = row?;
+                out.push(PendingEvent { id, event: super::json("matrix_in.event", &text)?, attempts });
             }
             Ok(out)
         })
     }
 
     pub fn finish_event(tx: &rusqlite::Transaction, id: i64) -> Result<()> {
-        tx.execute("UPDATE matrix_in SET done = 1, event = '{}' WHERE id = ?1", [id])?;
+        tx.prepare_cached("UPDATE matrix_in SET state = 'done', event = '{}' WHERE id = ?1")?.execute([id])?;
         Ok(())
     }
 
@@ -54,7 +66,7 @@ impl Store {
     pub fn prune_transactions(&self, max_age_ms: i64) -> Result<usize> {
         self.with(|c| {
             let cutoff = now_ms() - max_age_ms;
-            c.execute("DELETE FROM matrix_in WHERE done = 1 AND received_at < ?1", [cutoff])?;
+            c.execute("DELETE FROM matrix_in WHERE state != 'new' AND received_at < ?1", [cutoff])?;
             Ok(c.execute("DELETE FROM txns WHERE received_at < ?1", [cutoff])?)
         })
     }
@@ -73,7 +85,7 @@ mod tests {
     #[test]
     fn retried_transaction_is_stored_once() {
         let s = Store::open_in_memory().unwrap();
-        let ev = vec![("$a".to_string(), r#"{"event_id":"$a"}"#.to_string())];
+        let ev = vec![("$a".to_string(), "!r".to_string(), r#"{"event_id":"$a"}"#.to_string())];
         assert!(s.accept_transaction("t1", &ev).unwrap());
         assert!(!s.accept_transaction("t1", &ev).unwrap());
         // Same event in a different transaction: still once.

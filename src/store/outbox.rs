@@ -121,13 +121,16 @@ impl Store {
     }
 
     pub fn set_out_state(&self, id: i64, state: OutState, error: Option<&str>) -> Result<()> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE outbox SET state = ?1, last_error = coalesce(?2, last_error), updated_at = ?3 WHERE id = ?4",
-                params![state.as_str(), error, now_ms(), id],
-            )?;
-            Ok(())
-        })
+        self.tx(|tx| Store::set_out_state_tx(tx, id, state, error))
+    }
+
+    /// Changes a job's state as part of a larger commit (with its status events).
+    pub fn set_out_state_tx(tx: &Transaction, id: i64, state: OutState, error: Option<&str>) -> Result<()> {
+        tx.prepare_cached(
+            "UPDATE outbox SET state = ?1, last_error = coalesce(?2, last_error), updated_at = ?3 WHERE id = ?4",
+        )?
+        .execute(params![state.as_str(), error, now_ms(), id])?;
+        Ok(())
     }
 
     /// Marks a job sent and remembers the link's ids for its parts.

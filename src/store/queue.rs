@@ -4,6 +4,7 @@ use super::{Result, Store, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Queue {
+    MatrixIn,
     Outbox,
     Inbox,
     MatrixOut,
@@ -12,6 +13,7 @@ pub enum Queue {
 impl Queue {
     fn table(self) -> &'static str {
         match self {
+            Queue::MatrixIn => "matrix_in",
             Queue::Outbox => "outbox",
             Queue::Inbox => "inbox",
             Queue::MatrixOut => "matrix_out",

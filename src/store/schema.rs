@@ -14,12 +14,17 @@ CREATE TABLE txns (
 CREATE TABLE matrix_in (
     id INTEGER PRIMARY KEY,
     event_id TEXT NOT NULL UNIQUE,
+    room_id TEXT NOT NULL,
     event TEXT NOT NULL,
     -- Handled events stay (until pruned) so a re-delivered event is not handled twice.
-    done INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'new',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
     received_at INTEGER NOT NULL
 );
-CREATE INDEX matrix_in_pending ON matrix_in (done, id);
+CREATE INDEX matrix_in_new ON matrix_in (id) WHERE state = 'new';
+CREATE INDEX matrix_in_room ON matrix_in (room_id, id) WHERE state = 'new';
 CREATE TABLE ghosts (
     localpart TEXT PRIMARY KEY,
     address TEXT NOT NULL,
@@ -43,8 +48,9 @@ CREATE TABLE management_rooms (
     room_id TEXT NOT NULL UNIQUE
 );
 -- Matrix -> SMS jobs.
+-- AUTOINCREMENT: ids feed transaction and message ids, which must never repeat.
 CREATE TABLE outbox (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     portal_id INTEGER NOT NULL REFERENCES portals(id),
     backend_id TEXT NOT NULL,
     room_id TEXT NOT NULL,
@@ -71,7 +77,7 @@ CREATE TABLE message_map (
 );
 -- Link -> Matrix: received SMS and delivery reports, not yet in Matrix.
 CREATE TABLE inbox (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     backend_id TEXT NOT NULL,
     kind TEXT NOT NULL,
     -- Items of one conversation are relayed in order; reports have none.
@@ -88,7 +94,7 @@ CREATE INDEX inbox_new ON inbox (id) WHERE state = 'new';
 CREATE INDEX inbox_conversation ON inbox (conversation, id) WHERE state = 'new';
 -- Things to send to Matrix that are not replies to a link event: statuses, receipts, notices.
 CREATE TABLE matrix_out (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     room_id TEXT NOT NULL,
     sender TEXT NOT NULL,
     kind TEXT NOT NULL,
