@@ -985,3 +985,33 @@ async fn a_failing_event_in_one_room_does_not_hold_up_other_rooms() {
     assert_eq!(h.bridge.store.waiting(Queue::MatrixIn).unwrap(), 0);
     assert!(h.notices(&h.mgmt).pop().unwrap().contains("+1 555-999-0000"));
 }
+
+#[tokio::test]
+async fn a_long_sms_arriving_in_parts_reaches_matrix_once_and_whole() {
+    use sms_bridge::sms::gsm7::{self, Tables};
+    use sms_bridge::sms::reassembly::{Part, PartEncoding};
+    use sms_bridge::store::IncomingPart;
+    let h = Harness::new().await;
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let sink = EventSink::new("test1", h.bridge.store.clone(), h.bridge.wake.inbox.clone(), tx);
+    let part = |seq: u8, text: &str| IncomingPart {
+        from: BOB.into(),
+        to: OUR_NUMBER.into(),
+        reference: 9,
+        total: 2,
+        timestamp_ms: Some(1_700_000_000_000),
+        part: Part {
+            seq,
+            encoding: PartEncoding::gsm7(Tables::DEFAULT),
+            payload: gsm7::encode(text, &Tables::DEFAULT).unwrap(),
+        },
+    };
+    // Out of order, with a repeat: committed before the link would acknowledge each.
+    assert_eq!(sink.sms_part(part(2, "world")).unwrap(), None);
+    assert_eq!(sink.sms_part(part(2, "world")).unwrap(), None);
+    assert!(sink.sms_part(part(1, "hello ")).unwrap().is_some());
+    h.settle().await;
+    let room = h.portal_room("15551234567");
+    let bodies: Vec<_> = h.ghost_messages(&room, BOB_GHOST).iter().map(|e| e.content["body"].clone()).collect();
+    assert_eq!(bodies, ["hello world"]);
+}

@@ -247,11 +247,25 @@ impl Bridge {
 
     async fn housekeeping(self: Arc<Self>) {
         const DAY: i64 = 24 * 3600 * 1000;
+        let mut tick = 0u64;
         loop {
-            let _ = self.store.prune_transactions(7 * DAY);
-            let _ = self.store.prune_inbox(7 * DAY);
-            let _ = self.store.prune_matrix_out(7 * DAY);
-            tokio::time::sleep(Duration::from_secs(3600)).await;
+            // Long SMS whose missing parts never came are shown with the gaps marked.
+            let timeout = self.config.sms.multipart_timeout as i64 * 1000;
+            match self.store.expire_sms_parts(crate::store::now_ms() - timeout) {
+                Ok(ids) if !ids.is_empty() => {
+                    tracing::warn!(messages = ids.len(), "delivering long SMS with missing parts after the timeout");
+                    self.wake.inbox.notify_one();
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "could not expire waiting SMS parts"),
+            }
+            if tick % 120 == 0 {
+                let _ = self.store.prune_transactions(7 * DAY);
+                let _ = self.store.prune_inbox(7 * DAY);
+                let _ = self.store.prune_matrix_out(7 * DAY);
+            }
+            tick += 1;
+            tokio::time::sleep(Duration::from_secs(30)).await;
         }
     }
 

@@ -7,6 +7,7 @@ mod homeserver;
 mod logging;
 mod matrix;
 mod rewrite;
+mod sms;
 
 use std::path::Path;
 
@@ -19,6 +20,7 @@ pub use homeserver::HomeserverConfig;
 pub use logging::{LogFormat, LoggingConfig};
 pub use matrix::MatrixConfig;
 pub use rewrite::store_tokens;
+pub use sms::SmsConfig;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -32,6 +34,8 @@ pub struct Config {
     pub bridge: BridgeConfig,
     #[serde(default)]
     pub matrix: MatrixConfig,
+    #[serde(default)]
+    pub sms: SmsConfig,
     #[serde(default)]
     pub backends: Vec<BackendConfig>,
     #[serde(default)]
@@ -124,6 +128,7 @@ impl Config {
             p.add("database.path", "must not be empty");
         }
         self.bridge.validate(&mut p);
+        self.sms.validate(&mut p);
         backends::validate_all(&self.backends, &self.bridge, &mut p);
         self.logging.validate(&mut p);
         p
@@ -203,6 +208,17 @@ mod tests {
             problems(&open),
             vec![r#"backends[0].control: not a loopback address like 127.0.0.1:29331: "0.0.0.0:29331""#]
         );
+    }
+
+    #[test]
+    fn sms_section() {
+        let c =
+            Config::parse(&format!("{MINIMAL}sms:\n  national_languages: [Turkish, spanish]\n"), Purpose::Run).unwrap();
+        assert_eq!(c.sms.split_options().languages.len(), 2);
+        assert_eq!((c.sms.max_parts, c.sms.multipart_timeout), (10, 600));
+        let p = problems(&format!("{MINIMAL}sms:\n  national_languages: [klingon]\n  max_parts: 0\n"));
+        assert!(p[0].starts_with("sms.national_languages[0]: unknown language \"klingon\" (known: turkish,"), "{p:?}");
+        assert_eq!(p[1], "sms.max_parts: must be between 1 and 255");
     }
 
     #[test]

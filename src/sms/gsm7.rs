@@ -217,7 +217,8 @@ pub fn pack(septets: &[u8], fill_bits: u8) -> Vec<u8> {
 
 /// Unpacks `count` septets after `fill_bits`. Errors if the octets are too few.
 pub fn unpack(octets: &[u8], count: usize, fill_bits: u8) -> Result<Vec<u8>> {
-    let need = (fill_bits as usize + count * 7).div_ceil(8);
+    // No septets need no octets, whatever the fill.
+    let need = if count == 0 { 0 } else { (fill_bits as usize + count * 7).div_ceil(8) };
     if octets.len() < need {
         return Err(SmsError::new(
             format!("{count} septets need {need} octets, only {} present", octets.len()),
@@ -276,5 +277,6 @@ mod tests {
             assert_eq!(unpack(&pack(&s, fill), s.len(), fill).unwrap(), s, "fill {fill}");
         }
         assert!(unpack(&[0xE8], 2, 0).is_err());
+        assert_eq!(unpack(&[], 0, 3).unwrap(), Vec::<u8>::new()); // found by fuzzing
     }
 }

@@ -1,4 +1,6 @@
 #![allow(dead_code)]
 
 pub mod bridge;
+pub mod pymessaging;
 pub mod synapse;
+pub mod venv;

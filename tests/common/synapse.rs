@@ -6,7 +6,7 @@
 //! with the tail of the Synapse log; nothing is ever skipped.
 
 use std::collections::hash_map::RandomState;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
+
+use super::venv::{self, run_logged, tail_of_file};
 
 /// The Synapse release the harness installs; bump it to test against a newer one.
 pub const SYNAPSE_VERSION: &str = "1.163.2";
@@ -69,17 +71,6 @@ pub fn random_token() -> String {
         .collect()
 }
 
-fn tail_of_file(path: &Path, lines: usize) -> String {
-    match fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
-            let all: Vec<&str> = text.lines().collect();
-            all[all.len().saturating_sub(lines)..].join("\n")
-        }
-        Err(e) => format!("<cannot read {}: {e}>", path.display()),
-    }
-}
-
 /// Runs blocking work off the async runtime, re-raising its panic unchanged.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     match tokio::task::spawn_blocking(f).await {
@@ -88,70 +79,10 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     }
 }
 
-/// Runs `cmd` with stdout and stderr appended to `log`; panics with the log's tail on failure.
-fn run_logged(cmd: &mut Command, log: &Path, what: &str) {
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap_or_else(|e| panic!("opening {}: {e}", log.display()));
-    let status = cmd
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("cloning log handle"))
-        .stderr(file)
-        .status()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
-    if !status.success() {
-        panic!("{what} failed ({status}); tail of {}:\n{}", log.display(), tail_of_file(log, 40));
-    }
-}
-
-/// Installs Synapse into the shared venv unless a previous run already did.
-/// Blocking. The marker file is written only after a complete install, so its
-/// presence is the only thing that makes a venv trusted.
+/// Installs Synapse into the shared venv unless a previous run already did. Blocking.
 fn ensure_venv() -> PathBuf {
-    let venv = venv_dir();
-    let marker = venv.join(format!(".installed-{SYNAPSE_VERSION}"));
-    if marker.exists() {
-        return venv;
-    }
-    let parent = venv.parent().expect("venv dir has a parent");
-    fs::create_dir_all(parent).unwrap_or_else(|e| panic!("creating {}: {e}", parent.display()));
-
-    // flock(2) semantics: excludes other processes and other open handles in
-    // this process alike, so parallel test threads and binaries install once.
-    let lock_path = venv.with_extension("lock");
-    let lock = File::create(&lock_path).unwrap_or_else(|e| panic!("creating {}: {e}", lock_path.display()));
-    lock.lock().unwrap_or_else(|e| panic!("locking {}: {e}", lock_path.display()));
-    if marker.exists() {
-        return venv; // someone else installed it while we waited
-    }
-
-    // No marker: an interrupted install or another version. Start clean.
-    if venv.exists() {
-        fs::remove_dir_all(&venv).unwrap_or_else(|e| panic!("removing {}: {e}", venv.display()));
-    }
-    let log = venv.with_extension("install.log");
-    let _ = fs::remove_file(&log);
-    let started = Instant::now();
-    run_logged(Command::new("python3").args(["-m", "venv"]).arg(&venv), &log, "creating the Synapse virtualenv");
-    run_logged(
-        Command::new(venv.join("bin/pip")).args([
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-            &format!("matrix-synapse=={SYNAPSE_VERSION}"),
-        ]),
-        &log,
-        &format!("pip install matrix-synapse=={SYNAPSE_VERSION}"),
-    );
-    File::create(&marker).unwrap_or_else(|e| panic!("creating {}: {e}", marker.display()));
-    eprintln!(
-        "synapse harness: installed matrix-synapse {SYNAPSE_VERSION} into {} in {:.1?}",
-        venv.display(),
-        started.elapsed()
-    );
-    venv
+    let requirement = format!("matrix-synapse=={SYNAPSE_VERSION}");
+    venv::ensure_venv(&venv_dir(), SYNAPSE_VERSION, &[&requirement], "synapse harness")
 }
 
 /// The `homeserver.yaml` contents (JSON is valid YAML).
