@@ -259,7 +259,7 @@ impl Bridge {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "could not expire waiting SMS parts"),
             }
-            if tick % 120 == 0 {
+            if tick.is_multiple_of(120) {
                 let _ = self.store.prune_transactions(7 * DAY);
                 let _ = self.store.prune_inbox(7 * DAY);
                 let _ = self.store.prune_matrix_out(7 * DAY);
