@@ -84,3 +84,63 @@ fn generate_writes_registration_and_stores_tokens() {
         serde_yaml_ng::from_str(&std::fs::read_to_string(dir.path().join("again.yaml")).unwrap()).unwrap();
     assert_eq!(again["as_token"], as_token);
 }
+
+#[test]
+fn decode_sms_prints_one_json_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let hex = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07";
+    let o = run(dir.path(), &["decode", "sms", hex]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["tpdu_type"], "SMS-DELIVER");
+    assert_eq!(v["originator"], "+31641600986");
+    assert_eq!(v["smsc"], "+31624000000");
+    assert_eq!(v["timestamp"], "2002-08-26T19:37:41+00:00");
+    assert_eq!((v["encoding"].as_str(), v["text"].as_str()), (Some("gsm7"), Some("How are you?")));
+    assert_eq!((v["concat"].is_null(), v["ports"].is_null(), v["udh"].as_array().map(Vec::len)), (true, true, Some(0)));
+    // Without the SMSC field.
+    let o = run(dir.path(), &["decode", "sms", &hex[16..], "--no-smsc"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((v["smsc"].is_null(), v["text"].as_str()), (true, Some("How are you?")));
+}
+
+#[test]
+fn decode_sms_rejects_bad_input_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["zz", "0791132604", "07911326040000F0040B9113", "123"] {
+        let o = run(dir.path(), &["decode", "sms", bad]);
+        assert_eq!(o.status.code(), Some(1), "{bad}");
+        assert_eq!(stderr(&o).lines().count(), 1, "{bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("at byte"), "{bad}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn encode_sms_prints_parts_that_decode_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "x".repeat(200) + " €";
+    let o = run(
+        dir.path(),
+        &["encode", "sms", "--to", "+15551234567", "--text", &text, "--status-report", "--validity", "60"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2);
+    let mut joined = String::new();
+    for line in lines {
+        let (len, hex) = line.split_once(' ').unwrap();
+        assert_eq!(len.parse::<usize>().unwrap(), hex.len() / 2 - 1, "AT+CMGS length excludes the empty SMSC field");
+        let d = run(dir.path(), &["decode", "sms", hex]);
+        let v: serde_json::Value = serde_json::from_slice(&d.stdout).unwrap();
+        assert_eq!(v["tpdu_type"], "SMS-SUBMIT");
+        assert_eq!(v["destination"], "+15551234567");
+        assert_eq!(v["validity"]["relative_minutes"], 60);
+        assert_eq!(v["concat"]["total"], 2);
+        joined += v["text"].as_str().unwrap();
+    }
+    assert_eq!(joined, text);
+    let o = run(dir.path(), &["encode", "sms", "--to", "not a number", "--text", "x"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("sms-bridge: encode sms: destination: not a phone number"), "{}", stderr(&o));
+}
