@@ -425,6 +425,39 @@ mod tests {
         assert_eq!(joined, text);
     }
 
+    /// Above U+FFFF python-messaging is wrong (no surrogate pairs), so this range is checked
+    /// against TS 23.038 (UCS-2 as UTF-16BE, pairs kept whole within a part) and our own
+    /// round trip.
+    #[test]
+    fn texts_with_emoji_round_trip_and_never_split_a_pair() {
+        let pool = ['a', 'ж', '😀', '🎉', '𝄞', '€', ' '];
+        let mut seed = 0x2545F4914F6CDD1Du64;
+        for case in 0..300 {
+            let len = 1 + (case % 200);
+            let text: String = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    pool[(seed % pool.len() as u64) as usize]
+                })
+                .collect();
+            let pdus = encode_submit("+15551234567", &text, &SubmitOptions::default()).unwrap();
+            let mut joined = String::new();
+            for p in &pdus {
+                let pdu = decode(p, true).unwrap();
+                let ud = pdu.tpdu.user_data().unwrap();
+                let part = ud.text.clone().unwrap();
+                assert!(!part.contains('\u{FFFD}'), "case {case}: a part split a surrogate pair");
+                if pdu.tpdu.dcs().unwrap().alphabet == Alphabet::Ucs2 {
+                    assert!(ud.payload.len() <= if pdus.len() > 1 { 134 } else { 140 });
+                }
+                joined += &part;
+            }
+            assert_eq!(joined, text, "case {case}");
+        }
+    }
+
     #[test]
     fn malformed_input_names_the_byte() {
         let good = hex("07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07");
