@@ -56,37 +56,40 @@ impl Septets {
     }
 }
 
-fn default_index(c: char) -> Option<u8> {
-    // Hot path: plain ASCII letters and digits sit at their own code.
-    match c {
-        'A'..='Z'
-        | 'a'..='z'
-        | '0'..='9'
-        | ' '
-        | '!'
-        | '"'
-        | '#'
-        | '%'
-        | '&'
-        | '\''
-        | '('
-        | ')'
-        | '*'
-        | '+'
-        | ','
-        | '-'
-        | '.'
-        | '/'
-        | ':'
-        | ';'
-        | '<'
-        | '='
-        | '>'
-        | '?'
-        | '\n'
-        | '\r' => Some(c as u8),
-        _ => DEFAULT.iter().position(|&d| d == c && c != '\u{A0}').map(|i| i as u8),
+/// Reverse of [`DEFAULT`] for code points below U+0400 (0xFF: not in the alphabet), built
+/// at compile time so encoding is one lookup per character.
+const REVERSE: [u8; 0x400] = {
+    let mut t = [0xFFu8; 0x400];
+    let mut i = 0;
+    while i < 128 {
+        let c = DEFAULT[i] as usize;
+        if i != ESC as usize && c < 0x400 {
+            t[c] = i as u8;
+        }
+        i += 1;
     }
+    t
+};
+
+fn default_index(c: char) -> Option<u8> {
+    let i = *REVERSE.get(c as usize)?;
+    (i != 0xFF).then_some(i)
+}
+
+fn extension_index(c: char) -> Option<u8> {
+    Some(match c {
+        '\u{0C}' => 0x0A,
+        '^' => 0x14,
+        '{' => 0x28,
+        '}' => 0x29,
+        '\\' => 0x2F,
+        '[' => 0x3C,
+        '~' => 0x3D,
+        ']' => 0x3E,
+        '|' => 0x40,
+        '€' => 0x65,
+        _ => return None,
+    })
 }
 
 impl Tables {
@@ -105,7 +108,7 @@ impl Tables {
                 .position(|&d| d == Some(c))
                 .filter(|&i| i != ESC as usize)
                 .map(|i| Septets::Escaped(i as u8)),
-            None => EXTENSION.iter().find(|(_, e)| *e == c).map(|(s, _)| Septets::Escaped(*s)),
+            None => extension_index(c).map(Septets::Escaped),
         })
     }
 
@@ -134,22 +137,68 @@ pub fn is_gsm(text: &str) -> bool {
     Tables::DEFAULT.septet_count(text).is_some()
 }
 
+/// Septets of ASCII characters in the default tables: `s`, `ESC << 8 | s`, or 0xFFFF.
+const ASCII: [u16; 128] = {
+    let mut t = [0xFFFFu16; 128];
+    let mut c = 0;
+    while c < 128 {
+        if REVERSE[c] != 0xFF {
+            t[c] = REVERSE[c] as u16;
+        }
+        c += 1;
+    }
+    let ext: [(u8, u8); 9] = [
+        (b'^', 0x14),
+        (b'{', 0x28),
+        (b'}', 0x29),
+        (b'\\', 0x2F),
+        (b'[', 0x3C),
+        (b'~', 0x3D),
+        (b']', 0x3E),
+        (b'|', 0x40),
+        (0x0C, 0x0A),
+    ];
+    let mut i = 0;
+    while i < ext.len() {
+        t[ext[i].0 as usize] = (ESC as u16) << 8 | ext[i].1 as u16;
+        i += 1;
+    }
+    t
+};
+
 /// Encodes to unpacked septets (one per octet). Fails on the first character the tables lack.
 pub fn encode(text: &str, tables: &Tables) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len());
+    let mut out = Vec::with_capacity(text.len() + 8);
+    encode_into(&mut out, text, tables).map_err(|(c, i)| not_gsm(c, i))?;
+    Ok(out)
+}
+
+/// [`encode`] appending to `out`; the error is the first character the tables lack and its
+/// index, without building a message (callers trying several encodings discard it).
+pub fn encode_into(out: &mut Vec<u8>, text: &str, tables: &Tables) -> std::result::Result<(), (char, usize)> {
+    // Fast path: plain ASCII in the default tables, one table lookup per byte.
+    if *tables == Tables::DEFAULT && text.is_ascii() {
+        for (i, &b) in text.as_bytes().iter().enumerate() {
+            match ASCII[b as usize] {
+                0xFFFF => return Err((b as char, i)),
+                s if s > 0xFF => out.extend_from_slice(&[ESC, s as u8]),
+                s => out.push(s as u8),
+            }
+        }
+        return Ok(());
+    }
     for (i, c) in text.chars().enumerate() {
         match tables.encode_char(c) {
             Some(Septets::One(s)) => out.push(s),
             Some(Septets::Escaped(s)) => out.extend_from_slice(&[ESC, s]),
-            None => {
-                return Err(SmsError::new(
-                    format!("character {c:?} (U+{:04X}) is not in the GSM 7-bit alphabet", c as u32),
-                    i,
-                ));
-            }
+            None => return Err((c, i)),
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+fn not_gsm(c: char, at: usize) -> SmsError {
+    SmsError::new(format!("character {c:?} (U+{:04X}) is not in the GSM 7-bit alphabet", c as u32), at)
 }
 
 /// Lookalikes some senders map into GSM 7-bit rather than switching to UCS-2: Greek
@@ -201,18 +250,28 @@ pub fn decode(septets: &[u8], tables: &Tables) -> String {
 /// Packs septets into octets, LSB first, after `fill_bits` zero bits (used to align the
 /// text after a user data header to a septet boundary).
 pub fn pack(septets: &[u8], fill_bits: u8) -> Vec<u8> {
-    let total_bits = fill_bits as usize + septets.len() * 7;
-    let mut out = vec![0u8; total_bits.div_ceil(8)];
-    let mut bit = fill_bits as usize;
-    for &s in septets {
-        let v = (s as u16 & 0x7F) << (bit % 8);
-        out[bit / 8] |= v as u8;
-        if v > 0xFF {
-            out[bit / 8 + 1] |= (v >> 8) as u8;
-        }
-        bit += 7;
-    }
+    let mut out = Vec::with_capacity((fill_bits as usize + septets.len() * 7).div_ceil(8));
+    pack_into(&mut out, septets, fill_bits);
     out
+}
+
+/// [`pack`], appending to `out`.
+pub fn pack_into(out: &mut Vec<u8>, septets: &[u8], fill_bits: u8) {
+    out.reserve((fill_bits as usize + septets.len() * 7).div_ceil(8));
+    // Bits accumulate LSB first and leave a byte at a time.
+    let (mut acc, mut bits) = (0u32, fill_bits as u32);
+    for &s in septets {
+        acc |= ((s & 0x7F) as u32) << bits;
+        bits += 7;
+        if bits >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+    }
+    if bits > 0 {
+        out.push(acc as u8);
+    }
 }
 
 /// Unpacks `count` septets after `fill_bits`. Errors if the octets are too few.
@@ -226,12 +285,21 @@ pub fn unpack(octets: &[u8], count: usize, fill_bits: u8) -> Result<Vec<u8>> {
         ));
     }
     let mut out = Vec::with_capacity(count);
-    let mut bit = fill_bits as usize;
-    for _ in 0..count {
-        let lo = octets[bit / 8] as u16;
-        let hi = octets.get(bit / 8 + 1).copied().unwrap_or(0) as u16;
-        out.push((((hi << 8 | lo) >> (bit % 8)) & 0x7F) as u8);
-        bit += 7;
+    let mut bytes = octets.iter();
+    // The fill bits are skipped from the first octet.
+    let (mut acc, mut bits) = (0u32, 0u32);
+    if fill_bits > 0 {
+        acc = (*bytes.next().unwrap_or(&0) as u32) >> fill_bits;
+        bits = 8 - fill_bits as u32;
+    }
+    while out.len() < count {
+        if bits < 7 {
+            acc |= (*bytes.next().unwrap_or(&0) as u32) << bits;
+            bits += 8;
+        }
+        out.push((acc & 0x7F) as u8);
+        acc >>= 7;
+        bits -= 7;
     }
     Ok(out)
 }

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::gsm7::{self, Septets, Tables};
+use super::gsm7::{self, Tables};
 use super::national::Language;
 use super::{Result, SmsError, ucs2};
 
@@ -105,67 +105,94 @@ pub struct Split {
     pub parts: Vec<Payload>,
 }
 
-/// Units each character takes, or None if the encoding cannot carry it.
-fn unit_lengths(text: &str, enc: &TextEncoding) -> Option<Vec<usize>> {
+/// The whole text in one encoding (septets, UTF-16BE or UTF-8), or None if it cannot
+/// carry a character.
+fn encode_all(text: &str, enc: &TextEncoding) -> Option<Vec<u8>> {
     match enc {
-        TextEncoding::Gsm7(t) => text.chars().map(|c| t.encode_char(c).map(Septets::count)).collect(),
-        TextEncoding::Ucs2 => Some(text.chars().map(ucs2::units).collect()),
-        TextEncoding::EightBit => Some(text.chars().map(char::len_utf8).collect()),
+        TextEncoding::Gsm7(t) => {
+            let mut out = Vec::with_capacity(text.len() + 8);
+            gsm7::encode_into(&mut out, text, t).ok().map(|_| out)
+        }
+        TextEncoding::Ucs2 => Some(ucs2::encode(text)),
+        TextEncoding::EightBit => Some(text.as_bytes().to_vec()),
     }
 }
 
-/// Character boundaries of the parts: indices into the char sequence where parts end.
-fn plan(lengths: &[usize], enc: &TextEncoding) -> (Vec<usize>, usize) {
-    let total: usize = lengths.iter().sum();
-    let single = enc.capacity(false);
-    if total <= single {
-        return (vec![lengths.len()], single - total);
+impl TextEncoding {
+    /// Octets per unit in the encoded buffer.
+    fn unit_octets(&self) -> usize {
+        if *self == TextEncoding::Ucs2 { 2 } else { 1 }
     }
-    let cap = enc.capacity(true);
-    let mut ends = Vec::new();
-    let mut used = 0;
-    for (i, &l) in lengths.iter().enumerate() {
-        if used + l > cap {
-            ends.push(i);
-            used = 0;
+
+    /// Whether a part may not end at octet `end` of `buf`: it would cut an escape
+    /// sequence, a surrogate pair or a UTF-8 sequence.
+    fn cuts_a_character(&self, buf: &[u8], end: usize) -> bool {
+        match self {
+            TextEncoding::Gsm7(_) => buf[end - 1] == gsm7::ESC,
+            TextEncoding::Ucs2 => (0xD8..=0xDB).contains(&buf[end - 2]),
+            TextEncoding::EightBit => buf.get(end).is_some_and(|b| b & 0xC0 == 0x80),
         }
-        used += l;
     }
-    ends.push(lengths.len());
-    (ends, cap - used)
+}
+
+/// Where the parts of an encoded text end (octet offsets) and the units left in the
+/// last part: cut at capacity, one unit earlier where a cut would split a character.
+fn plan(buf: &[u8], enc: &TextEncoding) -> (Vec<usize>, usize) {
+    let unit = enc.unit_octets();
+    let single = enc.capacity(false) * unit;
+    if buf.len() <= single {
+        return (vec![buf.len()], (single - buf.len()) / unit);
+    }
+    let cap = enc.capacity(true) * unit;
+    let mut ends = Vec::with_capacity(buf.len() / cap + 1);
+    let mut start = 0;
+    while buf.len() - start > cap {
+        let mut end = start + cap;
+        while enc.cuts_a_character(buf, end) {
+            end -= unit;
+        }
+        ends.push(end);
+        start = end;
+    }
+    ends.push(buf.len());
+    (ends, (cap - (buf.len() - start)) / unit)
 }
 
 /// The encodings worth trying, best first: default GSM, national tables, UCS-2.
-fn candidates(opts: &SplitOptions) -> Vec<TextEncoding> {
-    if let Some(f) = opts.force {
-        return vec![f];
-    }
-    let mut c = vec![TextEncoding::Gsm7(Tables::DEFAULT)];
-    for &l in &opts.languages {
-        c.push(TextEncoding::Gsm7(Tables { locking: None, single: Some(l) }));
-        if super::national::locking_shift(l).is_some() {
-            c.push(TextEncoding::Gsm7(Tables { locking: Some(l), single: Some(l) }));
-            c.push(TextEncoding::Gsm7(Tables { locking: Some(l), single: None }));
-        }
-    }
-    c.push(TextEncoding::Ucs2);
-    c
+fn candidates(opts: &SplitOptions) -> impl Iterator<Item = TextEncoding> + '_ {
+    let forced = opts.force;
+    let national = opts.languages.iter().filter(move |_| forced.is_none()).flat_map(|&l| {
+        let locking = super::national::locking_shift(l).is_some();
+        [
+            Some(Tables { locking: None, single: Some(l) }),
+            locking.then_some(Tables { locking: Some(l), single: Some(l) }),
+            locking.then_some(Tables { locking: Some(l), single: None }),
+        ]
+        .into_iter()
+        .flatten()
+        .map(TextEncoding::Gsm7)
+    });
+    let (first, last) = match forced {
+        Some(f) => (f, None),
+        None => (TextEncoding::Gsm7(Tables::DEFAULT), Some(TextEncoding::Ucs2)),
+    };
+    std::iter::once(first).chain(national).chain(last)
 }
 
 /// Picks the encoding: GSM 7-bit default if it fits the text; else the national tables
 /// (if allowed) that carry it in the fewest parts; else UCS-2.
-fn choose(text: &str, opts: &SplitOptions) -> Result<(TextEncoding, Vec<usize>, usize)> {
-    let mut best: Option<(TextEncoding, Vec<usize>, usize)> = None;
+fn choose(text: &str, opts: &SplitOptions) -> Result<(TextEncoding, Vec<u8>, Vec<usize>, usize)> {
+    let mut best: Option<(TextEncoding, Vec<u8>, Vec<usize>, usize)> = None;
     for enc in candidates(opts) {
-        let Some(lengths) = unit_lengths(text, &enc) else { continue };
-        let (ends, remaining) = plan(&lengths, &enc);
+        let Some(buf) = encode_all(text, &enc) else { continue };
+        let (ends, remaining) = plan(&buf, &enc);
         // Default GSM needs no header and wins whenever it can carry the text.
         if matches!(enc, TextEncoding::Gsm7(t) if t == Tables::DEFAULT) || opts.force.is_some() {
-            return Ok((enc, ends, remaining));
+            return Ok((enc, buf, ends, remaining));
         }
         let better = match &best {
             None => true,
-            Some((b, bends, _)) => {
+            Some((b, _, bends, _)) => {
                 ends.len() < bends.len() || (ends.len() == bends.len() && enc.language_octets() < b.language_octets())
             }
         };
@@ -174,36 +201,34 @@ fn choose(text: &str, opts: &SplitOptions) -> Result<(TextEncoding, Vec<usize>, 
             break;
         }
         if better {
-            best = Some((enc, ends, remaining));
+            best = Some((enc, buf, ends, remaining));
         }
     }
     best.ok_or_else(|| SmsError::new("the text has characters the chosen encoding cannot carry", 0))
 }
 
 pub fn segments(text: &str, opts: &SplitOptions) -> Result<Segments> {
-    let (encoding, ends, remaining) = choose(text, opts)?;
+    let (encoding, _, ends, remaining) = choose(text, opts)?;
     Ok(Segments { encoding, parts: ends.len(), remaining })
 }
 
 /// Splits and encodes `text`; errors beyond `max_parts` or if a forced encoding cannot
 /// carry a character.
 pub fn split(text: &str, opts: &SplitOptions) -> Result<Split> {
-    let (encoding, ends, _) = choose(text, opts)?;
+    let (encoding, buf, ends, _) = choose(text, opts)?;
     if ends.len() > opts.max_parts {
         return Err(SmsError::new(
             format!("the text needs {} parts; at most {} are allowed", ends.len(), opts.max_parts),
             0,
         ));
     }
-    let chars: Vec<char> = text.chars().collect();
     let mut parts = Vec::with_capacity(ends.len());
     let mut start = 0;
-    for &end in &ends {
-        let piece: String = chars[start..end].iter().collect();
+    for end in ends {
+        let piece = buf[start..end].to_vec();
         parts.push(match encoding {
-            TextEncoding::Gsm7(t) => Payload::Septets(gsm7::encode(&piece, &t)?),
-            TextEncoding::Ucs2 => Payload::Octets(ucs2::encode(&piece)),
-            TextEncoding::EightBit => Payload::Octets(piece.into_bytes()),
+            TextEncoding::Gsm7(_) => Payload::Septets(piece),
+            _ => Payload::Octets(piece),
         });
         start = end;
     }

@@ -108,7 +108,12 @@ pub fn from_hex(hex: &str) -> Result<Vec<u8>> {
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.extend_from_slice(&[DIGITS[(b >> 4) as usize], DIGITS[(b & 0x0F) as usize]]);
+    }
+    String::from_utf8(out).expect("hex digits are ASCII")
 }
 
 /// A little reader that names the byte where input ran out.
@@ -270,8 +275,11 @@ fn user_data(r: &mut Reader, dcs: Dcs, udhi: bool) -> Result<UserData> {
         Alphabet::Gsm7 => {
             // Septets after the header start at the next septet boundary.
             let header_septets = (header_octets * 8).div_ceil(7);
-            let all = gsm7::unpack(ud, udl, 0)?;
-            let payload = all.get(header_septets..).unwrap_or_default().to_vec();
+            let fill = (header_septets * 7 - header_octets * 8) as u8;
+            let payload = match ud.get(header_octets..) {
+                Some(rest) if udl > header_septets => gsm7::unpack(rest, udl - header_septets, fill)?,
+                _ => Vec::new(),
+            };
             UserData { udh, text: Some(gsm7::decode(&payload, &tables)), payload }
         }
         Alphabet::Ucs2 => {
@@ -325,44 +333,54 @@ pub fn encode_submit(to: &str, text: &str, opts: &SubmitOptions) -> Result<Vec<V
         TextEncoding::Ucs2 => Alphabet::Ucs2,
         TextEncoding::EightBit => Alphabet::EightBit,
     };
+    let vpf = match opts.validity {
+        None => 0x00,
+        Some(Validity::Relative(_)) => 0x10,
+        Some(Validity::Enhanced(_)) => 0x08,
+        Some(Validity::Absolute(_)) => 0x18,
+    };
+    // What every part shares, built once.
+    let smsc_field = Address::encode_smsc(smsc.as_ref());
+    let address = destination.encode();
+    let language_ies: Vec<u8> = [(0x24, tables.single), (0x25, tables.locking)]
+        .into_iter()
+        .filter_map(|(iei, l)| l.map(|l| [iei, 1, l.id()]))
+        .flatten()
+        .collect();
     let mut out = Vec::with_capacity(total);
     for (i, payload) in split.parts.iter().enumerate() {
-        let mut udh = Udh::default();
+        // The header, written out directly: concatenation first, then language shifts.
+        let mut header = Vec::with_capacity(12);
         if total > 1 {
-            udh.push_concat(Concat { reference: opts.concat_ref as u16, total: total as u8, seq: i as u8 + 1 });
+            header.extend_from_slice(&[0x00, 0x03, opts.concat_ref, total as u8, i as u8 + 1]);
         }
-        udh.push_languages(tables.single, tables.locking);
-        let vpf = match opts.validity {
-            None => 0x00,
-            Some(Validity::Relative(_)) => 0x10,
-            Some(Validity::Enhanced(_)) => 0x08,
-            Some(Validity::Absolute(_)) => 0x18,
-        };
+        header.extend_from_slice(&language_ies);
+        if !header.is_empty() {
+            header.insert(0, header.len() as u8);
+        }
         let first = 0x01
             | vpf
             | if opts.reject_duplicates { 0x04 } else { 0 }
             | if opts.status_report { 0x20 } else { 0 }
-            | if udh.is_empty() { 0 } else { 0x40 };
-        let mut pdu = Address::encode_smsc(smsc.as_ref());
-        pdu.push(first);
-        pdu.push(opts.message_ref);
-        pdu.extend(destination.encode());
-        pdu.push(0x00);
-        pdu.push(Dcs::encode(alphabet, opts.class));
+            | if header.is_empty() { 0 } else { 0x40 };
+        let mut pdu = Vec::with_capacity(smsc_field.len() + address.len() + 20 + 140);
+        pdu.extend_from_slice(&smsc_field);
+        pdu.extend_from_slice(&[first, opts.message_ref]);
+        pdu.extend_from_slice(&address);
+        pdu.extend_from_slice(&[0x00, Dcs::encode(alphabet, opts.class)]);
         match opts.validity {
             None => {}
             Some(Validity::Relative(v)) => pdu.push(v),
             Some(Validity::Absolute(t)) => pdu.extend(t.encode()),
             Some(Validity::Enhanced(e)) => pdu.extend(e),
         }
-        let header = if udh.is_empty() { Vec::new() } else { udh.to_bytes() };
         match payload {
             Payload::Septets(s) => {
                 let header_septets = (header.len() * 8).div_ceil(7);
                 let fill = (header_septets * 7 - header.len() * 8) as u8;
                 pdu.push((header_septets + s.len()) as u8);
                 pdu.extend(&header);
-                pdu.extend(gsm7::pack(s, fill));
+                gsm7::pack_into(&mut pdu, s, fill);
             }
             Payload::Octets(o) => {
                 pdu.push((header.len() + o.len()) as u8);
