@@ -258,9 +258,27 @@ pub fn pack(septets: &[u8], fill_bits: u8) -> Vec<u8> {
 /// [`pack`], appending to `out`.
 pub fn pack_into(out: &mut Vec<u8>, septets: &[u8], fill_bits: u8) {
     out.reserve((fill_bits as usize + septets.len() * 7).div_ceil(8));
-    // Bits accumulate LSB first and leave a byte at a time.
+    // Bits accumulate LSB first and leave a byte at a time, until the stream is byte
+    // aligned; from there, eight septets make exactly seven octets.
     let (mut acc, mut bits) = (0u32, fill_bits as u32);
-    for &s in septets {
+    let mut rest = septets;
+    while bits != 0 {
+        let Some((&s, tail)) = rest.split_first() else { break };
+        acc |= ((s & 0x7F) as u32) << bits;
+        bits += 7;
+        if bits >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+        rest = tail;
+    }
+    let mut chunks = rest.chunks_exact(8);
+    for c in &mut chunks {
+        let v = c.iter().enumerate().fold(0u64, |v, (i, &s)| v | ((s & 0x7F) as u64) << (7 * i));
+        out.extend_from_slice(&v.to_le_bytes()[..7]);
+    }
+    for &s in chunks.remainder() {
         acc |= ((s & 0x7F) as u32) << bits;
         bits += 7;
         if bits >= 8 {

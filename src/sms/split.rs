@@ -215,6 +215,24 @@ pub fn segments(text: &str, opts: &SplitOptions) -> Result<Segments> {
 /// Splits and encodes `text`; errors beyond `max_parts` or if a forced encoding cannot
 /// carry a character.
 pub fn split(text: &str, opts: &SplitOptions) -> Result<Split> {
+    let (encoding, buf, ends) = split_buffer(text, opts)?;
+    let mut starts = std::iter::once(0).chain(ends.iter().copied());
+    let parts = ends
+        .iter()
+        .map(|&end| {
+            let piece = buf[starts.next().unwrap_or(0)..end].to_vec();
+            match encoding {
+                TextEncoding::Gsm7(_) => Payload::Septets(piece),
+                _ => Payload::Octets(piece),
+            }
+        })
+        .collect();
+    Ok(Split { encoding, parts })
+}
+
+/// [`split`] without copying the parts: the encoded text (septets or octets) and where
+/// each part ends in it.
+pub fn split_buffer(text: &str, opts: &SplitOptions) -> Result<(TextEncoding, Vec<u8>, Vec<usize>)> {
     let (encoding, buf, ends, _) = choose(text, opts)?;
     if ends.len() > opts.max_parts {
         return Err(SmsError::new(
@@ -222,17 +240,7 @@ pub fn split(text: &str, opts: &SplitOptions) -> Result<Split> {
             0,
         ));
     }
-    let mut parts = Vec::with_capacity(ends.len());
-    let mut start = 0;
-    for end in ends {
-        let piece = buf[start..end].to_vec();
-        parts.push(match encoding {
-            TextEncoding::Gsm7(_) => Payload::Septets(piece),
-            _ => Payload::Octets(piece),
-        });
-        start = end;
-    }
-    Ok(Split { encoding, parts })
+    Ok((encoding, buf, ends))
 }
 
 #[cfg(test)]

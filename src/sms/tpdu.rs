@@ -4,7 +4,7 @@
 use super::address::Address;
 use super::dcs::{Alphabet, Dcs};
 use super::gsm7::{self, Tables};
-use super::split::{self, Payload, SplitOptions, TextEncoding};
+use super::split::{self, SplitOptions, TextEncoding};
 use super::time::{Timestamp, Validity};
 use super::udh::{Concat, Udh};
 use super::{Result, SmsError, ucs2};
@@ -108,10 +108,20 @@ pub fn from_hex(hex: &str) -> Result<Vec<u8>> {
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    // Two digits per octet from one table lookup.
+    const PAIRS: [[u8; 2]; 256] = {
+        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+        let mut t = [[0u8; 2]; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = [DIGITS[i >> 4], DIGITS[i & 0x0F]];
+            i += 1;
+        }
+        t
+    };
     let mut out = Vec::with_capacity(bytes.len() * 2);
     for &b in bytes {
-        out.extend_from_slice(&[DIGITS[(b >> 4) as usize], DIGITS[(b & 0x0F) as usize]]);
+        out.extend_from_slice(&PAIRS[b as usize]);
     }
     String::from_utf8(out).expect("hex digits are ASCII")
 }
@@ -322,13 +332,13 @@ pub fn encode_submit(to: &str, text: &str, opts: &SubmitOptions) -> Result<Vec<V
     {
         return Err(SmsError::new(format!("message class {c} (expected 0 to 3)"), 0));
     }
-    let split = split::split(text, &opts.split)?;
-    let total = split.parts.len();
-    let tables = match split.encoding {
+    let (encoding, buf, ends) = split::split_buffer(text, &opts.split)?;
+    let total = ends.len();
+    let tables = match encoding {
         TextEncoding::Gsm7(t) => t,
         _ => Tables::DEFAULT,
     };
-    let alphabet = match split.encoding {
+    let alphabet = match encoding {
         TextEncoding::Gsm7(_) => Alphabet::Gsm7,
         TextEncoding::Ucs2 => Alphabet::Ucs2,
         TextEncoding::EightBit => Alphabet::EightBit,
@@ -348,7 +358,10 @@ pub fn encode_submit(to: &str, text: &str, opts: &SubmitOptions) -> Result<Vec<V
         .flatten()
         .collect();
     let mut out = Vec::with_capacity(total);
-    for (i, payload) in split.parts.iter().enumerate() {
+    let mut start = 0;
+    for (i, &end) in ends.iter().enumerate() {
+        let payload = &buf[start..end];
+        start = end;
         // The header, written out directly: concatenation first, then language shifts.
         let mut header = Vec::with_capacity(12);
         if total > 1 {
@@ -374,19 +387,16 @@ pub fn encode_submit(to: &str, text: &str, opts: &SubmitOptions) -> Result<Vec<V
             Some(Validity::Absolute(t)) => pdu.extend(t.encode()),
             Some(Validity::Enhanced(e)) => pdu.extend(e),
         }
-        match payload {
-            Payload::Septets(s) => {
-                let header_septets = (header.len() * 8).div_ceil(7);
-                let fill = (header_septets * 7 - header.len() * 8) as u8;
-                pdu.push((header_septets + s.len()) as u8);
-                pdu.extend(&header);
-                gsm7::pack_into(&mut pdu, s, fill);
-            }
-            Payload::Octets(o) => {
-                pdu.push((header.len() + o.len()) as u8);
-                pdu.extend(&header);
-                pdu.extend(o);
-            }
+        if let TextEncoding::Gsm7(_) = encoding {
+            let header_septets = (header.len() * 8).div_ceil(7);
+            let fill = (header_septets * 7 - header.len() * 8) as u8;
+            pdu.push((header_septets + payload.len()) as u8);
+            pdu.extend(&header);
+            gsm7::pack_into(&mut pdu, payload, fill);
+        } else {
+            pdu.push((header.len() + payload.len()) as u8);
+            pdu.extend(&header);
+            pdu.extend_from_slice(payload);
         }
         out.push(pdu);
     }
