@@ -4,7 +4,11 @@
 use super::{Result, SmsError};
 
 pub fn encode(text: &str) -> Vec<u8> {
-    text.encode_utf16().flat_map(u16::to_be_bytes).collect()
+    let mut out = Vec::with_capacity(text.len() * 2);
+    for u in text.encode_utf16() {
+        out.extend_from_slice(&u.to_be_bytes());
+    }
+    out
 }
 
 /// Decodes UTF-16BE. Unpaired surrogates become U+FFFD; an odd length is an error.
