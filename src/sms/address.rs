@@ -53,8 +53,13 @@ impl Address {
             .collect()
     }
 
-    fn read_digits(bytes: &[u8], count: usize) -> String {
-        let mut s = String::with_capacity(count);
+    /// Semi-octet digits, with a leading `+` for international numbers (TON 1).
+    fn read_digits(toa: u8, bytes: &[u8], count: usize) -> String {
+        let international = (toa >> 4) & 0x07 == 1 && count > 0;
+        let mut s = String::with_capacity(count + 1);
+        if international {
+            s.push('+');
+        }
         for i in 0..count {
             let b = bytes[i / 2];
             let n = if i % 2 == 0 { b & 0x0F } else { b >> 4 };
@@ -62,12 +67,10 @@ impl Address {
                 s.push(DIGITS[n as usize] as char);
             }
         }
+        if s == "+" {
+            s.clear();
+        }
         s
-    }
-
-    fn with_prefix(toa: u8, digits: String) -> Address {
-        let value = if (toa >> 4) & 0x07 == 1 && !digits.is_empty() { format!("+{digits}") } else { digits };
-        Address { toa, value }
     }
 
     /// TP-OA / TP-DA / TP-RA: length in semi-octets, type, digits. Returns the address and
@@ -84,7 +87,7 @@ impl Address {
             let unpacked = gsm7::unpack(body, septets, 0).map_err(|e| SmsError::new(e.what, at + 2))?;
             Address { toa, value: gsm7::decode(&unpacked, &Tables::DEFAULT) }
         } else {
-            Address::with_prefix(toa, Address::read_digits(body, len as usize))
+            Address { toa, value: Address::read_digits(toa, body, len as usize) }
         };
         Ok((address, 2 + octets))
     }
@@ -105,8 +108,8 @@ impl Address {
         let body = bytes
             .get(1..1 + len as usize)
             .ok_or_else(|| SmsError::new(format!("SMSC field of {len} octets runs past the end"), 0))?;
-        let digits = Address::read_digits(&body[1..], (len as usize - 1) * 2);
-        Ok((Some(Address::with_prefix(body[0], digits)), 1 + len as usize))
+        let value = Address::read_digits(body[0], &body[1..], (len as usize - 1) * 2);
+        Ok((Some(Address { toa: body[0], value }), 1 + len as usize))
     }
 
     pub fn encode_smsc(smsc: Option<&Address>) -> Vec<u8> {
