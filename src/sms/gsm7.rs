@@ -258,19 +258,13 @@ pub fn pack(septets: &[u8], fill_bits: u8) -> Vec<u8> {
 /// [`pack`], appending to `out`.
 pub fn pack_into(out: &mut Vec<u8>, septets: &[u8], fill_bits: u8) {
     out.reserve((fill_bits as usize + septets.len() * 7).div_ceil(8));
-    // Bits accumulate LSB first and leave a byte at a time, until the stream is byte
-    // aligned; from there, eight septets make exactly seven octets.
-    let (mut acc, mut bits) = (0u32, fill_bits as u32);
+    let mut bits = Bits { acc: 0, n: fill_bits as u32 };
     let mut rest = septets;
-    while bits != 0 {
-        let Some((&s, tail)) = rest.split_first() else { break };
-        acc |= ((s & 0x7F) as u32) << bits;
-        bits += 7;
-        if bits >= 8 {
-            out.push(acc as u8);
-            acc >>= 8;
-            bits -= 8;
-        }
+    // Until the stream is byte aligned; from there, eight septets make exactly seven octets.
+    while bits.n != 0
+        && let Some((&s, tail)) = rest.split_first()
+    {
+        bits.push(out, s);
         rest = tail;
     }
     let mut chunks = rest.chunks_exact(8);
@@ -279,16 +273,28 @@ pub fn pack_into(out: &mut Vec<u8>, septets: &[u8], fill_bits: u8) {
         out.extend_from_slice(&v.to_le_bytes()[..7]);
     }
     for &s in chunks.remainder() {
-        acc |= ((s & 0x7F) as u32) << bits;
-        bits += 7;
-        if bits >= 8 {
-            out.push(acc as u8);
-            acc >>= 8;
-            bits -= 8;
-        }
+        bits.push(out, s);
     }
-    if bits > 0 {
-        out.push(acc as u8);
+    if bits.n > 0 {
+        out.push(bits.acc as u8);
+    }
+}
+
+/// Septets accumulate LSB first and leave a whole octet at a time.
+struct Bits {
+    acc: u32,
+    n: u32,
+}
+
+impl Bits {
+    fn push(&mut self, out: &mut Vec<u8>, s: u8) {
+        self.acc |= ((s & 0x7F) as u32) << self.n;
+        self.n += 7;
+        if self.n >= 8 {
+            out.push(self.acc as u8);
+            self.acc >>= 8;
+            self.n -= 8;
+        }
     }
 }
 
