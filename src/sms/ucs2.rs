@@ -20,11 +20,6 @@ pub fn decode(bytes: &[u8]) -> Result<String> {
     Ok(char::decode_utf16(units).map(|r| r.unwrap_or('\u{FFFD}')).collect())
 }
 
-/// UTF-16 code units of a character (2 for a surrogate pair).
-pub fn units(c: char) -> usize {
-    c.len_utf16()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

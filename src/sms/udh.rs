@@ -109,19 +109,6 @@ impl Udh {
     pub fn locking_shift(&self) -> Option<Language> {
         self.find(0x25).and_then(|d| d.first()).and_then(|&id| Language::from_id(id))
     }
-
-    pub fn push_concat(&mut self, c: Concat) {
-        self.ies.push(Ie { iei: 0x00, data: vec![c.reference as u8, c.total, c.seq] });
-    }
-
-    pub fn push_languages(&mut self, single: Option<Language>, locking: Option<Language>) {
-        if let Some(l) = single {
-            self.ies.push(Ie { iei: 0x24, data: vec![l.id()] });
-        }
-        if let Some(l) = locking {
-            self.ies.push(Ie { iei: 0x25, data: vec![l.id()] });
-        }
-    }
 }
 
 #[cfg(test)]

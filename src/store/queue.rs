@@ -64,15 +64,6 @@ impl Store {
             Ok(c.query_row(&sql, [], |r| r.get(0))?)
         })
     }
-
-    /// Earliest time any waiting job in `q` becomes due, for the workers' sleep.
-    pub fn next_due(&self, q: Queue) -> Result<Option<i64>> {
-        self.with(|c| {
-            let sql = format!("SELECT min(next_attempt_at) FROM {} WHERE state = ?1", q.table());
-            // (Used rarely: only when a worker has nothing due.)
-            Ok(c.query_row(&sql, [q.waiting_state()], |r| r.get(0))?)
-        })
-    }
 }
 
 /// Exponential backoff with a little jitter: 2 s, 4 s, 8 s … capped at 10 minutes.
