@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::synapse::{Synapse, TestUser, free_port};
+use super::synapse::{Synapse, TestUser};
 
 pub const BOT: &str = "@smsbot:localhost";
 pub const OUR_NUMBER: &str = "+15550001111";
@@ -23,13 +23,21 @@ pub struct Env {
     pub hs_token: String,
     pub as_token: String,
     http: reqwest::Client,
+    /// The bridge's ports stay bound until the bridge starts, so Synapse (or another
+    /// test) cannot be handed the same "free" port in between.
+    reserved: std::sync::Mutex<Vec<std::net::TcpListener>>,
+}
+
+fn reserve_port() -> (u16, std::net::TcpListener) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+    (l.local_addr().unwrap().port(), l)
 }
 
 /// `permissions` is the YAML body of bridge.permissions (indented by 4).
 pub async fn setup(permissions: &str) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let as_port = free_port();
-    let control_port = free_port();
+    let (as_port, as_listener) = reserve_port();
+    let (control_port, control_listener) = reserve_port();
     let sent_log = dir.path().join("sent.jsonl");
     let config_path = dir.path().join("config.yaml");
     let registration = dir.path().join("registration.yaml");
@@ -93,6 +101,7 @@ logging:
         control: format!("http://127.0.0.1:{control_port}"),
         sent_log,
         http: reqwest::Client::new(),
+        reserved: std::sync::Mutex::new(vec![as_listener, control_listener]),
     }
 }
 
@@ -150,6 +159,7 @@ impl Env {
         if let Some(f) = failpoint {
             cmd.env("SMS_BRIDGE_FAILPOINT", f);
         }
+        self.reserved.lock().unwrap().clear();
         let child = cmd.spawn().unwrap();
         let proc = BridgeProc { child, log };
         let start = Instant::now();
