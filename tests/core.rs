@@ -583,6 +583,7 @@ async fn delivery_reports_become_statuses_and_receipts() {
             message_id: format!("test-{}", job.id),
             status: DeliveryStatus::Delivered,
             detail: None,
+            alt_ids: vec![],
         })
         .unwrap();
     h.settle().await;
@@ -600,10 +601,11 @@ async fn delivery_reports_become_statuses_and_receipts() {
             message_id: format!("test-{}", job.id),
             status: DeliveryStatus::Delivered,
             detail: None,
+            alt_ids: vec![],
         })
         .unwrap();
     h.backend
-        .report(DeliveryReport { message_id: "test-999".into(), status: DeliveryStatus::Delivered, detail: None })
+        .report(DeliveryReport { message_id: "test-999".into(), status: DeliveryStatus::Delivered, detail: None, alt_ids: vec![] })
         .unwrap();
     h.settle().await;
     assert_eq!(h.statuses(&ev).len(), 3);
@@ -621,6 +623,7 @@ async fn delivery_reports_become_statuses_and_receipts() {
         message_id: format!("test-{}", h.job(&failed).id),
         status: DeliveryStatus::Failed,
         detail: Some("UNDELIV err:001".into()),
+        alt_ids: vec![],
     };
     h.backend.report(report).unwrap();
     h.settle().await;

@@ -4,6 +4,7 @@
 //! its peer (deliver_sm_resp, deleting from SIM storage, …) only after that returns Ok:
 //! by then the event is committed in the inbox.
 
+pub mod smpp;
 pub mod test;
 
 use std::sync::Arc;
@@ -46,6 +47,20 @@ pub struct DeliveryReport {
     /// The link's own words, e.g. `UNDELIV err:001`.
     #[serde(default)]
     pub detail: Option<String>,
+    /// Other spellings of `message_id` to try (SMSCs write ids in hex in one place and in
+    /// decimal in another).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alt_ids: Vec<String>,
+}
+
+/// A WAP push received on port 2948 (usually an MMS notification), reassembled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WapPush {
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    /// The WSP push PDU.
+    pub data: Vec<u8>,
 }
 
 /// A message to send.
@@ -168,6 +183,11 @@ impl EventSink {
             self.inbox_wake.notify_one();
         }
         Ok(done)
+    }
+
+    /// Commits a WAP push (MMS notification); Ok means the link may acknowledge it.
+    pub fn wap_push(&self, push: WapPush) -> Result<i64, StoreError> {
+        self.commit(InboxKind::WapPush(push))
     }
 
     /// Commits a delivery report; Ok means the link may acknowledge it.

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::status::Update;
 use super::{Attempt, Bridge, BridgeError};
-use crate::backend::{DeliveryReport, DeliveryStatus, ReceivedSms};
+use crate::backend::{DeliveryReport, DeliveryStatus, ReceivedSms, WapPush};
 use crate::phone::Address;
 use crate::store::{InboxItem, InboxKind, OutState, Queue, Store};
 
@@ -34,6 +34,7 @@ impl Bridge {
             let result = match &item.item {
                 InboxKind::Sms(sms) => self.relay_sms(item, sms).await.map(|ev| relayed.push((item.id, ev))),
                 InboxKind::Report(r) => self.apply_report(item, r),
+                InboxKind::WapPush(p) => self.relay_wap_push(item, p).await.map(|ev| relayed.push((item.id, ev))),
             };
             if let Err(e) = result {
                 self.record_relayed(&mut relayed).await?;
@@ -98,27 +99,55 @@ impl Bridge {
 
     /// Posts an SMS to its portal; returns the event id (recorded by the caller).
     async fn relay_sms(&self, item: &InboxItem, sms: &ReceivedSms) -> Result<String, BridgeError> {
+        let content = json!({ "msgtype": "m.text", "body": sms.text });
+        self.relay(item, &sms.from, &content, sms.timestamp_ms).await
+    }
+
+    /// A WAP push (MMS notification) stays in the inbox for the MMS pipeline; the chat
+    /// learns that something arrived instead of seeing the push's octets as text.
+    async fn relay_wap_push(&self, item: &InboxItem, push: &WapPush) -> Result<String, BridgeError> {
+        let body = format!(
+            "📎 sent a picture message (MMS). This bridge cannot fetch MMS yet; the notification is kept (inbox item {}, {} octets).",
+            item.id,
+            push.data.len()
+        );
+        self.relay(item, &push.from, &json!({ "msgtype": "m.notice", "body": body }), None).await
+    }
+
+    async fn relay(
+        &self,
+        item: &InboxItem,
+        sender: &str,
+        content: &serde_json::Value,
+        timestamp_ms: Option<i64>,
+    ) -> Result<String, BridgeError> {
         let cfg = self
             .config
             .backends
             .iter()
             .find(|b| b.id == item.backend_id)
             .ok_or_else(|| BridgeError::Other(format!("SMS from unknown link {:?}", item.backend_id)))?;
-        let from = Address::parse(&sms.from, self.config.bridge.default_region.as_deref());
+        let from = Address::parse(sender, self.config.bridge.default_region.as_deref());
         let owner = cfg.owner(&self.config.bridge);
         let portal = self.ensure_portal(&item.backend_id, &from, &owner).await?;
         let room = portal.room_id.as_deref().unwrap_or_default();
         let ghost = self.ensure_ghost(&from).await?;
         super::failpoint::hit("inbox-before-send").await;
-        let content = json!({ "msgtype": "m.text", "body": sms.text });
         let txn = format!("sms-in-{}", item.id);
-        let event_id = self.matrix.send(&ghost, room, &txn, "m.room.message", &content, sms.timestamp_ms).await?;
+        let event_id = self.matrix.send(&ghost, room, &txn, "m.room.message", content, timestamp_ms).await?;
         tracing::debug!(inbox = item.id, %event_id, "SMS relayed to Matrix");
         Ok(event_id)
     }
 
     fn apply_report(&self, item: &InboxItem, r: &DeliveryReport) -> Result<(), BridgeError> {
-        let Some(job) = self.store.out_job_by_backend_msg(&item.backend_id, &r.message_id)? else {
+        let mut job = None;
+        for id in std::iter::once(&r.message_id).chain(&r.alt_ids) {
+            job = self.store.out_job_by_backend_msg(&item.backend_id, id)?;
+            if job.is_some() {
+                break;
+            }
+        }
+        let Some(job) = job else {
             // The report may have overtaken the record of its send: retry for a while.
             return Err(BridgeError::NotYet(format!("delivery report for unknown message id {:?}", r.message_id)));
         };

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde::de::Error as _;
 
-use super::{BridgeConfig, Permission, Problems};
+use super::{BridgeConfig, Permission, Problems, SmppConfig};
 
 #[derive(Debug, Clone)]
 pub struct BackendConfig {
@@ -21,12 +21,14 @@ pub struct BackendConfig {
 #[derive(Debug, Clone)]
 pub enum BackendKind {
     Test(TestBackendConfig),
+    Smpp(Box<SmppConfig>),
 }
 
 impl BackendKind {
     pub fn name(&self) -> &'static str {
         match self {
             BackendKind::Test(_) => "test",
+            BackendKind::Smpp(_) => "smpp",
         }
     }
 }
@@ -70,8 +72,9 @@ impl<'de> Deserialize<'de> for BackendConfig {
         let rest = serde_yaml_ng::Value::Mapping(map);
         let kind = match c.kind.as_str() {
             "test" => BackendKind::Test(serde_yaml_ng::from_value(rest).map_err(D::Error::custom)?),
+            "smpp" => BackendKind::Smpp(Box::new(serde_yaml_ng::from_value(rest).map_err(D::Error::custom)?)),
             other => {
-                return Err(D::Error::custom(format!("backend {:?}: unknown type {other:?} (known: test)", c.id)));
+                return Err(D::Error::custom(format!("backend {:?}: unknown type {other:?} (known: test, smpp)", c.id)));
             }
         };
         Ok(BackendConfig { id: c.id, number: c.number, owner: c.owner, kind })
@@ -126,6 +129,7 @@ pub(super) fn validate_all(backends: &[BackendConfig], bridge: &BridgeConfig, p:
                     p.add(key("control"), format!("not a loopback address like 127.0.0.1:29331: {c:?}"));
                 }
             }
+            BackendKind::Smpp(s) => s.validate(&key, p),
         }
     }
 }

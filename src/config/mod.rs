@@ -8,6 +8,7 @@ mod logging;
 mod matrix;
 mod rewrite;
 mod sms;
+mod smpp;
 
 use std::path::Path;
 
@@ -21,6 +22,7 @@ pub use logging::{LogFormat, LoggingConfig};
 pub use matrix::MatrixConfig;
 pub use rewrite::store_tokens;
 pub use sms::SmsConfig;
+pub use smpp::{BindMode, DataCodingPolicy, LongMessagePolicy, SmppConfig};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]

@@ -17,6 +17,8 @@ pub enum PartEncoding {
     Ucs2,
     /// Raw octets, shown as hex.
     Binary,
+    /// Octets of a WAP push (port 2948): the parts make one push PDU, not text.
+    WapPush,
 }
 
 /// One received part.
@@ -42,7 +44,7 @@ impl PartEncoding {
             // Lossy: a part from a buggy sender must not take the whole message down.
             PartEncoding::Ucs2 => ucs2::decode(payload)
                 .unwrap_or_else(|_| ucs2::decode(&payload[..payload.len() - 1]).unwrap_or_default()),
-            PartEncoding::Binary => payload.iter().map(|b| format!("{b:02X}")).collect(),
+            PartEncoding::Binary | PartEncoding::WapPush => payload.iter().map(|b| format!("{b:02X}")).collect(),
         }
     }
 }

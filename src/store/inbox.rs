@@ -4,13 +4,14 @@ use rusqlite::{Transaction, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Result, Store, now_ms};
-use crate::backend::{DeliveryReport, ReceivedSms};
+use crate::backend::{DeliveryReport, ReceivedSms, WapPush};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InboxKind {
     Sms(ReceivedSms),
     Report(DeliveryReport),
+    WapPush(WapPush),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +32,7 @@ impl Store {
         let (kind, conversation) = match item {
             InboxKind::Sms(sms) => ("sms", Some(format!("{backend_id}/{}", sms.from))),
             InboxKind::Report(_) => ("report", None),
+            InboxKind::WapPush(p) => ("wap_push", Some(format!("{backend_id}/{}", p.from))),
         };
         let now = now_ms();
         tx.prepare_cached(

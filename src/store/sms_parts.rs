@@ -4,8 +4,8 @@
 use rusqlite::{Transaction, params};
 
 use super::{InboxKind, Result, Store, now_ms};
-use crate::backend::ReceivedSms;
-use crate::sms::reassembly::{self, Part};
+use crate::backend::{ReceivedSms, WapPush};
+use crate::sms::reassembly::{self, Part, PartEncoding};
 
 /// A part as a link received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,14 @@ fn complete(tx: &Transaction, backend_id: &str, sender: &str, reference: u16, to
         // The first part's time: when the person pressed send.
         timestamp_ms: first.and_then(|r| r.2),
     };
-    let id = Store::insert_inbox_tx(tx, backend_id, &InboxKind::Sms(sms))?;
+    let item = if parts.first().is_some_and(|p| p.encoding == PartEncoding::WapPush) {
+        // A push with a part missing cannot be decoded; what arrived is kept all the same.
+        let data = parts.iter().flat_map(|p| p.payload.iter().copied()).collect();
+        InboxKind::WapPush(WapPush { from: sms.from, to: sms.to, data })
+    } else {
+        InboxKind::Sms(sms)
+    };
+    let id = Store::insert_inbox_tx(tx, backend_id, &item)?;
     tx.execute(
         "DELETE FROM sms_parts WHERE backend_id = ?1 AND sender = ?2 AND reference = ?3 AND total = ?4",
         params![backend_id, sender, reference, total],

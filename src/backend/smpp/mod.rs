@@ -1,0 +1,190 @@
+//! SMPP 3.4 link to an SMSC (operator, bulk provider, or a phone running an SMPP app).
+//!
+//! `send` turns a text into submit_sm bodies and queues them for the session task, which
+//! owns the connection; each part's answer comes back on a oneshot channel. A message
+//! counts as sent only once every part has its submit_sm_resp.
+
+mod deliver;
+mod session;
+mod submit;
+mod throttle;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use session::Sequence;
+pub use throttle::Throttle;
+
+use super::{Backend, Capabilities, EventSink, LinkState, OutgoingSms, SendError, Sent};
+use crate::config::SmppConfig;
+use crate::smpp::Sm;
+use crate::sms::split::SplitOptions;
+
+/// One submit_sm waiting for the session, with where its answer goes.
+pub(crate) struct Request {
+    sm: Sm,
+    /// The SMSC's message id (canonical form), or why not.
+    reply: oneshot::Sender<Result<String, SendError>>,
+    /// Already submitted once on a connection that died before answering.
+    resend: bool,
+}
+
+/// Counters since start, for logs, tests and benchmarks.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// submit_sm accepted by the SMSC.
+    pub submitted: AtomicU64,
+    /// submit_sm sent again because a connection died before its response: each may be a
+    /// duplicate at the phone.
+    pub resent: AtomicU64,
+    /// ESME_RTHROTTLED / ESME_RMSGQFUL answers (each paused the queue).
+    pub throttled: AtomicU64,
+    /// deliver_sm / data_sm committed.
+    pub received: AtomicU64,
+}
+
+/// What the backend handle and the session task share.
+pub(crate) struct Shared {
+    id: String,
+    state: Mutex<LinkState>,
+    connected: watch::Sender<bool>,
+    stats: Stats,
+}
+
+impl Shared {
+    fn set_state(&self, sink: &EventSink, state: LinkState) {
+        let mut current = self.state.lock().unwrap();
+        if *current == state {
+            return;
+        }
+        *current = state.clone();
+        self.connected.send_replace(state == LinkState::Connected);
+        sink.state(state);
+    }
+}
+
+pub struct SmppBackend {
+    number: String,
+    cfg: Arc<SmppConfig>,
+    split: SplitOptions,
+    shared: Arc<Shared>,
+    queue: mpsc::UnboundedSender<Request>,
+    queue_rx: Mutex<Option<mpsc::UnboundedReceiver<Request>>>,
+    shutdown: watch::Sender<bool>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl SmppBackend {
+    pub fn new(id: &str, number: &str, cfg: SmppConfig, split: SplitOptions) -> SmppBackend {
+        let (queue, queue_rx) = mpsc::unbounded_channel();
+        SmppBackend {
+            number: number.into(),
+            cfg: Arc::new(cfg),
+            split,
+            shared: Arc::new(Shared {
+                id: id.into(),
+                state: Mutex::new(LinkState::Starting),
+                connected: watch::channel(false).0,
+                stats: Stats::default(),
+            }),
+            queue,
+            queue_rx: Mutex::new(Some(queue_rx)),
+            shutdown: watch::channel(false).0,
+            task: Mutex::default(),
+        }
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+
+    /// Waits for one part's answer. While the link is up that may take as long as the
+    /// queue ahead of it; while it is down, at most `response_timeout`, so the core can
+    /// report the delay and retry with backoff.
+    async fn answer(&self, mut rx: oneshot::Receiver<Result<String, SendError>>) -> Result<String, SendError> {
+        let mut connected = self.shared.connected.subscribe();
+        let patience = Duration::from_secs(self.cfg.response_timeout);
+        loop {
+            let up = *connected.borrow_and_update();
+            tokio::select! {
+                r = &mut rx => return r.unwrap_or_else(|_| Err(SendError::transient("the SMPP link stopped"))),
+                _ = connected.changed() => {}
+                _ = tokio::time::sleep(patience), if !up => {
+                    return Err(SendError::transient(format!("the SMPP link is down ({})", self.state())));
+                }
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for SmppBackend {
+    fn id(&self) -> &str {
+        &self.shared.id
+    }
+
+    fn kind(&self) -> &'static str {
+        "smpp"
+    }
+
+    fn number(&self) -> &str {
+        &self.number
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { max_parts: 255, mms: false, delivery_reports: self.cfg.registered_delivery }
+    }
+
+    async fn start(self: Arc<Self>, sink: EventSink) -> Result<(), String> {
+        let queue = self.queue_rx.lock().unwrap().take().ok_or("the SMPP link was already started")?;
+        let session = session::Session {
+            cfg: self.cfg.clone(),
+            shared: self.shared.clone(),
+            sink,
+            queue,
+            shutdown: self.shutdown.subscribe(),
+        };
+        *self.task.lock().unwrap() = Some(tokio::spawn(session.run()));
+        Ok(())
+    }
+
+    async fn send(&self, sms: &OutgoingSms) -> Result<Sent, SendError> {
+        let parts = submit::build(sms, &self.cfg, &self.split)?;
+        let mut answers = Vec::with_capacity(parts.len());
+        for sm in parts {
+            let (reply, rx) = oneshot::channel();
+            self.queue
+                .send(Request { sm, reply, resend: false })
+                .map_err(|_| SendError::transient("the SMPP link is not running"))?;
+            answers.push(rx);
+        }
+        let mut ids = Vec::with_capacity(answers.len());
+        // On the first failure the rest are dropped: parts not yet submitted are skipped,
+        // and the core retries the whole message.
+        for rx in answers {
+            ids.push(self.answer(rx).await?);
+        }
+        Ok(Sent { message_ids: ids })
+    }
+
+    fn state(&self) -> LinkState {
+        self.shared.state.lock().unwrap().clone()
+    }
+
+    async fn stop(&self) {
+        self.shutdown.send_replace(true);
+        let task = self.task.lock().unwrap().take();
+        if let Some(t) = task {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    }
+}
+
+impl Stats {
+    pub fn get(&self) -> [u64; 4] {
+        [&self.submitted, &self.resent, &self.throttled, &self.received].map(|c| c.load(Ordering::Relaxed))
+    }
+}

@@ -1,0 +1,266 @@
+//! Turning an outgoing text into submit_sm bodies: encoding per the data coding policy,
+//! long messages per the long message policy, addresses with their TON/NPI.
+
+use crate::backend::{OutgoingSms, SendError};
+use crate::config::{DataCodingPolicy, LongMessagePolicy, SmppConfig};
+use crate::smpp::{Address, Sm, Tlv, tlv};
+use crate::sms::gsm7::{self, Tables};
+use crate::sms::split::{self, Payload, SplitOptions, TextEncoding};
+use crate::sms::udh::{Ie, Udh};
+
+/// esm_class bit: short_message starts with a user data header.
+pub const ESM_UDHI: u8 = 0x40;
+
+const DC_DEFAULT: u8 = 0x00;
+const DC_LATIN1: u8 = 0x03;
+const DC_UCS2: u8 = 0x08;
+
+/// TON/NPI for an address: `+digits` international (1/1), digits national (2/1),
+/// anything else an alphanumeric sender (5/0).
+pub fn address(addr: &str, ton: Option<u8>, npi: Option<u8>) -> Address {
+    let (auto_ton, auto_npi, text) = match addr.strip_prefix('+') {
+        Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => (1, 1, d),
+        _ if !addr.is_empty() && addr.bytes().all(|b| b.is_ascii_digit()) => (2, 1, addr),
+        _ => (5, 0, addr),
+    };
+    Address { ton: ton.unwrap_or(auto_ton), npi: npi.unwrap_or(auto_npi), addr: text.to_string() }
+}
+
+/// SMPP relative validity (`YYMMDDhhmmss000R`, §7.1.1).
+pub fn relative_validity(minutes: u32) -> String {
+    let (days, rest) = (minutes / 1440, minutes % 1440);
+    let (years, days) = ((days / 365).min(99), days % 365);
+    let (months, days) = (days / 30, days % 30);
+    format!("{years:02}{months:02}{days:02}{:02}{:02}00000R", rest / 60, rest % 60)
+}
+
+/// One submit_sm per part (one in all for `message_payload`).
+pub fn build(sms: &OutgoingSms, cfg: &SmppConfig, opts: &SplitOptions) -> Result<Vec<Sm>, SendError> {
+    let (data_coding, tables, parts) = encode(&sms.text, cfg.data_coding, opts)?;
+    let source =
+        address(cfg.source_address.as_deref().unwrap_or(&sms.from), cfg.source_ton, cfg.source_npi);
+    let template = Sm {
+        source,
+        dest: address(&sms.to, cfg.dest_ton, cfg.dest_npi),
+        registered_delivery: cfg.registered_delivery as u8,
+        validity_period: cfg.validity_minutes.map(relative_validity).unwrap_or_default(),
+        data_coding,
+        ..Sm::default()
+    };
+    let languages = language_ies(tables);
+    let total = parts.len();
+    // The same reference on every attempt, so a phone can drop parts it already has.
+    let reference = sms.job_id as u16;
+    let sm = |ies: Vec<Ie>, body: &[u8], tlvs: Vec<Tlv>| {
+        let mut short_message = Vec::new();
+        let mut esm_class = 0;
+        if !ies.is_empty() {
+            short_message = Udh { ies }.to_bytes();
+            esm_class = ESM_UDHI;
+        }
+        short_message.extend_from_slice(body);
+        Sm { esm_class, short_message, tlvs, ..template.clone() }
+    };
+    let out = match cfg.long_messages {
+        _ if total == 1 => vec![sm(languages.clone(), &parts[0], vec![])],
+        LongMessagePolicy::Udh => (1..=total)
+            .map(|seq| {
+                let mut ies = vec![Ie { iei: 0x00, data: vec![reference as u8, total as u8, seq as u8] }];
+                ies.extend(languages.iter().cloned());
+                sm(ies, &parts[seq - 1], vec![])
+            })
+            .collect(),
+        LongMessagePolicy::Sar => (1..=total)
+            .map(|seq| {
+                let tlvs = vec![
+                    Tlv::u16(tlv::SAR_MSG_REF_NUM, reference),
+                    Tlv::u8(tlv::SAR_TOTAL_SEGMENTS, total as u8),
+                    Tlv::u8(tlv::SAR_SEGMENT_SEQNUM, seq as u8),
+                ];
+                sm(languages.clone(), &parts[seq - 1], tlvs)
+            })
+            .collect(),
+        LongMessagePolicy::Payload => {
+            let mut payload = if languages.is_empty() { Vec::new() } else { Udh { ies: languages }.to_bytes() };
+            let esm_class = if payload.is_empty() { 0 } else { ESM_UDHI };
+            payload.extend(parts.concat());
+            vec![Sm { esm_class, tlvs: vec![Tlv { tag: tlv::MESSAGE_PAYLOAD, value: payload }], ..template }]
+        }
+    };
+    Ok(out)
+}
+
+fn language_ies(tables: Tables) -> Vec<Ie> {
+    let mut ies = Vec::new();
+    if let Some(l) = tables.single {
+        ies.push(Ie { iei: 0x24, data: vec![l.id()] });
+    }
+    if let Some(l) = tables.locking {
+        ies.push(Ie { iei: 0x25, data: vec![l.id()] });
+    }
+    ies
+}
+
+/// data_coding, national tables, and the encoded text of each part (without headers).
+fn encode(text: &str, policy: DataCodingPolicy, opts: &SplitOptions) -> Result<(u8, Tables, Vec<Vec<u8>>), SendError> {
+    let latin = matches!(policy, DataCodingPolicy::Latin1 | DataCodingPolicy::SmscDefault);
+    // Latin-1 on the wire still becomes GSM 7-bit on the air, so it is split like GSM
+    // text, and only text that both alphabets carry goes that way.
+    let mut opts = opts.clone();
+    if latin {
+        opts.languages.clear();
+        if !text.chars().all(|c| (c as u32) < 0x100 && gsm7::is_gsm(c.encode_utf8(&mut [0; 4]))) {
+            opts.force = Some(TextEncoding::Ucs2);
+        }
+    }
+    let s = split::split(text, &opts).map_err(|e| SendError::permanent(e.what))?;
+    let tables = match s.encoding {
+        TextEncoding::Gsm7(t) => t,
+        _ => Tables::DEFAULT,
+    };
+    let dc = match (s.encoding, policy) {
+        (TextEncoding::Ucs2, _) => DC_UCS2,
+        (TextEncoding::EightBit, _) => 0x04,
+        (_, DataCodingPolicy::Latin1) => DC_LATIN1,
+        _ => DC_DEFAULT,
+    };
+    let parts = s
+        .parts
+        .into_iter()
+        .map(|p| match p {
+            Payload::Octets(o) => o,
+            Payload::Septets(s) => match policy {
+                DataCodingPolicy::Gsm7Unpacked => s,
+                DataCodingPolicy::Gsm7Packed => gsm7::pack(&s, 0),
+                DataCodingPolicy::Latin1 | DataCodingPolicy::SmscDefault => {
+                    gsm7::decode(&s, &Tables::DEFAULT).chars().map(|c| c as u8).collect()
+                }
+            },
+        })
+        .collect();
+    Ok((dc, tables, parts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smpp::TlvList;
+
+    fn sms(text: &str) -> OutgoingSms {
+        OutgoingSms { job_id: 0x1234, from: "+15550001111".into(), to: "+447700900123".into(), text: text.into() }
+    }
+
+    fn cfg(dc: DataCodingPolicy, long: LongMessagePolicy) -> SmppConfig {
+        SmppConfig { data_coding: dc, long_messages: long, ..SmppConfig::default() }
+    }
+
+    #[test]
+    fn addresses_get_ton_npi() {
+        assert_eq!(address("+15551234567", None, None), Address { ton: 1, npi: 1, addr: "15551234567".into() });
+        assert_eq!(address("0612345678", None, None), Address { ton: 2, npi: 1, addr: "0612345678".into() });
+        assert_eq!(address("MyShop", None, None), Address { ton: 5, npi: 0, addr: "MyShop".into() });
+        assert_eq!(address("+1555", Some(0), Some(0)), Address { ton: 0, npi: 0, addr: "1555".into() });
+    }
+
+    #[test]
+    fn validity_is_relative_smpp_time() {
+        assert_eq!(relative_validity(90), "000000013000000R");
+        assert_eq!(relative_validity(1440 * 2 + 5), "000002000500000R");
+        assert_eq!(relative_validity(1440 * 400), "010105000000000R"); // 365 + 30 + 5 days
+        assert_eq!(relative_validity(90).len(), 16);
+    }
+
+    #[test]
+    fn short_gsm_text_is_one_unpacked_submit() {
+        let parts = build(&sms("Hello @ home"), &SmppConfig::default(), &SplitOptions::default()).unwrap();
+        assert_eq!(parts.len(), 1);
+        let p = &parts[0];
+        assert_eq!((p.data_coding, p.esm_class, p.registered_delivery), (0, 0, 1));
+        assert_eq!(p.short_message, gsm7::encode("Hello @ home", &Tables::DEFAULT).unwrap());
+        assert_eq!(p.short_message[6], 0x00, "@ is septet 0, unpacked");
+        assert_eq!((p.source.ton, p.source.addr.as_str()), (1, "15550001111"));
+        assert_eq!((p.dest.ton, p.dest.npi, p.dest.addr.as_str()), (1, 1, "447700900123"));
+    }
+
+    #[test]
+    fn packed_policy_packs_septets() {
+        let c = cfg(DataCodingPolicy::Gsm7Packed, LongMessagePolicy::Udh);
+        let p = &build(&sms("hellohello"), &c, &SplitOptions::default()).unwrap()[0];
+        assert_eq!(p.short_message, vec![0xE8, 0x32, 0x9B, 0xFD, 0x46, 0x97, 0xD9, 0xEC, 0x37]);
+    }
+
+    #[test]
+    fn latin1_policies() {
+        let c = cfg(DataCodingPolicy::Latin1, LongMessagePolicy::Udh);
+        let p = &build(&sms("Grüße é"), &c, &SplitOptions::default()).unwrap()[0];
+        assert_eq!(p.data_coding, 3);
+        assert_eq!(p.short_message, "Grüße é".chars().map(|c| c as u8).collect::<Vec<_>>());
+        // Δ is GSM but not Latin-1; € neither: UCS-2.
+        for text in ["Δ", "5 €"] {
+            let p = &build(&sms(text), &c, &SplitOptions::default()).unwrap()[0];
+            assert_eq!(p.data_coding, 8, "{text}");
+        }
+        let c = cfg(DataCodingPolicy::SmscDefault, LongMessagePolicy::Udh);
+        let p = &build(&sms("ok ü"), &c, &SplitOptions::default()).unwrap()[0];
+        assert_eq!((p.data_coding, p.short_message.as_slice()), (0, &b"ok \xfc"[..]));
+    }
+
+    #[test]
+    fn long_ucs2_text_gets_concatenation_udh() {
+        let text = "Привет, мир! ".repeat(12); // 156 UCS-2 units: 3 parts of ≤ 67
+        let parts = build(&sms(&text), &SmppConfig::default(), &SplitOptions::default()).unwrap();
+        assert_eq!(parts.len(), 3);
+        let mut joined = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            assert_eq!((p.data_coding, p.esm_class), (8, ESM_UDHI));
+            assert_eq!(&p.short_message[..6], &[5, 0, 3, 0x34, 3, i as u8 + 1]);
+            assert!(p.short_message.len() <= 140);
+            joined.extend_from_slice(&p.short_message[6..]);
+        }
+        assert_eq!(crate::sms::ucs2::decode(&joined).unwrap(), text);
+    }
+
+    #[test]
+    fn sar_policy_uses_tlvs_not_udh() {
+        let c = cfg(DataCodingPolicy::Gsm7Unpacked, LongMessagePolicy::Sar);
+        let text = "x".repeat(200);
+        let parts = build(&sms(&text), &c, &SplitOptions::default()).unwrap();
+        assert_eq!(parts.len(), 2);
+        for (i, p) in parts.iter().enumerate() {
+            assert_eq!(p.esm_class, 0);
+            assert_eq!(p.tlvs.tlv_u16(tlv::SAR_MSG_REF_NUM), Some(0x1234));
+            assert_eq!(p.tlvs.tlv_u8(tlv::SAR_TOTAL_SEGMENTS), Some(2));
+            assert_eq!(p.tlvs.tlv_u8(tlv::SAR_SEGMENT_SEQNUM), Some(i as u8 + 1));
+        }
+        assert_eq!(parts[0].short_message.len() + parts[1].short_message.len(), 200);
+    }
+
+    #[test]
+    fn payload_policy_sends_one_pdu() {
+        let c = cfg(DataCodingPolicy::Gsm7Unpacked, LongMessagePolicy::Payload);
+        let text = "y".repeat(400);
+        let parts = build(&sms(&text), &c, &SplitOptions::default()).unwrap();
+        assert_eq!(parts.len(), 1);
+        assert!(parts[0].short_message.is_empty());
+        assert_eq!(parts[0].tlvs.tlv(tlv::MESSAGE_PAYLOAD).unwrap(), text.as_bytes());
+    }
+
+    #[test]
+    fn national_tables_add_language_shift_elements() {
+        let opts = SplitOptions {
+            languages: vec![crate::sms::national::Language::from_name("turkish").unwrap()],
+            ..SplitOptions::default()
+        };
+        let p = &build(&sms("Işık ğ"), &SmppConfig::default(), &opts).unwrap()[0];
+        assert_eq!(p.esm_class, ESM_UDHI);
+        let udh = Udh::parse(&p.short_message[1..1 + p.short_message[0] as usize], 1).unwrap();
+        assert!(udh.ies.iter().any(|ie| ie.iei == 0x24 || ie.iei == 0x25), "{udh:?}");
+    }
+
+    #[test]
+    fn too_long_is_permanent() {
+        let opts = SplitOptions { max_parts: 2, ..SplitOptions::default() };
+        let e = build(&sms(&"z".repeat(400)), &SmppConfig::default(), &opts).unwrap_err();
+        assert!(e.is_permanent(), "{e}");
+    }
+}
