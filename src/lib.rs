@@ -8,5 +8,6 @@ pub mod config;
 pub mod matrix;
 pub mod phone;
 pub mod registration;
+pub mod smpp;
 pub mod sms;
 pub mod store;
