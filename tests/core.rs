@@ -605,7 +605,12 @@ async fn delivery_reports_become_statuses_and_receipts() {
         })
         .unwrap();
     h.backend
-        .report(DeliveryReport { message_id: "test-999".into(), status: DeliveryStatus::Delivered, detail: None, alt_ids: vec![] })
+        .report(DeliveryReport {
+            message_id: "test-999".into(),
+            status: DeliveryStatus::Delivered,
+            detail: None,
+            alt_ids: vec![],
+        })
         .unwrap();
     h.settle().await;
     assert_eq!(h.statuses(&ev).len(), 3);

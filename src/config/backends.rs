@@ -74,7 +74,10 @@ impl<'de> Deserialize<'de> for BackendConfig {
             "test" => BackendKind::Test(serde_yaml_ng::from_value(rest).map_err(D::Error::custom)?),
             "smpp" => BackendKind::Smpp(Box::new(serde_yaml_ng::from_value(rest).map_err(D::Error::custom)?)),
             other => {
-                return Err(D::Error::custom(format!("backend {:?}: unknown type {other:?} (known: test, smpp)", c.id)));
+                return Err(D::Error::custom(format!(
+                    "backend {:?}: unknown type {other:?} (known: test, smpp)",
+                    c.id
+                )));
             }
         };
         Ok(BackendConfig { id: c.id, number: c.number, owner: c.owner, kind })

@@ -7,8 +7,8 @@ mod homeserver;
 mod logging;
 mod matrix;
 mod rewrite;
-mod sms;
 mod smpp;
+mod sms;
 
 use std::path::Path;
 
@@ -21,8 +21,8 @@ pub use homeserver::HomeserverConfig;
 pub use logging::{LogFormat, LoggingConfig};
 pub use matrix::MatrixConfig;
 pub use rewrite::store_tokens;
-pub use sms::SmsConfig;
 pub use smpp::{BindMode, DataCodingPolicy, LongMessagePolicy, SmppConfig};
+pub use sms::SmsConfig;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]

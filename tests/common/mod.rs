@@ -2,5 +2,6 @@
 
 pub mod bridge;
 pub mod pymessaging;
+pub mod smsc;
 pub mod synapse;
 pub mod venv;

@@ -89,11 +89,8 @@ pub fn interpret(m: &Message, policy: DataCodingPolicy) -> Result<Incoming, Stri
     let from = number(m.source);
     let to = number(m.dest);
     let port = udh.ports().map(|p| p.dst).or(m.tlvs.tlv_u16(tlv::DESTINATION_PORT));
-    let encoding = if port == Some(WAP_PUSH_PORT) {
-        PartEncoding::WapPush
-    } else {
-        part_encoding(m.data_coding, policy, &udh)
-    };
+    let encoding =
+        if port == Some(WAP_PUSH_PORT) { PartEncoding::WapPush } else { part_encoding(m.data_coding, policy, &udh) };
     let payload = match (encoding, m.data_coding, policy) {
         (PartEncoding::Gsm7 { .. }, _, DataCodingPolicy::Gsm7Packed) => {
             // Packed septets after a UDH start at the next septet boundary.
@@ -166,7 +163,8 @@ fn latin1(bytes: &[u8]) -> String {
 fn receipt(m: &Message, body: &[u8]) -> Incoming {
     let text = String::from_utf8_lossy(body);
     let parsed = receipt::parse(&text);
-    let id = m.tlvs.tlv_cstr(tlv::RECEIPTED_MESSAGE_ID).filter(|s| !s.is_empty()).or(parsed.as_ref().map(|r| r.id.clone()));
+    let id =
+        m.tlvs.tlv_cstr(tlv::RECEIPTED_MESSAGE_ID).filter(|s| !s.is_empty()).or(parsed.as_ref().map(|r| r.id.clone()));
     let Some(id) = id else {
         return Incoming::Ignored(format!("delivery receipt without a message id: {text:?}"));
     };
@@ -182,7 +180,10 @@ fn receipt(m: &Message, body: &[u8]) -> Incoming {
     };
     let stat = parsed.as_ref().and_then(|r| r.stat.clone()).or(state.map(|s| format!("{s:?}").to_uppercase()));
     let err = parsed.as_ref().and_then(|r| r.err.clone()).or_else(|| {
-        m.tlvs.tlv(tlv::NETWORK_ERROR_CODE).filter(|v| v.len() == 3).map(|v| format!("{}", u16::from_be_bytes([v[1], v[2]])))
+        m.tlvs
+            .tlv(tlv::NETWORK_ERROR_CODE)
+            .filter(|v| v.len() == 3)
+            .map(|v| format!("{}", u16::from_be_bytes([v[1], v[2]])))
     });
     let detail = match (stat, err) {
         (Some(s), Some(e)) => Some(format!("{s} err:{e}")),
@@ -232,9 +233,7 @@ mod tests {
         assert_eq!(s.text, long);
         // An SMSC whose default alphabet is Latin-1.
         let sm = deliver(0, 0, b"\xfcber", vec![]);
-        let Incoming::Sms(s) = interpret(&Message::from(&sm), DataCodingPolicy::SmscDefault).unwrap() else {
-            panic!()
-        };
+        let Incoming::Sms(s) = interpret(&Message::from(&sm), DataCodingPolicy::SmscDefault).unwrap() else { panic!() };
         assert_eq!(s.text, "über");
     }
 
@@ -242,17 +241,13 @@ mod tests {
     fn packed_gsm_with_and_without_udh() {
         let packed = gsm7::pack(&gsm7::encode("hellohello", &Tables::DEFAULT).unwrap(), 0);
         let sm = deliver(0, 0, &packed, vec![]);
-        let Incoming::Sms(s) = interpret(&Message::from(&sm), DataCodingPolicy::Gsm7Packed).unwrap() else {
-            panic!()
-        };
+        let Incoming::Sms(s) = interpret(&Message::from(&sm), DataCodingPolicy::Gsm7Packed).unwrap() else { panic!() };
         assert_eq!(s.text, "hellohello");
         // 6-octet UDH = 48 bits: one fill bit to the septet boundary.
         let mut body = vec![5, 0, 3, 7, 2, 1];
         body.extend(gsm7::pack(&gsm7::encode("abc", &Tables::DEFAULT).unwrap(), 1));
         let sm = deliver(0x40, 0, &body, vec![]);
-        let Incoming::Part(p) = interpret(&Message::from(&sm), DataCodingPolicy::Gsm7Packed).unwrap() else {
-            panic!()
-        };
+        let Incoming::Part(p) = interpret(&Message::from(&sm), DataCodingPolicy::Gsm7Packed).unwrap() else { panic!() };
         assert_eq!(p.part.payload, gsm7::encode("abc", &Tables::DEFAULT).unwrap());
     }
 
@@ -269,7 +264,11 @@ mod tests {
         ];
         let Incoming::Part(p) = run(&deliver(0, 0, b"\x41", tlvs)) else { panic!() };
         assert_eq!((p.reference, p.total, p.part.seq), (0x0102, 2, 1));
-        let bad = vec![Tlv::u16(tlv::SAR_MSG_REF_NUM, 1), Tlv::u8(tlv::SAR_TOTAL_SEGMENTS, 2), Tlv::u8(tlv::SAR_SEGMENT_SEQNUM, 3)];
+        let bad = vec![
+            Tlv::u16(tlv::SAR_MSG_REF_NUM, 1),
+            Tlv::u8(tlv::SAR_TOTAL_SEGMENTS, 2),
+            Tlv::u8(tlv::SAR_SEGMENT_SEQNUM, 3),
+        ];
         assert!(interpret(&Message::from(&deliver(0, 0, b"x", bad)), DataCodingPolicy::Gsm7Unpacked).is_err());
     }
 
@@ -304,7 +303,8 @@ mod tests {
         let Incoming::Report(r) = run(&deliver(0x04, 0, b"id:2587 stat:DELIVRD", tlvs)) else { panic!() };
         assert_eq!((r.message_id.as_str(), r.status), ("a1b", DeliveryStatus::Delivered));
         assert!(r.alt_ids.contains(&"2587".to_string()), "{:?}", r.alt_ids);
-        let text = b"id:00123 sub:001 dlvrd:000 submit date:2611210101 done date:2611210102 stat:UNDELIV err:034 text:hi";
+        let text =
+            b"id:00123 sub:001 dlvrd:000 submit date:2611210101 done date:2611210102 stat:UNDELIV err:034 text:hi";
         let Incoming::Report(r) = run(&deliver(0x04, 0, text, vec![])) else { panic!() };
         assert_eq!((r.message_id.as_str(), r.status), ("123", DeliveryStatus::Failed));
         assert_eq!(r.detail.as_deref(), Some("UNDELIV err:034"));

@@ -39,16 +39,18 @@ enum End {
 #[derive(Debug)]
 pub struct Sequence(u32);
 
-impl Sequence {
-    pub fn new() -> Sequence {
+impl Default for Sequence {
+    fn default() -> Self {
         Sequence(1)
     }
+}
 
+impl Sequence {
     pub fn starting_at(n: u32) -> Sequence {
         Sequence(n.clamp(1, 0x7FFF_FFFF))
     }
 
-    pub fn next(&mut self) -> u32 {
+    pub fn take(&mut self) -> u32 {
         let n = self.0;
         self.0 = if n >= 0x7FFF_FFFF { 1 } else { n + 1 };
         n
@@ -228,7 +230,7 @@ impl Drop for Conn {
 }
 
 enum Pending {
-    Submit { req: Request, at: Instant },
+    Submit { req: Box<Request>, at: Instant },
     Enquire { at: Instant },
 }
 
@@ -270,7 +272,7 @@ impl Conn {
             smpp::BIND_RECEIVER => "receiver",
             _ => "transceiver",
         };
-        let mut conn = Conn { frames, writer: BufWriter::new(wr), reader, seq: Sequence::new() };
+        let mut conn = Conn { frames, writer: BufWriter::new(wr), reader, seq: Sequence::default() };
         let bind = Bind {
             system_id: cfg.system_id.clone(),
             password: cfg.password.clone(),
@@ -285,7 +287,7 @@ impl Conn {
             smpp::BIND_RECEIVER => Body::BindReceiver(bind),
             _ => Body::BindTransceiver(bind),
         };
-        let seq = conn.seq.next();
+        let seq = conn.seq.take();
         conn.write(cfg, &Pdu::new(seq, body)).await.map_err(End::Failed)?;
         let deadline = Instant::now() + wait;
         loop {
@@ -301,7 +303,9 @@ impl Conn {
                 Ok(Some(Read::Pdu(p))) => p,
             };
             match &pdu.body {
-                Body::BindTransceiverResp(_) | Body::BindTransmitterResp(_) | Body::BindReceiverResp(_)
+                Body::BindTransceiverResp(_)
+                | Body::BindTransmitterResp(_)
+                | Body::BindReceiverResp(_)
                 | Body::GenericNack
                     if pdu.sequence == seq =>
                 {
@@ -339,7 +343,7 @@ impl Conn {
 
     /// Says goodbye: unbind, and wait briefly for the answer.
     async fn unbind(&mut self, cfg: &SmppConfig) {
-        let seq = self.seq.next();
+        let seq = self.seq.take();
         if self.write(cfg, &Pdu::new(seq, Body::Unbind)).await.is_err() {
             return;
         }
@@ -425,7 +429,7 @@ impl Conn {
                 }
                 Event::Submit(None) => break End::Shutdown,
                 Event::Submit(Some(req)) => {
-                    let seq = self.seq.next();
+                    let seq = self.seq.take();
                     let pdu = Pdu::new(seq, Body::SubmitSm(req.sm.clone()));
                     let bytes = match smpp::encode(&pdu) {
                         Ok(b) => b,
@@ -440,7 +444,7 @@ impl Conn {
                     if let Some(o) = out.as_mut() {
                         o.throttle.record(now);
                     }
-                    pending.insert(seq, Pending::Submit { req, at: now });
+                    pending.insert(seq, Pending::Submit { req: Box::new(req), at: now });
                     let w = async {
                         self.writer.write_all(&bytes).await?;
                         self.writer.flush().await
@@ -454,10 +458,13 @@ impl Conn {
                 Event::Timer => {
                     if let Some((seq, p)) = pending.iter().find(|(_, p)| p.at() + response_timeout <= now) {
                         let what = if matches!(p, Pending::Enquire { .. }) { "enquire_link" } else { "submit_sm" };
-                        break End::Lost(format!("no response to {what} (sequence {seq}) within {}s", cfg.response_timeout));
+                        break End::Lost(format!(
+                            "no response to {what} (sequence {seq}) within {}s",
+                            cfg.response_timeout
+                        ));
                     }
                     if !enquire_pending && last_heard + enquire_every <= now {
-                        let seq = self.seq.next();
+                        let seq = self.seq.take();
                         pending.insert(seq, Pending::Enquire { at: now });
                         if let Err(why) = self.write(cfg, &Pdu::new(seq, Body::EnquireLink)).await {
                             break End::Lost(why);
@@ -471,7 +478,7 @@ impl Conn {
         let unanswered: Vec<(u32, Request)> = pending
             .drain()
             .filter_map(|(seq, p)| match p {
-                Pending::Submit { req, .. } => Some((seq, req)),
+                Pending::Submit { req, .. } => Some((seq, *req)),
                 Pending::Enquire { .. } => None,
             })
             .collect();
@@ -516,12 +523,13 @@ impl Conn {
                     tracing::info!(link = %shared.id, status = %status::describe(st), "SMSC asks us to slow down; pausing submits");
                     if let Some(o) = out.as_mut() {
                         o.throttle.pause(pause_until);
-                        o.requeue(vec![(seq, req)]);
+                        o.requeue(vec![(seq, *req)]);
                     }
                 } else if status::is_temporary(st) {
                     let _ = req.reply.send(Err(SendError::transient(format!("SMSC: {}", status::describe(st)))));
                 } else {
-                    let _ = req.reply.send(Err(SendError::permanent(format!("SMSC refused it: {}", status::describe(st)))));
+                    let _ =
+                        req.reply.send(Err(SendError::permanent(format!("SMSC refused it: {}", status::describe(st)))));
                 }
             }
             Body::EnquireLinkResp => {
@@ -538,7 +546,11 @@ impl Conn {
                 self.write(cfg, &Pdu::new(seq, Body::UnbindResp)).await?;
                 return Ok(Some(End::Lost("the SMSC unbound".into())));
             }
-            Body::UnbindResp | Body::GenericNack | Body::SubmitSmResp(_) | Body::DeliverSmResp(_) | Body::DataSmResp(_) => {
+            Body::UnbindResp
+            | Body::GenericNack
+            | Body::SubmitSmResp(_)
+            | Body::DeliverSmResp(_)
+            | Body::DataSmResp(_) => {
                 tracing::debug!(link = %shared.id, pdu = pdu.body.name(), seq, "response to nothing we sent; ignored");
             }
             other => {
@@ -666,9 +678,9 @@ mod tests {
     #[test]
     fn sequence_wraps_within_range() {
         let mut s = Sequence::starting_at(0x7FFF_FFFE);
-        assert_eq!([s.next(), s.next(), s.next()], [0x7FFF_FFFE, 0x7FFF_FFFF, 1]);
-        let mut s = Sequence::new();
-        assert_eq!(s.next(), 1);
+        assert_eq!([s.take(), s.take(), s.take()], [0x7FFF_FFFE, 0x7FFF_FFFF, 1]);
+        let mut s = Sequence::default();
+        assert_eq!(s.take(), 1);
     }
 
     #[test]

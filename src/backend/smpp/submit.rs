@@ -37,8 +37,7 @@ pub fn relative_validity(minutes: u32) -> String {
 /// One submit_sm per part (one in all for `message_payload`).
 pub fn build(sms: &OutgoingSms, cfg: &SmppConfig, opts: &SplitOptions) -> Result<Vec<Sm>, SendError> {
     let (data_coding, tables, parts) = encode(&sms.text, cfg.data_coding, opts)?;
-    let source =
-        address(cfg.source_address.as_deref().unwrap_or(&sms.from), cfg.source_ton, cfg.source_npi);
+    let source = address(cfg.source_address.as_deref().unwrap_or(&sms.from), cfg.source_ton, cfg.source_npi);
     let template = Sm {
         source,
         dest: address(&sms.to, cfg.dest_ton, cfg.dest_npi),
