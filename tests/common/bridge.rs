@@ -35,6 +35,11 @@ fn reserve_port() -> (u16, std::net::TcpListener) {
 
 /// `permissions` is the YAML body of bridge.permissions (indented by 4).
 pub async fn setup(permissions: &str) -> Env {
+    setup_with(permissions, "").await
+}
+
+/// [`setup`] with more `backends:` entries (YAML list items indented by 2).
+pub async fn setup_with(permissions: &str, more_backends: &str) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let (as_port, as_listener) = reserve_port();
     let (control_port, control_listener) = reserve_port();
@@ -68,6 +73,7 @@ backends:
     number: "{OUR_NUMBER}"
     control: 127.0.0.1:{control_port}
     sent_log: {sent}
+{more_backends}
 logging:
   level: info,sms_bridge=debug
 "#,
