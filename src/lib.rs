@@ -10,4 +10,5 @@ pub mod phone;
 pub mod registration;
 pub mod smpp;
 pub mod sms;
+pub mod smsc_sim;
 pub mod store;

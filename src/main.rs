@@ -6,6 +6,7 @@ use sms_bridge::config::{self, Config, Purpose};
 use sms_bridge::registration;
 use sms_bridge::sms::time::Validity;
 use sms_bridge::sms::tpdu::{self, SubmitOptions};
+use sms_bridge::smsc_sim;
 
 const EXAMPLE_CONFIG: &str = include_str!("../config.example.yaml");
 
@@ -41,6 +42,41 @@ enum Command {
         #[command(subcommand)]
         what: Encode,
     },
+    /// A virtual SMSC (SMPP 3.4 server) for trying the bridge without an operator. Prints what
+    /// it receives; SMS typed as `+15551234567 Hello` are sent to the bridge from that number.
+    SmscSim(SmscSimArgs),
+}
+
+#[derive(clap::Args)]
+struct SmscSimArgs {
+    /// Where the SMPP server listens.
+    #[arg(long, default_value = "127.0.0.1:2775")]
+    listen: std::net::SocketAddr,
+    /// Accept only this system_id (default: any).
+    #[arg(long)]
+    system_id: Option<String>,
+    /// Accept only this password (default: any).
+    #[arg(long)]
+    password: Option<String>,
+    /// Serve the HTTP API here (loopback only): POST /inject, GET /messages, POST /fault.
+    #[arg(long)]
+    http: Option<std::net::SocketAddr>,
+    /// Milliseconds from a submit to its delivery receipt.
+    #[arg(long, default_value_t = 1000)]
+    dlr_delay_ms: u64,
+    /// The receipts' stat: DELIVRD, UNDELIV, EXPIRED, REJECTD, ENROUTE, ACCEPTD, …
+    #[arg(long, default_value = "DELIVRD")]
+    dlr_stat: String,
+    /// The bridge's number: where injected SMS go unless they name another.
+    #[arg(long, default_value = "+15550001111")]
+    number: String,
+    /// A fault from the start, KIND[:N]: throttle, queue_full, reject or drop for the next N
+    /// submits; silence:N for no responses during N seconds. Repeatable.
+    #[arg(long)]
+    fault: Vec<smsc_sim::Fault>,
+    /// Don't print a line per message.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -114,9 +150,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The codec tools: no config, no network.
+/// The codec tools and the simulator: no config.
 fn run_tool(command: Command) -> Result<(), String> {
     match command {
+        Command::SmscSim(args) => return smsc_sim_main(args),
         Command::Decode { what: Decode::Sms { hex, no_smsc } } => {
             let pdu = tpdu::from_hex(&hex)
                 .and_then(|b| tpdu::decode(&b, !no_smsc))
@@ -133,6 +170,30 @@ fn run_tool(command: Command) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn smsc_sim_main(a: SmscSimArgs) -> Result<(), String> {
+    let opts = smsc_sim::Options {
+        listen: a.listen,
+        system_id: a.system_id,
+        password: a.password,
+        http: a.http,
+        dlr_delay: std::time::Duration::from_millis(a.dlr_delay_ms),
+        dlr_stat: a.dlr_stat,
+        number: a.number,
+        faults: a.fault,
+        quiet: a.quiet,
+        ..Default::default()
+    };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    let stopped = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let result = runtime.block_on(smsc_sim::run(opts, stopped));
+    // stdin's reader thread may be blocked in a read: don't wait for it.
+    runtime.shutdown_background();
+    result
 }
 
 /// A concatenation reference that differs between runs.
