@@ -133,6 +133,8 @@ pub struct Capabilities {
     pub max_parts: u8,
     pub mms: bool,
     pub delivery_reports: bool,
+    /// Messages the core may have in `send` at once (an SMPP window, say).
+    pub in_flight: usize,
 }
 
 #[async_trait::async_trait]

@@ -15,25 +15,70 @@ use crate::store::{OutJob, OutState, Queue, Store};
 /// Most messages handed to one link at once (one per conversation).
 const BATCH: usize = 10;
 
+/// Keeps up to the link's `in_flight` messages in `send` at once, taking the next due job
+/// as soon as one finishes (a batch-and-wait loop would leave an SMPP window idle while
+/// the slowest answer of each batch is awaited).
 pub(super) async fn run(bridge: Arc<Bridge>, backend: Arc<dyn Backend>) {
     let wake = &bridge.wake.outbox[backend.id()];
-    super::work_loop("outbox", wake, Duration::from_secs(1), || {
-        let (b, l) = (bridge.clone(), backend.clone());
-        async move { b.send_due(&l).await }
-    })
-    .await
+    let limit = backend.capabilities().in_flight.max(1);
+    let mut sends: JoinSet<Result<Sent, SendError>> = JoinSet::new();
+    let mut in_flight: HashMap<tokio::task::Id, OutJob> = HashMap::new();
+    loop {
+        if in_flight.len() < limit {
+            match bridge.start_sends(&backend, limit - in_flight.len(), &mut sends, &mut in_flight).await {
+                Ok(0) if in_flight.is_empty() => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(worker = "outbox", error = %e, "could not pick due jobs; will retry");
+                    let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
+                    continue;
+                }
+            }
+        }
+        tokio::select! {
+            Some(done) = sends.join_next_with_id() => bridge.finish_send(backend.id(), done, &mut in_flight),
+            // New work, or a retry coming due: look for more while the others are out.
+            _ = wake.notified(), if in_flight.len() < limit => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)), if in_flight.len() < limit => {}
+        }
+    }
 }
 
+type Done = Result<(tokio::task::Id, Result<Sent, SendError>), tokio::task::JoinError>;
+
 impl Bridge {
-    /// Sends the due jobs of one backend; true if a full batch went out.
+    /// Sends the due jobs of one backend, up to its batch size, and waits for all of them;
+    /// true if a full batch went out. (The worker pipelines instead; tests step with this.)
     pub async fn send_due(&self, backend: &Arc<dyn Backend>) -> Result<bool, BridgeError> {
-        let jobs = self.store.due_out(backend.id(), BATCH)?;
-        self.store.tx(|tx| jobs.iter().try_for_each(|j| Store::set_out_state_tx(tx, j.id, OutState::Sending, None)))?;
         let mut sends = JoinSet::new();
         let mut in_flight = HashMap::new();
-        for job in &jobs {
+        let n = self.start_sends(backend, BATCH, &mut sends, &mut in_flight).await?;
+        while let Some(done) = sends.join_next_with_id().await {
+            self.finish_send(backend.id(), done, &mut in_flight);
+        }
+        Ok(n == BATCH)
+    }
+
+    /// Marks up to `max` due jobs as sending and hands them to the link; returns how many.
+    async fn start_sends(
+        &self,
+        backend: &Arc<dyn Backend>,
+        max: usize,
+        sends: &mut JoinSet<Result<Sent, SendError>>,
+        in_flight: &mut HashMap<tokio::task::Id, OutJob>,
+    ) -> Result<usize, BridgeError> {
+        let jobs = self.store.due_out(backend.id(), max)?;
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        self.store.tx(|tx| jobs.iter().try_for_each(|j| Store::set_out_state_tx(tx, j.id, OutState::Sending, None)))?;
+        let n = jobs.len();
+        for job in jobs {
             super::failpoint::hit("outbox-before-send").await;
-            let (b, job) = (backend.clone(), job.clone());
+            let b = backend.clone();
             let sms = OutgoingSms {
                 job_id: job.id,
                 from: b.number().into(),
@@ -43,23 +88,22 @@ impl Bridge {
             let handle = sends.spawn(async move { b.send(&sms).await });
             in_flight.insert(handle.id(), job);
         }
-        // Every job gets an outcome, even if the link's task panicked or recording one
-        // result failed: a job left in `sending` would hold back its conversation.
-        while let Some(done) = sends.join_next_with_id().await {
-            let (id, result) = match done {
-                Ok((id, r)) => (id, r),
-                Err(e) => (e.id(), Err(SendError::transient(format!("the link's send task failed: {e}")))),
-            };
-            let Some(job) = in_flight.remove(&id) else { continue };
-            if let Err(e) = self.record_send(backend.id(), &job, result) {
-                tracing::error!(job = job.id, error = %e, "could not record a send result; the job will be retried");
-                let _ = self.store.set_out_state(job.id, OutState::Queued, None);
-            }
+        Ok(n)
+    }
+
+    /// Records one outcome. Every job gets one, even if the link's task panicked or
+    /// recording failed: a job left in `sending` would hold back its conversation.
+    fn finish_send(&self, backend_id: &str, done: Done, in_flight: &mut HashMap<tokio::task::Id, OutJob>) {
+        let (id, result) = match done {
+            Ok((id, r)) => (id, r),
+            Err(e) => (e.id(), Err(SendError::transient(format!("the link's send task failed: {e}")))),
+        };
+        let Some(job) = in_flight.remove(&id) else { return };
+        if let Err(e) = self.record_send(backend_id, &job, result) {
+            tracing::error!(job = job.id, error = %e, "could not record a send result; the job will be retried");
+            let _ = self.store.set_out_state(job.id, OutState::Queued, None);
         }
-        if !jobs.is_empty() {
-            self.wake.matrix_out.notify_one();
-        }
-        Ok(jobs.len() == BATCH)
+        self.wake.matrix_out.notify_one();
     }
 
     fn record_send(&self, backend_id: &str, job: &OutJob, result: Result<Sent, SendError>) -> Result<(), BridgeError> {

@@ -135,7 +135,12 @@ impl Backend for SmppBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { max_parts: 255, mms: false, delivery_reports: self.cfg.registered_delivery }
+        Capabilities {
+            max_parts: 255,
+            mms: false,
+            delivery_reports: self.cfg.registered_delivery,
+            in_flight: self.cfg.window as usize,
+        }
     }
 
     async fn start(self: Arc<Self>, sink: EventSink) -> Result<(), String> {

@@ -96,7 +96,7 @@ impl Backend for TestBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { max_parts: 10, mms: false, delivery_reports: self.config.delivery_reports }
+        Capabilities { max_parts: 10, mms: false, delivery_reports: self.config.delivery_reports, in_flight: 10 }
     }
 
     async fn start(self: Arc<Self>, sink: EventSink) -> Result<(), String> {

@@ -1,0 +1,184 @@
+//! A stub homeserver for benchmarks: answers the client-server calls `HttpMatrix` makes
+//! with minimal 200s and counts what it gets. Shared by the bench binaries.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde_json::{Value, json};
+
+pub const DOMAIN: &str = "bench.test";
+
+#[derive(Default)]
+pub struct StubStats {
+    pub requests: AtomicU64,
+    /// `m.room.message` sends of relayed SMS (txn `sms-in-*`), first time per txn id.
+    pub sms_in: AtomicU64,
+    /// Repeated `sms-in-*` txn ids (a real homeserver would deduplicate them).
+    pub duplicates: AtomicU64,
+    /// Other `m.room.message` sends (notices, reference sends).
+    pub other_messages: AtomicU64,
+    /// `com.beeper.message_send_status` sends.
+    pub statuses: AtomicU64,
+    pub rooms: AtomicU64,
+    pub registers: AtomicU64,
+    pub pings: AtomicU64,
+    pub capabilities: AtomicU64,
+    pub unknown: AtomicU64,
+    /// Inbox ids of the `sms-in-{id}` txns seen.
+    pub seen_txns: Mutex<HashSet<u64>>,
+}
+
+pub type Stub = Arc<StubStats>;
+
+fn ok(v: Value) -> Response {
+    (StatusCode::OK, Json(v)).into_response()
+}
+
+async fn stub_versions(State(s): State<Stub>) -> Response {
+    s.requests.fetch_add(1, Ordering::Relaxed);
+    ok(json!({ "versions": ["v1.11", "v1.12"], "unstable_features": {} }))
+}
+
+async fn stub_register(State(s): State<Stub>, Json(body): Json<Value>) -> Response {
+    s.requests.fetch_add(1, Ordering::Relaxed);
+    s.registers.fetch_add(1, Ordering::Relaxed);
+    let user = body["username"].as_str().unwrap_or("someone");
+    ok(json!({ "user_id": format!("@{user}:{DOMAIN}") }))
+}
+
+async fn stub_empty(State(s): State<Stub>) -> Response {
+    s.requests.fetch_add(1, Ordering::Relaxed);
+    ok(json!({}))
+}
+
+async fn stub_capabilities(State(s): State<Stub>) -> Response {
+    s.requests.fetch_add(1, Ordering::Relaxed);
+    s.capabilities.fetch_add(1, Ordering::Relaxed);
+    ok(
+        json!({ "capabilities": { "m.room_versions": { "default": "12", "available": { "11": "stable", "12": "stable" } } } }),
+    )
+}
+
+async fn stub_create_room(State(s): State<Stub>) -> Response {
+    s.requests.fetch_add(1, Ordering::Relaxed);
+    let n = s.rooms.fetch_add(1, Ordering::Relaxed) + 1;
+    ok(json!({ "room_id": format!("!room{n}:{DOMAIN}") }))
+}
+
+async fn stub_alias(State(s): State<Stub>, UrlPath(alias): UrlPath<String>) -> Response {
+    s.requests.fetch_add(1, Ordering::Relaxed);
+    ok(json!({ "room_id": format!("!alias_{}:{DOMAIN}", alias.len()), "servers": [DOMAIN] }))
+}
+
+async fn stub_join(State(s): State<Stub>, UrlPath(room): UrlPath<String>) -> Response {
+    s.requests.fetch_add(1, Ordering::Relaxed);
+    ok(json!({ "room_id": room }))
+}
+
+async fn stub_send(
+    State(s): State<Stub>,
+    UrlPath((_room, event_type, txn)): UrlPath<(String, String, String)>,
+) -> Response {
+    let n = s.requests.fetch_add(1, Ordering::Relaxed);
+    match event_type.as_str() {
+        "m.room.message" if txn.starts_with("sms-in-") => {
+            let id = txn["sms-in-".len()..].parse().unwrap_or(u64::MAX);
+            if s.seen_txns.lock().unwrap().insert(id) {
+                s.sms_in.fetch_add(1, Ordering::Release);
+            } else {
+                s.duplicates.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        "m.room.message" => {
+            s.other_messages.fetch_add(1, Ordering::Release);
+        }
+        "com.beeper.message_send_status" => {
+            s.statuses.fetch_add(1, Ordering::Release);
+        }
+        _ => {}
+    }
+    ok(json!({ "event_id": format!("$stub{n}") }))
+}
+
+async fn stub_state(State(s): State<Stub>) -> Response {
+    let n = s.requests.fetch_add(1, Ordering::Relaxed);
+    ok(json!({ "event_id": format!("$state{n}") }))
+}
+
+async fn stub_ping(State(s): State<Stub>) -> Response {
+    s.requests.fetch_add(1, Ordering::Relaxed);
+    s.pings.fetch_add(1, Ordering::Release);
+    ok(json!({ "duration_ms": 1 }))
+}
+
+async fn stub_unknown(State(s): State<Stub>, req: axum::extract::Request) -> Response {
+    s.requests.fetch_add(1, Ordering::Relaxed);
+    if s.unknown.fetch_add(1, Ordering::Relaxed) < 5 {
+        eprintln!("stub homeserver: unexpected {} {}", req.method(), req.uri().path());
+    }
+    (StatusCode::NOT_FOUND, Json(json!({ "errcode": "M_UNRECOGNIZED", "error": "stub" }))).into_response()
+}
+
+fn stub_router(stats: Stub) -> Router {
+    const C: &str = "/_matrix/client/v3";
+    Router::new()
+        .route("/_matrix/client/versions", get(stub_versions))
+        .route(&format!("{C}/register"), post(stub_register))
+        .route(&format!("{C}/profile/{{user}}/displayname"), put(stub_empty))
+        .route(&format!("{C}/capabilities"), get(stub_capabilities))
+        .route(&format!("{C}/createRoom"), post(stub_create_room))
+        .route(&format!("{C}/directory/room/{{alias}}"), get(stub_alias))
+        .route(&format!("{C}/rooms/{{room}}/join"), post(stub_join))
+        .route(&format!("{C}/join/{{room}}"), post(stub_join))
+        .route(&format!("{C}/rooms/{{room}}/invite"), post(stub_empty))
+        .route(&format!("{C}/rooms/{{room}}/leave"), post(stub_empty))
+        .route(&format!("{C}/rooms/{{room}}/send/{{type}}/{{txn}}"), put(stub_send))
+        .route(&format!("{C}/rooms/{{room}}/state/{{type}}"), put(stub_state))
+        .route(&format!("{C}/rooms/{{room}}/state/{{type}}/{{key}}"), put(stub_state))
+        .route(&format!("{C}/rooms/{{room}}/receipt/{{rtype}}/{{event}}"), post(stub_empty))
+        .route(&format!("{C}/user/{{user}}/account_data/{{type}}"), put(stub_empty))
+        .route("/_matrix/client/v1/appservice/{id}/ping", post(stub_ping))
+        .fallback(stub_unknown)
+        .with_state(stats)
+}
+
+/// A running stub homeserver; dropping it stops the server and its thread.
+pub struct StubServer {
+    pub addr: SocketAddr,
+    pub stats: Stub,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Starts a stub homeserver on its own thread (single-threaded runtime), so its work is
+/// not scheduled on the bridge's two workers.
+pub fn start_stub() -> StubServer {
+    let stats = Stub::default();
+    let app = stub_router(stats.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("stub-homeserver".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("stub runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("stub: bind");
+                tx.send(listener.local_addr().expect("stub: address")).expect("stub: report address");
+                tokio::select! {
+                    r = axum::serve(listener, app) => r.expect("stub: serve"),
+                    _ = stopped => {}
+                }
+            });
+        })
+        .expect("stub thread");
+    let addr = rx.recv().expect("stub started");
+    StubServer { addr, stats, _stop: stop }
+}
