@@ -71,8 +71,8 @@ impl<'de> Deserialize<'de> for BackendConfig {
         let c: Common = serde_yaml_ng::from_value(common.into()).map_err(D::Error::custom)?;
         let rest = serde_yaml_ng::Value::Mapping(map);
         let kind = match c.kind.as_str() {
-            "test" => BackendKind::Test(serde_yaml_ng::from_value(rest).map_err(D::Error::custom)?),
-            "smpp" => BackendKind::Smpp(Box::new(serde_yaml_ng::from_value(rest).map_err(D::Error::custom)?)),
+            "test" => BackendKind::Test(kind_section(rest)?),
+            "smpp" => BackendKind::Smpp(Box::new(kind_section(rest)?)),
             other => {
                 return Err(D::Error::custom(format!(
                     "backend {:?}: unknown type {other:?} (known: test, smpp)",
@@ -82,6 +82,14 @@ impl<'de> Deserialize<'de> for BackendConfig {
         };
         Ok(BackendConfig { id: c.id, number: c.number, owner: c.owner, kind })
     }
+}
+
+/// A link's own keys, with the key path in errors ("data_coding: unknown variant …").
+fn kind_section<T: serde::de::DeserializeOwned, E: serde::de::Error>(rest: serde_yaml_ng::Value) -> Result<T, E> {
+    serde_path_to_error::deserialize(rest).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." { E::custom(e.into_inner()) } else { E::custom(format!("{path}: {}", e.into_inner())) }
+    })
 }
 
 pub(super) fn validate_all(backends: &[BackendConfig], bridge: &BridgeConfig, p: &mut Problems) {

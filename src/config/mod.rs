@@ -224,6 +224,33 @@ mod tests {
     }
 
     #[test]
+    fn smpp_backend_section() {
+        let smpp =
+            "  - id: smsc\n    type: smpp\n    number: \"+15550002222\"\n    host: 127.0.0.1\n    system_id: me\n";
+        let c = Config::parse(&format!("{MINIMAL}{smpp}"), Purpose::Run).unwrap();
+        let BackendKind::Smpp(s) = &c.backends[1].kind else { panic!("{:?}", c.backends[1].kind) };
+        assert_eq!((s.port, s.window, s.enquire_link_interval, s.bind), (2775, 10, 30, BindMode::Transceiver));
+        assert_eq!((s.data_coding, s.long_messages), (DataCodingPolicy::Gsm7Unpacked, LongMessagePolicy::Udh));
+        let bad = format!("{smpp}    window: 0\n    password: waytoolongpassword\n    data_coding: ebcdic\n");
+        let p = problems(&format!("{MINIMAL}{bad}"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("data_coding") && p[0].contains("unknown variant `ebcdic`"), "{p:?}");
+        let bad = format!("{smpp}    window: 0\n    password: waytoolongpassword\n    reconnect_min_delay: 90\n");
+        assert_eq!(
+            problems(&format!("{MINIMAL}{bad}")),
+            vec![
+                "backends[1].password: SMPP 3.4 allows at most 8 characters, this has 18",
+                "backends[1].window: must be between 1 and 1000",
+                "backends[1].reconnect_min_delay: must be at least 1 and at most reconnect_max_delay",
+            ]
+        );
+        let p = problems(&format!("{MINIMAL}{smpp}    sytem_type: x\n"));
+        assert!(p[0].contains("unknown field `sytem_type`"), "{p:?}");
+        let p = problems(&format!("{MINIMAL}  - id: s2\n    type: smpp\n    number: \"+15550003333\"\n"));
+        assert_eq!(p, vec!["backends[1].host: must name the SMSC, e.g. smsc.example.net or 127.0.0.1"]);
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let text = MINIMAL.replace("  domain: example.org", "  domain: example.org\n  adress: x");
         let p = problems(&text);
