@@ -84,6 +84,14 @@ fn vm_hwm_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) a process has used.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: f64 = fields.get(11..13).map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
 async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let end = Instant::now() + timeout;
     while !done() {
@@ -223,6 +231,7 @@ async fn main() {
                 json!({ "events": events })
             })
             .collect();
+        let cpu0 = cpu_seconds(pid);
         let t = Instant::now();
         for body in &bodies {
             txn += 1;
@@ -249,7 +258,13 @@ async fn main() {
         }
         wait_until("submit_sm at the SMSC", Duration::from_secs(600), || accepted() >= base + o.n).await;
         submit_rates.push(o.n as f64 / t.elapsed().as_secs_f64());
-        println!("  run {}: bridge deliver {:.0}/s, submit {:.0}/s", run + 1, deliver_rates[run], submit_rates[run]);
+        let cpu_us = (cpu_seconds(pid) - cpu0) * 1e6 / o.n as f64;
+        println!(
+            "  run {}: bridge deliver {:.0}/s, submit {:.0}/s ({cpu_us:.0} µs bridge CPU per submitted message)",
+            run + 1,
+            deliver_rates[run],
+            submit_rates[run]
+        );
     }
     let bridge_rss = vm_hwm_kib(pid);
     drop(bridge);
