@@ -225,6 +225,19 @@ async fn injected_sms_reaches_the_client() {
 
     let (status, _) = http(&sim, "POST", "/inject", Some(json!({"from": "", "text": "x"}))).await;
     assert_eq!(status, 400);
+    // A bare `curl -d '{…}'` (form content type) is read as JSON too.
+    let url = format!("http://{}/inject", sim.http_addr().unwrap());
+    let form = r#"{"from":"+15551234567","text":"curl"}"#;
+    let resp = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let d = timeout(WAIT, received.recv()).await.unwrap().unwrap();
+    assert_eq!(d.short_message, b"curl");
     let _ = smsc.send_unbind().await;
     client.stop().await;
     sim.stop().await;

@@ -8,11 +8,13 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::State as Shared;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::{Fault, InjectError, Message, State};
@@ -32,7 +34,18 @@ struct Inject {
     text: String,
 }
 
-async fn inject(Shared(state): Shared<Arc<State>>, Json(req): Json<Inject>) -> (StatusCode, Json<Value>) {
+type Answer = (StatusCode, Json<Value>);
+
+/// The body as JSON whatever its Content-Type, so a bare `curl -d '{…}'` works.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Answer> {
+    serde_json::from_slice(body).map_err(|e| (StatusCode::BAD_REQUEST, Json(json!({ "error": e.to_string() }))))
+}
+
+async fn inject(Shared(state): Shared<Arc<State>>, body: Bytes) -> Answer {
+    let req: Inject = match parse(&body) {
+        Ok(r) => r,
+        Err(a) => return a,
+    };
     match state.inject(&req.from, req.to.as_deref(), &req.text).await {
         Ok(seqs) => (StatusCode::OK, Json(json!({ "sequence_numbers": seqs }))),
         Err(e) => {
@@ -51,7 +64,11 @@ async fn messages(Shared(state): Shared<Arc<State>>) -> Json<Vec<Message>> {
     Json(state.messages.lock().unwrap().list().to_vec())
 }
 
-async fn fault(Shared(state): Shared<Arc<State>>, Json(f): Json<Fault>) -> Json<Value> {
+async fn fault(Shared(state): Shared<Arc<State>>, body: Bytes) -> Answer {
+    let f: Fault = match parse(&body) {
+        Ok(f) => f,
+        Err(a) => return a,
+    };
     state.set_fault(f);
-    Json(json!({ "fault": f.to_string() }))
+    (StatusCode::OK, Json(json!({ "fault": f.to_string() })))
 }

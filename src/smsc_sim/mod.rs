@@ -434,8 +434,9 @@ impl SmscSim {
         }
         let state = Arc::new(State {
             opts,
-            next_id: AtomicU64::new(1),
-            next_ref: AtomicU32::new(1),
+            // Ids stay unique across runs, as an SMSC's do: a bridge keeps the old ones.
+            next_id: AtomicU64::new(unix_now() << 16),
+            next_ref: AtomicU32::new(unix_now() as u32),
             faults: Mutex::new(faults),
             outbox: Mutex::new(VecDeque::new()),
             wake: Notify::new(),
