@@ -87,11 +87,12 @@ impl Outbound<'_> {
         }
     }
 
-    /// Puts unanswered requests back in front, oldest first.
-    fn requeue(&mut self, mut reqs: Vec<(u32, Request)>) {
+    /// Puts requests back in front, oldest first. `unanswered`: the SMSC may have taken
+    /// them (the connection died), so sending them again may duplicate them.
+    fn requeue(&mut self, mut reqs: Vec<(u32, Request)>, unanswered: bool) {
         reqs.sort_by_key(|(seq, _)| *seq);
         for (_, mut r) in reqs.into_iter().rev() {
-            r.resend = true;
+            r.resend |= unanswered;
             self.backlog.push_front(r);
         }
     }
@@ -486,7 +487,7 @@ impl Conn {
             if !unanswered.is_empty() {
                 tracing::warn!(link = %shared.id, count = unanswered.len(), "submits unanswered when the connection ended; they will be sent again");
             }
-            o.requeue(unanswered);
+            o.requeue(unanswered, true);
         }
         end
     }
@@ -523,9 +524,11 @@ impl Conn {
                     tracing::info!(link = %shared.id, status = %status::describe(st), "SMSC asks us to slow down; pausing submits");
                     if let Some(o) = out.as_mut() {
                         o.throttle.pause(pause_until);
-                        o.requeue(vec![(seq, *req)]);
+                        o.requeue(vec![(seq, *req)], false);
                     }
-                } else if status::is_temporary(st) {
+                } else if status::is_temporary(st) || matches!(pdu.body, Body::GenericNack) {
+                    // A generic_nack says the SMSC did not understand the PDU, not that it
+                    // refuses the message: retry with backoff (bounded by max_attempts).
                     let _ = req.reply.send(Err(SendError::transient(format!("SMSC: {}", status::describe(st)))));
                 } else {
                     let _ =
