@@ -202,14 +202,6 @@ if [ ! -f "$DEMO/.alice-registered" ]; then
 fi
 
 # 7. The bridge.
-# Synapse on SQLite numbers its appservice transactions from 1 again after a restart, and
-# the bridge skips transaction ids it has seen before, so on a re-run it would ignore
-# everything until the numbers passed the last run's. Events are deduplicated by event id
-# anyway, so the old transaction ids can go (the bridge is not running yet).
-if [ -f "$BRIDGE_DIR/sms-bridge.db" ]; then
-    python3 -c 'import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute("DELETE FROM txns"); db.commit()' \
-        "$BRIDGE_DIR/sms-bridge.db" || say "warning: could not clear the bridge's old transaction ids"
-fi
 say "starting sms-bridge (log: demo/bridge/bridge.log)…"
 : >>"$BRIDGE_DIR/bridge.log"
 LOG_START=$(wc -c <"$BRIDGE_DIR/bridge.log")

@@ -477,6 +477,15 @@ async fn replayed_transactions_and_events_send_once() {
     h.settle().await;
     assert_eq!(h.backend.sent(), vec![sms(&h.job(&id), "once")]);
     assert_eq!(h.status_names(&id), ["PENDING", "SUCCESS"]);
+
+    // A homeserver that numbers its transactions from 1 again (Synapse on SQLite after a
+    // restart) reuses an id with new events: they must not be dropped.
+    let fresh = h.message(ALICE, &room, json!({"msgtype": "m.text", "body": "after a homeserver restart"}));
+    let fresh_id = fresh["event_id"].as_str().unwrap().to_string();
+    assert!(h.bridge.accept_transaction("replay-1", &[fresh]).unwrap());
+    h.settle().await;
+    assert_eq!(h.backend.sent().last(), Some(&sms(&h.job(&fresh_id), "after a homeserver restart")));
+    assert_eq!(h.backend.sent().len(), 2);
 }
 
 #[tokio::test]

@@ -19,18 +19,20 @@ impl Store {
     pub fn accept_transaction(&self, txn_id: &str, events: &[(String, String, String)]) -> Result<bool> {
         self.tx(|tx| {
             let now = now_ms();
-            if tx.execute("INSERT OR IGNORE INTO txns (txn_id, received_at) VALUES (?1, ?2)", params![txn_id, now])?
-                == 0
-            {
-                return Ok(false);
-            }
+            let fresh_txn = tx
+                .execute("INSERT OR IGNORE INTO txns (txn_id, received_at) VALUES (?1, ?2)", params![txn_id, now])?
+                > 0;
+            // Events are stored even under a transaction id seen before: a homeserver may
+            // start its numbering again (Synapse on SQLite does after a restart), and
+            // dropping those transactions would lose messages. Event ids keep retries out.
             let mut stmt = tx.prepare_cached(
                 "INSERT OR IGNORE INTO matrix_in (event_id, room_id, event, received_at) VALUES (?1, ?2, ?3, ?4)",
             )?;
+            let mut new_events = 0;
             for (event_id, room_id, json) in events {
-                stmt.execute(params![event_id, room_id, json, now])?;
+                new_events += stmt.execute(params![event_id, room_id, json, now])?;
             }
-            Ok(true)
+            Ok(fresh_txn || new_events > 0)
         })
     }
 
