@@ -413,3 +413,45 @@ async fn rate_limit_spaces_submits() {
         assert!(w[4] - w[0] >= Duration::from_millis(950), "5 submits within {:?}", w[4] - w[0]);
     }
 }
+
+/// The same link against our own virtual SMSC, which (unlike smpp34 1.5.1) takes
+/// deliver_sm_resp on a receiver bind: both directions over transmitter + receiver.
+#[tokio::test]
+async fn transmitter_receiver_against_the_virtual_smsc() {
+    use sms_bridge::smsc_sim::{Options, SmscSim};
+    let sim = SmscSim::start(Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        system_id: Some(SYSTEM_ID.into()),
+        password: Some(PASSWORD.into()),
+        dlr_delay: Duration::from_millis(50),
+        number: OURS.into(),
+        quiet: true,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let mut cfg = config(sim.addr().port());
+    cfg.bind = BindMode::TransmitterReceiver;
+    let link = link(cfg).await;
+    link.connected().await;
+    let text = "Über 160 Zeichen? ".repeat(12);
+    let ids = link.send(9, BOB, &text).await.unwrap();
+    assert!(ids.len() >= 2, "{ids:?}");
+    let got = sim.messages();
+    assert_eq!((got.len(), got[0].text.as_str(), got[0].to.as_str()), (1, text.as_str(), BOB), "{got:?}");
+    sim.inject(BOB, None, "Antwort über den Empfänger").await.unwrap();
+    // One receipt per part, then the reply.
+    let items = link.wait_inbox(ids.len() + 1).await;
+    assert!(
+        items.iter().any(|i| matches!(i, InboxKind::Sms(s) if s.text == "Antwort über den Empfänger")),
+        "{items:?}"
+    );
+    let reports: Vec<_> =
+        items.iter().filter_map(|i| if let InboxKind::Report(r) = i { Some(r) } else { None }).collect();
+    assert_eq!(reports.len(), ids.len());
+    for r in reports {
+        assert_eq!(r.status, DeliveryStatus::Delivered);
+        assert!(std::iter::once(&r.message_id).chain(&r.alt_ids).any(|id| ids.contains(id)), "{r:?} vs {ids:?}");
+    }
+    sim.stop().await;
+}
