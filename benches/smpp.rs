@@ -125,6 +125,8 @@ database:
 bridge:
   permissions:
     "{OWNER}": admin
+matrix:
+  message_status_events: {statuses}
 backends:
   - id: smsc
     type: smpp
@@ -138,7 +140,8 @@ backends:
 logging:
   level: warn
 "#,
-        db = dir.join("bridge.db").display()
+        db = dir.join("bridge.db").display(),
+        statuses = std::env::var_os("SMPP_BENCH_NO_STATUS").is_none()
     );
     let path = dir.join("config.yaml");
     std::fs::write(&path, config).unwrap();

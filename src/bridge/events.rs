@@ -21,28 +21,100 @@ pub(super) async fn run(bridge: Arc<Bridge>) {
 }
 
 impl Bridge {
-    /// Handles a batch; true if there may be more.
+    /// Handles a batch; true if there may be more. Consecutive messages to portals (the
+    /// bulk of the traffic) are queued for SMS in one commit.
     pub async fn handle_pending_events(&self) -> Result<bool, BridgeError> {
         let batch = self.store.pending_events(50)?;
+        let mut relays: Vec<(&PendingEvent, crate::store::Portal)> = Vec::new();
         for ev in &batch {
-            let Err(e) = self.handle_event(ev).await else { continue };
-            let id = &ev.event["event_id"];
-            match self.retry_or_bury(Queue::MatrixIn, ev.id, ev.attempts, &e.to_string(), e.is_transient())? {
-                // Later events of this room wait for it; other rooms go on.
-                Attempt::Retry(n) => tracing::warn!(error = %e, event = %id, attempts = n, "will retry a Matrix event"),
-                Attempt::GaveUp(_) => {
-                    tracing::error!(error = %e, event = %id, "giving up on a Matrix event");
-                    if let Some(room) = ev.event["room_id"].as_str() {
-                        let body = format!("⚠ The bridge could not handle a message here: {e}");
-                        self.store.tx(|tx| self.notice_tx(tx, room, &body))?;
-                    }
-                }
+            if let Some(portal) = self.plain_portal_message(ev)? {
+                relays.push((ev, portal));
+                continue;
+            }
+            self.relay_group(&mut relays)?;
+            if let Err(e) = self.handle_event(ev).await {
+                self.event_failed(ev, e)?;
             }
         }
+        self.relay_group(&mut relays)?;
         if !batch.is_empty() {
             self.wake.matrix_out.notify_one();
         }
         Ok(batch.len() == 50)
+    }
+
+    fn event_failed(&self, ev: &PendingEvent, e: BridgeError) -> Result<(), BridgeError> {
+        let id = &ev.event["event_id"];
+        match self.retry_or_bury(Queue::MatrixIn, ev.id, ev.attempts, &e.to_string(), e.is_transient())? {
+            // Later events of this room wait for it; other rooms go on.
+            Attempt::Retry(n) => tracing::warn!(error = %e, event = %id, attempts = n, "will retry a Matrix event"),
+            Attempt::GaveUp(_) => {
+                tracing::error!(error = %e, event = %id, "giving up on a Matrix event");
+                if let Some(room) = ev.event["room_id"].as_str() {
+                    let body = format!("⚠ The bridge could not handle a message here: {e}");
+                    self.store.tx(|tx| self.notice_tx(tx, room, &body))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The portal, if `ev` is a message in one that is not a command.
+    fn plain_portal_message(&self, ev: &PendingEvent) -> Result<Option<crate::store::Portal>, BridgeError> {
+        let e = &ev.event;
+        if e["type"] != "m.room.message" {
+            return Ok(None);
+        }
+        let room = e["room_id"].as_str().unwrap_or("");
+        let Some(portal) = self.store.portal_by_room(room)? else { return Ok(None) };
+        let sender = e["sender"].as_str().unwrap_or("");
+        if self.store.management_room_owner(room)?.as_deref() == Some(sender) {
+            return Ok(None);
+        }
+        let body = e["content"]["body"].as_str().unwrap_or("");
+        let prefix = &self.config.bridge.command_prefix;
+        if body.strip_prefix(prefix.as_str()).is_some_and(|r| r.is_empty() || r.starts_with(' ')) {
+            return Ok(None);
+        }
+        Ok(Some(portal))
+    }
+
+    /// Queues a group of portal messages in one commit. If that fails, each is tried on
+    /// its own, so one bad event cannot hold back the others.
+    fn relay_group(&self, group: &mut Vec<(&PendingEvent, crate::store::Portal)>) -> Result<(), BridgeError> {
+        if group.is_empty() {
+            return Ok(());
+        }
+        let together = self.store.tx(|tx| {
+            let mut backends = Vec::new();
+            for (ev, portal) in group.iter() {
+                if self.relay_to_sms_tx(tx, ev, portal)? {
+                    backends.push(portal.backend_id.as_str());
+                }
+            }
+            Ok(backends)
+        });
+        match together {
+            Ok(backends) => {
+                // Only after the commit, or the link could look before the jobs are visible.
+                let mut woken = std::collections::HashSet::new();
+                for b in backends {
+                    if woken.insert(b) {
+                        self.wake_outbox(b);
+                    }
+                }
+            }
+            Err(_) => {
+                for (ev, portal) in group.iter() {
+                    let sender = ev.event["sender"].as_str().unwrap_or("");
+                    if let Err(e) = self.relay_to_sms(ev, portal, sender) {
+                        self.event_failed(ev, e)?;
+                    }
+                }
+            }
+        }
+        group.clear();
+        Ok(())
     }
 
     async fn handle_event(&self, ev: &PendingEvent) -> Result<(), BridgeError> {
@@ -123,8 +195,24 @@ impl Bridge {
 
     /// A message in a portal becomes an outbox job (plus a PENDING status), or a clear
     /// refusal when it cannot be sent.
-    fn relay_to_sms(&self, ev: &PendingEvent, portal: &crate::store::Portal, sender: &str) -> Result<(), BridgeError> {
+    fn relay_to_sms(&self, ev: &PendingEvent, portal: &crate::store::Portal, _sender: &str) -> Result<(), BridgeError> {
+        let queued = self.store.tx(|tx| self.relay_to_sms_tx(tx, ev, portal))?;
+        // Only after the commit, or the sender could look before the job is visible.
+        if queued {
+            self.wake_outbox(&portal.backend_id);
+        }
+        Ok(())
+    }
+
+    /// [`Self::relay_to_sms`] inside a caller's transaction; true if a job was queued.
+    fn relay_to_sms_tx(
+        &self,
+        tx: &rusqlite::Transaction,
+        ev: &PendingEvent,
+        portal: &crate::store::Portal,
+    ) -> Result<bool, crate::store::StoreError> {
         let e = &ev.event;
+        let sender = e["sender"].as_str().unwrap_or("");
         let room = portal.room_id.as_deref().unwrap_or("");
         let event_id = e["event_id"].as_str().unwrap_or("");
         let refusal: Option<(&str, String)> = if self.permission(sender) < Permission::User {
@@ -139,53 +227,41 @@ impl Bridge {
         let text = match sms_text(&e["content"]) {
             Ok(t) => Ok(t),
             Err(Unsendable::Empty) => {
-                self.store.tx(|tx| Store::finish_event(tx, ev.id))?;
-                return Ok(());
+                Store::finish_event(tx, ev.id)?;
+                return Ok(false);
             }
             Err(u) => Err(u),
         };
-        let queued = self.store.tx(|tx| {
-            let mut queued = false;
-            match (&refusal, &text) {
-                (Some((reason, message)), _) => {
-                    self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, reason, message))?;
-                    self.notice_tx(tx, room, message)?;
-                }
-                (None, Err(u)) => {
-                    let message = u.explain();
-                    self.status_tx(
-                        tx,
-                        room,
-                        event_id,
-                        Update::failed(Status::FailPermanent, "m_unsupported", &message),
-                    )?;
-                    if self.config.matrix.message_error_notices {
-                        self.notice_tx(tx, room, &format!("Not sent: {message}."))?;
-                    }
-                }
-                (None, Ok(body)) => {
-                    let job = NewOutJob {
-                        portal_id: portal.id,
-                        backend_id: &portal.backend_id,
-                        room_id: room,
-                        event_id,
-                        destination: portal.remote_destination.as_deref().unwrap_or(""),
-                        body,
-                    };
-                    if Store::enqueue_out(tx, &job)?.is_some() {
-                        self.status_tx(tx, room, event_id, Update::new(Status::Pending))?;
-                        queued = true;
-                    }
+        let mut queued = false;
+        match (&refusal, &text) {
+            (Some((reason, message)), _) => {
+                self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, reason, message))?;
+                self.notice_tx(tx, room, message)?;
+            }
+            (None, Err(u)) => {
+                let message = u.explain();
+                self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, "m_unsupported", &message))?;
+                if self.config.matrix.message_error_notices {
+                    self.notice_tx(tx, room, &format!("Not sent: {message}."))?;
                 }
             }
-            Store::finish_event(tx, ev.id)?;
-            Ok(queued)
-        })?;
-        // Only after the commit, or the sender could look before the job is visible.
-        if queued {
-            self.wake_outbox(&portal.backend_id);
+            (None, Ok(body)) => {
+                let job = NewOutJob {
+                    portal_id: portal.id,
+                    backend_id: &portal.backend_id,
+                    room_id: room,
+                    event_id,
+                    destination: portal.remote_destination.as_deref().unwrap_or(""),
+                    body,
+                };
+                if Store::enqueue_out(tx, &job)?.is_some() {
+                    self.status_tx(tx, room, event_id, Update::new(Status::Pending))?;
+                    queued = true;
+                }
+            }
         }
-        Ok(())
+        Store::finish_event(tx, ev.id)?;
+        Ok(queued)
     }
 
     async fn handle_command_event(&self, ev: &PendingEvent, room: &str, sender: &str) -> Result<(), BridgeError> {

@@ -39,7 +39,14 @@ pub(super) async fn run(bridge: Arc<Bridge>, backend: Arc<dyn Backend>) {
             }
         }
         tokio::select! {
-            Some(done) = sends.join_next_with_id() => bridge.finish_send(backend.id(), done, &mut in_flight),
+            Some(done) = sends.join_next_with_id() => {
+                // Whatever else has finished meanwhile is recorded in the same commit.
+                let mut finished = vec![done];
+                while let Some(more) = sends.try_join_next_with_id() {
+                    finished.push(more);
+                }
+                bridge.finish_sends(backend.id(), finished, &mut in_flight);
+            }
             // New work, or a retry coming due: look for more while the others are out.
             _ = wake.notified(), if in_flight.len() < limit => {}
             _ = tokio::time::sleep(Duration::from_secs(1)), if in_flight.len() < limit => {}
@@ -57,7 +64,7 @@ impl Bridge {
         let mut in_flight = HashMap::new();
         let n = self.start_sends(backend, BATCH, &mut sends, &mut in_flight).await?;
         while let Some(done) = sends.join_next_with_id().await {
-            self.finish_send(backend.id(), done, &mut in_flight);
+            self.finish_sends(backend.id(), vec![done], &mut in_flight);
         }
         Ok(n == BATCH)
     }
@@ -91,37 +98,62 @@ impl Bridge {
         Ok(n)
     }
 
-    /// Records one outcome. Every job gets one, even if the link's task panicked or
-    /// recording failed: a job left in `sending` would hold back its conversation.
-    fn finish_send(&self, backend_id: &str, done: Done, in_flight: &mut HashMap<tokio::task::Id, OutJob>) {
-        let (id, result) = match done {
-            Ok((id, r)) => (id, r),
-            Err(e) => (e.id(), Err(SendError::transient(format!("the link's send task failed: {e}")))),
-        };
-        let Some(job) = in_flight.remove(&id) else { return };
-        if let Err(e) = self.record_send(backend_id, &job, result) {
+    /// Records outcomes: the accepted ones in one commit, failures one by one. Every job
+    /// gets one, even if the link's task panicked or recording failed: a job left in
+    /// `sending` would hold back its conversation.
+    fn finish_sends(&self, backend_id: &str, finished: Vec<Done>, in_flight: &mut HashMap<tokio::task::Id, OutJob>) {
+        let mut accepted = Vec::new();
+        for done in finished {
+            let (id, result) = match done {
+                Ok((id, r)) => (id, r),
+                Err(e) => (e.id(), Err(SendError::transient(format!("the link's send task failed: {e}")))),
+            };
+            let Some(job) = in_flight.remove(&id) else { continue };
+            match result {
+                Ok(sent) => accepted.push((job, sent)),
+                Err(e) => self.record_or_requeue(backend_id, &job, Err(e)),
+            }
+        }
+        if !accepted.is_empty() {
+            let together = self.store.tx(|tx| {
+                for (job, sent) in &accepted {
+                    self.record_accepted_tx(tx, backend_id, job, sent)?;
+                }
+                Ok(())
+            });
+            if together.is_err() {
+                for (job, sent) in accepted {
+                    self.record_or_requeue(backend_id, &job, Ok(sent));
+                }
+            }
+        }
+        self.wake.matrix_out.notify_one();
+    }
+
+    fn record_or_requeue(&self, backend_id: &str, job: &OutJob, result: Result<Sent, SendError>) {
+        if let Err(e) = self.record_send(backend_id, job, result) {
             tracing::error!(job = job.id, error = %e, "could not record a send result; the job will be retried");
             let _ = self.store.set_out_state(job.id, OutState::Queued, None);
         }
-        self.wake.matrix_out.notify_one();
+    }
+
+    fn record_accepted_tx(
+        &self,
+        tx: &rusqlite::Transaction,
+        backend_id: &str,
+        job: &OutJob,
+        sent: &Sent,
+    ) -> Result<(), crate::store::StoreError> {
+        tracing::debug!(job = job.id, backend = backend_id, parts = sent.message_ids.len(), "SMS accepted by the link");
+        Store::mark_sent(tx, job.id, backend_id, &sent.message_ids)?;
+        self.status_tx(tx, &job.room_id, &job.event_id, Update::new(Status::Success))
     }
 
     fn record_send(&self, backend_id: &str, job: &OutJob, result: Result<Sent, SendError>) -> Result<(), BridgeError> {
         let room = &job.room_id;
         let ev = &job.event_id;
         match result {
-            Ok(sent) => {
-                tracing::info!(
-                    job = job.id,
-                    backend = backend_id,
-                    parts = sent.message_ids.len(),
-                    "SMS accepted by the link"
-                );
-                self.store.tx(|tx| {
-                    Store::mark_sent(tx, job.id, backend_id, &sent.message_ids)?;
-                    self.status_tx(tx, room, ev, Update::new(Status::Success))
-                })?;
-            }
+            Ok(sent) => self.store.tx(|tx| self.record_accepted_tx(tx, backend_id, job, &sent))?,
             Err(e) if e.is_permanent() => {
                 tracing::warn!(job = job.id, error = %e, "SMS refused by the link");
                 self.store.tx(|tx| {
