@@ -75,13 +75,45 @@ fn free_port() -> u16 {
 }
 
 fn vm_hwm_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM:")
+}
+
+fn status_kib(pid: u32, key: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(key))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// Samples the summed private memory (`RssAnon`) of some processes every 20 ms and keeps
+/// the peak: shared-library and program text pages, which VmHWM counts, are left out.
+struct AnonPeak {
+    peak: Arc<std::sync::atomic::AtomicU64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl AnonPeak {
+    fn start(pids: Vec<u32>) -> AnonPeak {
+        let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (p, s) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let kib: u64 = pids.iter().map(|&pid| status_kib(pid, "RssAnon:")).sum();
+                p.fetch_max(kib, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        AnonPeak { peak, stop }
+    }
+
+    fn stop_mib(self) -> f64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.peak.load(Ordering::Relaxed) as f64 / 1024.0
+    }
 }
 
 /// CPU seconds (user + system) a process has used.
@@ -184,6 +216,7 @@ async fn main() {
     let as_port = free_port();
     let bridge = start_bridge(dir.path(), stub.addr, as_port, smsc.port);
     let pid = bridge.0.id();
+    let bridge_anon = AnonPeak::start(vec![pid]);
     smsc.wait_bound(Duration::from_secs(30)).await;
     println!("SMPP benchmark: n={} runs={} window={WINDOW} portals={PORTALS}", o.n, o.runs);
 
@@ -270,13 +303,19 @@ async fn main() {
         );
     }
     let bridge_rss = vm_hwm_kib(pid);
+    let bridge_anon = bridge_anon.stop_mib();
     drop(bridge);
     let dups = stub.stats.duplicates.load(Ordering::Relaxed);
+    let statuses = stub.stats.statuses.load(Ordering::Relaxed);
+    println!("bridge  status events sent: {statuses} for {} messages", o.n * o.runs);
 
     println!();
     println!("bridge  deliver_sm → stub homeserver: median {:.0} msg/s", median(&deliver_rates));
     println!("bridge  Matrix → submit_sm accepted:  median {:.0} msg/s", median(&submit_rates));
-    println!("bridge  peak RSS: {:.1} MiB (duplicate relays at the stub: {dups})", bridge_rss as f64 / 1024.0);
+    println!(
+        "bridge  peak RSS: {:.1} MiB, peak private (RssAnon) {bridge_anon:.1} MiB (duplicate relays at the stub: {dups})",
+        bridge_rss as f64 / 1024.0
+    );
 
     if !o.kannel {
         return;
@@ -288,6 +327,8 @@ async fn main() {
     let k = kannel::Kannel::start(&dir.path().join("kannel"), smsc.port, SYSTEM_ID, PASSWORD, WINDOW)
         .unwrap_or_else(|e| panic!("Kannel did not start: {e}"));
     let k = Arc::new(k);
+    let (bb, sb) = k.pids();
+    let kannel_anon = AnonPeak::start(bb.into_iter().chain(sb).collect());
     let mut kannel_rates = Vec::new();
     for run in 0..o.runs {
         let base = smsc.handler.accepted.lock().unwrap().len();
@@ -308,18 +349,20 @@ async fn main() {
         );
     }
     let rss = k.peak_rss();
+    let kannel_anon = kannel_anon.stop_mib();
     let kannel_rss = rss.total() as f64 / 1024.0 / 1024.0;
     println!("kannel  sendsms → submit_sm accepted: median {:.0} msg/s", median(&kannel_rates));
     println!(
-        "kannel  peak RSS: {kannel_rss:.1} MiB (bearerbox {:.1} + smsbox {:.1})",
+        "kannel  peak RSS: {kannel_rss:.1} MiB (bearerbox {:.1} + smsbox {:.1}), peak private (RssAnon) {kannel_anon:.1} MiB",
         rss.bearerbox as f64 / 1048576.0,
         rss.smsbox as f64 / 1048576.0
     );
     println!();
     println!(
-        "ratio   throughput bridge/Kannel: {:.2}×   memory bridge/Kannel: {:.2}×",
+        "ratio   throughput bridge/Kannel: {:.2}×   peak RSS bridge/Kannel: {:.2}×   peak private bridge/Kannel: {:.2}×",
         median(&submit_rates) / median(&kannel_rates),
-        (bridge_rss as f64 / 1024.0) / kannel_rss
+        (bridge_rss as f64 / 1024.0) / kannel_rss,
+        bridge_anon / kannel_anon
     );
     if let Ok(k) = Arc::try_unwrap(k) {
         k.stop();

@@ -81,6 +81,28 @@ impl Address {
         }
     }
 
+    /// [`Address::parse`] with a memo: the same few numbers write most messages, and
+    /// parsing one runs the phone-number library's regular expressions.
+    pub fn parse_cached(raw: &str, region: Option<&str>) -> Address {
+        use std::collections::HashMap;
+        use std::sync::{Mutex, OnceLock};
+        type Memo = HashMap<(String, Option<String>), Address>;
+        static SEEN: OnceLock<Mutex<Memo>> = OnceLock::new();
+        let seen = SEEN.get_or_init(Mutex::default);
+        let key = (raw.to_string(), region.map(str::to_string));
+        if let Some(a) = seen.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return a.clone();
+        }
+        let a = Address::parse(raw, region);
+        let mut map = seen.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: a flood of distinct senders must not grow memory without end.
+        if map.len() >= 4096 {
+            map.clear();
+        }
+        map.insert(key, a.clone());
+        a
+    }
+
     /// Classifies a sender address as a link reports it.
     pub fn parse(raw: &str, region: Option<&str>) -> Address {
         let raw = raw.trim();

@@ -127,7 +127,7 @@ impl Bridge {
             .iter()
             .find(|b| b.id == item.backend_id)
             .ok_or_else(|| BridgeError::Other(format!("SMS from unknown link {:?}", item.backend_id)))?;
-        let from = Address::parse(sender, self.config.bridge.default_region.as_deref());
+        let from = Address::parse_cached(sender, self.config.bridge.default_region.as_deref());
         let owner = cfg.owner(&self.config.bridge);
         let portal = self.ensure_portal(&item.backend_id, &from, &owner).await?;
         let room = portal.room_id.as_deref().unwrap_or_default();

@@ -15,13 +15,33 @@ pub(super) async fn run(bridge: Arc<Bridge>) {
     .await
 }
 
+/// (room, event) of a message status job.
+fn status_key(job: &crate::store::MatrixJob) -> Option<(&str, &str)> {
+    if job.event_type != super::status::STATUS_EVENT {
+        return None;
+    }
+    Some((job.room_id.as_str(), job.content["m.relates_to"]["event_id"].as_str()?))
+}
+
 impl Bridge {
     pub async fn send_matrix_jobs(&self) -> Result<bool, BridgeError> {
         let jobs = self.store.due_matrix(50)?;
         // Done jobs are recorded in one commit per batch: their transaction ids make a
         // repeat after a crash harmless.
         let mut done = Vec::with_capacity(jobs.len());
-        for job in &jobs {
+        // A status already overtaken by a later one for the same message (PENDING, then
+        // SUCCESS before PENDING went out) is not worth a request: clients show the latest.
+        let mut latest = std::collections::HashMap::new();
+        for (i, job) in jobs.iter().enumerate() {
+            if let Some(key) = status_key(job) {
+                latest.insert(key, i);
+            }
+        }
+        for (i, job) in jobs.iter().enumerate() {
+            if status_key(job).is_some_and(|k| latest[&k] != i) {
+                done.push(job.id);
+                continue;
+            }
             let result = match job.kind.as_str() {
                 "receipt" => {
                     let ev = job.content["event_id"].as_str().unwrap_or_default();

@@ -26,10 +26,10 @@ impl Store {
         content: &serde_json::Value,
     ) -> Result<i64> {
         let now = now_ms();
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO matrix_out (room_id, sender, kind, event_type, content, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            params![room_id, sender, kind, event_type, content.to_string(), now],
-        )?;
+        )?
+        .execute(params![room_id, sender, kind, event_type, content.to_string(), now])?;
         Ok(tx.last_insert_rowid())
     }
 

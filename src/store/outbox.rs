@@ -87,11 +87,12 @@ impl Store {
     /// Queues a message; a Matrix event is queued at most once.
     pub fn enqueue_out(tx: &Transaction, j: &NewOutJob) -> Result<Option<i64>> {
         let now = now_ms();
-        let n = tx.execute(
-            "INSERT OR IGNORE INTO outbox (portal_id, backend_id, room_id, event_id, destination, body, state, next_attempt_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7, ?7)",
-            params![j.portal_id, j.backend_id, j.room_id, j.event_id, j.destination, j.body, now],
-        )?;
+        let n = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO outbox (portal_id, backend_id, room_id, event_id, destination, body, state, next_attempt_at, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7, ?7)",
+            )?
+            .execute(params![j.portal_id, j.backend_id, j.room_id, j.event_id, j.destination, j.body, now])?;
         Ok((n == 1).then(|| tx.last_insert_rowid()))
     }
 
@@ -135,7 +136,8 @@ impl Store {
 
     /// Marks a job sent and remembers the link's ids for its parts.
     pub fn mark_sent(tx: &Transaction, id: i64, backend_id: &str, msg_ids: &[String]) -> Result<()> {
-        tx.execute("UPDATE outbox SET state = 'sent', updated_at = ?1 WHERE id = ?2", params![now_ms(), id])?;
+        tx.prepare_cached("UPDATE outbox SET state = 'sent', updated_at = ?1 WHERE id = ?2")?
+            .execute(params![now_ms(), id])?;
         let mut stmt = tx.prepare_cached(
             "INSERT OR REPLACE INTO message_map (backend_id, backend_msg_id, outbox_id) VALUES (?1, ?2, ?3)",
         )?;

@@ -80,7 +80,7 @@ impl Store {
     pub fn portal_by_id(&self, id: i64) -> Result<Option<Portal>> {
         self.with(|c| {
             let sql = format!("SELECT {PORTAL_COLS} FROM portals WHERE id = ?1");
-            Ok(c.query_row(&sql, [id], portal).optional()?)
+            Ok(c.prepare_cached(&sql)?.query_row([id], portal).optional()?)
         })
     }
 
@@ -131,7 +131,8 @@ impl Store {
 
     pub fn management_room_owner(&self, room_id: &str) -> Result<Option<String>> {
         self.with(|c| {
-            Ok(c.query_row("SELECT user_id FROM management_rooms WHERE room_id = ?1", [room_id], |r| r.get(0))
+            Ok(c.prepare_cached("SELECT user_id FROM management_rooms WHERE room_id = ?1")?
+                .query_row([room_id], |r| r.get(0))
                 .optional()?)
         })
     }
