@@ -87,6 +87,19 @@ impl Outbound<'_> {
         }
     }
 
+    /// The next waiting request, without waiting.
+    fn try_next(&mut self) -> Option<Request> {
+        loop {
+            let req = match self.backlog.pop_front() {
+                Some(r) => r,
+                None => self.queue.try_recv().ok()?,
+            };
+            if !req.reply.is_closed() {
+                return Some(req);
+            }
+        }
+    }
+
     /// Puts requests back in front, oldest first. `unanswered`: the SMSC may have taken
     /// them (the connection died), so sending them again may duplicate them.
     fn requeue(&mut self, mut reqs: Vec<(u32, Request)>, unanswered: bool) {
@@ -342,6 +355,23 @@ impl Conn {
         }
     }
 
+    /// Several PDUs in one write.
+    async fn write_all(&mut self, cfg: &SmppConfig, pdus: &[Pdu]) -> Result<(), String> {
+        let mut bytes = Vec::with_capacity(pdus.len() * 32);
+        for pdu in pdus {
+            smpp::encode_into(pdu, &mut bytes).map_err(|e| format!("cannot encode {}: {e}", pdu.body.name()))?;
+        }
+        let w = async {
+            self.writer.write_all(&bytes).await?;
+            self.writer.flush().await
+        };
+        match timeout(Duration::from_secs(cfg.response_timeout), w).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("write failed: {e}")),
+            Err(_) => Err(format!("the SMSC took no data for {}s", cfg.response_timeout)),
+        }
+    }
+
     /// Says goodbye: unbind, and wait briefly for the answer.
     async fn unbind(&mut self, cfg: &SmppConfig) {
         let seq = self.seq.take();
@@ -424,30 +454,41 @@ impl Conn {
                 }
                 Event::Answered(None) => break End::Lost("the inbound worker stopped".into()),
                 Event::Answered(Some(resp)) => {
-                    if let Err(why) = self.write(cfg, &resp).await {
+                    let mut more = vec![resp];
+                    while let Ok(r) = answered.try_recv() {
+                        more.push(r);
+                    }
+                    if let Err(why) = self.write_all(cfg, &more).await {
                         break End::Lost(why);
                     }
                 }
                 Event::Submit(None) => break End::Shutdown,
-                Event::Submit(Some(req)) => {
-                    let seq = self.seq.take();
-                    let pdu = Pdu::new(seq, Body::SubmitSm(req.sm.clone()));
-                    let bytes = match smpp::encode(&pdu) {
-                        Ok(b) => b,
-                        Err(e) => {
+                Event::Submit(Some(first)) => {
+                    // Everything else already waiting goes out in the same write, as far as
+                    // the window and the rate limits allow.
+                    let mut batch = Vec::with_capacity(8);
+                    let mut next = Some(first);
+                    while let Some(req) = next.take() {
+                        let seq = self.seq.take();
+                        let pdu = Pdu::new(seq, Body::SubmitSm(req.sm.clone()));
+                        if let Err(e) = smpp::encode_into(&pdu, &mut batch) {
                             let _ = req.reply.send(Err(SendError::permanent(format!("cannot encode submit_sm: {e}"))));
-                            continue;
+                        } else {
+                            if req.resend {
+                                shared.stats.resent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            pending.insert(seq, Pending::Submit { req: Box::new(req), at: now });
                         }
-                    };
-                    if req.resend {
-                        shared.stats.resent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let submits = pending.values().filter(|p| matches!(p, Pending::Submit { .. })).count();
+                        if let Some(o) = out.as_mut() {
+                            o.throttle.record(now);
+                            if submits < window && o.throttle.next_slot(now).is_none() {
+                                next = o.try_next();
+                            }
+                        }
                     }
-                    if let Some(o) = out.as_mut() {
-                        o.throttle.record(now);
-                    }
-                    pending.insert(seq, Pending::Submit { req: Box::new(req), at: now });
                     let w = async {
-                        self.writer.write_all(&bytes).await?;
+                        self.writer.write_all(&batch).await?;
                         self.writer.flush().await
                     };
                     match timeout(response_timeout, w).await {
