@@ -49,7 +49,11 @@ pub fn now_ms() -> i64 {
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let open_err = |source| StoreError::Open { path: path.display().to_string(), source };
-        let conn = Connection::open(path).map_err(open_err)?;
+        // The connection is only ever used under `Store`'s mutex, so SQLite's own
+        // per-call locking (serialized mode) is pure overhead: open it in multi-thread mode.
+        let flags = rusqlite::OpenFlags::default() - rusqlite::OpenFlags::SQLITE_OPEN_FULL_MUTEX
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
         Store::init(conn).map_err(|e| match e {
             StoreError::Sqlite(source) => open_err(source),
             other => other,
