@@ -95,7 +95,8 @@ pub fn interpret(m: &Message, policy: DataCodingPolicy) -> Result<Incoming, Stri
         (PartEncoding::Gsm7 { .. }, _, DataCodingPolicy::Gsm7Packed) => {
             // Packed septets after a UDH start at the next septet boundary.
             let fill = if m.esm_class & ESM_UDHI != 0 { (7 - ((body.len() - text.len()) * 8) % 7) % 7 } else { 0 };
-            let count = (text.len() * 8 - fill) / 7;
+            // An empty text after a header has no septets (and must not underflow).
+            let count = (text.len() * 8).saturating_sub(fill) / 7;
             gsm7::unpack(text, count, fill as u8).map_err(|e| format!("packed GSM text: {e}"))?
         }
         (PartEncoding::Ucs2, dc, _) if is_latin1(dc, policy) => crate::sms::ucs2::encode(&latin1(text)),

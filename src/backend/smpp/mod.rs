@@ -4,7 +4,7 @@
 //! owns the connection; each part's answer comes back on a oneshot channel. A message
 //! counts as sent only once every part has its submit_sm_resp.
 
-mod deliver;
+pub mod deliver;
 mod session;
 mod submit;
 mod throttle;
