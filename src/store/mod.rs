@@ -51,7 +51,7 @@ impl Store {
         let open_err = |source| StoreError::Open { path: path.display().to_string(), source };
         // The connection is only ever used under `Store`'s mutex, so SQLite's own
         // per-call locking (serialized mode) is pure overhead: open it in multi-thread mode.
-        let flags = rusqlite::OpenFlags::default() - rusqlite::OpenFlags::SQLITE_OPEN_FULL_MUTEX
+        let flags = (rusqlite::OpenFlags::default() - rusqlite::OpenFlags::SQLITE_OPEN_FULL_MUTEX)
             | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
         Store::init(conn).map_err(|e| match e {
