@@ -131,8 +131,10 @@ pub fn is_throttle(status: u32) -> bool {
 }
 
 /// The bind was refused for its credentials: reconnecting with the same ones won't help.
+/// (ESME_RBINDFAIL is not among them: SMSCs also use it for "too many binds" just after a
+/// reconnect, which the normal backoff handles.)
 pub fn is_bind_credentials(status: u32) -> bool {
-    matches!(status, ESME_RINVPASWD | ESME_RINVSYSID | ESME_RBINDFAIL)
+    matches!(status, ESME_RINVPASWD | ESME_RINVSYSID)
 }
 
 #[cfg(test)]
@@ -161,7 +163,7 @@ mod tests {
             assert!(!is_temporary(s), "{s:#x}");
         }
         assert!(is_throttle(0x58) && is_throttle(0x14) && !is_throttle(0x08));
-        assert!(is_bind_credentials(0x0E) && is_bind_credentials(0x0F) && is_bind_credentials(0x0D));
+        assert!(is_bind_credentials(0x0E) && is_bind_credentials(0x0F) && !is_bind_credentials(0x0D));
         assert!(!is_bind_credentials(0x05) && !is_bind_credentials(0x08));
     }
 }

@@ -141,7 +141,8 @@ impl Store {
         let mut stmt = tx.prepare_cached(
             "INSERT OR REPLACE INTO message_map (backend_id, backend_msg_id, outbox_id) VALUES (?1, ?2, ?3)",
         )?;
-        for m in msg_ids {
+        // An empty id (an SMSC that gave none) would tie unrelated messages together.
+        for m in msg_ids.iter().filter(|m| !m.is_empty()) {
             stmt.execute(params![backend_id, m, id])?;
         }
         Ok(())

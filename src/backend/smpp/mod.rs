@@ -28,8 +28,8 @@ pub(crate) struct Request {
     sm: Sm,
     /// The SMSC's message id (canonical form), or why not.
     reply: oneshot::Sender<Result<String, SendError>>,
-    /// Already submitted once on a connection that died before answering.
-    resend: bool,
+    /// Times it was submitted on a connection that died before answering.
+    resends: u8,
 }
 
 /// Counters since start, for logs, tests and benchmarks.
@@ -162,7 +162,7 @@ impl Backend for SmppBackend {
         for sm in parts {
             let (reply, rx) = oneshot::channel();
             self.queue
-                .send(Request { sm, reply, resend: false })
+                .send(Request { sm, reply, resends: 0 })
                 .map_err(|_| SendError::transient("the SMPP link is not running"))?;
             answers.push(rx);
         }
@@ -182,8 +182,10 @@ impl Backend for SmppBackend {
     async fn stop(&self) {
         self.shutdown.send_replace(true);
         let task = self.task.lock().unwrap().take();
-        if let Some(t) = task {
-            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        if let Some(mut t) = task
+            && tokio::time::timeout(Duration::from_secs(5), &mut t).await.is_err()
+        {
+            t.abort();
         }
     }
 }

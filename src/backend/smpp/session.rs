@@ -24,6 +24,13 @@ use crate::backend::{EventSink, LinkState, SendError};
 use crate::config::{BindMode, SmppConfig};
 use crate::smpp::{self, Bind, Body, Pdu, PduError, SmResp, receipt, status};
 
+/// Connections a submit may go unanswered on before it fails back to the core.
+const MAX_RESENDS: u8 = 3;
+
+/// A connection that dies sooner than this after its bind counts as a failed attempt, so
+/// an SMSC that accepts binds and then drops them gets the growing backoff too.
+const SHORT_LIVED: Duration = Duration::from_secs(30);
+
 /// How a connection (or the attempt to make one) ended.
 #[derive(Debug)]
 enum End {
@@ -101,11 +108,20 @@ impl Outbound<'_> {
     }
 
     /// Puts requests back in front, oldest first. `unanswered`: the SMSC may have taken
-    /// them (the connection died), so sending them again may duplicate them.
+    /// them (the connection died), so sending them again may duplicate them; after
+    /// `MAX_RESENDS` such attempts a request fails (temporarily) instead, so an SMSC that
+    /// never answers one message cannot keep the link cycling.
     fn requeue(&mut self, mut reqs: Vec<(u32, Request)>, unanswered: bool) {
         reqs.sort_by_key(|(seq, _)| *seq);
         for (_, mut r) in reqs.into_iter().rev() {
-            r.resend |= unanswered;
+            if unanswered {
+                r.resends += 1;
+                if r.resends > MAX_RESENDS {
+                    let why = format!("the SMSC did not answer it on {} connections", r.resends);
+                    let _ = r.reply.send(Err(SendError::transient(why)));
+                    continue;
+                }
+            }
             self.backlog.push_front(r);
         }
     }
@@ -123,7 +139,13 @@ impl Session {
             throttle: Throttle::new(cfg.max_per_second, cfg.max_per_minute),
         };
         loop {
-            let end = connect_and_serve(&cfg, &self.shared, &self.sink, &mut out, &mut self.shutdown).await;
+            let started = tokio::time::Instant::now();
+            let mut end = connect_and_serve(&cfg, &self.shared, &self.sink, &mut out, &mut self.shutdown).await;
+            if started.elapsed() < SHORT_LIVED
+                && let End::Lost(why) = &end
+            {
+                end = End::Failed(format!("{why} (soon after binding)"));
+            }
             let wait = match end {
                 End::Shutdown => break,
                 End::BadCredentials(why) => {
@@ -224,8 +246,9 @@ async fn connect_and_serve(
 
 enum Read {
     Pdu(Pdu),
-    /// A frame that could not be decoded; the stream is still in step.
-    Malformed(PduError),
+    /// A frame that could not be decoded (with its header's command_status); the stream
+    /// is still in step.
+    Malformed(PduError, u32),
     /// The stream is gone or out of step.
     Closed(String),
 }
@@ -313,7 +336,7 @@ impl Conn {
                 Err(_) => return Err(End::Failed(format!("no bind response within {}s", cfg.response_timeout))),
                 Ok(None) => return Err(End::Failed("the SMSC closed the connection during bind".into())),
                 Ok(Some(Read::Closed(why))) => return Err(End::Failed(format!("during bind: {why}"))),
-                Ok(Some(Read::Malformed(e))) => return Err(End::Failed(format!("bad bind response: {e}"))),
+                Ok(Some(Read::Malformed(e, _))) => return Err(End::Failed(format!("bad bind response: {e}"))),
                 Ok(Some(Read::Pdu(p))) => p,
             };
             match &pdu.body {
@@ -421,27 +444,33 @@ impl Conn {
             let event = tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|s| *s) => Event::Shutdown,
-                f = self.frames.recv() => Event::Frame(f),
+                // Answers first, and frames only while the inbound worker has room: an SMSC
+                // that sends deliver_sm without waiting must not wedge the loop.
                 a = answered.recv() => Event::Answered(a),
+                f = self.frames.recv(), if inbound.capacity() > 0 => Event::Frame(f),
                 r = async { out.as_mut().expect("may_submit implies a submitter").next().await }, if may_submit => Event::Submit(r),
                 _ = sleep_until(next) => Event::Timer,
             };
             let now = Instant::now();
             match event {
                 Event::Shutdown => {
+                    // Answers already on the way are taken in first: dropping them would
+                    // send accepted messages again.
+                    self.drain(cfg, shared, &mut pending, &mut out, &inbound, &mut answered).await;
                     self.unbind(cfg).await;
                     break End::Shutdown;
                 }
                 Event::Frame(None) => break End::Lost("the connection closed".into()),
                 Event::Frame(Some(Read::Closed(why))) => break End::Lost(why),
-                Event::Frame(Some(Read::Malformed(e))) => {
+                Event::Frame(Some(Read::Malformed(e, st))) => {
                     last_heard = now;
-                    tracing::warn!(link = %shared.id, error = %e, "malformed PDU from the SMSC; answered generic_nack");
-                    if let Some(seq) = e.sequence {
-                        let nack = Pdu::new(seq, Body::GenericNack).with_status(status::ESME_RINVCMDLEN);
-                        if let Err(why) = self.write(cfg, &nack).await {
-                            break End::Lost(why);
-                        }
+                    match self
+                        .on_malformed(cfg, shared, e, st, &mut pending, &mut out, &inbound, now + throttle_pause)
+                        .await
+                    {
+                        Ok(None) => {}
+                        Ok(Some(end)) => break end,
+                        Err(why) => break End::Lost(why),
                     }
                 }
                 Event::Frame(Some(Read::Pdu(pdu))) => {
@@ -474,7 +503,7 @@ impl Conn {
                         if let Err(e) = smpp::encode_into(&pdu, &mut batch) {
                             let _ = req.reply.send(Err(SendError::permanent(format!("cannot encode submit_sm: {e}"))));
                         } else {
-                            if req.resend {
+                            if req.resends > 0 {
                                 shared.stats.resent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             }
                             pending.insert(seq, Pending::Submit { req: Box::new(req), at: now });
@@ -533,6 +562,84 @@ impl Conn {
         end
     }
 
+    /// A frame that did not decode. A response is never answered (that would break the
+    /// protocol); one to a pending submit still settles it by its command_status, so an
+    /// SMSC that sends a sloppy submit_sm_resp does not make us resend forever.
+    #[allow(clippy::too_many_arguments)]
+    async fn on_malformed(
+        &mut self,
+        cfg: &SmppConfig,
+        shared: &Arc<Shared>,
+        e: PduError,
+        st: u32,
+        pending: &mut HashMap<u32, Pending>,
+        out: &mut Option<&mut Outbound<'_>>,
+        inbound: &mpsc::Sender<(u32, Body)>,
+        pause_until: Instant,
+    ) -> Result<Option<End>, String> {
+        let command_id = e.command_id.unwrap_or(0);
+        match (command_id, e.sequence) {
+            (smpp::SUBMIT_SM_RESP, Some(seq)) if matches!(pending.get(&seq), Some(Pending::Submit { .. })) => {
+                tracing::warn!(link = %shared.id, error = %e, "unreadable submit_sm_resp; settled by its status alone");
+                let pdu = Pdu::new(seq, Body::SubmitSmResp(SmResp::default())).with_status(st);
+                self.on_pdu(cfg, shared, pdu, pending, out, inbound, pause_until).await
+            }
+            (id, _) if id & smpp::RESP != 0 => {
+                tracing::warn!(link = %shared.id, error = %e, "unreadable response from the SMSC; ignored");
+                Ok(None)
+            }
+            (_, Some(seq)) => {
+                tracing::warn!(link = %shared.id, error = %e, "malformed PDU from the SMSC; answered generic_nack");
+                let nack = Pdu::new(seq, Body::GenericNack).with_status(status::ESME_RINVCMDLEN);
+                self.write(cfg, &nack).await.map(|()| None)
+            }
+            (_, None) => {
+                tracing::warn!(link = %shared.id, error = %e, "malformed PDU from the SMSC; ignored");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Before unbinding: waits (briefly) for the answers to submits in flight, and sends
+    /// the answers to deliver_sm already committed.
+    async fn drain(
+        &mut self,
+        cfg: &SmppConfig,
+        shared: &Arc<Shared>,
+        pending: &mut HashMap<u32, Pending>,
+        out: &mut Option<&mut Outbound<'_>>,
+        inbound: &mpsc::Sender<(u32, Body)>,
+        answered: &mut mpsc::Receiver<Pdu>,
+    ) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let far = Instant::now() + Duration::from_secs(3600);
+        while pending.values().any(|p| matches!(p, Pending::Submit { .. })) {
+            tokio::select! {
+                a = answered.recv() => match a {
+                    Some(resp) => if self.write(cfg, &resp).await.is_err() { return },
+                    None => return,
+                },
+                f = self.frames.recv(), if inbound.capacity() > 0 => match f {
+                    Some(Read::Pdu(pdu)) => {
+                        if !matches!(self.on_pdu(cfg, shared, pdu, pending, out, inbound, far).await, Ok(None)) {
+                            return;
+                        }
+                    }
+                    Some(Read::Malformed(e, st)) => {
+                        let _ = self.on_malformed(cfg, shared, e, st, pending, out, inbound, far).await;
+                    }
+                    _ => return,
+                },
+                _ = sleep_until(deadline) => return,
+            }
+        }
+        while let Ok(resp) = answered.try_recv() {
+            if self.write(cfg, &resp).await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// Handles one PDU from the SMSC. Ok(Some) ends the connection.
     #[allow(clippy::too_many_arguments)]
     async fn on_pdu(
@@ -577,7 +684,10 @@ impl Conn {
                 }
             }
             Body::EnquireLinkResp => {
-                pending.remove(&seq);
+                // Only an enquire_link of ours: a stray one must not drop a submit.
+                if matches!(pending.get(&seq), Some(Pending::Enquire { .. })) {
+                    pending.remove(&seq);
+                }
             }
             Body::EnquireLink => {
                 self.write(cfg, &Pdu::new(seq, Body::EnquireLinkResp)).await?;
@@ -596,6 +706,12 @@ impl Conn {
             | Body::DeliverSmResp(_)
             | Body::DataSmResp(_) => {
                 tracing::debug!(link = %shared.id, pdu = pdu.body.name(), seq, "response to nothing we sent; ignored");
+            }
+            Body::Other { command_id, .. }
+                if command_id & smpp::RESP != 0 || command_id == smpp::ALERT_NOTIFICATION =>
+            {
+                // Responses and alert_notification get no answer.
+                tracing::debug!(link = %shared.id, command_id, "ignored a PDU we do not use");
             }
             other => {
                 tracing::warn!(link = %shared.id, pdu = other.name(), "unexpected PDU from the SMSC; answered generic_nack");
@@ -637,7 +753,10 @@ async fn read_frames(mut rd: BufReader<OwnedReadHalf>, max: u32, tx: mpsc::Sende
         }
         let read = match smpp::decode(&frame) {
             Ok(p) => Read::Pdu(p),
-            Err(e) => Read::Malformed(e),
+            Err(e) => {
+                let status = frame.get(8..12).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                Read::Malformed(e, status)
+            }
         };
         if tx.send(read).await.is_err() {
             return;
@@ -687,7 +806,11 @@ fn answer(shared: &Shared, sink: &EventSink, policy: crate::config::DataCodingPo
         _ => unreachable!("only deliver_sm and data_sm are passed in"),
     };
     let from = deliver::number(message.source);
-    let committed = match deliver::interpret(&message, policy) {
+    // A bug in interpreting one message must not take the link down (and make the SMSC
+    // redeliver the whole batch, to fail again): that message is refused, the rest go on.
+    let interpreted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deliver::interpret(&message, policy)))
+        .unwrap_or_else(|_| Err("interpreting it panicked (a bug; please report it)".to_string()));
+    let committed = match interpreted {
         Ok(Incoming::Sms(sms)) => sink.sms(sms).map(drop),
         Ok(Incoming::Part(part)) => sink.sms_part(part).map(drop),
         Ok(Incoming::Report(r)) => sink.report(r).map(drop),

@@ -37,6 +37,20 @@ pub fn relative_validity(minutes: u32) -> String {
 /// One submit_sm per part (one in all for `message_payload`).
 pub fn build(sms: &OutgoingSms, cfg: &SmppConfig, opts: &SplitOptions) -> Result<Vec<Sm>, SendError> {
     let (data_coding, tables, parts) = encode(&sms.text, cfg.data_coding, opts)?;
+    // Packed septets are packed only once the header is known: after a header they start
+    // at the next septet boundary (3GPP TS 23.040 §9.2.3.24).
+    let packed = cfg.data_coding == DataCodingPolicy::Gsm7Packed && matches!(parts.first(), Some(Unit::Septets(_)));
+    let body = move |header: &[u8], units: &[u8]| -> Vec<u8> {
+        let mut out = header.to_vec();
+        if packed {
+            let fill = (7 - (header.len() * 8) % 7) % 7;
+            out.extend(gsm7::pack(units, fill as u8));
+        } else {
+            out.extend_from_slice(units);
+        }
+        out
+    };
+    let parts: Vec<Vec<u8>> = parts.into_iter().map(Unit::into_bytes).collect();
     let source = address(cfg.source_address.as_deref().unwrap_or(&sms.from), cfg.source_ton, cfg.source_npi);
     let template = Sm {
         source,
@@ -50,15 +64,10 @@ pub fn build(sms: &OutgoingSms, cfg: &SmppConfig, opts: &SplitOptions) -> Result
     let total = parts.len();
     // The same reference on every attempt, so a phone can drop parts it already has.
     let reference = sms.job_id as u16;
-    let sm = |ies: Vec<Ie>, body: &[u8], tlvs: Vec<Tlv>| {
-        let mut short_message = Vec::new();
-        let mut esm_class = 0;
-        if !ies.is_empty() {
-            short_message = Udh { ies }.to_bytes();
-            esm_class = ESM_UDHI;
-        }
-        short_message.extend_from_slice(body);
-        Sm { esm_class, short_message, tlvs, ..template.clone() }
+    let sm = |ies: Vec<Ie>, units: &[u8], tlvs: Vec<Tlv>| {
+        let header = if ies.is_empty() { Vec::new() } else { Udh { ies }.to_bytes() };
+        let esm_class = if header.is_empty() { 0 } else { ESM_UDHI };
+        Sm { esm_class, short_message: body(&header, units), tlvs, ..template.clone() }
     };
     let out = match cfg.long_messages {
         _ if total == 1 => vec![sm(languages.clone(), &parts[0], vec![])],
@@ -80,9 +89,10 @@ pub fn build(sms: &OutgoingSms, cfg: &SmppConfig, opts: &SplitOptions) -> Result
             })
             .collect(),
         LongMessagePolicy::Payload => {
-            let mut payload = if languages.is_empty() { Vec::new() } else { Udh { ies: languages }.to_bytes() };
-            let esm_class = if payload.is_empty() { 0 } else { ESM_UDHI };
-            payload.extend(parts.concat());
+            // The whole text packed in one go, not part by part.
+            let header = if languages.is_empty() { Vec::new() } else { Udh { ies: languages }.to_bytes() };
+            let esm_class = if header.is_empty() { 0 } else { ESM_UDHI };
+            let payload = body(&header, &parts.concat());
             vec![Sm { esm_class, tlvs: vec![Tlv { tag: tlv::MESSAGE_PAYLOAD, value: payload }], ..template }]
         }
     };
@@ -100,8 +110,22 @@ fn language_ies(tables: Tables) -> Vec<Ie> {
     ies
 }
 
+/// One part's text: unpacked septets (packed later, if at all) or final octets.
+enum Unit {
+    Septets(Vec<u8>),
+    Octets(Vec<u8>),
+}
+
+impl Unit {
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Unit::Septets(b) | Unit::Octets(b) => b,
+        }
+    }
+}
+
 /// data_coding, national tables, and the encoded text of each part (without headers).
-fn encode(text: &str, policy: DataCodingPolicy, opts: &SplitOptions) -> Result<(u8, Tables, Vec<Vec<u8>>), SendError> {
+fn encode(text: &str, policy: DataCodingPolicy, opts: &SplitOptions) -> Result<(u8, Tables, Vec<Unit>), SendError> {
     let latin = matches!(policy, DataCodingPolicy::Latin1 | DataCodingPolicy::SmscDefault);
     // Latin-1 on the wire still becomes GSM 7-bit on the air, so it is split like GSM
     // text, and only text that both alphabets carry goes that way.
@@ -127,12 +151,11 @@ fn encode(text: &str, policy: DataCodingPolicy, opts: &SplitOptions) -> Result<(
         .parts
         .into_iter()
         .map(|p| match p {
-            Payload::Octets(o) => o,
+            Payload::Octets(o) => Unit::Octets(o),
             Payload::Septets(s) => match policy {
-                DataCodingPolicy::Gsm7Unpacked => s,
-                DataCodingPolicy::Gsm7Packed => gsm7::pack(&s, 0),
+                DataCodingPolicy::Gsm7Unpacked | DataCodingPolicy::Gsm7Packed => Unit::Septets(s),
                 DataCodingPolicy::Latin1 | DataCodingPolicy::SmscDefault => {
-                    gsm7::decode(&s, &Tables::DEFAULT).chars().map(|c| c as u8).collect()
+                    Unit::Octets(gsm7::decode(&s, &Tables::DEFAULT).chars().map(|c| c as u8).collect())
                 }
             },
         })
@@ -186,6 +209,27 @@ mod tests {
         let c = cfg(DataCodingPolicy::Gsm7Packed, LongMessagePolicy::Udh);
         let p = &build(&sms("hellohello"), &c, &SplitOptions::default()).unwrap()[0];
         assert_eq!(p.short_message, vec![0xE8, 0x32, 0x9B, 0xFD, 0x46, 0x97, 0xD9, 0xEC, 0x37]);
+    }
+
+    #[test]
+    fn packed_parts_after_a_header_start_on_a_septet_boundary() {
+        let c = cfg(DataCodingPolicy::Gsm7Packed, LongMessagePolicy::Udh);
+        let text: String = (0..200).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let parts = build(&sms(&text), &c, &SplitOptions::default()).unwrap();
+        assert_eq!(parts.len(), 2);
+        let mut joined = String::new();
+        for p in &parts {
+            // 6-octet header = 48 bits: one fill bit, then the septets.
+            let septets = ((p.short_message.len() - 6) * 8 - 1) / 7;
+            let s = gsm7::unpack(&p.short_message[6..], septets, 1).unwrap();
+            joined.push_str(gsm7::decode(&s, &Tables::DEFAULT).trim_end_matches('@'));
+        }
+        assert_eq!(joined, text);
+        // message_payload: the whole text packed once, not part by part.
+        let c = cfg(DataCodingPolicy::Gsm7Packed, LongMessagePolicy::Payload);
+        let p = &build(&sms(&text), &c, &SplitOptions::default()).unwrap()[0];
+        let payload = p.tlvs.tlv(tlv::MESSAGE_PAYLOAD).unwrap();
+        assert_eq!(payload, gsm7::pack(&gsm7::encode(&text, &Tables::DEFAULT).unwrap(), 0));
     }
 
     #[test]
