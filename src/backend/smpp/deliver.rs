@@ -97,7 +97,12 @@ pub fn interpret(m: &Message, policy: DataCodingPolicy) -> Result<Incoming, Stri
             let fill = if m.esm_class & ESM_UDHI != 0 { (7 - ((body.len() - text.len()) * 8) % 7) % 7 } else { 0 };
             // An empty text after a header has no septets (and must not underflow).
             let count = (text.len() * 8).saturating_sub(fill) / 7;
-            gsm7::unpack(text, count, fill as u8).map_err(|e| format!("packed GSM text: {e}"))?
+            let mut septets = gsm7::unpack(text, count, fill as u8).map_err(|e| format!("packed GSM text: {e}"))?;
+            // A CR in seven spare bits at the end is padding (3GPP TS 23.038 §6.1.2.3.1).
+            if (text.len() * 8).saturating_sub(fill) % 7 == 0 && septets.last() == Some(&0x0D) {
+                septets.pop();
+            }
+            septets
         }
         (PartEncoding::Ucs2, dc, _) if is_latin1(dc, policy) => crate::sms::ucs2::encode(&latin1(text)),
         _ => text.to_vec(),

@@ -44,6 +44,14 @@ pub fn build(sms: &OutgoingSms, cfg: &SmppConfig, opts: &SplitOptions) -> Result
         let mut out = header.to_vec();
         if packed {
             let fill = (7 - (header.len() * 8) % 7) % 7;
+            // Seven spare bits at the end would read as a trailing '@': pad with CR
+            // instead, as 3GPP TS 23.038 §6.1.2.3.1 asks (receivers drop it).
+            if (fill + units.len() * 7) % 8 == 1 {
+                let mut padded = units.to_vec();
+                padded.push(0x0D);
+                out.extend(gsm7::pack(&padded, fill as u8));
+                return out;
+            }
             out.extend(gsm7::pack(units, fill as u8));
         } else {
             out.extend_from_slice(units);
@@ -230,6 +238,22 @@ mod tests {
         let p = &build(&sms(&text), &c, &SplitOptions::default()).unwrap()[0];
         let payload = p.tlvs.tlv(tlv::MESSAGE_PAYLOAD).unwrap();
         assert_eq!(payload, gsm7::pack(&gsm7::encode(&text, &Tables::DEFAULT).unwrap(), 0));
+    }
+
+    #[test]
+    fn seven_spare_bits_are_padded_with_cr_and_read_back_without() {
+        let c = cfg(DataCodingPolicy::Gsm7Packed, LongMessagePolicy::Udh);
+        let p = &build(&sms("abcdefg"), &c, &SplitOptions::default()).unwrap()[0];
+        assert_eq!(p.short_message.len(), 7);
+        let s = gsm7::unpack(&p.short_message, 8, 0).unwrap();
+        assert_eq!(s.last(), Some(&0x0D), "CR in the spare bits, not '@'");
+        let back = crate::backend::smpp::deliver::interpret(
+            &crate::backend::smpp::deliver::Message::from(p),
+            DataCodingPolicy::Gsm7Packed,
+        )
+        .unwrap();
+        let crate::backend::smpp::deliver::Incoming::Sms(back) = back else { panic!("{back:?}") };
+        assert_eq!(back.text, "abcdefg");
     }
 
     #[test]
