@@ -455,3 +455,18 @@ async fn transmitter_receiver_against_the_virtual_smsc() {
     }
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn throttled_parts_go_again_in_their_order() {
+    let smsc = Smsc::start().await;
+    let mut cfg = config(smsc.port);
+    cfg.throttle_pause = 1;
+    let link = link(cfg).await;
+    link.connected().await;
+    // All three parts are in flight together and all three are refused.
+    smsc.handler.push_faults([SmppError::ESME_RTHROTTLED, SmppError::ESME_RTHROTTLED, SmppError::ESME_RTHROTTLED]);
+    let ids = link.send(7, BOB, &"z".repeat(400)).await.unwrap();
+    assert_eq!(ids.len(), 3);
+    let seqs: Vec<u8> = smsc.handler.accepted().iter().map(|a| a.pdu.short_message[5]).collect();
+    assert_eq!(seqs, [1, 2, 3], "resent in the order they were queued");
+}

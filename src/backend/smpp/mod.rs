@@ -30,6 +30,8 @@ pub(crate) struct Request {
     reply: oneshot::Sender<Result<String, SendError>>,
     /// Times it was submitted on a connection that died before answering.
     resends: u8,
+    /// Position in the order `send` queued requests, kept when one is put back.
+    order: u64,
 }
 
 /// Counters since start, for logs, tests and benchmarks.
@@ -75,6 +77,7 @@ pub struct SmppBackend {
     queue_rx: Mutex<Option<mpsc::UnboundedReceiver<Request>>>,
     shutdown: watch::Sender<bool>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    order: AtomicU64,
 }
 
 impl SmppBackend {
@@ -94,6 +97,7 @@ impl SmppBackend {
             queue_rx: Mutex::new(Some(queue_rx)),
             shutdown: watch::channel(false).0,
             task: Mutex::default(),
+            order: AtomicU64::new(0),
         }
     }
 
@@ -162,7 +166,7 @@ impl Backend for SmppBackend {
         for sm in parts {
             let (reply, rx) = oneshot::channel();
             self.queue
-                .send(Request { sm, reply, resends: 0 })
+                .send(Request { sm, reply, resends: 0, order: self.order.fetch_add(1, Ordering::Relaxed) })
                 .map_err(|_| SendError::transient("the SMPP link is not running"))?;
             answers.push(rx);
         }

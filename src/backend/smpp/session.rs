@@ -6,7 +6,7 @@
 //! link died, so this can duplicate a message (counted in `Stats::resent`). A deliver_sm
 //! is answered only after what it carried is committed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,7 +76,8 @@ pub(super) struct Session {
 struct Outbound<'a> {
     queue: &'a mut mpsc::UnboundedReceiver<Request>,
     /// Requests to send before anything new: resends after a drop or a throttle.
-    backlog: VecDeque<Request>,
+    /// Keyed by the order `send` queued them in, so put-back requests keep their order.
+    backlog: BTreeMap<u64, Request>,
     throttle: Throttle,
 }
 
@@ -84,7 +85,7 @@ impl Outbound<'_> {
     /// The next request whose sender still waits for it.
     async fn next(&mut self) -> Option<Request> {
         loop {
-            let req = match self.backlog.pop_front() {
+            let req = match self.backlog.pop_first().map(|(_, r)| r) {
                 Some(r) => r,
                 None => self.queue.recv().await?,
             };
@@ -97,7 +98,7 @@ impl Outbound<'_> {
     /// The next waiting request, without waiting.
     fn try_next(&mut self) -> Option<Request> {
         loop {
-            let req = match self.backlog.pop_front() {
+            let req = match self.backlog.pop_first().map(|(_, r)| r) {
                 Some(r) => r,
                 None => self.queue.try_recv().ok()?,
             };
@@ -107,13 +108,12 @@ impl Outbound<'_> {
         }
     }
 
-    /// Puts requests back in front, oldest first. `unanswered`: the SMSC may have taken
+    /// Puts requests back, ahead of new ones and in their original order. `unanswered`: the SMSC may have taken
     /// them (the connection died), so sending them again may duplicate them; after
     /// `MAX_RESENDS` such attempts a request fails (temporarily) instead, so an SMSC that
     /// never answers one message cannot keep the link cycling.
-    fn requeue(&mut self, mut reqs: Vec<(u32, Request)>, unanswered: bool) {
-        reqs.sort_by_key(|(seq, _)| *seq);
-        for (_, mut r) in reqs.into_iter().rev() {
+    fn requeue(&mut self, reqs: Vec<(u32, Request)>, unanswered: bool) {
+        for (_, mut r) in reqs {
             if unanswered {
                 r.resends += 1;
                 if r.resends > MAX_RESENDS {
@@ -122,7 +122,7 @@ impl Outbound<'_> {
                     continue;
                 }
             }
-            self.backlog.push_front(r);
+            self.backlog.insert(r.order, r);
         }
     }
 }
@@ -135,7 +135,7 @@ impl Session {
         let mut delay = min;
         let mut out = Outbound {
             queue: &mut self.queue,
-            backlog: VecDeque::new(),
+            backlog: BTreeMap::new(),
             throttle: Throttle::new(cfg.max_per_second, cfg.max_per_minute),
         };
         loop {
