@@ -65,15 +65,8 @@ struct Harness {
 }
 
 impl Harness {
-    /// A bridge whose bot has been invited by Alice into her management room. PENDING
-    /// statuses go out at once, so tests see every status.
+    /// A bridge whose bot has been invited by Alice into her management room.
     async fn new() -> Harness {
-        Harness::with_config(&format!("{CONFIG}matrix:\n  pending_status_delay_ms: 0\n")).await
-    }
-
-    /// [`Harness::new`] with another config.
-    async fn with_config(config: &str) -> Harness {
-        let config = Config::parse(config, Purpose::Run).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let matrix = Arc::new(MemoryMatrix::new("example.org"));
         // What `Bridge::start` does first: register the bot.
@@ -81,7 +74,7 @@ impl Harness {
         // MemoryMatrix lets users join only rooms they were invited to, so the DM exists first.
         let spec = RoomSpec { creator: ALICE.into(), invite: vec![BOT.into()], is_direct: true, ..Default::default() };
         let mgmt = matrix.create_room(&spec).await.unwrap();
-        let h = Harness::attach(dir, matrix, mgmt.clone(), Arc::default(), config).await;
+        let h = Harness::attach(dir, matrix, mgmt.clone(), Arc::default()).await;
         let invite = json!({
             "type": "m.room.member", "state_key": BOT, "sender": ALICE,
             "content": {"membership": "invite", "is_direct": true},
@@ -101,8 +94,8 @@ impl Harness {
         matrix: Arc<MemoryMatrix>,
         mgmt: String,
         counter: Arc<AtomicU32>,
-        config: Config,
     ) -> Harness {
+        let config = Config::parse(CONFIG, Purpose::Run).unwrap();
         let store = Store::open(&db_path(dir.path())).unwrap();
         // No control API or sent log: the test looks at `TestBackend::sent` directly.
         let backend = Arc::new(TestBackend::new("test1", OUR_NUMBER, TestBackendConfig::default()));
@@ -116,9 +109,8 @@ impl Harness {
 
     /// A new process on the same database and homeserver (the old one is dropped).
     async fn restart(self) -> Harness {
-        let config = self.bridge.config.clone();
         let Harness { dir, matrix, mgmt, counter, .. } = self;
-        Harness::attach(dir, matrix, mgmt, counter, config).await
+        Harness::attach(dir, matrix, mgmt, counter).await
     }
 
     fn next(&self) -> u32 {
@@ -466,19 +458,6 @@ async fn formatted_messages_and_replies_become_plain_text() {
             sms(&h.job(&plain_reply), "OK"),
         ]
     );
-}
-
-#[tokio::test]
-async fn pending_goes_out_only_for_a_message_that_takes_a_while() {
-    // The default delay (1 s).
-    let h = Harness::with_config(CONFIG).await;
-    let room = h.start_chat(BOB, "15551234567").await;
-    let quick = h.say(ALICE, &room, json!({"msgtype": "m.text", "body": "quick"})).await;
-    assert_eq!(h.status_names(&quick), ["SUCCESS"], "accepted at once: no PENDING");
-    h.backend.push_faults(&[Fault::Transient]);
-    let slow = h.say(ALICE, &room, json!({"msgtype": "m.text", "body": "slow"})).await;
-    assert_eq!(h.status_names(&slow), ["FAIL_RETRIABLE"], "the retry status replaced the unsent PENDING");
-    assert_eq!(h.bridge.queue_counts().unwrap()[2], (0, 0), "nothing left waiting in matrix_out");
 }
 
 #[tokio::test]

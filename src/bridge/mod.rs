@@ -286,12 +286,7 @@ impl Bridge {
             return Ok(());
         }
         let content = status::status_content(event_id, &update);
-        // Clients show the latest status: one still waiting to go out is replaced.
-        Store::supersede_statuses(tx, room_id, status::STATUS_EVENT, event_id)?;
-        let delay =
-            if update.status == status::Status::Pending { self.config.matrix.pending_status_delay_ms } else { 0 };
-        Store::enqueue_matrix_after(tx, room_id, &self.bot, "message", status::STATUS_EVENT, &content, delay)
-            .map(|_| ())
+        Store::enqueue_matrix(tx, room_id, &self.bot, "message", status::STATUS_EVENT, &content).map(|_| ())
     }
 
     /// Counts a failed attempt at a queued job: schedules a retry with backoff, or buries

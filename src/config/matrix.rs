@@ -10,18 +10,10 @@ pub struct MatrixConfig {
     pub delivery_receipts: bool,
     /// Post an `m.notice` when a message fails permanently.
     pub message_error_notices: bool,
-    /// Milliseconds a message may take before its PENDING status is sent: a message the
-    /// link accepts sooner goes straight to SUCCESS (one status event instead of two).
-    pub pending_status_delay_ms: u64,
 }
 
 impl Default for MatrixConfig {
     fn default() -> Self {
-        MatrixConfig {
-            message_status_events: true,
-            delivery_receipts: true,
-            message_error_notices: true,
-            pending_status_delay_ms: 1000,
-        }
+        MatrixConfig { message_status_events: true, delivery_receipts: true, message_error_notices: true }
     }
 }

@@ -25,36 +25,12 @@ impl Store {
         event_type: &str,
         content: &serde_json::Value,
     ) -> Result<i64> {
-        Store::enqueue_matrix_after(tx, room_id, sender, kind, event_type, content, 0)
-    }
-
-    /// [`Store::enqueue_matrix`], due only `delay_ms` from now.
-    pub fn enqueue_matrix_after(
-        tx: &Transaction,
-        room_id: &str,
-        sender: &str,
-        kind: &str,
-        event_type: &str,
-        content: &serde_json::Value,
-        delay_ms: u64,
-    ) -> Result<i64> {
         let now = now_ms();
         tx.prepare_cached(
-            "INSERT INTO matrix_out (room_id, sender, kind, event_type, content, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO matrix_out (room_id, sender, kind, event_type, content, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
         )?
-        .execute(params![room_id, sender, kind, event_type, content.to_string(), now + delay_ms as i64, now])?;
+        .execute(params![room_id, sender, kind, event_type, content.to_string(), now])?;
         Ok(tx.last_insert_rowid())
-    }
-
-    /// Drops the unsent status events about `event_id` in `room_id`: a newer one replaces
-    /// them. Returns how many.
-    pub fn supersede_statuses(tx: &Transaction, room_id: &str, event_type: &str, event_id: &str) -> Result<usize> {
-        Ok(tx
-            .prepare_cached(
-                "UPDATE matrix_out SET state = 'done' WHERE state = 'new' AND room_id = ?1 AND event_type = ?2
-                 AND json_extract(content, '$.\"m.relates_to\".event_id') = ?3",
-            )?
-            .execute(params![room_id, event_type, event_id])?)
     }
 
     /// Due jobs in order; a job backing off holds back later ones in its room, so a
