@@ -366,16 +366,7 @@ impl Conn {
     }
 
     async fn write(&mut self, cfg: &SmppConfig, pdu: &Pdu) -> Result<(), String> {
-        let bytes = smpp::encode(pdu).map_err(|e| format!("cannot encode {}: {e}", pdu.body.name()))?;
-        let w = async {
-            self.writer.write_all(&bytes).await?;
-            self.writer.flush().await
-        };
-        match timeout(Duration::from_secs(cfg.response_timeout), w).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("write failed: {e}")),
-            Err(_) => Err(format!("the SMSC took no data for {}s", cfg.response_timeout)),
-        }
+        self.write_all(cfg, std::slice::from_ref(pdu)).await
     }
 
     /// Several PDUs in one write.
@@ -384,8 +375,13 @@ impl Conn {
         for pdu in pdus {
             smpp::encode_into(pdu, &mut bytes).map_err(|e| format!("cannot encode {}: {e}", pdu.body.name()))?;
         }
+        self.send_bytes(cfg, &bytes).await
+    }
+
+    /// Writes and flushes, giving up after `response_timeout` (an SMSC that stops reading).
+    async fn send_bytes(&mut self, cfg: &SmppConfig, bytes: &[u8]) -> Result<(), String> {
         let w = async {
-            self.writer.write_all(&bytes).await?;
+            self.writer.write_all(bytes).await?;
             self.writer.flush().await
         };
         match timeout(Duration::from_secs(cfg.response_timeout), w).await {
@@ -516,14 +512,8 @@ impl Conn {
                             }
                         }
                     }
-                    let w = async {
-                        self.writer.write_all(&batch).await?;
-                        self.writer.flush().await
-                    };
-                    match timeout(response_timeout, w).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => break End::Lost(format!("write failed: {e}")),
-                        Err(_) => break End::Lost(format!("the SMSC took no data for {}s", cfg.response_timeout)),
+                    if let Err(why) = self.send_bytes(cfg, &batch).await {
+                        break End::Lost(why);
                     }
                 }
                 Event::Timer => {
