@@ -3,6 +3,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sms_bridge::config::{self, Config, Purpose};
+use sms_bridge::mms;
 use sms_bridge::registration;
 use sms_bridge::sms::time::Validity;
 use sms_bridge::sms::tpdu::{self, SubmitOptions};
@@ -88,6 +89,10 @@ enum Decode {
         #[arg(long)]
         no_smsc: bool,
     },
+    /// An MMS PDU file (m-retrieve-conf, m-send-req, m-notification-ind, …).
+    Mms { file: PathBuf },
+    /// A WAP push PDU in hex (the user data of the port-2948 SMS), MMS notification decoded.
+    WapPush { hex: String },
 }
 
 #[derive(Subcommand)]
@@ -165,6 +170,17 @@ fn run_tool(command: Command) -> Result<(), String> {
                 .map_err(|e| format!("decode sms: {e}"))?;
             println!("{}", sms_bridge::sms::describe::describe(&pdu));
         }
+        Command::Decode { what: Decode::Mms { file } } => {
+            let what = format!("decode mms {}", file.display());
+            let bytes = read_limited(&file, MAX_MMS_FILE).map_err(|e| format!("{what}: {e}"))?;
+            let m = mms::decode(&bytes).map_err(|e| format!("{what}: {e}"))?;
+            println!("{}", pretty(&mms::describe::message(&m)));
+        }
+        Command::Decode { what: Decode::WapPush { hex } } => {
+            let bytes = tpdu::from_hex(&hex).map_err(|e| format!("decode wap-push: {e}"))?;
+            let push = mms::push::decode(&bytes).map_err(|e| format!("decode wap-push: {e}"))?;
+            println!("{}", pretty(&mms::describe::push(&push)));
+        }
         Command::Encode { what: Encode::Sms { to, text, smsc, status_report, validity } } => {
             let validity =
                 validity.map(Validity::relative_minutes).transpose().map_err(|e| format!("--validity: {}", e.what))?;
@@ -205,6 +221,23 @@ fn smsc_sim_main(a: SmscSimArgs) -> Result<(), String> {
 fn rand_ref() -> u8 {
     use rand::Rng;
     rand::thread_rng().r#gen()
+}
+
+/// Far above any carrier's MMS size limit; keeps a mistaken path from filling memory.
+const MAX_MMS_FILE: u64 = 64 << 20;
+
+fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::other(format!("larger than {max} bytes")));
+    }
+    Ok(bytes)
+}
+
+fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
 fn fail(message: &str) -> ExitCode {
