@@ -54,6 +54,20 @@ Ops (optional fields in brackets):
                                                  "is_valid_gsm": [bool]}
   {"op": "gsm_decode", "hex"} -> {"text", "surrogates"}
   {"op": "is_valid_gsm", "text"} -> {"is_valid_gsm": bool}
+
+  {"op": "mms_encode", "transaction_id", "to", ["from"], ["subject"],
+   "slides": [{["image": {"content_type", "data_hex", "location"}],
+               ["audio": {"content_type", "data_hex", "location"}], ["text": str]}]}
+      messaging.mms.message.MMSMessage with one MMSMessagePage per slide; upstream writes its own
+      SMIL part first. On Python 3 upstream writes each data character as one octet, so binary
+      data goes in as a Latin-1 string; it cannot encode Content-Type parameters (a dict_keys
+      .sort() error) and drops parts added with add_data_part, so neither is used.
+      -> {"hex"}
+
+  {"op": "mms_decode", "hex"}
+      messaging.mms.message.MMSMessage.from_data
+      -> {"headers": {name: value}, "parts": [{"content_type", "params", "headers", "data_hex"}]}
+      Header values that are tuples (Content-Type) become [value, {params}]; bytes become Latin-1.
 """
 
 import json
@@ -302,6 +316,65 @@ def op_is_valid_gsm(req):
     return {"is_valid_gsm": is_valid_gsm(field(req, "text", str, required=True))}
 
 
+def plain(value):
+    """Upstream's header values as JSON: tuples to lists, bytes to Latin-1 text."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def op_mms_encode(req):
+    from messaging.mms.message import MMSMessage, MMSMessagePage, DataPart
+
+    m = MMSMessage()
+    m.headers["Transaction-Id"] = field(req, "transaction_id", str, required=True)
+    m.headers["To"] = field(req, "to", str, required=True)
+    for key, name in (("from", "From"), ("subject", "Subject")):
+        value = field(req, key, str)
+        if value is not None:
+            m.headers[name] = value
+    for slide in field(req, "slides", list, required=True):
+        page = MMSMessagePage()
+        for slot in ("image", "audio"):
+            media = slide.get(slot)
+            if media:
+                part = DataPart()
+                part.set_data(bytes.fromhex(media["data_hex"]).decode("latin-1"), media["content_type"])
+                part.headers["Content-Location"] = media["location"]
+                setattr(page, slot, (part, 0, 0))
+        if slide.get("text"):
+            page.add_text(slide["text"])
+        m.add_page(page)
+    return {"hex": bytes(m.encode()).hex()}
+
+
+def op_mms_decode(req):
+    from messaging.mms.message import MMSMessage
+
+    import array
+
+    m = MMSMessage.from_data(array.array("B", bytes.fromhex(hex_field(req))))
+    parts = []
+    for p in m.data_parts:
+        content_type, params = p.headers["Content-Type"]
+        data = p.data
+        if isinstance(data, str):
+            data = data.encode("latin-1")
+        parts.append({
+            "content_type": content_type,
+            "params": plain(params),
+            "headers": plain({k: v for k, v in p.headers.items() if k != "Content-Type"}),
+            "data_hex": bytes(data).hex(),
+        })
+    return {"headers": plain(m.headers), "parts": parts}
+
+
 OPS = {
     "version": op_version,
     "encode_submit": op_encode_submit,
@@ -311,6 +384,8 @@ OPS = {
     "gsm_encode_many": op_gsm_encode_many,
     "gsm_decode": op_gsm_decode,
     "is_valid_gsm": op_is_valid_gsm,
+    "mms_encode": op_mms_encode,
+    "mms_decode": op_mms_decode,
 }
 
 
