@@ -6,6 +6,7 @@ mod compose;
 pub mod describe;
 pub mod encode;
 mod error;
+pub mod fetch;
 mod headers;
 mod multipart;
 pub mod pdu;

@@ -1,0 +1,232 @@
+//! Fetching an MMS from the MMSC: the one part of `mms` that does I/O. A notification's
+//! Content-Location comes from the network, so it is treated as hostile: only http(s), only
+//! the configured MMSC hosts, no loopback/private/link-local addresses unless allowed, no
+//! redirects, a size cap checked before and while reading, and a timeout.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use reqwest::Url;
+
+#[derive(Debug, Clone)]
+pub struct FetchPolicy {
+    /// Hosts a Content-Location may name (the MMSC's, plus any allow-list). Empty: none.
+    pub allowed_hosts: Vec<String>,
+    /// Let URLs resolve to loopback, private or link-local addresses (an MMSC on a LAN).
+    pub allow_private: bool,
+    pub max_bytes: u64,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The URL breaks the policy; retrying cannot help.
+    #[error("refused {url}: {why}")]
+    Refused { url: String, why: String },
+    #[error("{url} is larger than the {limit}-byte limit ({size})")]
+    TooLarge { url: String, limit: u64, size: String },
+    #[error("{url}: HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url}: {why}")]
+    Network { url: String, why: String },
+}
+
+impl FetchError {
+    /// Worth trying again later: network trouble and 5xx/408/429.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Network { .. } => true,
+            FetchError::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
+/// A Content-Location made absolute: routers that keep the notification may hand over
+/// only a path or an id, which is completed from the configured MMSC base URL.
+pub fn complete_location(location: &str, base: Option<&str>) -> Result<String, FetchError> {
+    let refused = |why: &str| FetchError::Refused { url: location.to_string(), why: why.to_string() };
+    if let Ok(url) = Url::parse(location) {
+        return Ok(url.to_string());
+    }
+    let base = base.ok_or_else(|| refused("not an absolute URL and no MMSC base URL is configured"))?;
+    let base = Url::parse(base).map_err(|e| refused(&format!("MMSC base URL: {e}")))?;
+    let joined = if location.starts_with('/') {
+        base.join(location)
+    } else {
+        let mut b = base.clone();
+        if !b.path().ends_with('/') {
+            b.set_path(&format!("{}/", b.path()));
+        }
+        b.join(location)
+    };
+    joined.map(|u| u.to_string()).map_err(|e| refused(&e.to_string()))
+}
+
+/// Checks scheme and host against the policy (addresses are checked after resolving).
+pub fn check_url(url: &str, policy: &FetchPolicy) -> Result<Url, FetchError> {
+    let refused = |why: String| FetchError::Refused { url: url.to_string(), why };
+    let parsed = Url::parse(url).map_err(|e| refused(format!("not a URL ({e})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(refused(format!("scheme {} is not http or https", parsed.scheme())));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(refused("credentials in the URL".into()));
+    }
+    let host = parsed.host_str().ok_or_else(|| refused("no host".into()))?.to_ascii_lowercase();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if !policy.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        return Err(refused(format!("host {host} is not the configured MMSC")));
+    }
+    Ok(parsed)
+}
+
+/// Addresses an MMS URL must not reach unless the operator allowed private ones.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xC0) == 64 // carrier-grade NAT
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal(IpAddr::V4(v4));
+            }
+            let seg0 = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg0 & 0xFE00) == 0xFC00 // unique local
+                || (seg0 & 0xFFC0) == 0xFE80 // link-local
+        }
+    }
+}
+
+/// GETs `url` under `policy`. The host is resolved once and the connection pinned to the
+/// checked address, so a DNS answer cannot change between the check and the request.
+pub async fn fetch(url: &str, policy: &FetchPolicy, proxy: Option<&str>) -> Result<Vec<u8>, FetchError> {
+    let parsed = check_url(url, policy)?;
+    let net = |why: String| FetchError::Network { url: url.to_string(), why };
+    let host = parsed.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(policy.timeout)
+        .connect_timeout(policy.timeout);
+    match proxy {
+        // Through a proxy (an operator's WAP proxy) the proxy resolves the name; the host
+        // allow-list still applies.
+        Some(p) => builder = builder.proxy(reqwest::Proxy::all(p).map_err(|e| net(format!("proxy {p}: {e}")))?),
+        None => {
+            let addrs: Vec<SocketAddr> =
+                tokio::time::timeout(policy.timeout, tokio::net::lookup_host((host.as_str(), port)))
+                    .await
+                    .map_err(|_| net("name lookup timed out".into()))?
+                    .map_err(|e| net(format!("name lookup: {e}")))?
+                    .collect();
+            let Some(addr) = addrs.first().copied() else { return Err(net("name has no addresses".into())) };
+            if !policy.allow_private {
+                if let Some(bad) = addrs.iter().find(|a| is_internal(a.ip())) {
+                    return Err(FetchError::Refused {
+                        url: url.to_string(),
+                        why: format!("{host} resolves to the internal address {}", bad.ip()),
+                    });
+                }
+            }
+            builder = builder.no_proxy().resolve(&host, addr);
+        }
+    }
+    let client = builder.build().map_err(|e| net(e.to_string()))?;
+    let mut resp = client.get(parsed).send().await.map_err(|e| net(e.to_string()))?;
+    let status = resp.status();
+    if status.is_redirection() {
+        let to = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("?");
+        return Err(FetchError::Refused { url: url.to_string(), why: format!("redirect to {to}") });
+    }
+    if !status.is_success() {
+        return Err(FetchError::Status { url: url.to_string(), status: status.as_u16() });
+    }
+    let too_large = |size: String| FetchError::TooLarge { url: url.to_string(), limit: policy.max_bytes, size };
+    if let Some(len) = resp.content_length().filter(|&l| l > policy.max_bytes) {
+        return Err(too_large(format!("{len} bytes declared")));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| net(e.to_string()))? {
+        if (body.len() + chunk.len()) as u64 > policy.max_bytes {
+            return Err(too_large(format!("over {} bytes sent", policy.max_bytes)));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> FetchPolicy {
+        FetchPolicy {
+            allowed_hosts: vec!["mms.example.net".into()],
+            allow_private: false,
+            max_bytes: 1000,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn urls_outside_the_policy_are_refused() {
+        let p = policy();
+        assert!(check_url("http://mms.example.net/x", &p).is_ok());
+        assert!(check_url("https://MMS.example.net:8443/x?y", &p).is_ok());
+        for bad in [
+            "file:///etc/passwd",
+            "ftp://mms.example.net/x",
+            "http://evil.example.com/x",
+            "http://mms.example.net.evil.com/x",
+            "http://user:pw@mms.example.net/x",
+            "not a url",
+        ] {
+            let e = check_url(bad, &p).unwrap_err();
+            assert!(matches!(e, FetchError::Refused { .. }), "{bad}: {e}");
+            assert!(!e.is_transient());
+        }
+    }
+
+    #[test]
+    fn internal_addresses() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.5",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_internal(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "100.128.0.1", "2001:4860::8888"] {
+            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn partial_locations_are_completed_from_the_base() {
+        assert_eq!(complete_location("http://a/b", None).unwrap(), "http://a/b");
+        assert_eq!(
+            complete_location("/mms/abc", Some("http://mmsc.op:8002/x")).unwrap(),
+            "http://mmsc.op:8002/mms/abc"
+        );
+        assert_eq!(complete_location("abc123", Some("http://mmsc.op/mms")).unwrap(), "http://mmsc.op/mms/abc123");
+        assert!(complete_location("abc123", None).is_err());
+    }
+}
