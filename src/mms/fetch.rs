@@ -130,13 +130,11 @@ pub async fn fetch(url: &str, policy: &FetchPolicy, proxy: Option<&str>) -> Resu
                     .map_err(|e| net(format!("name lookup: {e}")))?
                     .collect();
             let Some(addr) = addrs.first().copied() else { return Err(net("name has no addresses".into())) };
-            if !policy.allow_private {
-                if let Some(bad) = addrs.iter().find(|a| is_internal(a.ip())) {
-                    return Err(FetchError::Refused {
-                        url: url.to_string(),
-                        why: format!("{host} resolves to the internal address {}", bad.ip()),
-                    });
-                }
+            if let Some(bad) = addrs.iter().find(|a| !policy.allow_private && is_internal(a.ip())) {
+                return Err(FetchError::Refused {
+                    url: url.to_string(),
+                    why: format!("{host} resolves to the internal address {}", bad.ip()),
+                });
             }
             builder = builder.no_proxy().resolve(&host, addr);
         }
