@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::status::Update;
 use super::{Attempt, Bridge, BridgeError};
-use crate::backend::{DeliveryReport, DeliveryStatus, ReceivedSms, WapPush};
+use crate::backend::{DeliveryReport, DeliveryStatus, ReceivedSms};
 use crate::phone::Address;
 use crate::store::{InboxItem, InboxKind, OutState, Queue, Store};
 
@@ -34,7 +34,9 @@ impl Bridge {
             let result = match &item.item {
                 InboxKind::Sms(sms) => self.relay_sms(item, sms).await.map(|ev| relayed.push((item.id, ev))),
                 InboxKind::Report(r) => self.apply_report(item, r),
-                InboxKind::WapPush(p) => self.relay_wap_push(item, p).await.map(|ev| relayed.push((item.id, ev))),
+                InboxKind::WapPush(p) => {
+                    self.accept_wap_push(item, p).await.map(|ev| relayed.extend(ev.map(|ev| (item.id, ev))))
+                }
             };
             if let Err(e) = result {
                 self.record_relayed(&mut relayed).await?;
@@ -103,18 +105,7 @@ impl Bridge {
         self.relay(item, &sms.from, &content, sms.timestamp_ms).await
     }
 
-    /// A WAP push (MMS notification) stays in the inbox for the MMS pipeline; the chat
-    /// learns that something arrived instead of seeing the push's octets as text.
-    async fn relay_wap_push(&self, item: &InboxItem, push: &WapPush) -> Result<String, BridgeError> {
-        let body = format!(
-            "📎 sent a picture message (MMS). This bridge cannot fetch MMS yet; the notification is kept (inbox item {}, {} octets).",
-            item.id,
-            push.data.len()
-        );
-        self.relay(item, &push.from, &json!({ "msgtype": "m.notice", "body": body }), None).await
-    }
-
-    async fn relay(
+    pub(super) async fn relay(
         &self,
         item: &InboxItem,
         sender: &str,

@@ -6,6 +6,7 @@ mod events;
 mod failpoint;
 mod inbound;
 mod matrix_out;
+mod mms_in;
 mod outbound;
 mod portals;
 pub mod status;
@@ -66,6 +67,7 @@ pub struct Wakers {
     pub outbox: BTreeMap<String, Notify>,
     pub inbox: Arc<Notify>,
     pub matrix_out: Notify,
+    pub mms: Arc<Notify>,
 }
 
 pub struct Bridge {
@@ -185,6 +187,7 @@ impl Bridge {
         tasks.push(tokio::spawn(events::run(self.clone())));
         tasks.push(tokio::spawn(inbound::run(self.clone())));
         tasks.push(tokio::spawn(matrix_out::run(self.clone())));
+        tasks.push(tokio::spawn(mms_in::run(self.clone())));
         tasks.push(tokio::spawn(self.clone().watch_links(state_rx)));
         tasks.push(tokio::spawn(self.clone().housekeeping()));
         tracing::info!(backends = self.backends.len(), "bridge started");

@@ -6,6 +6,7 @@ mod bridge;
 mod homeserver;
 mod logging;
 mod matrix;
+mod mms;
 mod rewrite;
 mod smpp;
 mod sms;
@@ -20,6 +21,7 @@ pub use bridge::{BridgeConfig, Permission};
 pub use homeserver::HomeserverConfig;
 pub use logging::{LogFormat, LoggingConfig};
 pub use matrix::MatrixConfig;
+pub use mms::MmsConfig;
 pub use rewrite::store_tokens;
 pub use smpp::{BindMode, DataCodingPolicy, LongMessagePolicy, SmppConfig};
 pub use sms::SmsConfig;
@@ -38,6 +40,8 @@ pub struct Config {
     pub matrix: MatrixConfig,
     #[serde(default)]
     pub sms: SmsConfig,
+    #[serde(default)]
+    pub mms: MmsConfig,
     #[serde(default)]
     pub backends: Vec<BackendConfig>,
     #[serde(default)]
@@ -131,6 +135,7 @@ impl Config {
         }
         self.bridge.validate(&mut p);
         self.sms.validate(&mut p);
+        self.mms.validate(&mut p);
         backends::validate_all(&self.backends, &self.bridge, &mut p);
         self.logging.validate(&mut p);
         p

@@ -7,9 +7,9 @@ use std::time::Duration;
 use ruma::api::auth_scheme::SendAccessToken;
 use ruma::api::client::{
     account::register, alias::get_alias, appservice::request_ping, config::set_global_account_data,
-    discovery::get_capabilities, membership::invite_user, membership::join_room_by_id, membership::leave_room,
-    message::send_message_event, profile::set_display_name, receipt::create_receipt, room::create_room,
-    state::send_state_event,
+    discovery::get_capabilities, media::create_content, membership::invite_user, membership::join_room_by_id,
+    membership::leave_room, message::send_message_event, profile::set_display_name, receipt::create_receipt,
+    room::create_room, state::send_state_event,
 };
 use ruma::api::path_builder::VersionHistory;
 use ruma::api::{
@@ -229,6 +229,13 @@ impl MatrixApi for HttpMatrix {
         let room: OwnedRoomId = parse("room ID", room_id)?;
         let req = send_state_event::v3::Request::new_raw(room, event_type.into(), state_key.to_string(), raw(content));
         Ok(self.call(req, Some(sender)).await?.event_id.to_string())
+    }
+
+    async fn upload(&self, sender: &str, content_type: &str, filename: &str, data: Vec<u8>) -> Result<String> {
+        let mut req = create_content::v3::Request::new(data);
+        req.filename = Some(filename.to_string());
+        req.content_type = Some(content_type.to_string());
+        Ok(self.call(req, Some(sender)).await?.content_uri.to_string())
     }
 
     async fn read_receipt(&self, sender: &str, room_id: &str, event_id: &str) -> Result<()> {

@@ -30,8 +30,19 @@ struct State {
     txns: HashMap<(String, String, String), String>,
     receipts: Vec<(String, String, String)>,
     account_data: HashMap<(String, String), Value>,
+    uploads: Vec<Upload>,
     down: bool,
     next_id: u64,
+}
+
+/// A file given to the media repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub mxc: String,
+    pub sender: String,
+    pub content_type: String,
+    pub filename: String,
+    pub data: Vec<u8>,
 }
 
 pub struct MemoryMatrix {
@@ -47,6 +58,10 @@ impl MemoryMatrix {
     /// While down, every call fails as if the homeserver were unreachable.
     pub fn set_down(&self, down: bool) {
         self.state.lock().unwrap().down = down;
+    }
+
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.state.lock().unwrap().uploads.clone()
     }
 
     pub fn events(&self) -> Vec<SentEvent> {
@@ -233,6 +248,21 @@ impl MatrixApi for MemoryMatrix {
         Self::check_member(&s, sender, room_id)?;
         s.receipts.push((sender.into(), room_id.into(), event_id.into()));
         Ok(())
+    }
+
+    async fn upload(&self, sender: &str, content_type: &str, filename: &str, data: Vec<u8>) -> Result<String> {
+        let mut s = self.lock()?;
+        s.next_id += 1;
+        let mxc = format!("mxc://{}/media{}", self.domain, s.next_id);
+        let upload = Upload {
+            mxc: mxc.clone(),
+            sender: sender.into(),
+            content_type: content_type.into(),
+            filename: filename.into(),
+            data,
+        };
+        s.uploads.push(upload);
+        Ok(mxc)
     }
 
     async fn set_account_data(&self, user_id: &str, event_type: &str, content: &Value) -> Result<()> {

@@ -3,6 +3,7 @@
 mod inbox;
 mod matrix_in;
 mod matrix_out;
+mod mms_in;
 mod outbox;
 mod portals;
 mod queue;
@@ -17,6 +18,7 @@ use rusqlite::{Connection, Transaction};
 pub use inbox::{InboxItem, InboxKind};
 pub use matrix_in::PendingEvent;
 pub use matrix_out::MatrixJob;
+pub use mms_in::{MmsJob, MmsStage, NewMmsJob};
 pub use outbox::{NewOutJob, OutJob, OutState};
 pub use portals::{Ghost, Portal};
 pub use queue::{Queue, backoff_ms};

@@ -124,6 +124,30 @@ CREATE TABLE sms_parts (
     PRIMARY KEY (backend_id, sender, reference, total, seq)
 );
 "#,
+    r#"
+-- MMS notifications being fetched and relayed. `stage` is the next step: fetch from the
+-- MMSC, relay to Matrix, notify (m-notifyresp-ind), then done; or dead.
+CREATE TABLE mms_in (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    backend_id TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    transaction_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    location TEXT NOT NULL,
+    declared_size INTEGER,
+    expires_at INTEGER NOT NULL,
+    payload BLOB,
+    stage TEXT NOT NULL DEFAULT 'fetch',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    received_at INTEGER NOT NULL,
+    -- A notification sent again (operators repeat them) is the same job.
+    UNIQUE (backend_id, location)
+);
+CREATE INDEX mms_in_due ON mms_in (next_attempt_at) WHERE stage IN ('fetch', 'relay', 'notify');
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

@@ -60,6 +60,12 @@ impl TestBackend {
         self.sink()?.sms(sms).map_err(|e| e.to_string())
     }
 
+    /// A phone's MMSC sends us a WAP push (the user data of the port-2948 SMS, joined).
+    pub fn inject_wap_push(&self, from: &str, data: Vec<u8>) -> Result<i64, String> {
+        let push = crate::backend::WapPush { from: from.to_string(), to: self.number.clone(), data };
+        self.sink()?.wap_push(push).map_err(|e| e.to_string())
+    }
+
     /// The network reports on a message we sent.
     pub fn report(&self, report: DeliveryReport) -> Result<i64, String> {
         self.sink()?.report(report).map_err(|e| e.to_string())

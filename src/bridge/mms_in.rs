@@ -1,0 +1,411 @@
+//! MMS → Matrix. A WAP push with an m-notification-ind becomes a durable job; the job is
+//! fetched from the MMSC (under `mms::fetch`'s policy), its parts go to the portal as
+//! media and text, and the MMSC is told with m-notifyresp-ind. Each stage is committed
+//! before the next, and Matrix sends use transaction ids derived from the job, so a
+//! restart repeats nothing the homeserver has already taken.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{Bridge, BridgeError};
+use crate::backend::WapPush;
+use crate::mms::{self, Message, MessageType, Part, TimeValue, fetch};
+use crate::phone::Address;
+use crate::store::{InboxItem, MmsJob, MmsStage, NewMmsJob, Store, now_ms};
+
+/// m-notifyresp-ind X-Mms-Status: Retrieved.
+const RETRIEVED: u8 = 0x81;
+
+pub(super) async fn run(bridge: Arc<Bridge>) {
+    let wake = bridge.wake.mms.clone();
+    super::work_loop("mms", &wake, Duration::from_secs(5), || {
+        let b = bridge.clone();
+        async move { b.drain_mms().await }
+    })
+    .await
+}
+
+/// Why a job stage failed, and whether trying again can help.
+struct Failure {
+    message: String,
+    transient: bool,
+}
+
+impl Failure {
+    fn permanent(message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), transient: false }
+    }
+}
+
+impl From<BridgeError> for Failure {
+    fn from(e: BridgeError) -> Failure {
+        Failure { transient: e.is_transient(), message: e.to_string() }
+    }
+}
+
+impl Bridge {
+    /// A WAP push from the inbox: an MMS notification becomes a job (returns None, the
+    /// inbox item finished with it); anything else is explained in the chat (returns the
+    /// notice's event id).
+    pub(super) async fn accept_wap_push(&self, item: &InboxItem, p: &WapPush) -> Result<Option<String>, BridgeError> {
+        let notice = |body: String| json!({ "msgtype": "m.notice", "body": body });
+        let push = match mms::push::decode(&p.data) {
+            Ok(push) => push,
+            Err(e) => {
+                tracing::warn!(from = %p.from, error = %e, "undecodable WAP push");
+                let body = format!("📎 sent a WAP push message that could not be read ({e}).");
+                return self.relay_notice(item, &p.from, notice(body)).await;
+            }
+        };
+        if !push.is_mms() {
+            tracing::info!(from = %p.from, content_type = %push.content_type.media, application = ?push.application_id(), "WAP push that is not MMS; ignored");
+            let body =
+                format!("📎 sent a WAP push ({}), which is not a picture message; not shown.", push.content_type.media);
+            return self.relay_notice(item, &p.from, notice(body)).await;
+        }
+        let m = match mms::decode(&push.body) {
+            Ok(m) if m.message_type == MessageType::NOTIFICATION_IND => m,
+            Ok(m) => {
+                let body = format!("📎 sent an MMS push of an unexpected kind ({}); not shown.", m.message_type.name());
+                return self.relay_notice(item, &p.from, notice(body)).await;
+            }
+            Err(e) => {
+                tracing::warn!(from = %p.from, error = %e, "undecodable MMS notification");
+                let body = format!("📎 sent a picture message whose notification could not be read ({e}).");
+                return self.relay_notice(item, &p.from, notice(body)).await;
+            }
+        };
+        // The push comes from the operator's gateway; the notification names the person.
+        let sender = match &m.from {
+            Some(mms::From::Address(a)) => mms::bare_address(a),
+            _ => p.from.clone(),
+        };
+        let cfg = &self.config.mms;
+        let refuse = |why: String| notice(format!("📎 sent a picture message (MMS), not fetched: {why}"));
+        if !cfg.enabled {
+            return self.relay_notice(item, &sender, refuse("fetching MMS is turned off (mms.enabled)".into())).await;
+        }
+        let Some(location) = m.content_location.as_deref() else {
+            return self.relay_notice(item, &sender, refuse("the notification has no content location".into())).await;
+        };
+        let location = match fetch::complete_location(location, cfg.mmsc_url.as_deref()) {
+            Ok(l) => l,
+            Err(e) => return self.relay_notice(item, &sender, refuse(e.to_string())).await,
+        };
+        if let Some(size) = m.message_size.filter(|&s| s > cfg.max_size) {
+            let why = format!("it is {size} bytes, over the {}-byte limit (mms.max_size)", cfg.max_size);
+            return self.relay_notice(item, &sender, refuse(why)).await;
+        }
+        let expires_at = match m.expiry {
+            Some(TimeValue::Absolute(s)) => (s as i64).saturating_mul(1000),
+            Some(TimeValue::Relative(s)) => now_ms().saturating_add((s as i64).saturating_mul(1000)),
+            None => now_ms() + (cfg.default_expiry as i64) * 1000,
+        };
+        let recipient = self.backends.get(&item.backend_id).map(|b| b.number().to_string()).unwrap_or_default();
+        let (major, minor) = m.version.unwrap_or((1, 0));
+        let version = format!("{major}.{minor}");
+        let job = NewMmsJob {
+            backend_id: &item.backend_id,
+            sender: &sender,
+            recipient: &recipient,
+            transaction_id: m.transaction_id.as_deref().unwrap_or(""),
+            version: &version,
+            location: &location,
+            declared_size: m.message_size,
+            expires_at,
+        };
+        let id = self.store.tx(|tx| {
+            let id = Store::insert_mms_tx(tx, &job)?;
+            Store::finish_inbox(tx, item.id, None)?;
+            Ok(id)
+        })?;
+        tracing::info!(inbox = item.id, job = ?id, %sender, %location, "MMS notification queued for fetching");
+        self.wake.mms.notify_one();
+        Ok(None)
+    }
+
+    async fn relay_notice(
+        &self,
+        item: &InboxItem,
+        sender: &str,
+        content: Value,
+    ) -> Result<Option<String>, BridgeError> {
+        self.relay(item, sender, &content, None).await.map(Some)
+    }
+
+    /// Works through due MMS jobs; true if there may be more.
+    pub async fn drain_mms(&self) -> Result<bool, BridgeError> {
+        let jobs = self.store.due_mms(10)?;
+        for job in &jobs {
+            if let Err(f) = self.advance_mms(job).await {
+                self.mms_failed(job, f).await?;
+            }
+        }
+        Ok(jobs.len() == 10)
+    }
+
+    /// Runs a job's stages from where it stands, committing after each.
+    async fn advance_mms(&self, job: &MmsJob) -> Result<(), Failure> {
+        let mut stage = job.stage;
+        let mut payload = job.payload.clone();
+        loop {
+            match stage {
+                MmsStage::Fetch => {
+                    if now_ms() > job.expires_at {
+                        return Err(Failure::permanent("the MMSC's notification expired before it could be fetched"));
+                    }
+                    let cfg = &self.config.mms;
+                    let bytes = fetch::fetch(&job.location, &cfg.fetch_policy(), cfg.proxy.as_deref())
+                        .await
+                        .map_err(|e| Failure { transient: e.is_transient(), message: e.to_string() })?;
+                    self.store.mms_advance(job.id, MmsStage::Relay, Some(&bytes)).map_err(BridgeError::from)?;
+                    tracing::info!(job = job.id, bytes = bytes.len(), "MMS fetched");
+                    payload = Some(bytes);
+                    stage = MmsStage::Relay;
+                }
+                MmsStage::Relay => {
+                    let bytes = payload.take().ok_or_else(|| Failure::permanent("fetched MMS is missing"))?;
+                    let m = mms::decode(&bytes)
+                        .map_err(|e| Failure::permanent(format!("the MMS could not be read: {e}")))?;
+                    if m.message_type != MessageType::RETRIEVE_CONF {
+                        return Err(Failure::permanent(format!(
+                            "the MMSC sent {} instead of the message",
+                            m.message_type.name()
+                        )));
+                    }
+                    self.relay_mms(job, &m).await?;
+                    self.store.mms_advance(job.id, MmsStage::Notify, None).map_err(BridgeError::from)?;
+                    stage = MmsStage::Notify;
+                }
+                MmsStage::Notify => {
+                    self.notify_retrieved(job).await?;
+                    self.store.mms_advance(job.id, MmsStage::Done, None).map_err(BridgeError::from)?;
+                    return Ok(());
+                }
+                MmsStage::Done | MmsStage::Dead => return Ok(()),
+            }
+        }
+    }
+
+    async fn mms_failed(&self, job: &MmsJob, f: Failure) -> Result<(), BridgeError> {
+        let next = now_ms() + crate::store::backoff_ms(job.attempts);
+        let out_of_time = job.stage == MmsStage::Fetch && next > job.expires_at;
+        let attempts = job.attempts + 1;
+        if f.transient && !out_of_time && attempts < self.config.bridge.max_attempts.max(3) * 4 {
+            tracing::info!(job = job.id, attempts, error = %f.message, "MMS not done yet; will retry");
+            self.store.mms_retry(job.id, next, &f.message)?;
+            return Ok(());
+        }
+        tracing::warn!(job = job.id, stage = ?job.stage, error = %f.message, "giving up on an MMS");
+        self.store.mms_bury(job.id, &f.message)?;
+        if job.stage == MmsStage::Notify {
+            return Ok(()); // Shown already; only the MMSC was not told.
+        }
+        // The conversation hears about it, even if this was the sender's first message.
+        let from = Address::parse(&job.sender, self.config.bridge.default_region.as_deref());
+        let owner = self.config.backends.iter().find(|b| b.id == job.backend_id).map(|b| b.owner(&self.config.bridge));
+        let portal_room = match &owner {
+            Some(o) => match self.ensure_portal(&job.backend_id, &from, o).await {
+                Ok(p) => p.room_id,
+                Err(e) => {
+                    tracing::warn!(job = job.id, error = %e, "no portal for the MMS failure notice");
+                    None
+                }
+            },
+            None => None,
+        };
+        let room = portal_room.or_else(|| owner.and_then(|o| self.store.management_room(&o).ok().flatten()));
+        if let Some(room) = room {
+            let body = format!("⚠ A picture message (MMS) from {} could not be shown: {}", from.display, f.message);
+            self.store.tx(|tx| self.notice_tx(tx, &room, &body))?;
+            self.wake.matrix_out.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Posts the message's parts to the portal: media as m.image/m.video/m.audio/m.file
+    /// (a single medium carries the text as its caption), text as m.text; SMIL is layout
+    /// only and not shown.
+    async fn relay_mms(&self, job: &MmsJob, m: &Message) -> Result<(), Failure> {
+        let sender = match &m.from {
+            Some(mms::From::Address(a)) => mms::bare_address(a),
+            _ => job.sender.clone(),
+        };
+        let from = Address::parse_cached(&sender, self.config.bridge.default_region.as_deref());
+        let cfg = self.config.backends.iter().find(|b| b.id == job.backend_id);
+        let owner =
+            cfg.map(|b| b.owner(&self.config.bridge)).ok_or_else(|| Failure::permanent("MMS for an unknown link"))?;
+        let portal = self.ensure_portal(&job.backend_id, &from, &owner).await?;
+        let room = portal.room_id.clone().unwrap_or_default();
+        let ghost = self.ensure_ghost(&from).await?;
+
+        let parts = flatten(&m.parts);
+        let mut texts: Vec<String> = m.subject.iter().filter(|s| !s.trim().is_empty()).cloned().collect();
+        let mut media = Vec::new();
+        for p in &parts {
+            let essence = p.content_type.essence();
+            if essence == "application/smil" {
+                continue;
+            }
+            // Plain text is the message; other text (a vCard, a calendar entry) is a file.
+            match p.text() {
+                Some(t) if essence == "text/plain" => {
+                    if !t.text.trim().is_empty() {
+                        texts.push(t.text.trim_end().to_string());
+                    }
+                }
+                _ => media.push(*p),
+            }
+        }
+        let caption = texts.join("\n");
+        let ts = m.date.map(|d| (d as i64).saturating_mul(1000));
+        let mut sent = 0;
+        for (i, p) in media.iter().enumerate() {
+            let (msgtype, mimetype, info) = describe_media(p);
+            let filename =
+                mms::safe_filename(p.name().unwrap_or(""), &format!("part{}{}", i + 1, extension(&mimetype)));
+            let mxc =
+                self.matrix.upload(&ghost, &mimetype, &filename, p.data.clone()).await.map_err(BridgeError::from)?;
+            let with_caption = media.len() == 1 && !caption.is_empty();
+            let mut content = json!({
+                "msgtype": msgtype,
+                "body": if with_caption { caption.clone() } else { filename.clone() },
+                "filename": filename,
+                "url": mxc,
+                "info": info,
+            });
+            content["info"]["mimetype"] = json!(mimetype);
+            content["info"]["size"] = json!(p.data.len());
+            let txn = format!("mms-in-{}-{i}", job.id);
+            self.matrix.send(&ghost, &room, &txn, "m.room.message", &content, ts).await.map_err(BridgeError::from)?;
+            sent += 1;
+        }
+        if !caption.is_empty() && media.len() != 1 {
+            let txn = format!("mms-in-{}-text", job.id);
+            let content = json!({ "msgtype": "m.text", "body": caption });
+            self.matrix.send(&ghost, &room, &txn, "m.room.message", &content, ts).await.map_err(BridgeError::from)?;
+            sent += 1;
+        }
+        if sent == 0 {
+            let txn = format!("mms-in-{}-empty", job.id);
+            let content = json!({ "msgtype": "m.notice", "body": "📎 sent an empty picture message." });
+            self.matrix.send(&ghost, &room, &txn, "m.room.message", &content, ts).await.map_err(BridgeError::from)?;
+        }
+        tracing::info!(job = job.id, %room, parts = parts.len(), "MMS relayed to Matrix");
+        Ok(())
+    }
+
+    /// Tells the MMSC the message was retrieved (m-notifyresp-ind). Without a configured
+    /// MMSC URL there is nowhere to send it.
+    async fn notify_retrieved(&self, job: &MmsJob) -> Result<(), Failure> {
+        let cfg = &self.config.mms;
+        let Some(url) = cfg.mmsc_url.as_deref() else {
+            tracing::debug!(job = job.id, "no mms.mmsc_url: m-notifyresp-ind not sent");
+            return Ok(());
+        };
+        let version = parse_version(&job.version);
+        let body = mms::encode::notifyresp_ind(&job.transaction_id, version, RETRIEVED)
+            .map_err(|e| Failure::permanent(e.to_string()))?;
+        post_to_mmsc(url, cfg, body).await.map(drop)
+    }
+}
+
+/// POSTs an MMS PDU to the MMSC and returns the answer's body.
+async fn post_to_mmsc(url: &str, cfg: &crate::config::MmsConfig, body: Vec<u8>) -> Result<Vec<u8>, Failure> {
+    let net = |e: String| Failure { message: format!("MMSC {url}: {e}"), transient: true };
+    let mut b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(cfg.timeout));
+    if let Some(p) = &cfg.proxy {
+        b = b.proxy(reqwest::Proxy::all(p).map_err(|e| Failure::permanent(format!("mms.proxy: {e}")))?);
+    }
+    let client = b.build().map_err(|e| net(e.to_string()))?;
+    let resp = client
+        .post(url)
+        .header("content-type", mms::push::MMS_CONTENT_TYPE)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| net(e.to_string()))?;
+    let status = resp.status();
+    if !status.is_success() {
+        let transient = status.is_server_error() || status.as_u16() == 429;
+        return Err(Failure { message: format!("MMSC {url}: HTTP {status}"), transient });
+    }
+    let mut out = Vec::new();
+    let mut resp = resp;
+    while let Some(chunk) = resp.chunk().await.map_err(|e| net(e.to_string()))? {
+        if out.len() + chunk.len() > 1 << 20 {
+            return Err(Failure::permanent(format!("MMSC {url}: answer over 1 MiB")));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+fn parse_version(v: &str) -> (u8, u8) {
+    let mut it = v.split('.').map(|n| n.parse().unwrap_or(0));
+    (it.next().unwrap_or(1), it.next().unwrap_or(0))
+}
+
+/// Parts in reading order, nested multiparts opened.
+fn flatten(parts: &[Part]) -> Vec<&Part> {
+    let mut out = Vec::new();
+    for p in parts {
+        if p.parts.is_empty() {
+            out.push(p);
+        } else {
+            out.extend(flatten(&p.parts));
+        }
+    }
+    out
+}
+
+/// The Matrix msgtype, the mimetype to declare and the info for a media part. An image
+/// is believed only if its bytes are one: the declared type comes from the sender.
+fn describe_media(p: &Part) -> (&'static str, String, Value) {
+    let declared = p.content_type.essence();
+    if declared.starts_with("image/") || declared.starts_with("application/octet-stream") {
+        if let Ok(format) = image::guess_format(&p.data) {
+            let mime = format.to_mime_type().to_string();
+            let dims = image::ImageReader::with_format(std::io::Cursor::new(&p.data), format).into_dimensions();
+            if let Ok((w, h)) = dims {
+                return ("m.image", mime, json!({ "w": w, "h": h }));
+            }
+            return ("m.file", mime, json!({}));
+        }
+        if declared.starts_with("image/") {
+            // WBMP and friends Matrix clients cannot show, or bytes that are no image.
+            return ("m.file", declared, json!({}));
+        }
+    }
+    let msgtype = match declared.split('/').next() {
+        Some("video") => "m.video",
+        Some("audio") => "m.audio",
+        _ => "m.file",
+    };
+    let mime = if declared.contains('/') && !declared.starts_with("application/x-wsp-") {
+        declared
+    } else {
+        "application/octet-stream".into()
+    };
+    (msgtype, mime, json!({}))
+}
+
+fn extension(mime: &str) -> &'static str {
+    match mime {
+        "image/jpeg" => ".jpg",
+        "image/png" => ".png",
+        "image/gif" => ".gif",
+        "image/webp" => ".webp",
+        "image/bmp" => ".bmp",
+        "audio/amr" => ".amr",
+        "audio/mpeg" => ".mp3",
+        "video/3gpp" => ".3gp",
+        "video/mp4" => ".mp4",
+        "text/x-vcard" | "text/vcard" => ".vcf",
+        _ => "",
+    }
+}

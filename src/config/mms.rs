@@ -1,0 +1,83 @@
+use serde::Deserialize;
+
+use super::Problems;
+
+/// Where MMS are fetched from and sent to, and the limits that keep hostile notifications
+/// harmless.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MmsConfig {
+    /// Fetch MMS at all. Off: picture messages are announced in the chat, not fetched.
+    pub enabled: bool,
+    /// The operator's MMSC (e.g. `http://mms.example-operator.net/mms`): where m-send-req
+    /// and m-notifyresp-ind are POSTed, the host notifications may point at, and the base
+    /// for content locations a router passes on incomplete.
+    pub mmsc_url: Option<String>,
+    /// An HTTP proxy for MMSC traffic (the operator's WAP proxy on an MMS APN).
+    pub proxy: Option<String>,
+    /// Other hosts a notification's content location may name.
+    pub allowed_hosts: Vec<String>,
+    /// Let content locations resolve to loopback, private or link-local addresses (an MMSC
+    /// inside your own network). Off by default: a notification is untrusted input.
+    pub allow_private_addresses: bool,
+    /// Largest MMS fetched, in bytes; checked against the notification and while reading.
+    pub max_size: u64,
+    /// Seconds one HTTP request to the MMSC may take.
+    pub timeout: u64,
+    /// Seconds to keep retrying a fetch when the notification gives no expiry.
+    pub default_expiry: u64,
+}
+
+impl Default for MmsConfig {
+    fn default() -> Self {
+        MmsConfig {
+            enabled: true,
+            mmsc_url: None,
+            proxy: None,
+            allowed_hosts: Vec::new(),
+            allow_private_addresses: false,
+            max_size: 5_000_000,
+            timeout: 60,
+            default_expiry: 3 * 24 * 3600,
+        }
+    }
+}
+
+impl MmsConfig {
+    pub(super) fn validate(&self, p: &mut Problems) {
+        for (key, url) in [("mms.mmsc_url", &self.mmsc_url), ("mms.proxy", &self.proxy)] {
+            if let Some(u) = url {
+                match reqwest::Url::parse(u) {
+                    Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some() => {}
+                    _ => p.add(key, format!("not an http(s) URL: {u:?}")),
+                }
+            }
+        }
+        for (i, h) in self.allowed_hosts.iter().enumerate() {
+            if h.is_empty() || h.contains(['/', ':', ' ']) && !h.starts_with('[') {
+                p.add(format!("mms.allowed_hosts[{i}]"), format!("a host name or address, not {h:?}"));
+            }
+        }
+        if self.max_size < 1000 {
+            p.add("mms.max_size", "must be at least 1000 bytes");
+        }
+        if self.timeout == 0 {
+            p.add("mms.timeout", "must be at least 1 second");
+        }
+    }
+
+    /// Hosts a content location may name: the MMSC's and the allow-list.
+    pub fn hosts(&self) -> Vec<String> {
+        let mmsc = self.mmsc_url.as_deref().and_then(|u| reqwest::Url::parse(u).ok()?.host_str().map(str::to_string));
+        mmsc.into_iter().chain(self.allowed_hosts.iter().cloned()).map(|h| h.to_ascii_lowercase()).collect()
+    }
+
+    pub fn fetch_policy(&self) -> crate::mms::fetch::FetchPolicy {
+        crate::mms::fetch::FetchPolicy {
+            allowed_hosts: self.hosts(),
+            allow_private: self.allow_private_addresses,
+            max_bytes: self.max_size,
+            timeout: std::time::Duration::from_secs(self.timeout),
+        }
+    }
+}
