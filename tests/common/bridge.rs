@@ -40,6 +40,11 @@ pub async fn setup(permissions: &str) -> Env {
 
 /// [`setup`] with more `backends:` entries (YAML list items indented by 2).
 pub async fn setup_with(permissions: &str, more_backends: &str) -> Env {
+    setup_full(permissions, more_backends, "").await
+}
+
+/// `setup_with` plus whole config sections (e.g. `mms:`), inserted before `logging:`.
+pub async fn setup_full(permissions: &str, more_backends: &str, sections: &str) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let (as_port, as_listener) = reserve_port();
     let (control_port, control_listener) = reserve_port();
@@ -74,6 +79,7 @@ backends:
     control: 127.0.0.1:{control_port}
     sent_log: {sent}
 {more_backends}
+{sections}
 logging:
   level: info,sms_bridge=debug
 "#,

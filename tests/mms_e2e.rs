@@ -1,0 +1,111 @@
+//! MMS end to end: a real Synapse, the real bridge binary, an independent SMSC (smpp34's
+//! server) delivering the WAP push as two deliver_sm, and a test MMSC on loopback.
+
+mod common;
+
+use common::bridge::{setup_full, wait};
+use common::mmsc::{TestMmsc, notification_push, png, retrieve_conf};
+use common::smsc::{PASSWORD, SYSTEM_ID, Smsc};
+use serde_json::Value;
+use sms_bridge::mms::MessageType;
+
+const SMPP_NUMBER: &str = "+15550002222";
+const PHONE: &str = "+447700900123";
+const GHOST: &str = "@sms_447700900123:localhost";
+/// Where operators' push gateways send from.
+const PUSH_GATEWAY: &str = "+447700900999";
+
+/// Sends a WAP push as the SMSC does: 8-bit data, a UDH with 16-bit ports (2948) and an
+/// 8-bit concatenation reference, here in two parts.
+async fn deliver_push(smsc: &Smsc, push: &[u8], reference: u8) {
+    let half = push.len() / 2;
+    for (seq, piece) in [(1u8, &push[..half]), (2, &push[half..])] {
+        let mut body = vec![0x0B, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0, 0x00, 0x03, reference, 2, seq];
+        body.extend_from_slice(piece);
+        assert_eq!(smsc.deliver(PUSH_GATEWAY, SMPP_NUMBER, 0x40, 0x04, &body, &[]).await, 0, "deliver_sm part {seq}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_picture_message_over_smpp_reaches_matrix_and_a_hostile_one_is_refused() {
+    let smsc = Smsc::start().await;
+    let mmsc = TestMmsc::start().await;
+    let backend = format!(
+        r#"  - id: smsc
+    type: smpp
+    number: "{SMPP_NUMBER}"
+    host: 127.0.0.1
+    port: {port}
+    system_id: {SYSTEM_ID}
+    password: {PASSWORD}
+    owner: "@alice:localhost""#,
+        port = smsc.port
+    );
+    // The test MMSC is on loopback, so private addresses are allowed here; the host
+    // allow-list (only the MMSC) still applies.
+    let mms = format!("mms:\n  mmsc_url: {}\n  allow_private_addresses: true\n  max_size: 300000", mmsc.url());
+    let env = setup_full("    \"@alice:localhost\": admin", &backend, &mms).await;
+    let bridge = env.start_bridge(None).await;
+    smsc.wait_bound(wait()).await;
+    bridge.wait_for_log("SMPP bound", wait()).await;
+    let alice = env.hs.register_user("alice").await;
+
+    let image = png(40, 30);
+    let message = retrieve_conf(PHONE, &[SMPP_NUMBER], "Greetings from the beach", &image);
+    mmsc.put("beach", message.clone());
+    deliver_push(&smsc, &notification_push(PHONE, "TX-beach", &mmsc.location("beach"), message.len() as u64), 7).await;
+
+    let portal = alice.wait_for_invite("the portal invite", wait(), |_, _| true).await;
+    alice.join(&portal).await;
+    let room = portal.clone();
+    let content = alice
+        .wait_for_event("the image", wait(), move |r, e: &Value| {
+            (r == room && e["sender"] == GHOST && e["content"]["msgtype"] == "m.image").then(|| e["content"].clone())
+        })
+        .await;
+    assert_eq!(content["body"], "Greetings from the beach");
+    assert_eq!(content["filename"], "photo.png");
+    assert_eq!(content["info"]["mimetype"], "image/png");
+    assert_eq!(content["info"]["size"], image.len());
+    assert_eq!((content["info"]["w"].as_u64(), content["info"]["h"].as_u64()), (Some(40), Some(30)));
+    // The bytes in Synapse's media repository are the picture, via authenticated media.
+    let mxc = content["url"].as_str().unwrap().trim_start_matches("mxc://").to_string();
+    let resp = reqwest::Client::new()
+        .get(format!("{}/_matrix/client/v1/media/download/{mxc}", alice.base_url))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "download: {}", resp.status());
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), image.as_slice());
+
+    // The MMSC heard m-notifyresp-ind (Retrieved) for the notification's transaction.
+    let end = tokio::time::Instant::now() + wait();
+    while mmsc.posted().is_empty() {
+        assert!(tokio::time::Instant::now() < end, "no m-notifyresp-ind");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let posted = mmsc.posted();
+    assert_eq!(posted[0].message_type, MessageType::NOTIFYRESP_IND);
+    assert_eq!(posted[0].transaction_id.as_deref(), Some("TX-beach"));
+    assert_eq!(posted[0].status, Some(0x81));
+
+    // A push pointing at a cloud metadata address: refused with a notice, never fetched,
+    // and the next SMS arrives as usual.
+    deliver_push(&smsc, &notification_push(PHONE, "TX-evil", "http://169.254.169.254/latest/meta-data/", 500), 8).await;
+    assert_eq!(smsc.deliver(PHONE, SMPP_NUMBER, 0, 0, b"did you get my picture?", &[]).await, 0);
+    let room = portal.clone();
+    alice
+        .wait_for_event("the refusal notice", wait(), move |r, e: &Value| {
+            let body = e["content"]["body"].as_str().unwrap_or("");
+            (r == room && body.contains("not the configured MMSC")).then_some(())
+        })
+        .await;
+    let room = portal.clone();
+    alice
+        .wait_for_event("the SMS after it", wait(), move |r, e: &Value| {
+            (r == room && e["content"]["body"] == "did you get my picture?").then_some(())
+        })
+        .await;
+    assert_eq!(mmsc.gets("beach"), 1);
+}
