@@ -306,6 +306,9 @@ impl MatrixApi for Flaky {
     async fn set_displayname(&self, user: &str, name: &str) -> Result<(), MatrixError> {
         self.call("set_displayname", self.inner.set_displayname(user, name)).await
     }
+    async fn download(&self, mxc: &str) -> Result<(Vec<u8>, Option<String>), MatrixError> {
+        self.call("download", self.inner.download(mxc)).await
+    }
     async fn upload(&self, sender: &str, content_type: &str, name: &str, data: Vec<u8>) -> Result<String, MatrixError> {
         self.call("upload", self.inner.upload(sender, content_type, name, data)).await
     }

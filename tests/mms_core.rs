@@ -12,11 +12,12 @@ use sms_bridge::backend::{Backend, EventSink, LinkState, ReceivedSms};
 use sms_bridge::bridge::Bridge;
 use sms_bridge::config::{Config, Purpose, TestBackendConfig};
 use sms_bridge::matrix::{MatrixApi, MemoryMatrix};
-use sms_bridge::mms::MessageType;
+use sms_bridge::mms::{self, MessageType};
 use sms_bridge::store::Store;
 use tokio::sync::mpsc;
 
 const OUR_NUMBER: &str = "+15550001111";
+const ALICE: &str = "@alice:example.org";
 const BOB: &str = "+15551234567";
 const BOB_GHOST: &str = "@sms_15551234567:example.org";
 /// The operator's push gateway: the SMS comes from it, the MMS from Bob.
@@ -33,7 +34,12 @@ struct Harness {
 
 impl Harness {
     async fn new(mms_extra: &str) -> Harness {
+        Harness::build(true, mms_extra).await
+    }
+
+    async fn build(with_mmsc: bool, mms_extra: &str) -> Harness {
         let mmsc = TestMmsc::start().await;
+        let mmsc_line = if with_mmsc { format!("  mmsc_url: {}", mmsc.url()) } else { String::new() };
         let config = format!(
             r#"
 homeserver:
@@ -52,11 +58,10 @@ backends:
     type: test
     number: "{OUR_NUMBER}"
 mms:
-  mmsc_url: {url}
+{mmsc_line}
   max_size: 200000
 {mms_extra}
-"#,
-            url = mmsc.url()
+"#
         );
         let config = Config::parse(&config, Purpose::Run).unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -79,6 +84,41 @@ mms:
                 return;
             }
         }
+    }
+
+    /// Bob's portal, made by an SMS from him.
+    async fn bob_portal(&self) -> String {
+        let sms = ReceivedSms { from: BOB.into(), to: String::new(), text: "hi".into(), timestamp_ms: None };
+        self.backend.inject(sms).unwrap();
+        self.settle().await;
+        self.bridge.store.portal_by_pair(OUR_NUMBER, "15551234567").unwrap().unwrap().room_id.unwrap()
+    }
+
+    /// Alice sends `content` in `room`; the bridge handles it and sends what it queued.
+    async fn alice_sends(&self, room: &str, content: Value) -> String {
+        let n = self.matrix.events().len();
+        let event_id = format!("$alice{n}");
+        let ev = serde_json::json!({
+            "type": "m.room.message", "sender": ALICE, "room_id": room, "event_id": event_id,
+            "origin_server_ts": 1, "content": content,
+        });
+        assert!(self.bridge.accept_transaction(&format!("t{n}"), &[ev]).unwrap());
+        self.bridge.handle_pending_events().await.unwrap();
+        self.bridge.send_due_mms().await.unwrap();
+        self.bridge.send_matrix_jobs().await.unwrap();
+        event_id
+    }
+
+    /// The latest message status the bridge sent for `event_id`.
+    fn status_of(&self, event_id: &str) -> Option<Value> {
+        self.matrix
+            .events()
+            .into_iter()
+            .rev()
+            .find(|e| {
+                e.event_type == "com.beeper.message_send_status" && e.content["m.relates_to"]["event_id"] == event_id
+            })
+            .map(|e| e.content)
     }
 
     /// Messages in Bob's portal, oldest first.
@@ -190,4 +230,133 @@ async fn hostile_or_oversized_notifications_are_refused_with_a_notice_and_sms_ke
     assert_eq!(notices.len(), 1, "{notices:#?}");
     assert_eq!(notices[0]["msgtype"], "m.notice");
     assert!(notices[0]["body"].as_str().unwrap().contains("could not be read"), "{notices:#?}");
+}
+
+#[tokio::test]
+async fn a_group_mms_lands_in_a_group_portal_with_every_participant() {
+    let h = Harness::new("  allow_private_addresses: true").await;
+    const CAROL: &str = "+15557654321";
+    const DAVE: &str = "+447700900123";
+    for (id, to) in [("g1", vec![OUR_NUMBER, CAROL, DAVE]), ("g2", vec![DAVE, OUR_NUMBER, CAROL])] {
+        let mms = retrieve_conf(BOB, &to, &format!("group {id}"), &png(4, 4));
+        h.mmsc.put(id, mms);
+        h.backend.inject_wap_push(PUSH_GATEWAY, notification_push(BOB, id, &h.mmsc.location(id), 1000)).unwrap();
+    }
+    h.settle().await;
+    // Same people, in another order: the same portal.
+    let key = "group-15551234567-15557654321-447700900123";
+    let portal = h.bridge.store.portal_by_pair(OUR_NUMBER, key).unwrap().expect("a group portal");
+    let room = portal.room_id.unwrap();
+    assert_eq!(portal.remote_destination.as_deref(), Some("+15551234567,+15557654321,+447700900123"));
+    let members = h.matrix.members(&room);
+    for ghost in [BOB_GHOST, "@sms_15557654321:example.org", "@sms_447700900123:example.org"] {
+        assert!(members.contains(ghost), "{ghost} not in {members:?}");
+    }
+    let spec = h.matrix.rooms().into_iter().find(|(r, _)| *r == room).unwrap().1;
+    assert!(spec.name.unwrap().starts_with("Group: "));
+    assert!(!spec.is_direct);
+    let bodies: Vec<(String, Value)> = h
+        .matrix
+        .events_in(&room)
+        .into_iter()
+        .filter(|e| e.event_type == "m.room.message")
+        .map(|e| (e.sender, e.content["body"].clone()))
+        .collect();
+    assert_eq!(bodies, vec![(BOB_GHOST.to_string(), "group g1".into()), (BOB_GHOST.to_string(), "group g2".into())]);
+    // Bob alone has no 1:1 portal from this.
+    assert!(h.bridge.store.portal_by_pair(OUR_NUMBER, "15551234567").unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_picture_from_matrix_goes_to_the_mmsc_as_m_send_req_and_gets_its_status() {
+    let h = Harness::new("").await;
+    let room = h.bob_portal().await;
+    let image = png(40, 30);
+    let mxc = h.matrix.upload(ALICE, "image/png", "cat.png", image.clone()).await.unwrap();
+    let content = serde_json::json!({
+        "msgtype": "m.image", "body": "my cat", "filename": "cat.png", "url": mxc,
+        "info": { "mimetype": "image/png", "size": image.len(), "w": 40, "h": 30 },
+    });
+    let ev = h.alice_sends(&room, content).await;
+
+    let posted = h.mmsc.posted();
+    assert_eq!(posted.len(), 1);
+    let req = &posted[0];
+    assert_eq!(req.message_type, MessageType::SEND_REQ);
+    assert_eq!(req.to, ["+15551234567/TYPE=PLMN"]);
+    assert_eq!(req.from, Some(mms::From::Insert));
+    let kinds: Vec<&str> = req.parts.iter().map(|p| p.content_type.media.as_str()).collect();
+    assert_eq!(kinds, ["application/smil", "image/png", "text/plain"]);
+    assert_eq!(req.parts[1].data, image);
+    assert_eq!(req.parts[1].name(), Some("cat.png"));
+    assert_eq!(req.parts[2].text().unwrap().text, "my cat");
+    assert_eq!(h.status_of(&ev).unwrap()["status"], "SUCCESS");
+    // No SMS went out for it.
+    assert!(h.backend.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_big_picture_is_scaled_down_to_the_carrier_limit() {
+    let h = Harness::new("  max_send_size: 100000").await;
+    let room = h.bob_portal().await;
+    let mut x = 7u32;
+    let big = image::RgbImage::from_fn(1600, 1200, |_, _| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        image::Rgb([x as u8, (x >> 8) as u8, (x >> 16) as u8])
+    });
+    let mut png_bytes = std::io::Cursor::new(Vec::new());
+    big.write_to(&mut png_bytes, image::ImageFormat::Png).unwrap();
+    let png_bytes = png_bytes.into_inner();
+    assert!(png_bytes.len() > 1_000_000);
+    let mxc = h.matrix.upload(ALICE, "image/png", "big.png", png_bytes).await.unwrap();
+    let ev = h.alice_sends(&room, serde_json::json!({ "msgtype": "m.image", "body": "big.png", "url": mxc })).await;
+    let req = h.mmsc.posted().remove(0);
+    let sent = &req.parts[1];
+    assert_eq!(sent.content_type.media, "image/jpeg");
+    assert_eq!(sent.name(), Some("big.jpg"));
+    let encoded = mms::encode(&req).unwrap();
+    assert!(encoded.len() <= 100_000, "{} bytes on the wire", encoded.len());
+    let decoded = image::load_from_memory(&sent.data).unwrap();
+    assert_eq!(decoded.width() * 3, decoded.height() * 4);
+    // No caption: the body was the file name.
+    assert_eq!(req.parts.len(), 2);
+    assert_eq!(h.status_of(&ev).unwrap()["status"], "SUCCESS");
+}
+
+#[tokio::test]
+async fn a_reply_in_a_group_portal_goes_to_everyone_as_mms() {
+    let h = Harness::new("  allow_private_addresses: true").await;
+    const CAROL: &str = "+15557654321";
+    h.mmsc.put("g", retrieve_conf(BOB, &[OUR_NUMBER, CAROL], "hi all", &png(4, 4)));
+    h.backend.inject_wap_push(PUSH_GATEWAY, notification_push(BOB, "g", &h.mmsc.location("g"), 1000)).unwrap();
+    h.settle().await;
+    let portal = h.bridge.store.portal_by_pair(OUR_NUMBER, "group-15551234567-15557654321").unwrap().unwrap();
+    let ev =
+        h.alice_sends(&portal.room_id.unwrap(), serde_json::json!({ "msgtype": "m.text", "body": "hello both" })).await;
+    let req = h.mmsc.posted().into_iter().find(|m| m.message_type == MessageType::SEND_REQ).expect("an m-send-req");
+    assert_eq!(req.to, ["+15551234567/TYPE=PLMN", "+15557654321/TYPE=PLMN"]);
+    assert_eq!(req.parts.last().unwrap().text().unwrap().text, "hello both");
+    assert_eq!(h.status_of(&ev).unwrap()["status"], "SUCCESS");
+    assert!(h.backend.sent().is_empty(), "no SMS to a group");
+}
+
+#[tokio::test]
+async fn without_an_mmsc_a_picture_is_refused_with_a_clear_notice() {
+    let h = Harness::build(false, "").await;
+    let room = h.bob_portal().await;
+    let mxc = h.matrix.upload(ALICE, "image/png", "x.png", png(4, 4)).await.unwrap();
+    let ev = h.alice_sends(&room, serde_json::json!({ "msgtype": "m.image", "body": "x.png", "url": mxc })).await;
+    let status = h.status_of(&ev).unwrap();
+    assert_eq!(status["status"], "FAIL_PERMANENT");
+    let notices: Vec<String> = h
+        .matrix
+        .events_in(&room)
+        .into_iter()
+        .filter(|e| e.content["msgtype"] == "m.notice")
+        .map(|e| e.content["body"].as_str().unwrap().to_string())
+        .collect();
+    assert!(notices.iter().any(|n| n.contains("no MMSC configured")), "{notices:?}");
+    assert!(h.mmsc.posted().is_empty());
 }

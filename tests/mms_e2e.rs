@@ -108,4 +108,48 @@ async fn a_picture_message_over_smpp_reaches_matrix_and_a_hostile_one_is_refused
         })
         .await;
     assert_eq!(mmsc.gets("beach"), 1);
+
+    // Matrix → MMS: Alice answers with a picture and a caption; the MMSC receives a valid
+    // m-send-req for the phone, and its m-send-conf becomes SUCCESS in Matrix.
+    let reply = png(64, 48);
+    let upload: Value = reqwest::Client::new()
+        .post(format!("{}/_matrix/media/v3/upload?filename=sunset.png", alice.base_url))
+        .bearer_auth(&alice.access_token)
+        .header("content-type", "image/png")
+        .body(reply.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mxc = upload["content_uri"].as_str().expect("an mxc URI").to_string();
+    let content = serde_json::json!({
+        "msgtype": "m.image", "body": "Sunset here", "filename": "sunset.png", "url": mxc,
+        "info": { "mimetype": "image/png", "size": reply.len(), "w": 64, "h": 48 },
+    });
+    let event_id = alice.send_content(&portal, content).await;
+    let end = tokio::time::Instant::now() + wait();
+    let req = loop {
+        if let Some(m) = mmsc.posted().into_iter().find(|m| m.message_type == MessageType::SEND_REQ) {
+            break m;
+        }
+        assert!(tokio::time::Instant::now() < end, "no m-send-req at the MMSC");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(req.to, [format!("{PHONE}/TYPE=PLMN")]);
+    let image_part = req.parts.iter().find(|p| p.content_type.media == "image/png").expect("the picture");
+    assert_eq!(image_part.data, reply);
+    assert!(req.parts.iter().any(|p| p.text().is_some_and(|t| t.text == "Sunset here")));
+    let (ev, room) = (event_id.clone(), portal.clone());
+    alice
+        .wait_for_event("the MMS status", wait(), move |r, e: &Value| {
+            (r == room
+                && e["type"] == "com.beeper.message_send_status"
+                && e["content"]["m.relates_to"]["event_id"] == ev.as_str()
+                && e["content"]["status"] == "SUCCESS")
+                .then_some(())
+        })
+        .await;
+    assert!(smsc.handler.accepted().is_empty(), "the picture did not go out as SMS");
 }

@@ -39,6 +39,7 @@ impl Bridge {
         self.relay_group(&mut relays)?;
         if !batch.is_empty() {
             self.wake.matrix_out.notify_one();
+            self.wake.mms_out.notify_one();
         }
         Ok(batch.len() == 50)
     }
@@ -224,6 +225,27 @@ impl Bridge {
         } else {
             None
         };
+        // Media, and anything in a group chat, go out as MMS.
+        let content = &e["content"];
+        let media = matches!(content["msgtype"].as_str(), Some("m.image" | "m.video" | "m.audio" | "m.file"));
+        let group = super::portals::is_group_key(&portal.remote_key);
+        let edit = content["m.relates_to"]["rel_type"] == "m.replace" || content.get("m.new_content").is_some();
+        if (media || group) && !edit && refusal.is_none() {
+            if !self.config.mms.can_send() {
+                let what = if media { "Pictures and files" } else { "Messages in group chats" };
+                let message = format!("{what} go out as MMS, and this bridge has no MMSC configured (mms.mmsc_url).");
+                self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, "m_unsupported", &message))?;
+                self.notice_tx(tx, room, &message)?;
+            } else {
+                let recipients: Vec<&str> = portal.remote_destination.as_deref().unwrap_or("").split(',').collect();
+                if Store::enqueue_mms_out_tx(tx, portal.id, &portal.backend_id, room, event_id, &recipients, content)? {
+                    self.status_tx(tx, room, event_id, Update::new(Status::Pending))?;
+                }
+            }
+            Store::finish_event(tx, ev.id)?;
+            // Nothing for the SMS outbox: MMS has its own worker, woken after the batch.
+            return Ok(false);
+        }
         let text = match sms_text(&e["content"]) {
             Ok(t) => Ok(t),
             Err(Unsendable::Empty) => {

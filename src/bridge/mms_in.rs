@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::media::{describe_media, extension};
+use super::mmsc::{Failure, post_to_mmsc};
 use super::{Bridge, BridgeError};
 use crate::backend::WapPush;
 use crate::mms::{self, Message, MessageType, Part, TimeValue, fetch};
@@ -25,24 +27,6 @@ pub(super) async fn run(bridge: Arc<Bridge>) {
         async move { b.drain_mms().await }
     })
     .await
-}
-
-/// Why a job stage failed, and whether trying again can help.
-struct Failure {
-    message: String,
-    transient: bool,
-}
-
-impl Failure {
-    fn permanent(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), transient: false }
-    }
-}
-
-impl From<BridgeError> for Failure {
-    fn from(e: BridgeError) -> Failure {
-        Failure { transient: e.is_transient(), message: e.to_string() }
-    }
 }
 
 impl Bridge {
@@ -233,11 +217,25 @@ impl Bridge {
             Some(mms::From::Address(a)) => mms::bare_address(a),
             _ => job.sender.clone(),
         };
-        let from = Address::parse_cached(&sender, self.config.bridge.default_region.as_deref());
+        let region = self.config.bridge.default_region.as_deref();
+        let from = Address::parse_cached(&sender, region);
         let cfg = self.config.backends.iter().find(|b| b.id == job.backend_id);
         let owner =
             cfg.map(|b| b.owner(&self.config.bridge)).ok_or_else(|| Failure::permanent("MMS for an unknown link"))?;
-        let portal = self.ensure_portal(&job.backend_id, &from, &owner).await?;
+        // Everyone else it was addressed to makes it a group conversation.
+        let us = Address::parse_cached(&job.recipient, region).key;
+        let mut others: Vec<Address> =
+            m.to.iter()
+                .chain(&m.cc)
+                .map(|a| Address::parse_cached(&mms::bare_address(a), region))
+                .filter(|a| a.key != us && a.key != from.key)
+                .collect();
+        let portal = if others.is_empty() {
+            self.ensure_portal(&job.backend_id, &from, &owner).await?
+        } else {
+            others.push(from.clone());
+            self.ensure_group_portal(&job.backend_id, &others, &owner).await?
+        };
         let room = portal.room_id.clone().unwrap_or_default();
         let ghost = self.ensure_ghost(&from).await?;
 
@@ -312,39 +310,6 @@ impl Bridge {
     }
 }
 
-/// POSTs an MMS PDU to the MMSC and returns the answer's body.
-async fn post_to_mmsc(url: &str, cfg: &crate::config::MmsConfig, body: Vec<u8>) -> Result<Vec<u8>, Failure> {
-    let net = |e: String| Failure { message: format!("MMSC {url}: {e}"), transient: true };
-    let mut b = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(cfg.timeout));
-    if let Some(p) = &cfg.proxy {
-        b = b.proxy(reqwest::Proxy::all(p).map_err(|e| Failure::permanent(format!("mms.proxy: {e}")))?);
-    }
-    let client = b.build().map_err(|e| net(e.to_string()))?;
-    let resp = client
-        .post(url)
-        .header("content-type", mms::push::MMS_CONTENT_TYPE)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| net(e.to_string()))?;
-    let status = resp.status();
-    if !status.is_success() {
-        let transient = status.is_server_error() || status.as_u16() == 429;
-        return Err(Failure { message: format!("MMSC {url}: HTTP {status}"), transient });
-    }
-    let mut out = Vec::new();
-    let mut resp = resp;
-    while let Some(chunk) = resp.chunk().await.map_err(|e| net(e.to_string()))? {
-        if out.len() + chunk.len() > 1 << 20 {
-            return Err(Failure::permanent(format!("MMSC {url}: answer over 1 MiB")));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
-}
-
 fn parse_version(v: &str) -> (u8, u8) {
     let mut it = v.split('.').map(|n| n.parse().unwrap_or(0));
     (it.next().unwrap_or(1), it.next().unwrap_or(0))
@@ -361,51 +326,4 @@ fn flatten(parts: &[Part]) -> Vec<&Part> {
         }
     }
     out
-}
-
-/// The Matrix msgtype, the mimetype to declare and the info for a media part. An image
-/// is believed only if its bytes are one: the declared type comes from the sender.
-fn describe_media(p: &Part) -> (&'static str, String, Value) {
-    let declared = p.content_type.essence();
-    if declared.starts_with("image/") || declared.starts_with("application/octet-stream") {
-        if let Ok(format) = image::guess_format(&p.data) {
-            let mime = format.to_mime_type().to_string();
-            let dims = image::ImageReader::with_format(std::io::Cursor::new(&p.data), format).into_dimensions();
-            if let Ok((w, h)) = dims {
-                return ("m.image", mime, json!({ "w": w, "h": h }));
-            }
-            return ("m.file", mime, json!({}));
-        }
-        if declared.starts_with("image/") {
-            // WBMP and friends Matrix clients cannot show, or bytes that are no image.
-            return ("m.file", declared, json!({}));
-        }
-    }
-    let msgtype = match declared.split('/').next() {
-        Some("video") => "m.video",
-        Some("audio") => "m.audio",
-        _ => "m.file",
-    };
-    let mime = if declared.contains('/') && !declared.starts_with("application/x-wsp-") {
-        declared
-    } else {
-        "application/octet-stream".into()
-    };
-    (msgtype, mime, json!({}))
-}
-
-fn extension(mime: &str) -> &'static str {
-    match mime {
-        "image/jpeg" => ".jpg",
-        "image/png" => ".png",
-        "image/gif" => ".gif",
-        "image/webp" => ".webp",
-        "image/bmp" => ".bmp",
-        "audio/amr" => ".amr",
-        "audio/mpeg" => ".mp3",
-        "video/3gpp" => ".3gp",
-        "video/mp4" => ".mp4",
-        "text/x-vcard" | "text/vcard" => ".vcf",
-        _ => "",
-    }
 }

@@ -6,7 +6,10 @@ mod events;
 mod failpoint;
 mod inbound;
 mod matrix_out;
+mod media;
 mod mms_in;
+mod mms_out;
+mod mmsc;
 mod outbound;
 mod portals;
 pub mod status;
@@ -68,6 +71,7 @@ pub struct Wakers {
     pub inbox: Arc<Notify>,
     pub matrix_out: Notify,
     pub mms: Arc<Notify>,
+    pub mms_out: Arc<Notify>,
 }
 
 pub struct Bridge {
@@ -188,6 +192,7 @@ impl Bridge {
         tasks.push(tokio::spawn(inbound::run(self.clone())));
         tasks.push(tokio::spawn(matrix_out::run(self.clone())));
         tasks.push(tokio::spawn(mms_in::run(self.clone())));
+        tasks.push(tokio::spawn(mms_out::run(self.clone())));
         tasks.push(tokio::spawn(self.clone().watch_links(state_rx)));
         tasks.push(tokio::spawn(self.clone().housekeeping()));
         tracing::info!(backends = self.backends.len(), "bridge started");

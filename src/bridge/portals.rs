@@ -90,21 +90,7 @@ impl Bridge {
         let ghost = self.ensure_ghost(remote).await?;
         let alias_local = self.portal_alias(&local, &remote.key);
         let spec = self.portal_room_spec(&portal, &ghost, &alias_local);
-        let room_id = match self.matrix.create_room(&spec).await {
-            Ok(r) => r,
-            Err(e) if e.is("M_ROOM_IN_USE") => {
-                let alias = format!("#{alias_local}:{}", self.config.homeserver.domain);
-                let room = self
-                    .matrix
-                    .resolve_alias(&alias)
-                    .await?
-                    .ok_or_else(|| BridgeError::Other(format!("alias {alias} is taken but does not resolve")))?;
-                tracing::info!(%room, "adopting the room an interrupted portal creation left behind");
-                self.matrix.invite(&self.bot, &room, &portal.owner).await?;
-                room
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let room_id = self.create_or_adopt(&spec, &alias_local, &portal.owner).await?;
         self.matrix.join(&ghost, &room_id).await?;
         self.store.set_portal_room(portal.id, &room_id)?;
         // Marks the room as a DM with the owner on the ghost's side.
@@ -113,6 +99,83 @@ impl Bridge {
             tracing::warn!(error = %e, "could not set m.direct for the ghost");
         }
         tracing::info!(room = %room_id, remote = %remote.display, backend = backend_id, "portal created");
+        Ok(Portal { room_id: Some(room_id), ..portal })
+    }
+
+    /// Creates a portal's room; a room left by an interrupted creation (its alias taken)
+    /// is adopted instead.
+    async fn create_or_adopt(&self, spec: &RoomSpec, alias_local: &str, owner: &str) -> Result<String, BridgeError> {
+        match self.matrix.create_room(spec).await {
+            Ok(r) => Ok(r),
+            Err(e) if e.is("M_ROOM_IN_USE") => {
+                let alias = format!("#{alias_local}:{}", self.config.homeserver.domain);
+                let room = self
+                    .matrix
+                    .resolve_alias(&alias)
+                    .await?
+                    .ok_or_else(|| BridgeError::Other(format!("alias {alias} is taken but does not resolve")))?;
+                tracing::info!(%room, "adopting the room an interrupted portal creation left behind");
+                self.matrix.invite(&self.bot, &room, owner).await?;
+                Ok(room)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The group portal for (backend's number, these people): a group MMS conversation,
+    /// keyed by the set of participants, with a ghost for each. Replies go to all of them.
+    pub async fn ensure_group_portal(
+        &self,
+        backend_id: &str,
+        members: &[Address],
+        owner: &str,
+    ) -> Result<Portal, BridgeError> {
+        let backend =
+            self.backends.get(backend_id).ok_or_else(|| BridgeError::Other(format!("no backend {backend_id:?}")))?;
+        let local = backend.number().to_string();
+        let mut members: Vec<&Address> = members.iter().collect();
+        members.sort_by(|a, b| a.key.cmp(&b.key));
+        members.dedup_by(|a, b| a.key == b.key);
+        let key = group_key(&members.iter().map(|m| m.key.as_str()).collect::<Vec<_>>());
+        if let Some(p) = self.store.portal_by_pair(&local, &key)?
+            && p.room_id.is_some()
+        {
+            return Ok(p);
+        }
+        let _guard = self.portal_lock.lock().await;
+        let display = members.iter().map(|m| m.display.as_str()).collect::<Vec<_>>().join(", ");
+        // Only people we can write back to are in the reply list.
+        let destinations: Vec<&str> = members.iter().filter_map(|m| m.destination.as_deref()).collect();
+        let portal = self.store.claim_portal(&Portal {
+            id: 0,
+            local_number: local.clone(),
+            remote_key: key.clone(),
+            remote_display: display.clone(),
+            remote_destination: (!destinations.is_empty()).then(|| destinations.join(",")),
+            backend_id: backend_id.into(),
+            owner: owner.into(),
+            room_id: None,
+        })?;
+        if portal.room_id.is_some() {
+            return Ok(portal);
+        }
+        let mut ghosts = Vec::new();
+        for m in &members {
+            ghosts.push(self.ensure_ghost(m).await?);
+        }
+        let alias_local = self.portal_alias(&local, &key);
+        let mut spec = self.portal_room_spec(&portal, &ghosts[0], &alias_local);
+        spec.name = Some(format!("Group: {display}"));
+        spec.topic = Some(format!("Group MMS with {display} via {} ({backend_id})", phone::international(&local)));
+        spec.invite = ghosts.iter().cloned().chain([portal.owner.clone()]).collect();
+        spec.is_direct = false;
+        spec.power_levels = None;
+        let room_id = self.create_or_adopt(&spec, &alias_local, &portal.owner).await?;
+        for g in &ghosts {
+            self.matrix.join(g, &room_id).await?;
+        }
+        self.store.set_portal_room(portal.id, &room_id)?;
+        tracing::info!(room = %room_id, members = %portal.remote_display, backend = backend_id, "group portal created");
         Ok(Portal { room_id: Some(room_id), ..portal })
     }
 
@@ -146,6 +209,23 @@ impl Bridge {
             power_levels: Some(json!({ "users": users })),
         }
     }
+}
+
+/// A group portal's key: the members' keys in order. Long groups are hashed so the key
+/// (and the room alias made from it) stays short.
+pub(crate) fn group_key(sorted_keys: &[&str]) -> String {
+    let joined = sorted_keys.join("-");
+    if joined.len() <= 120 {
+        return format!("group-{joined}");
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, joined.as_bytes());
+    let hex: String = digest.as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("group-{hex}")
+}
+
+/// Whether a portal is a group (several remote people).
+pub fn is_group_key(key: &str) -> bool {
+    key.starts_with("group-")
 }
 
 /// Room versions from 12 on (and the MSC4289 test version) make creators all-powerful.

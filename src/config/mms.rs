@@ -26,6 +26,9 @@ pub struct MmsConfig {
     pub timeout: u64,
     /// Seconds to keep retrying a fetch when the notification gives no expiry.
     pub default_expiry: u64,
+    /// Largest MMS we send, in bytes (carriers commonly take 300 KB). Bigger images are
+    /// scaled down to fit; other files over it are refused.
+    pub max_send_size: u64,
 }
 
 impl Default for MmsConfig {
@@ -39,6 +42,7 @@ impl Default for MmsConfig {
             max_size: 5_000_000,
             timeout: 60,
             default_expiry: 3 * 24 * 3600,
+            max_send_size: 300_000,
         }
     }
 }
@@ -61,9 +65,17 @@ impl MmsConfig {
         if self.max_size < 1000 {
             p.add("mms.max_size", "must be at least 1000 bytes");
         }
+        if self.max_send_size < 10_000 {
+            p.add("mms.max_send_size", "must be at least 10000 bytes");
+        }
         if self.timeout == 0 {
             p.add("mms.timeout", "must be at least 1 second");
         }
+    }
+
+    /// Whether messages can go out as MMS: there is an MMSC to send them to.
+    pub fn can_send(&self) -> bool {
+        self.enabled && self.mmsc_url.is_some()
     }
 
     /// Hosts a content location may name: the MMSC's and the allow-list.

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use ruma::api::auth_scheme::SendAccessToken;
 use ruma::api::client::{
-    account::register, alias::get_alias, appservice::request_ping, config::set_global_account_data,
-    discovery::get_capabilities, media::create_content, membership::invite_user, membership::join_room_by_id,
-    membership::leave_room, message::send_message_event, profile::set_display_name, receipt::create_receipt,
-    room::create_room, state::send_state_event,
+    account::register, alias::get_alias, appservice::request_ping, authenticated_media::get_content,
+    config::set_global_account_data, discovery::get_capabilities, media::create_content, membership::invite_user,
+    membership::join_room_by_id, membership::leave_room, message::send_message_event, profile::set_display_name,
+    receipt::create_receipt, room::create_room, state::send_state_event,
 };
 use ruma::api::path_builder::VersionHistory;
 use ruma::api::{
@@ -89,6 +89,7 @@ impl HttpMatrix {
             .await
             .map_err(|e| MatrixError::network(format!("{}: {e}", self.base)))?;
         let status = resp.status();
+        let headers = resp.headers().clone();
         let bytes = resp.bytes().await.map_err(|e| MatrixError::network(format!("{}: {e}", self.base)))?.to_vec();
         if !status.is_success() {
             let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
@@ -99,7 +100,12 @@ impl HttpMatrix {
             });
         }
         let mut out = http::Response::builder().status(status);
-        out = out.header(http::header::CONTENT_TYPE, "application/json");
+        // Media downloads need their real type; JSON answers are parsed regardless.
+        let content_type = headers.get(http::header::CONTENT_TYPE).cloned();
+        out = out.header(
+            http::header::CONTENT_TYPE,
+            content_type.unwrap_or(http::HeaderValue::from_static("application/json")),
+        );
         Ok(out.body(bytes).expect("valid response"))
     }
 }
@@ -229,6 +235,14 @@ impl MatrixApi for HttpMatrix {
         let room: OwnedRoomId = parse("room ID", room_id)?;
         let req = send_state_event::v3::Request::new_raw(room, event_type.into(), state_key.to_string(), raw(content));
         Ok(self.call(req, Some(sender)).await?.event_id.to_string())
+    }
+
+    async fn download(&self, mxc: &str) -> Result<(Vec<u8>, Option<String>)> {
+        let bad = || MatrixError { status: None, errcode: None, message: format!("not an mxc:// URI: {mxc:?}") };
+        let (server, id) = mxc.strip_prefix("mxc://").and_then(|r| r.split_once('/')).ok_or_else(bad)?;
+        let server = ruma::OwnedServerName::try_from(server).map_err(|_| bad())?;
+        let resp = self.call(get_content::v1::Request::new(id.to_string(), server), None).await?;
+        Ok((resp.file, resp.content_type))
     }
 
     async fn upload(&self, sender: &str, content_type: &str, filename: &str, data: Vec<u8>) -> Result<String> {

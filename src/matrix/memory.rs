@@ -250,6 +250,18 @@ impl MatrixApi for MemoryMatrix {
         Ok(())
     }
 
+    async fn download(&self, mxc: &str) -> Result<(Vec<u8>, Option<String>)> {
+        let s = self.lock()?;
+        match s.uploads.iter().find(|u| u.mxc == mxc) {
+            Some(u) => Ok((u.data.clone(), Some(u.content_type.clone()))),
+            None => Err(MatrixError {
+                status: Some(404),
+                errcode: Some("M_NOT_FOUND".into()),
+                message: "no such media".into(),
+            }),
+        }
+    }
+
     async fn upload(&self, sender: &str, content_type: &str, filename: &str, data: Vec<u8>) -> Result<String> {
         let mut s = self.lock()?;
         s.next_id += 1;

@@ -97,6 +97,9 @@ pub trait MatrixApi: Send + Sync {
         content: &Value,
     ) -> Result<String>;
     async fn read_receipt(&self, sender: &str, room_id: &str, event_id: &str) -> Result<()>;
+    /// `GET /_matrix/client/v1/media/download/…` (authenticated media) as the bridge: the
+    /// bytes and their content type.
+    async fn download(&self, mxc: &str) -> Result<(Vec<u8>, Option<String>)>;
     /// `POST /_matrix/media/v3/upload` as `sender`; returns the `mxc://` URI.
     async fn upload(&self, sender: &str, content_type: &str, filename: &str, data: Vec<u8>) -> Result<String>;
     async fn set_account_data(&self, user_id: &str, event_type: &str, content: &Value) -> Result<()>;

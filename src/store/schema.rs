@@ -147,6 +147,25 @@ CREATE TABLE mms_in (
     UNIQUE (backend_id, location)
 );
 CREATE INDEX mms_in_due ON mms_in (next_attempt_at) WHERE stage IN ('fetch', 'relay', 'notify');
+-- Matrix -> MMS: media messages and group-chat messages, sent to the MMSC as m-send-req.
+CREATE TABLE mms_out (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    portal_id INTEGER NOT NULL REFERENCES portals(id),
+    backend_id TEXT NOT NULL,
+    room_id TEXT NOT NULL,
+    event_id TEXT NOT NULL UNIQUE,
+    -- Comma-separated phone numbers.
+    recipients TEXT NOT NULL,
+    -- The Matrix event content.
+    content TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    message_id TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX mms_out_queued ON mms_out (id) WHERE state = 'queued';
 "#,
 ];
 

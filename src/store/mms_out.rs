@@ -1,0 +1,97 @@
+//! Matrix messages on their way out as MMS.
+
+use rusqlite::{Row, Transaction, params};
+
+use super::{Result, Store, now_ms};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MmsOutJob {
+    pub id: i64,
+    pub portal_id: i64,
+    pub backend_id: String,
+    pub room_id: String,
+    pub event_id: String,
+    pub recipients: Vec<String>,
+    pub content: serde_json::Value,
+    pub attempts: u32,
+}
+
+fn job(r: &Row) -> rusqlite::Result<(MmsOutJob, String)> {
+    let recipients: String = r.get(5)?;
+    Ok((
+        MmsOutJob {
+            id: r.get(0)?,
+            portal_id: r.get(1)?,
+            backend_id: r.get(2)?,
+            room_id: r.get(3)?,
+            event_id: r.get(4)?,
+            recipients: recipients.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            content: serde_json::Value::Null,
+            attempts: r.get(7)?,
+        },
+        r.get(6)?,
+    ))
+}
+
+impl Store {
+    /// Queues a Matrix event for sending as MMS; an event is queued at most once.
+    #[allow(clippy::too_many_arguments)]
+    pub fn enqueue_mms_out_tx(
+        tx: &Transaction,
+        portal_id: i64,
+        backend_id: &str,
+        room_id: &str,
+        event_id: &str,
+        recipients: &[&str],
+        content: &serde_json::Value,
+    ) -> Result<bool> {
+        let now = now_ms();
+        let n = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO mms_out (portal_id, backend_id, room_id, event_id, recipients, content, next_attempt_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            )?
+            .execute(params![portal_id, backend_id, room_id, event_id, recipients.join(","), content.to_string(), now])?;
+        Ok(n == 1)
+    }
+
+    pub fn due_mms_out(&self, limit: usize) -> Result<Vec<MmsOutJob>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, portal_id, backend_id, room_id, event_id, recipients, content, attempts FROM mms_out
+                 WHERE state = 'queued' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![now_ms(), limit as i64], job)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (mut j, content) = row?;
+                j.content = super::json("mms_out.content", &content)?;
+                out.push(j);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Ends a job: `sent` with the MMSC's message id, or `failed`/`dead` with the reason.
+    pub fn finish_mms_out_tx(
+        tx: &Transaction,
+        id: i64,
+        state: &str,
+        message_id: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        tx.prepare_cached("UPDATE mms_out SET state = ?1, message_id = ?2, last_error = ?3 WHERE id = ?4")?
+            .execute(params![state, message_id, error, id])?;
+        Ok(())
+    }
+
+    pub fn retry_mms_out(&self, id: i64, next_at: i64, error: &str) -> Result<u32> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "UPDATE mms_out SET attempts = attempts + 1, next_attempt_at = ?1, last_error = ?2 WHERE id = ?3 RETURNING attempts",
+                params![next_at, error, id],
+                |r| r.get(0),
+            )?)
+        })
+    }
+}
