@@ -152,4 +152,45 @@ async fn a_picture_message_over_smpp_reaches_matrix_and_a_hostile_one_is_refused
         })
         .await;
     assert!(smsc.handler.accepted().is_empty(), "the picture did not go out as SMS");
+
+    // Declared bigger than mms.max_size: refused before fetching, with a notice.
+    mmsc.put("huge", message.clone());
+    deliver_push(&smsc, &notification_push(PHONE, "TX-huge", &mmsc.location("huge"), 9_000_000), 9).await;
+    let room = portal.clone();
+    alice
+        .wait_for_event("the size notice", wait(), move |r, e: &Value| {
+            let body = e["content"]["body"].as_str().unwrap_or("");
+            (r == room && body.contains("over the 300000-byte limit")).then_some(())
+        })
+        .await;
+    assert_eq!(mmsc.gets("huge"), 0);
+
+    // A group MMS (to us and Carol): a group portal with a ghost for each participant.
+    const CAROL: &str = "+15557654321";
+    const CAROL_GHOST: &str = "@sms_15557654321:localhost";
+    mmsc.put("group", retrieve_conf(PHONE, &[SMPP_NUMBER, CAROL], "Hi both of you", &png(10, 10)));
+    deliver_push(&smsc, &notification_push(PHONE, "TX-group", &mmsc.location("group"), 2000), 10).await;
+    let first = portal.clone();
+    let group = alice.wait_for_invite("the group portal invite", wait(), move |r, _| r != first).await;
+    alice.join(&group).await;
+    let room = group.clone();
+    alice
+        .wait_for_event("the group message", wait(), move |r, e: &Value| {
+            (r == room && e["sender"] == GHOST && e["content"]["body"] == "Hi both of you").then_some(())
+        })
+        .await;
+    let state = alice.room_state(&group).await;
+    let joined: Vec<&str> = state
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "m.room.member" && e["content"]["membership"] == "join")
+        .filter_map(|e| e["state_key"].as_str())
+        .collect();
+    for ghost in [GHOST, CAROL_GHOST] {
+        assert!(joined.contains(&ghost), "{ghost} not joined: {joined:?}");
+    }
+    let name =
+        state.as_array().unwrap().iter().find(|e| e["type"] == "m.room.name").unwrap()["content"]["name"].clone();
+    assert!(name.as_str().unwrap().starts_with("Group: "), "{name}");
 }

@@ -81,6 +81,7 @@ fn policy(allow_private: bool) -> FetchPolicy {
         allow_private,
         max_bytes: 5000,
         timeout: Duration::from_secs(5),
+        interface: None,
     }
 }
 
@@ -116,6 +117,13 @@ async fn fetches_within_the_policy_and_refuses_everything_else() {
     other.allowed_hosts = vec!["mmsc.example.net".into()];
     let e = fetch::fetch(&url("/mms"), &other, None).await.unwrap_err();
     assert!(matches!(&e, FetchError::Refused { why, .. } if why.contains("not the configured MMSC")), "{e}");
+
+    // Bound to an interface that does not exist: a network error, not a silent fallback to
+    // the default route.
+    let mut bound = policy(true);
+    bound.interface = Some("nosuchif0".into());
+    let e = fetch::fetch(&url("/mms"), &bound, None).await.unwrap_err();
+    assert!(matches!(e, FetchError::Network { .. }), "{e}");
 
     // Nothing listening: a network error, worth retrying.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

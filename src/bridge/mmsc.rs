@@ -30,6 +30,9 @@ pub(super) async fn post_to_mmsc(url: &str, cfg: &crate::config::MmsConfig, body
     let mut b = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(cfg.timeout));
+    if let Some(i) = &cfg.interface {
+        b = b.interface(i);
+    }
     if let Some(p) = &cfg.proxy {
         b = b.proxy(reqwest::Proxy::all(p).map_err(|e| Failure::permanent(format!("mms.proxy: {e}")))?);
     }

@@ -15,6 +15,9 @@ pub struct MmsConfig {
     pub mmsc_url: Option<String>,
     /// An HTTP proxy for MMSC traffic (the operator's WAP proxy on an MMS APN).
     pub proxy: Option<String>,
+    /// Bind MMSC traffic to this network interface (the modem's MMS APN, e.g. `wwan1`).
+    /// Linux needs CAP_NET_RAW for it.
+    pub interface: Option<String>,
     /// Other hosts a notification's content location may name.
     pub allowed_hosts: Vec<String>,
     /// Let content locations resolve to loopback, private or link-local addresses (an MMSC
@@ -37,6 +40,7 @@ impl Default for MmsConfig {
             enabled: true,
             mmsc_url: None,
             proxy: None,
+            interface: None,
             allowed_hosts: Vec::new(),
             allow_private_addresses: false,
             max_size: 5_000_000,
@@ -61,6 +65,9 @@ impl MmsConfig {
             if h.is_empty() || h.contains(['/', ':', ' ']) && !h.starts_with('[') {
                 p.add(format!("mms.allowed_hosts[{i}]"), format!("a host name or address, not {h:?}"));
             }
+        }
+        if self.interface.as_deref().is_some_and(|i| i.is_empty() || i.len() > 15 || i.contains(['/', ' '])) {
+            p.add("mms.interface", "a network interface name such as wwan1");
         }
         if self.max_size < 1000 {
             p.add("mms.max_size", "must be at least 1000 bytes");
@@ -90,6 +97,7 @@ impl MmsConfig {
             allow_private: self.allow_private_addresses,
             max_bytes: self.max_size,
             timeout: std::time::Duration::from_secs(self.timeout),
+            interface: self.interface.clone(),
         }
     }
 }

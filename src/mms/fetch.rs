@@ -16,6 +16,8 @@ pub struct FetchPolicy {
     pub allow_private: bool,
     pub max_bytes: u64,
     pub timeout: Duration,
+    /// Send through this network interface (a modem's MMS APN), e.g. `wwan1`.
+    pub interface: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -118,6 +120,9 @@ pub async fn fetch(url: &str, policy: &FetchPolicy, proxy: Option<&str>) -> Resu
         .redirect(reqwest::redirect::Policy::none())
         .timeout(policy.timeout)
         .connect_timeout(policy.timeout);
+    if let Some(interface) = &policy.interface {
+        builder = builder.interface(interface);
+    }
     match proxy {
         // Through a proxy (an operator's WAP proxy) the proxy resolves the name; the host
         // allow-list still applies.
@@ -173,6 +178,7 @@ mod tests {
             allow_private: false,
             max_bytes: 1000,
             timeout: Duration::from_secs(5),
+            interface: None,
         }
     }
 
