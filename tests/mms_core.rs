@@ -360,3 +360,34 @@ async fn without_an_mmsc_a_picture_is_refused_with_a_clear_notice() {
     assert!(notices.iter().any(|n| n.contains("no MMSC configured")), "{notices:?}");
     assert!(h.mmsc.posted().is_empty());
 }
+
+#[tokio::test]
+async fn backends_reports_the_mms_setup_and_queue() {
+    use sms_bridge::matrix::RoomSpec;
+    for (with_mmsc, want) in [(true, "MMS via http://"), (false, "MMS: no MMSC configured")] {
+        let h = Harness::build(with_mmsc, "").await;
+        let spec = RoomSpec {
+            creator: ALICE.into(),
+            invite: vec!["@smsbot:example.org".into()],
+            is_direct: true,
+            ..Default::default()
+        };
+        let mgmt = h.matrix.create_room(&spec).await.unwrap();
+        let invite = serde_json::json!({
+            "type": "m.room.member", "state_key": "@smsbot:example.org", "sender": ALICE, "room_id": mgmt,
+            "event_id": "$invite", "origin_server_ts": 1, "content": {"membership": "invite", "is_direct": true},
+        });
+        h.bridge.accept_transaction("t-invite", &[invite]).unwrap();
+        h.bridge.handle_pending_events().await.unwrap();
+        h.alice_sends(&mgmt, serde_json::json!({ "msgtype": "m.text", "body": "backends" })).await;
+        let reply = h
+            .matrix
+            .events_in(&mgmt)
+            .into_iter()
+            .rev()
+            .find_map(|e| e.content["body"].as_str().filter(|b| b.starts_with("SMS links:")).map(str::to_string));
+        let reply = reply.expect("a backends answer");
+        assert!(reply.contains(want), "{reply}");
+        assert!(reply.contains("0 incoming waiting, 0 given up"), "{reply}");
+    }
+}

@@ -108,6 +108,17 @@ impl Bridge {
             out.push_str(&format!("\n• {} ({}) {}: {}", b.id(), b.kind(), phone::international(b.number()), b.state()));
         }
         out.push_str(&format!("\nOutgoing queue: {queued} waiting, {dead} given up."));
+        let mms = &self.config.mms;
+        let (mms_waiting, mms_dead) = self.store.mms_counts()?;
+        match (&mms.mmsc_url, mms.enabled) {
+            (Some(url), true) => out.push_str(&format!(
+                "\nMMS via {url}: {mms_waiting} incoming waiting, {mms_dead} given up."
+            )),
+            (_, false) => out.push_str("\nMMS: turned off (mms.enabled)."),
+            (None, true) => out.push_str(&format!(
+                "\nMMS: no MMSC configured (mms.mmsc_url), so none can be sent; {mms_waiting} incoming waiting, {mms_dead} given up."
+            )),
+        }
         Ok(out)
     }
 }
