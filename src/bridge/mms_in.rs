@@ -175,9 +175,15 @@ impl Bridge {
 
     async fn mms_failed(&self, job: &MmsJob, f: Failure) -> Result<(), BridgeError> {
         let next = now_ms() + crate::store::backoff_ms(job.attempts);
-        let out_of_time = job.stage == MmsStage::Fetch && next > job.expires_at;
         let attempts = job.attempts + 1;
-        if f.transient && !out_of_time && attempts < self.config.bridge.max_attempts.max(3) * 4 {
+        // A fetch is worth retrying until the MMSC forgets the message; showing it and
+        // telling the MMSC get the same patience as every other queue.
+        let retry = f.transient
+            && match job.stage {
+                MmsStage::Fetch => next <= job.expires_at,
+                _ => attempts < self.config.bridge.max_attempts,
+            };
+        if retry {
             tracing::info!(job = job.id, attempts, error = %f.message, "MMS not done yet; will retry");
             self.store.mms_retry(job.id, next, &f.message)?;
             return Ok(());
