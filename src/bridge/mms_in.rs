@@ -321,15 +321,38 @@ fn parse_version(v: &str) -> (u8, u8) {
     (it.next().unwrap_or(1), it.next().unwrap_or(0))
 }
 
-/// Parts in reading order, nested multiparts opened.
+/// Parts in reading order, nested multiparts opened. Of a multipart/alternative only one
+/// version is shown: the plain text one if there is one, else the first.
 fn flatten(parts: &[Part]) -> Vec<&Part> {
     let mut out = Vec::new();
     for p in parts {
         if p.parts.is_empty() {
             out.push(p);
+        } else if p.content_type.essence().ends_with("alternative") {
+            let plain = p.parts.iter().find(|a| a.content_type.essence() == "text/plain");
+            out.extend(flatten(std::slice::from_ref(plain.unwrap_or(&p.parts[0]))));
         } else {
             out.extend(flatten(&p.parts));
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alternatives_show_once_and_nested_parts_open() {
+        // related [ image, alternative [ text/html, text/plain ] ]
+        let inner = [0x02, 0x01, 0x02, 0x82, b'<', b'b', 0x01, 0x02, 0x83, b'h', b'i'];
+        let body = [&[0x02, 0x01, 0x01, 0x9E, 0xFF][..], &[0x01, inner.len() as u8, 0xA6][..], &inner[..]].concat();
+        let mut m = crate::mms::pdu::decode(&[&[0x8C, 0x84, 0x84, 0xB3][..], &body[..]].concat()).unwrap();
+        assert_eq!(m.parts[1].parts.len(), 2);
+        let shown: Vec<String> = flatten(&m.parts).iter().map(|p| p.content_type.media.clone()).collect();
+        assert_eq!(shown, ["image/jpeg", "text/plain"]);
+        m.parts[1].parts.retain(|p| p.content_type.media == "text/html");
+        let shown: Vec<String> = flatten(&m.parts).iter().map(|p| p.content_type.media.clone()).collect();
+        assert_eq!(shown, ["image/jpeg", "text/html"]);
+    }
 }
