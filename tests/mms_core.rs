@@ -391,3 +391,79 @@ async fn backends_reports_the_mms_setup_and_queue() {
         assert!(reply.contains("0 incoming waiting, 0 given up"), "{reply}");
     }
 }
+
+/// Waits (briefly) until the test MMSC has had `n` POSTs: refusals are told in the background.
+async fn wait_posts(h: &Harness, n: usize) -> Vec<mms::Message> {
+    for _ in 0..200 {
+        if h.mmsc.posted().len() >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    h.mmsc.posted()
+}
+
+#[tokio::test]
+async fn an_mmsc_that_answers_with_an_error_status_is_not_shown_as_a_message() {
+    let h = Harness::new("  allow_private_addresses: true").await;
+    let mut gone = mms::Message::new(MessageType::RETRIEVE_CONF);
+    gone.version = Some((1, 2));
+    gone.retrieve_status = Some(0xE2);
+    gone.retrieve_text = Some("expired at the MMSC".into());
+    h.mmsc.put("gone", mms::encode(&gone).unwrap());
+    h.backend.inject_wap_push(PUSH_GATEWAY, notification_push(BOB, "T-gone", &h.mmsc.location("gone"), 1000)).unwrap();
+    h.settle().await;
+    let room = h.bridge.store.portal_by_pair(OUR_NUMBER, "15551234567").unwrap().unwrap().room_id.unwrap();
+    let bodies: Vec<String> =
+        h.matrix.events_in(&room).iter().filter_map(|e| e.content["body"].as_str().map(str::to_string)).collect();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert!(bodies[0].contains("Error-permanent-message-not-found: expired at the MMSC"), "{bodies:?}");
+    let posted = wait_posts(&h, 1).await;
+    assert_eq!(posted.len(), 1);
+    assert_eq!((posted[0].transaction_id.as_deref(), posted[0].status), (Some("T-gone"), Some(0x82)), "Rejected");
+    assert_eq!(h.bridge.store.mms_counts().unwrap(), (0, 1));
+}
+
+#[tokio::test]
+async fn a_refused_notification_is_rejected_at_the_mmsc_and_a_repeat_of_a_dead_one_is_retried() {
+    let h = Harness::new("  allow_private_addresses: true").await;
+    // Too big: refused at once, and the MMSC hears Rejected.
+    h.backend
+        .inject_wap_push(PUSH_GATEWAY, notification_push(BOB, "T-big", &h.mmsc.location("big"), 9_999_999))
+        .unwrap();
+    h.settle().await;
+    let posted = wait_posts(&h, 1).await;
+    assert_eq!((posted[0].transaction_id.as_deref(), posted[0].status), (Some("T-big"), Some(0x82)));
+
+    // Not there (404): given up. The MMSC notifies again once it has it: tried again.
+    let push = notification_push(BOB, "T-late", &h.mmsc.location("late"), 1000);
+    h.backend.inject_wap_push(PUSH_GATEWAY, push.clone()).unwrap();
+    h.settle().await;
+    assert_eq!(h.bridge.store.mms_counts().unwrap(), (0, 1));
+    h.mmsc.put("late", retrieve_conf(BOB, &[OUR_NUMBER], "finally", &png(4, 4)));
+    h.backend.inject_wap_push(PUSH_GATEWAY, push).unwrap();
+    h.settle().await;
+    assert_eq!(h.bridge.store.mms_counts().unwrap(), (0, 0));
+    assert!(h.bob_messages().iter().any(|m| m["body"] == "finally"));
+}
+
+#[tokio::test]
+async fn mms_to_one_chat_keep_their_order_when_the_first_must_wait() {
+    let h = Harness::new("").await;
+    let room = h.bob_portal().await;
+    *h.mmsc.shared.fail_posts_with.lock().unwrap() = Some(503);
+    let first = h.alice_sends(&room, serde_json::json!({ "msgtype": "m.file", "body": "a.txt", "url": h.matrix.upload(ALICE, "text/plain", "a.txt", b"first".to_vec()).await.unwrap() })).await;
+    assert_eq!(h.status_of(&first).unwrap()["status"], "FAIL_RETRIABLE");
+    *h.mmsc.shared.fail_posts_with.lock().unwrap() = None;
+    let second = h.alice_sends(&room, serde_json::json!({ "msgtype": "m.file", "body": "b.txt", "url": h.matrix.upload(ALICE, "text/plain", "b.txt", b"second".to_vec()).await.unwrap() })).await;
+    assert!(h.mmsc.posted().is_empty(), "the second overtook the first");
+    h.bridge.store.tx(|tx| Ok(tx.execute("UPDATE mms_out SET next_attempt_at = 0", [])?)).unwrap();
+    for _ in 0..2 {
+        h.bridge.send_due_mms().await.unwrap();
+    }
+    h.bridge.send_matrix_jobs().await.unwrap();
+    let names: Vec<Option<String>> = h.mmsc.posted().iter().map(|m| m.parts[1].name().map(str::to_string)).collect();
+    assert_eq!(names, [Some("a.txt".to_string()), Some("b.txt".to_string())]);
+    assert_eq!(h.status_of(&first).unwrap()["status"], "SUCCESS");
+    assert_eq!(h.status_of(&second).unwrap()["status"], "SUCCESS");
+}

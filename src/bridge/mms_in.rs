@@ -17,8 +17,18 @@ use crate::mms::{self, Message, MessageType, Part, TimeValue, fetch};
 use crate::phone::Address;
 use crate::store::{InboxItem, MmsJob, MmsStage, NewMmsJob, Store, now_ms};
 
-/// m-notifyresp-ind X-Mms-Status: Retrieved.
+/// m-notifyresp-ind X-Mms-Status values.
+const EXPIRED: u8 = 0x80;
 const RETRIEVED: u8 = 0x81;
+const REJECTED: u8 = 0x82;
+const DEFERRED: u8 = 0x83;
+const UNRECOGNISED: u8 = 0x84;
+
+const EXPIRED_MESSAGE: &str = "the MMSC's notification expired before it could be fetched";
+
+/// Attempts at showing a fetched MMS (or telling the MMSC) before giving up: with the
+/// backoff's 10-minute cap, about a day, so a homeserver outage does not lose it.
+const PATIENCE: u32 = 150;
 
 pub(super) async fn run(bridge: Arc<Bridge>) {
     let wake = bridge.wake.mms.clone();
@@ -68,7 +78,11 @@ impl Bridge {
         };
         let cfg = &self.config.mms;
         let refuse = |why: String| notice(format!("📎 sent a picture message (MMS), not fetched: {why}"));
+        let (major, minor) = m.version.unwrap_or((1, 0));
+        let version = format!("{major}.{minor}");
+        let tid = m.transaction_id.clone().unwrap_or_default();
         if !cfg.enabled {
+            self.tell_mmsc(&tid, &version, DEFERRED);
             return self.relay_notice(item, &sender, refuse("fetching MMS is turned off (mms.enabled)".into())).await;
         }
         let Some(location) = m.content_location.as_deref() else {
@@ -80,21 +94,22 @@ impl Bridge {
         };
         if let Some(size) = m.message_size.filter(|&s| s > cfg.max_size) {
             let why = format!("it is {size} bytes, over the {}-byte limit (mms.max_size)", cfg.max_size);
+            self.tell_mmsc(&tid, &version, REJECTED);
             return self.relay_notice(item, &sender, refuse(why)).await;
         }
+        // Seconds from the network, in milliseconds, without overflowing on hostile values.
+        let ms = |s: u64| i64::try_from(s).unwrap_or(i64::MAX).saturating_mul(1000);
         let expires_at = match m.expiry {
-            Some(TimeValue::Absolute(s)) => (s as i64).saturating_mul(1000),
-            Some(TimeValue::Relative(s)) => now_ms().saturating_add((s as i64).saturating_mul(1000)),
-            None => now_ms() + (cfg.default_expiry as i64) * 1000,
+            Some(TimeValue::Absolute(s)) => ms(s),
+            Some(TimeValue::Relative(s)) => now_ms().saturating_add(ms(s)),
+            None => now_ms().saturating_add(ms(cfg.default_expiry)),
         };
         let recipient = self.backends.get(&item.backend_id).map(|b| b.number().to_string()).unwrap_or_default();
-        let (major, minor) = m.version.unwrap_or((1, 0));
-        let version = format!("{major}.{minor}");
         let job = NewMmsJob {
             backend_id: &item.backend_id,
             sender: &sender,
             recipient: &recipient,
-            transaction_id: m.transaction_id.as_deref().unwrap_or(""),
+            transaction_id: &tid,
             version: &version,
             location: &location,
             declared_size: m.message_size,
@@ -137,13 +152,15 @@ impl Bridge {
         loop {
             match stage {
                 MmsStage::Fetch => {
-                    if now_ms() > job.expires_at {
-                        return Err(Failure::permanent("the MMSC's notification expired before it could be fetched"));
+                    // Clocks differ: the expiry only stops retries, never the first try.
+                    if job.attempts > 0 && now_ms() > job.expires_at {
+                        return Err(Failure::permanent(EXPIRED_MESSAGE));
                     }
                     let cfg = &self.config.mms;
                     let bytes = fetch::fetch(&job.location, &cfg.fetch_policy(), cfg.proxy.as_deref())
                         .await
                         .map_err(|e| Failure { transient: e.is_transient(), message: e.to_string() })?;
+                    check_retrieved(&bytes)?;
                     self.store.mms_advance(job.id, MmsStage::Relay, Some(&bytes)).map_err(BridgeError::from)?;
                     tracing::info!(job = job.id, bytes = bytes.len(), "MMS fetched");
                     payload = Some(bytes);
@@ -181,7 +198,7 @@ impl Bridge {
         let retry = f.transient
             && match job.stage {
                 MmsStage::Fetch => next <= job.expires_at,
-                _ => attempts < self.config.bridge.max_attempts,
+                _ => attempts < PATIENCE,
             };
         if retry {
             tracing::info!(job = job.id, attempts, error = %f.message, "MMS not done yet; will retry");
@@ -193,6 +210,13 @@ impl Bridge {
         if job.stage == MmsStage::Notify {
             return Ok(()); // Shown already; only the MMSC was not told.
         }
+        // Tell the MMSC, or it keeps notifying us of a message we will not take.
+        let status = match job.stage {
+            MmsStage::Fetch if f.message == EXPIRED_MESSAGE => EXPIRED,
+            MmsStage::Relay => UNRECOGNISED,
+            _ => REJECTED,
+        };
+        self.tell_mmsc(&job.transaction_id, &job.version, status);
         // The conversation hears about it, even if this was the sender's first message.
         let from = Address::parse(&job.sender, self.config.bridge.default_region.as_deref());
         let owner = self.config.backends.iter().find(|b| b.id == job.backend_id).map(|b| b.owner(&self.config.bridge));
@@ -234,7 +258,7 @@ impl Bridge {
             m.to.iter()
                 .chain(&m.cc)
                 .map(|a| Address::parse_cached(&mms::bare_address(a), region))
-                .filter(|a| a.key != us && a.key != from.key)
+                .filter(|a| !same_number(&a.key, &us) && !same_number(&a.key, &from.key))
                 .collect();
         let portal = if others.is_empty() {
             self.ensure_portal(&job.backend_id, &from, &owner).await?
@@ -301,6 +325,22 @@ impl Bridge {
         Ok(())
     }
 
+    /// Best effort, in the background: tells the MMSC what became of a notification we did
+    /// not retrieve (m-notifyresp-ind with `status`).
+    fn tell_mmsc(&self, transaction_id: &str, version: &str, status: u8) {
+        let cfg = self.config.mms.clone();
+        let Some(url) = cfg.mmsc_url.clone() else { return };
+        let body = match mms::encode::notifyresp_ind(transaction_id, parse_version(version), status) {
+            Ok(b) => b,
+            Err(e) => return tracing::warn!(error = %e, "m-notifyresp-ind not encodable"),
+        };
+        tokio::spawn(async move {
+            if let Err(f) = post_to_mmsc(&url, &cfg, body).await {
+                tracing::warn!(error = %f.message, status, "could not tell the MMSC about a refused MMS");
+            }
+        });
+    }
+
     /// Tells the MMSC the message was retrieved (m-notifyresp-ind). Without a configured
     /// MMSC URL there is nowhere to send it.
     async fn notify_retrieved(&self, job: &MmsJob) -> Result<(), Failure> {
@@ -316,9 +356,34 @@ impl Bridge {
     }
 }
 
+/// An m-retrieve-conf whose X-Mms-Retrieve-Status is an error is the MMSC saying no, not
+/// a message: temporary (0xC0–0xDF) or for good. Bytes that do not decode pass on, to be
+/// kept and reported by the relay stage.
+fn check_retrieved(bytes: &[u8]) -> Result<(), Failure> {
+    let Ok(m) = mms::decode(bytes) else { return Ok(()) };
+    match m.retrieve_status {
+        Some(s) if s != 0x80 && m.message_type == MessageType::RETRIEVE_CONF => {
+            let name = mms::pdu::retrieve_status_name(s).map(str::to_string).unwrap_or_else(|| format!("0x{s:02x}"));
+            let text = m.retrieve_text.map(|t| format!(": {t}")).unwrap_or_default();
+            Err(Failure {
+                message: format!("the MMSC could not give the message ({name}{text})"),
+                transient: (0xC0..0xE0).contains(&s),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 fn parse_version(v: &str) -> (u8, u8) {
     let mut it = v.split('.').map(|n| n.parse().unwrap_or(0));
     (it.next().unwrap_or(1), it.next().unwrap_or(0))
+}
+
+/// Whether two address keys are the same phone: equal, or (written nationally in one
+/// place and internationally in the other) ending in the same nine digits.
+fn same_number(a: &str, b: &str) -> bool {
+    let digits = |k: &str| k.len() >= 9 && k.bytes().all(|c| c.is_ascii_digit());
+    a == b || (digits(a) && digits(b) && a[a.len() - 9..] == b[b.len() - 9..])
 }
 
 /// Parts in reading order, nested multiparts opened. Of a multipart/alternative only one
@@ -341,6 +406,15 @@ fn flatten(parts: &[Part]) -> Vec<&Part> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_number_in_national_form_is_us() {
+        assert!(same_number("15550001111", "5550001111"));
+        assert!(same_number("447700900123", "07700900123"));
+        assert!(!same_number("15550001111", "15550001112"));
+        assert!(!same_number("12345", "912345"));
+        assert!(!same_number("shop", "15550001111"));
+    }
 
     #[test]
     fn alternatives_show_once_and_nested_parts_open() {

@@ -89,16 +89,26 @@ impl Bridge {
         let req = mms::send_req(&format!("sb-{}", job.id), &job.recipients, None, text.as_deref(), &attachments);
         let body = mms::encode(&req).map_err(|e| Failure::permanent(e.to_string()))?;
         let answer = post_to_mmsc(url, cfg, body).await?;
-        let conf = mms::decode(&answer)
-            .map_err(|e| Failure { message: format!("the MMSC's answer could not be read: {e}"), transient: true })?;
-        if conf.message_type != MessageType::SEND_CONF {
-            return Err(Failure {
-                message: format!("the MMSC answered {}", conf.message_type.name()),
-                transient: true,
-            });
-        }
+        // The MMSC took the POST: sending again could deliver twice, so an answer we cannot
+        // read counts as sent.
+        let conf = match mms::decode(&answer) {
+            Ok(c) if c.message_type == MessageType::SEND_CONF => c,
+            Ok(c) => {
+                tracing::warn!(job = job.id, answer = %c.message_type.name(), "odd MMSC answer; counting the MMS as sent");
+                return Ok(String::new());
+            }
+            Err(e) => {
+                tracing::warn!(job = job.id, error = %e, "unreadable MMSC answer; counting the MMS as sent");
+                return Ok(String::new());
+            }
+        };
         match conf.response_status {
             Some(0x80) => Ok(conf.message_id.unwrap_or_default()),
+            // Partial success: some recipients have it; retrying would repeat it to them.
+            Some(0xC4) => {
+                tracing::warn!(job = job.id, "MMSC reports partial success");
+                Ok(conf.message_id.unwrap_or_default())
+            }
             Some(status) => {
                 let name =
                     pdu::response_status_name(status).map(str::to_string).unwrap_or_else(|| format!("0x{status:02x}"));
@@ -125,6 +135,14 @@ impl Bridge {
             return Err(Failure::permanent("encrypted files cannot be sent as MMS yet"));
         }
         let mxc = content["url"].as_str().ok_or_else(|| Failure::permanent("the message has no file"))?;
+        let limit = self.config.mms.max_send_size as usize;
+        // Pictures can shrink; other files cannot. Refuse what cannot fit before downloading.
+        let ceiling = if msgtype == "m.image" { limit.saturating_mul(64) } else { limit };
+        if let Some(size) = content["info"]["size"].as_u64().filter(|&s| s > ceiling as u64) {
+            return Err(Failure::permanent(format!(
+                "it is {size} bytes, over the {limit}-byte limit for MMS (mms.max_send_size)"
+            )));
+        }
         let (mut data, served_type) = self.matrix.download(mxc).await.map_err(BridgeError::from)?;
         let mut mimetype = content["info"]["mimetype"]
             .as_str()
@@ -134,12 +152,13 @@ impl Bridge {
         let filename = content["filename"].as_str().map(str::to_string);
         let caption = filename.as_ref().filter(|f| **f != body && !body.is_empty()).map(|_| body.clone());
         let mut filename = mms::safe_filename(filename.as_deref().unwrap_or(&body), "attachment");
-        let limit = self.config.mms.max_send_size as usize;
         // Leave room for the headers, SMIL and caption.
         let budget = limit.saturating_sub(4_000 + caption.as_ref().map_or(0, String::len));
         if msgtype == "m.image" && data.len() > budget {
             let before = data.len();
-            data = fit_image(&data, budget).ok_or_else(|| {
+            // Decoding and re-encoding takes a while: off the async threads.
+            let fitted = tokio::task::spawn_blocking(move || fit_image(&data, budget)).await.ok().flatten();
+            data = fitted.ok_or_else(|| {
                 Failure::permanent(format!("the picture ({before} bytes) cannot be made small enough for MMS"))
             })?;
             mimetype = "image/jpeg".into();

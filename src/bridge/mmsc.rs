@@ -29,13 +29,16 @@ pub(super) async fn post_to_mmsc(url: &str, cfg: &crate::config::MmsConfig, body
     let net = |e: String| Failure { message: format!("MMSC {url}: {e}"), transient: true };
     let mut b = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .user_agent(mms::fetch::USER_AGENT)
         .timeout(Duration::from_secs(cfg.timeout));
     if let Some(i) = &cfg.interface {
         b = b.interface(i);
     }
-    if let Some(p) = &cfg.proxy {
-        b = b.proxy(reqwest::Proxy::all(p).map_err(|e| Failure::permanent(format!("mms.proxy: {e}")))?);
-    }
+    b = match &cfg.proxy {
+        Some(p) => b.proxy(reqwest::Proxy::all(p).map_err(|e| Failure::permanent(format!("mms.proxy: {e}")))?),
+        // Only the configured proxy: never one from the environment.
+        None => b.no_proxy(),
+    };
     let client = b.build().map_err(|e| net(e.to_string()))?;
     let resp = client
         .post(url)

@@ -88,12 +88,21 @@ impl MmsConfig {
     /// Hosts a content location may name: the MMSC's and the allow-list.
     pub fn hosts(&self) -> Vec<String> {
         let mmsc = self.mmsc_url.as_deref().and_then(|u| reqwest::Url::parse(u).ok()?.host_str().map(str::to_string));
-        mmsc.into_iter().chain(self.allowed_hosts.iter().cloned()).map(|h| h.to_ascii_lowercase()).collect()
+        mmsc.into_iter()
+            .chain(self.allowed_hosts.iter().cloned())
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())
+            .collect()
+    }
+
+    /// The MMSC URL's port, if it names one besides 80 and 443.
+    fn ports(&self) -> Vec<u16> {
+        self.mmsc_url.as_deref().and_then(|u| reqwest::Url::parse(u).ok()?.port()).into_iter().collect()
     }
 
     pub fn fetch_policy(&self) -> crate::mms::fetch::FetchPolicy {
         crate::mms::fetch::FetchPolicy {
             allowed_hosts: self.hosts(),
+            allowed_ports: self.ports(),
             allow_private: self.allow_private_addresses,
             max_bytes: self.max_size,
             timeout: std::time::Duration::from_secs(self.timeout),

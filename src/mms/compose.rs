@@ -54,7 +54,8 @@ pub fn send_req(
     ct.params = vec![("type".into(), "application/smil".into()), ("start".into(), "<smil>".into())];
     m.content_type = Some(ct);
 
-    let mut names: Vec<String> = Vec::new();
+    // The presentation and the text part have these names; attachments must not take them.
+    let mut names: Vec<String> = ["smil", "smil.xml", "text.txt"].map(String::from).to_vec();
     let mut media = Vec::new();
     for a in attachments {
         let name = unique_name(&a.filename, &names);
@@ -162,15 +163,15 @@ mod tests {
             &["+1555".into()],
             Some("Hi"),
             Some("caption"),
-            &[a("x.jpg"), a("x.jpg"), a("../../etc/passwd")],
+            &[a("x.jpg"), a("x.jpg"), a("../../etc/passwd"), a("smil"), a("text.txt")],
         );
         let names: Vec<_> = m.parts.iter().map(|p| p.headers.content_location.clone().unwrap()).collect();
-        assert_eq!(names, ["smil.xml", "x.jpg", "x-2.jpg", "passwd", "text.txt"]);
+        assert_eq!(names, ["smil.xml", "x.jpg", "x-2.jpg", "passwd", "smil-2", "text-2.txt", "text.txt"]);
         let smil = String::from_utf8(m.parts[0].data.clone()).unwrap();
         assert!(smil.contains("src=\"x-2.jpg\"") && smil.contains("text.txt"), "{smil}");
         let back = crate::mms::decode(&crate::mms::encode(&m).unwrap()).unwrap();
         assert_eq!(back.to, ["+1555/TYPE=PLMN"]);
-        assert_eq!(back.parts.len(), 5);
-        assert_eq!(back.parts[4].text().unwrap().text, "caption");
+        assert_eq!(back.parts.len(), 7);
+        assert_eq!(back.parts[6].text().unwrap().text, "caption");
     }
 }

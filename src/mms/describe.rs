@@ -41,7 +41,7 @@ pub fn message(m: &Message) -> Value {
         "status": named(m.status, pdu::status_name),
         "response_status": named(m.response_status, pdu::response_status_name),
         "response_text": m.response_text,
-        "retrieve_status": named(m.retrieve_status, pdu::response_status_name),
+        "retrieve_status": named(m.retrieve_status, pdu::retrieve_status_name),
         "retrieve_text": m.retrieve_text,
         "content_type": m.content_type.as_ref().map(|c| c.media.as_str()),
         "content_type_params": m.content_type.as_ref().map(params).unwrap_or_else(|| json!({})),

@@ -78,9 +78,11 @@ impl Writer {
         Ok(())
     }
 
+    /// Quoted-string: the opening quote is the marker, and the closing one is implied.
     pub fn quoted(&mut self, s: &str) -> Result<()> {
         self.buf.push(0x22);
-        self.text(s.trim_start_matches('"'))
+        let inner = s.strip_prefix('"').map(|r| r.strip_suffix('"').unwrap_or(r)).unwrap_or(s);
+        self.text(inner)
     }
 
     /// ASCII as a plain Text-string, anything else as UTF-8 with its charset.
@@ -114,9 +116,10 @@ impl Writer {
         for (name, value) in &ct.params {
             match tables::param_code(name) {
                 Some(0x01) => {
-                    let mib = ct.charset.unwrap_or(tables::UTF8);
+                    let named =
+                        (1..=2258).find(|&m| tables::charset_name(m).is_some_and(|n| n.eq_ignore_ascii_case(value)));
                     inner.byte(0x81);
-                    inner.integer(mib);
+                    inner.integer(named.or(ct.charset).unwrap_or(tables::UTF8));
                 }
                 Some(0x09) => {
                     inner.byte(0x89);
@@ -164,11 +167,21 @@ impl Writer {
 
     fn token(&mut self, code: u8, value: Option<&str>, names: impl Fn(u8) -> Option<&'static str>) -> Result<()> {
         let Some(value) = value else { return Ok(()) };
-        let v = (0x80..=0xFF).find(|&v| names(v) == Some(value));
-        self.header(code);
+        // A name we know, or the "0x83" form describe() gives an unnamed token.
+        let v = (0x80..=0xFF)
+            .find(|&v| names(v) == Some(value))
+            .or_else(|| value.strip_prefix("0x").and_then(|h| u8::from_str_radix(h, 16).ok()).filter(|v| *v >= 0x80));
         match v {
-            Some(v) => self.byte(v),
-            None => self.text(value)?,
+            Some(v) => {
+                self.header(code);
+                self.byte(v);
+            }
+            // Only Message-Class has a text form; other tokens we cannot write are left out.
+            None if code == pdu::MESSAGE_CLASS => {
+                self.header(code);
+                self.text(value)?;
+            }
+            None => {}
         }
         Ok(())
     }
@@ -384,6 +397,30 @@ mod tests {
             p.headers.list.clear();
         }
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn odd_values_survive_a_round_trip() {
+        let mut m = Message::new(pdu::MessageType::RETRIEVE_CONF);
+        m.priority = Some("0x83".into());
+        m.sender_visibility = Some("whatever".into()); // not writable: left out, not corrupted
+        let mut ct = ContentType::new("text/plain");
+        ct.params = vec![("charset".into(), "us-ascii".into())];
+        m.content_type = Some(ct);
+        let mut p = Part::new(ContentType::new("text/plain"), b"x".to_vec());
+        p.headers.content_id = Some("\"abc\"".into());
+        m.parts = vec![p];
+        let back = pdu::decode(&encode(&m).unwrap()).unwrap();
+        assert_eq!(back.priority.as_deref(), Some("0x83"));
+        assert_eq!(back.sender_visibility, None);
+        assert_eq!(back.content_type.unwrap().charset, Some(3));
+        let mut multi = Message::new(pdu::MessageType::SEND_REQ);
+        multi.content_type = Some(ContentType::new("application/vnd.wap.multipart.mixed"));
+        let mut p = Part::new(ContentType::new("text/plain"), b"x".to_vec());
+        p.headers.content_id = Some("\"abc\"".into());
+        multi.parts = vec![p];
+        let back = pdu::decode(&encode(&multi).unwrap()).unwrap();
+        assert_eq!(back.parts[0].headers.content_id.as_deref(), Some("abc"));
     }
 
     #[test]

@@ -8,10 +8,15 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+/// What we tell MMSCs we are; some refuse requests without a User-Agent.
+pub const USER_AGENT: &str = concat!("sms-bridge/", env!("CARGO_PKG_VERSION"));
+
 #[derive(Debug, Clone)]
 pub struct FetchPolicy {
     /// Hosts a Content-Location may name (the MMSC's, plus any allow-list). Empty: none.
     pub allowed_hosts: Vec<String>,
+    /// Ports it may name besides 80 and 443 (the MMSC URL's own).
+    pub allowed_ports: Vec<u16>,
     /// Let URLs resolve to loopback, private or link-local addresses (an MMSC on a LAN).
     pub allow_private: bool,
     pub max_bytes: u64,
@@ -75,36 +80,65 @@ pub fn check_url(url: &str, policy: &FetchPolicy) -> Result<Url, FetchError> {
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(refused("credentials in the URL".into()));
     }
-    let host = parsed.host_str().ok_or_else(|| refused("no host".into()))?.to_ascii_lowercase();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if !policy.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+    let host = bare_host(parsed.host_str().ok_or_else(|| refused("no host".into()))?);
+    if !policy.allowed_hosts.iter().any(|h| bare_host(h) == host) {
         return Err(refused(format!("host {host} is not the configured MMSC")));
+    }
+    // Another port on the MMSC's host could be any service it runs.
+    let port = parsed.port_or_known_default().unwrap_or(0);
+    if !matches!(port, 80 | 443) && !policy.allowed_ports.contains(&port) {
+        return Err(refused(format!("port {port} is not the MMSC's")));
     }
     Ok(parsed)
 }
 
-/// Addresses an MMS URL must not reach unless the operator allowed private ones.
+/// A host as the allow-list compares it: lower case, without IPv6 brackets.
+fn bare_host(h: &str) -> String {
+    h.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()
+}
+
+/// Addresses an MMS URL must not reach unless the operator allowed private ones: every
+/// special-purpose range, and IPv6 forms that carry an IPv4 address inside.
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
-                || v4.is_unspecified()
                 || v4.is_broadcast()
                 || v4.is_multicast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xC0) == 64 // carrier-grade NAT
+                || a == 0 // "this network"
+                || a >= 240 // reserved
+                || (a == 100 && (b & 0xC0) == 64) // carrier-grade NAT
+                || (a == 198 && (b & 0xFE) == 18) // benchmarking
+                || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            let s = v6.segments();
+            let embedded =
+                |hi: u16, lo: u16| std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+            let inner = if let Some(v4) = v6.to_ipv4_mapped() {
+                Some(v4)
+            } else if (s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified())
+                || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+            {
+                Some(embedded(s[6], s[7])) // IPv4-compatible ::a.b.c.d, or NAT64
+            } else if s[0] == 0x2002 {
+                Some(embedded(s[1], s[2])) // 6to4
+            } else {
+                None
+            };
+            if let Some(v4) = inner {
                 return is_internal(IpAddr::V4(v4));
             }
-            let seg0 = v6.segments()[0];
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (seg0 & 0xFE00) == 0xFC00 // unique local
-                || (seg0 & 0xFFC0) == 0xFE80 // link-local
+                || (s[0] & 0xFE00) == 0xFC00 // unique local
+                || (s[0] & 0xFFC0) == 0xFE80 // link-local
+                || (s[0] & 0xFFC0) == 0xFEC0 // site-local (deprecated)
+                || s[0] == 0x2001 && s[1] == 0x0db8 // documentation
         }
     }
 }
@@ -118,6 +152,7 @@ pub async fn fetch(url: &str, policy: &FetchPolicy, proxy: Option<&str>) -> Resu
     let port = parsed.port_or_known_default().unwrap_or(80);
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .user_agent(USER_AGENT)
         .timeout(policy.timeout)
         .connect_timeout(policy.timeout);
     if let Some(interface) = &policy.interface {
@@ -175,6 +210,7 @@ mod tests {
     fn policy() -> FetchPolicy {
         FetchPolicy {
             allowed_hosts: vec!["mms.example.net".into()],
+            allowed_ports: vec![8002],
             allow_private: false,
             max_bytes: 1000,
             timeout: Duration::from_secs(5),
@@ -186,7 +222,8 @@ mod tests {
     fn urls_outside_the_policy_are_refused() {
         let p = policy();
         assert!(check_url("http://mms.example.net/x", &p).is_ok());
-        assert!(check_url("https://MMS.example.net:8443/x?y", &p).is_ok());
+        assert!(check_url("https://MMS.example.net:8002/x?y", &p).is_ok());
+        assert!(check_url("http://mms.example.net:6379/", &p).unwrap_err().to_string().contains("port 6379"));
         for bad in [
             "file:///etc/passwd",
             "ftp://mms.example.net/x",
@@ -218,7 +255,7 @@ mod tests {
         ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["8.8.8.8", "100.128.0.1", "2001:4860::8888"] {
+        for ip in ["8.8.8.8", "100.128.0.1", "2001:4860::8888", "2002:808:808::1", "64:ff9b::808:808"] {
             assert!(!is_internal(ip.parse().unwrap()), "{ip}");
         }
     }

@@ -226,6 +226,21 @@ pub fn status_name(v: u8) -> Option<&'static str> {
         .copied()
 }
 
+/// X-Mms-Retrieve-Status names (OMA MMS 1.1 on).
+pub fn retrieve_status_name(v: u8) -> Option<&'static str> {
+    Some(match v {
+        0x80 => "Ok",
+        0xC0 => "Error-transient-failure",
+        0xC1 => "Error-transient-message-not-found",
+        0xC2 => "Error-transient-network-problem",
+        0xE0 => "Error-permanent-failure",
+        0xE1 => "Error-permanent-service-denied",
+        0xE2 => "Error-permanent-message-not-found",
+        0xE3 => "Error-permanent-content-unsupported",
+        _ => return None,
+    })
+}
+
 pub fn response_status_name(v: u8) -> Option<&'static str> {
     Some(match v {
         0x80 => "Ok",
@@ -359,6 +374,9 @@ fn body(m: &mut Message, ct: ContentType, r: &mut Reader) -> Result<()> {
         if let Some(w) = p.text().and_then(|t| t.warning) {
             m.warnings.push(format!("part {}: {w}", i + 1));
         }
+        if p.content_type.unknown_params {
+            m.warnings.push(format!("part {}: a content type parameter with an unknown code was skipped", i + 1));
+        }
     }
     m.content_type = Some(ct);
     Ok(())
@@ -407,7 +425,7 @@ fn from(r: &mut Reader, warnings: &mut Vec<String>) -> Result<From> {
 /// Content-Location is a URI text, or (in m-mbox-delete-conf) value-length + index + URI.
 fn content_location(r: &mut Reader) -> Result<String> {
     let what = "X-Mms-Content-Location";
-    if r.peek().is_some_and(|b| b <= 31) {
+    if r.peek().is_some_and(|b| (1..=31).contains(&b)) {
         let len = r.value_length(what)?;
         let mut v = r.sub(len, what)?;
         v.integer(what)?;

@@ -16,7 +16,7 @@ pub const CONTENT_TYPES: &[&str] = &[
     "multipart/*",
     "multipart/mixed",
     "multipart/form-data",
-    "multipart/byterantes",
+    "multipart/byteranges", // WAP-230 misspells it "byterantes"
     "multipart/alternative",
     "application/*",
     "application/java-vm",

@@ -15,6 +15,8 @@ pub struct ContentType {
     pub media: String,
     pub params: Vec<(String, String)>,
     pub charset: Option<u64>,
+    /// A parameter with an unassigned code ended the list early (what came before is kept).
+    pub unknown_params: bool,
 }
 
 impl ContentType {
@@ -261,16 +263,22 @@ impl<'a> Reader<'a> {
             Some(32..=127) => {
                 let name = self.text(what)?.to_ascii_lowercase();
                 let value = match self.peek() {
+                    Some(0) => {
+                        self.pos += 1;
+                        String::new()
+                    }
                     Some(b) if b & 0x80 != 0 || b <= 30 => self.integer(what)?.to_string(),
                     _ => self.text_value(what)?,
                 };
                 (name, value)
             }
             _ => {
-                let at = self.offset();
                 let code = self.integer(what)?;
                 let Some((name, kind)) = tables::param(code) else {
-                    return Err(DecodeError::new(what, format!("unknown parameter 0x{code:02x}"), at));
+                    // Its value's shape is unknown, so the rest cannot be read: keep what was.
+                    self.rest();
+                    ct.unknown_params = true;
+                    return Ok(());
                 };
                 (name.to_string(), self.typed_value(kind, ct, what)?)
             }
@@ -418,7 +426,10 @@ mod tests {
         assert_eq!((ct.param("charset"), ct.param("name"), ct.charset), (Some("utf-8"), Some("a.txt"), Some(106)));
         let ct = Reader::new(b"\x0Fimage/x\x00Name\x00b\x00").content_type("ct").unwrap();
         assert_eq!(ct.param("name"), Some("b"));
-        assert!(Reader::new(b"\x03\x83\xFF\x00").content_type("ct").unwrap_err().problem.contains("unknown parameter"));
+        let ct = Reader::new(b"\x06\x83\x81\xEA\xFF\x01\x02").content_type("ct").unwrap();
+        assert_eq!((ct.param("charset"), ct.unknown_params), (Some("utf-8"), true));
+        let ct = Reader::new(b"\x04\x83x\x00\x00").content_type("ct").unwrap();
+        assert_eq!(ct.param("x"), Some(""));
     }
 
     #[test]

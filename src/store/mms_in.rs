@@ -84,26 +84,36 @@ fn job(r: &Row) -> rusqlite::Result<MmsJob> {
 const COLS: &str = "id, backend_id, sender, recipient, transaction_id, version, location, declared_size, expires_at, payload, stage, attempts";
 
 impl Store {
-    /// Records a notification; a repeat of one already known returns None.
+    /// Records a notification. A repeat of one already known returns None, unless its job
+    /// had been given up: then it is tried again (from the fetched message, if there is one),
+    /// since the MMSC repeating itself means the message is still there.
     pub fn insert_mms_tx(tx: &Transaction, j: &NewMmsJob) -> Result<Option<i64>> {
         let now = now_ms();
-        let n = tx
+        Ok(tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO mms_in (backend_id, sender, recipient, transaction_id, version, location, declared_size, expires_at, next_attempt_at, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                "INSERT INTO mms_in (backend_id, sender, recipient, transaction_id, version, location, declared_size, expires_at, next_attempt_at, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+                 ON CONFLICT (backend_id, location) DO UPDATE SET
+                     stage = CASE WHEN payload IS NULL THEN 'fetch' ELSE 'relay' END,
+                     attempts = 0, next_attempt_at = 0, last_error = NULL, expires_at = excluded.expires_at
+                 WHERE stage = 'dead'
+                 RETURNING id",
             )?
-            .execute(params![
-                j.backend_id,
-                j.sender,
-                j.recipient,
-                j.transaction_id,
-                j.version,
-                j.location,
-                j.declared_size.map(|v| v as i64),
-                j.expires_at,
-                now
-            ])?;
-        Ok((n == 1).then(|| tx.last_insert_rowid()))
+            .query_row(
+                params![
+                    j.backend_id,
+                    j.sender,
+                    j.recipient,
+                    j.transaction_id,
+                    j.version,
+                    j.location,
+                    j.declared_size.map(|v| v.min(i64::MAX as u64) as i64),
+                    j.expires_at,
+                    now
+                ],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     pub fn due_mms(&self, limit: usize) -> Result<Vec<MmsJob>> {
@@ -199,5 +209,9 @@ mod tests {
         assert_eq!((j.stage, j.payload), (MmsStage::Notify, None));
         s.mms_bury(id, "no").unwrap();
         assert_eq!(s.mms_counts().unwrap(), (0, 1));
+        // The MMSC repeats the notification of a job given up: it is tried again.
+        assert_eq!(s.tx(|tx| Store::insert_mms_tx(tx, &new)).unwrap(), Some(id));
+        assert_eq!(s.due_mms(10).unwrap()[0].stage, MmsStage::Fetch);
+        assert_eq!(s.tx(|tx| Store::insert_mms_tx(tx, &new)).unwrap(), None);
     }
 }

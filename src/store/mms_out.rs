@@ -55,11 +55,15 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Due jobs, at most one per portal (its oldest), so a message waiting for a retry is
+    /// not overtaken by the next one to the same people.
     pub fn due_mms_out(&self, limit: usize) -> Result<Vec<MmsOutJob>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, portal_id, backend_id, room_id, event_id, recipients, content, attempts FROM mms_out
-                 WHERE state = 'queued' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
+                 o WHERE state = 'queued' AND next_attempt_at <= ?1
+                 AND NOT EXISTS (SELECT 1 FROM mms_out p WHERE p.portal_id = o.portal_id AND p.id < o.id AND p.state = 'queued')
+                 ORDER BY id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now_ms(), limit as i64], job)?;
             let mut out = Vec::new();

@@ -21,6 +21,8 @@ pub struct Shared {
     pub gets: Mutex<HashMap<String, u32>>,
     /// Answer GETs with this status instead (e.g. 503), while set.
     pub fail_with: Mutex<Option<u16>>,
+    /// Answer POSTs with this status instead (nothing recorded), while set.
+    pub fail_posts_with: Mutex<Option<u16>>,
 }
 
 pub struct TestMmsc {
@@ -81,7 +83,10 @@ async fn get(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> impl IntoR
     }
 }
 
-async fn post(State(s): State<Arc<Shared>>, body: Bytes) -> impl IntoResponse {
+async fn post(State(s): State<Arc<Shared>>, body: Bytes) -> axum::response::Response {
+    if let Some(code) = *s.fail_posts_with.lock().unwrap() {
+        return StatusCode::from_u16(code).unwrap().into_response();
+    }
     s.posted.lock().unwrap().push(body.to_vec());
     let answer = match mms::decode(&body) {
         Ok(m) if m.message_type == MessageType::SEND_REQ => {
@@ -94,7 +99,7 @@ async fn post(State(s): State<Arc<Shared>>, body: Bytes) -> impl IntoResponse {
         }
         _ => Vec::new(),
     };
-    ([("content-type", mms::push::MMS_CONTENT_TYPE)], answer)
+    ([("content-type", mms::push::MMS_CONTENT_TYPE)], answer).into_response()
 }
 
 /// A 40×30 PNG, as a phone's camera picture stands in.
