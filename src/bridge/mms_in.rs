@@ -134,11 +134,13 @@ impl Bridge {
         self.relay(item, sender, &content, None).await.map(Some)
     }
 
-    /// Works through due MMS jobs; true if there may be more.
+    /// Works through due MMS jobs, side by side so that one slow MMSC request does not
+    /// hold up the others; true if there may be more.
     pub async fn drain_mms(&self) -> Result<bool, BridgeError> {
         let jobs = self.store.due_mms(10)?;
-        for job in &jobs {
-            if let Err(f) = self.advance_mms(job).await {
+        let results = futures_util::future::join_all(jobs.iter().map(|job| self.advance_mms(job))).await;
+        for (job, result) in jobs.iter().zip(results) {
+            if let Err(f) = result {
                 self.mms_failed(job, f).await?;
             }
         }
