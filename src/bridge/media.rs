@@ -63,7 +63,13 @@ pub(super) fn fit_image(bytes: &[u8], max_bytes: usize) -> Option<Vec<u8>> {
     limits.max_image_height = Some(12_000);
     limits.max_alloc = Some(256 << 20);
     reader.limits(limits);
-    let img = image::DynamicImage::ImageRgb8(reader.decode().ok()?.to_rgb8());
+    // Re-encoding drops EXIF, so turn the picture the way the camera said first.
+    let mut decoder = reader.into_decoder().ok()?;
+    let orientation =
+        image::ImageDecoder::orientation(&mut decoder).unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder).ok()?;
+    img.apply_orientation(orientation);
+    let img = image::DynamicImage::ImageRgb8(img.to_rgb8());
     // More than 1280 pixels on the long side is wasted on a phone screen.
     let mut long = img.width().max(img.height()).min(1280);
     loop {
@@ -113,6 +119,26 @@ mod tests {
         assert!(back.width() <= 1280 && back.width() * 3 == back.height() * 4, "{}x{}", back.width(), back.height());
         assert!(fit_image(b"not an image", 100_000).is_none());
         assert!(fit_image(&png, 10).is_none());
+    }
+
+    #[test]
+    fn a_camera_picture_is_turned_upright_before_scaling() {
+        use image::ImageEncoder;
+        // 400x100, with EXIF orientation 6 ("rotate 90° clockwise to view").
+        let wide = image::RgbImage::from_fn(400, 100, |x, _| image::Rgb([(x % 256) as u8, 0, 0]));
+        let exif = [
+            b'I', b'I', 0x2A, 0, 8, 0, 0, 0, // TIFF header, IFD0 at 8
+            1, 0, // one entry
+            0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, // Orientation = 6
+            0, 0, 0, 0, // no next IFD
+        ];
+        let mut jpeg = Vec::new();
+        let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95);
+        enc.set_exif_metadata(exif.to_vec()).unwrap();
+        enc.write_image(wide.as_raw(), 400, 100, image::ExtendedColorType::Rgb8).unwrap();
+        let fitted = fit_image(&jpeg, jpeg.len() - 1).expect("fits");
+        let back = image::load_from_memory(&fitted).unwrap();
+        assert_eq!((back.width(), back.height()), (100, 400), "turned upright");
     }
 
     #[test]
