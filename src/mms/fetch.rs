@@ -80,6 +80,9 @@ pub fn check_url(url: &str, policy: &FetchPolicy) -> Result<Url, FetchError> {
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(refused("credentials in the URL".into()));
     }
+    if policy.allowed_hosts.is_empty() {
+        return Err(refused("no MMSC is configured (mms.mmsc_url)".into()));
+    }
     let host = bare_host(parsed.host_str().ok_or_else(|| refused("no host".into()))?);
     if !policy.allowed_hosts.iter().any(|h| bare_host(h) == host) {
         return Err(refused(format!("host {host} is not the configured MMSC")));
@@ -236,6 +239,12 @@ mod tests {
             assert!(matches!(e, FetchError::Refused { .. }), "{bad}: {e}");
             assert!(!e.is_transient());
         }
+    }
+
+    #[test]
+    fn without_an_mmsc_nothing_is_fetched() {
+        let p = FetchPolicy { allowed_hosts: vec![], ..policy() };
+        assert!(check_url("http://mms.example.net/x", &p).unwrap_err().to_string().contains("no MMSC is configured"));
     }
 
     #[test]
