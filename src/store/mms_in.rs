@@ -146,22 +146,14 @@ impl Store {
 
     /// Counts a failed attempt at the current stage and schedules the next.
     pub fn mms_retry(&self, id: i64, next_at: i64, error: &str) -> Result<u32> {
-        self.with(|c| {
-            Ok(c.query_row(
-                "UPDATE mms_in SET attempts = attempts + 1, next_attempt_at = ?1, last_error = ?2 WHERE id = ?3 RETURNING attempts",
-                params![next_at, error, id],
-                |r| r.get(0),
-            )?)
-        })
+        self.retry_in_place("mms_in", id, next_at, error)
     }
 
-    /// Gives a job up; it stays for inspection, without its payload.
+    /// Gives a job up; it stays for inspection, with the fetched message if there is one
+    /// (a repeated notification then shows it without fetching again).
     pub fn mms_bury(&self, id: i64, error: &str) -> Result<()> {
         self.with(|c| {
-            c.execute(
-                "UPDATE mms_in SET stage = 'dead', last_error = ?1, payload = NULL WHERE id = ?2",
-                params![error, id],
-            )?;
+            c.execute("UPDATE mms_in SET stage = 'dead', last_error = ?1 WHERE id = ?2", params![error, id])?;
             Ok(())
         })
     }
@@ -212,6 +204,14 @@ mod tests {
         // The MMSC repeats the notification of a job given up: it is tried again.
         assert_eq!(s.tx(|tx| Store::insert_mms_tx(tx, &new)).unwrap(), Some(id));
         assert_eq!(s.due_mms(10).unwrap()[0].stage, MmsStage::Fetch);
+        // Given up after fetching: the message is kept, and a repeat shows it without a fetch.
+        s.mms_advance(id, MmsStage::Relay, Some(b"kept")).unwrap();
+        s.mms_bury(id, "homeserver away").unwrap();
+        assert_eq!(s.mms_job(id).unwrap().unwrap().payload.as_deref(), Some(&b"kept"[..]));
+        assert_eq!(s.tx(|tx| Store::insert_mms_tx(tx, &new)).unwrap(), Some(id));
+        let j = s.due_mms(10).unwrap().remove(0);
+        assert_eq!((j.stage, j.payload.as_deref()), (MmsStage::Relay, Some(&b"kept"[..])));
+        // A repeat of a live job is nothing new.
         assert_eq!(s.tx(|tx| Store::insert_mms_tx(tx, &new)).unwrap(), None);
     }
 }

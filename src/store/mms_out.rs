@@ -90,12 +90,6 @@ impl Store {
     }
 
     pub fn retry_mms_out(&self, id: i64, next_at: i64, error: &str) -> Result<u32> {
-        self.with(|c| {
-            Ok(c.query_row(
-                "UPDATE mms_out SET attempts = attempts + 1, next_attempt_at = ?1, last_error = ?2 WHERE id = ?3 RETURNING attempts",
-                params![next_at, error, id],
-                |r| r.get(0),
-            )?)
-        })
+        self.retry_in_place("mms_out", id, next_at, error)
     }
 }

@@ -40,6 +40,17 @@ impl Store {
         })
     }
 
+    /// Counts a failed attempt and schedules the next, leaving the job where it is (the MMS
+    /// tables, whose jobs have stages); returns the attempts so far.
+    pub(super) fn retry_in_place(&self, table: &'static str, id: i64, next_at: i64, error: &str) -> Result<u32> {
+        self.with(|c| {
+            let sql = format!(
+                "UPDATE {table} SET attempts = attempts + 1, next_attempt_at = ?1, last_error = ?2 WHERE id = ?3 RETURNING attempts"
+            );
+            Ok(c.query_row(&sql, rusqlite::params![next_at, error, id], |r| r.get(0))?)
+        })
+    }
+
     /// Gives a job up: it stays in the table as `dead` for inspection.
     pub fn bury(&self, q: Queue, id: i64, error: &str) -> Result<()> {
         self.with(|c| {
