@@ -25,7 +25,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    tpdu::from_hex(s).unwrap()
 }
 
 /// Checks one decoded message (as the `decode mms` JSON) against an `expect` object.

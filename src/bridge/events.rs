@@ -12,6 +12,13 @@ use crate::config::Permission;
 use crate::store::NewOutJob;
 use crate::store::{PendingEvent, Queue, Store};
 
+/// Which sending queue a portal message went to.
+enum Queued {
+    Nothing,
+    Sms,
+    Mms,
+}
+
 pub(super) async fn run(bridge: Arc<Bridge>) {
     super::work_loop("matrix events", &bridge.wake.matrix_in, Duration::from_secs(5), || {
         let b = bridge.clone();
@@ -39,7 +46,6 @@ impl Bridge {
         self.relay_group(&mut relays)?;
         if !batch.is_empty() {
             self.wake.matrix_out.notify_one();
-            self.wake.mms_out.notify_one();
         }
         Ok(batch.len() == 50)
     }
@@ -88,21 +94,27 @@ impl Bridge {
         }
         let together = self.store.tx(|tx| {
             let mut backends = Vec::new();
+            let mut mms = false;
             for (ev, portal) in group.iter() {
-                if self.relay_to_sms_tx(tx, ev, portal)? {
-                    backends.push(portal.backend_id.as_str());
+                match self.relay_to_sms_tx(tx, ev, portal)? {
+                    Queued::Sms => backends.push(portal.backend_id.as_str()),
+                    Queued::Mms => mms = true,
+                    Queued::Nothing => {}
                 }
             }
-            Ok(backends)
+            Ok((backends, mms))
         });
         match together {
-            Ok(backends) => {
+            Ok((backends, mms)) => {
                 // Only after the commit, or the link could look before the jobs are visible.
                 let mut woken = std::collections::HashSet::new();
                 for b in backends {
                     if woken.insert(b) {
                         self.wake_outbox(b);
                     }
+                }
+                if mms {
+                    self.wake.mms_out.notify_one();
                 }
             }
             Err(_) => {
@@ -197,21 +209,22 @@ impl Bridge {
     /// A message in a portal becomes an outbox job (plus a PENDING status), or a clear
     /// refusal when it cannot be sent.
     fn relay_to_sms(&self, ev: &PendingEvent, portal: &crate::store::Portal, _sender: &str) -> Result<(), BridgeError> {
-        let queued = self.store.tx(|tx| self.relay_to_sms_tx(tx, ev, portal))?;
-        // Only after the commit, or the sender could look before the job is visible.
-        if queued {
-            self.wake_outbox(&portal.backend_id);
+        // Wake the sender only after the commit, or it could look before the job is visible.
+        match self.store.tx(|tx| self.relay_to_sms_tx(tx, ev, portal))? {
+            Queued::Sms => self.wake_outbox(&portal.backend_id),
+            Queued::Mms => self.wake.mms_out.notify_one(),
+            Queued::Nothing => {}
         }
         Ok(())
     }
 
-    /// [`Self::relay_to_sms`] inside a caller's transaction; true if a job was queued.
+    /// [`Self::relay_to_sms`] inside a caller's transaction; says which queue got a job.
     fn relay_to_sms_tx(
         &self,
         tx: &rusqlite::Transaction,
         ev: &PendingEvent,
         portal: &crate::store::Portal,
-    ) -> Result<bool, crate::store::StoreError> {
+    ) -> Result<Queued, crate::store::StoreError> {
         let e = &ev.event;
         let sender = e["sender"].as_str().unwrap_or("");
         let room = portal.room_id.as_deref().unwrap_or("");
@@ -231,6 +244,7 @@ impl Bridge {
         let group = super::portals::is_group_key(&portal.remote_key);
         let edit = content["m.relates_to"]["rel_type"] == "m.replace" || content.get("m.new_content").is_some();
         if (media || group) && !edit && refusal.is_none() {
+            let mut queued = Queued::Nothing;
             if !self.config.mms.can_send() {
                 let what = if media { "Pictures and files" } else { "Messages in group chats" };
                 let message = format!("{what} go out as MMS, and this bridge has no MMSC configured (mms.mmsc_url).");
@@ -240,21 +254,21 @@ impl Bridge {
                 let recipients: Vec<&str> = portal.remote_destination.as_deref().unwrap_or("").split(',').collect();
                 if Store::enqueue_mms_out_tx(tx, portal.id, &portal.backend_id, room, event_id, &recipients, content)? {
                     self.status_tx(tx, room, event_id, Update::new(Status::Pending))?;
+                    queued = Queued::Mms;
                 }
             }
             Store::finish_event(tx, ev.id)?;
-            // Nothing for the SMS outbox: MMS has its own worker, woken after the batch.
-            return Ok(false);
+            return Ok(queued);
         }
         let text = match sms_text(&e["content"]) {
             Ok(t) => Ok(t),
             Err(Unsendable::Empty) => {
                 Store::finish_event(tx, ev.id)?;
-                return Ok(false);
+                return Ok(Queued::Nothing);
             }
             Err(u) => Err(u),
         };
-        let mut queued = false;
+        let mut queued = Queued::Nothing;
         match (&refusal, &text) {
             (Some((reason, message)), _) => {
                 self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, reason, message))?;
@@ -278,7 +292,7 @@ impl Bridge {
                 };
                 if Store::enqueue_out(tx, &job)?.is_some() {
                     self.status_tx(tx, room, event_id, Update::new(Status::Pending))?;
-                    queued = true;
+                    queued = Queued::Sms;
                 }
             }
         }

@@ -87,16 +87,17 @@ impl Bridge {
         let from = Address::parse(&sms.from, self.config.bridge.default_region.as_deref());
         let number = self.backends.get(backend_id).map(|b| b.number().to_string()).unwrap_or_default();
         let portal_room = self.store.portal_by_pair(&number, &from.key)?.and_then(|p| p.room_id);
-        let owner = self.config.backends.iter().find(|b| b.id == backend_id).map(|b| b.owner(&self.config.bridge));
-        let room = match portal_room {
-            Some(r) => Some(r),
-            None => owner.and_then(|o| self.store.management_room(&o).ok().flatten()),
-        };
+        let room = portal_room.or_else(|| self.owners_management_room(backend_id));
         if let Some(room) = room {
             let body = format!("⚠ An SMS from {} could not be shown here ({e}). It was: {}", from.display, sms.text);
             self.store.tx(|tx| self.notice_tx(tx, &room, &body))?;
         }
         Ok(())
+    }
+
+    /// The management room of a link's owner: where news goes that has no portal to go to.
+    pub(super) fn owners_management_room(&self, backend_id: &str) -> Option<String> {
+        self.link_owner(backend_id).and_then(|o| self.store.management_room(&o).ok().flatten())
     }
 
     /// Posts an SMS to its portal; returns the event id (recorded by the caller).
@@ -112,14 +113,10 @@ impl Bridge {
         content: &serde_json::Value,
         timestamp_ms: Option<i64>,
     ) -> Result<String, BridgeError> {
-        let cfg = self
-            .config
-            .backends
-            .iter()
-            .find(|b| b.id == item.backend_id)
+        let owner = self
+            .link_owner(&item.backend_id)
             .ok_or_else(|| BridgeError::Other(format!("SMS from unknown link {:?}", item.backend_id)))?;
         let from = Address::parse_cached(sender, self.config.bridge.default_region.as_deref());
-        let owner = cfg.owner(&self.config.bridge);
         let portal = self.ensure_portal(&item.backend_id, &from, &owner).await?;
         let room = portal.room_id.as_deref().unwrap_or_default();
         let ghost = self.ensure_ghost(&from).await?;

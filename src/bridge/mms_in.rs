@@ -24,8 +24,6 @@ const REJECTED: u8 = 0x82;
 const DEFERRED: u8 = 0x83;
 const UNRECOGNISED: u8 = 0x84;
 
-const EXPIRED_MESSAGE: &str = "the MMSC's notification expired before it could be fetched";
-
 /// Attempts at showing a fetched MMS (or telling the MMSC) before giving up: with the
 /// backoff's 10-minute cap, about a day, so a homeserver outage does not lose it.
 const PATIENCE: u32 = 150;
@@ -156,7 +154,7 @@ impl Bridge {
                 MmsStage::Fetch => {
                     // Clocks differ: the expiry only stops retries, never the first try.
                     if job.attempts > 0 && now_ms() > job.expires_at {
-                        return Err(Failure::permanent(EXPIRED_MESSAGE));
+                        return Err(Failure::permanent("the MMSC's notification expired before it could be fetched"));
                     }
                     let cfg = &self.config.mms;
                     let bytes = fetch::fetch(&job.location, &cfg.fetch_policy(), cfg.proxy.as_deref())
@@ -214,14 +212,15 @@ impl Bridge {
         }
         // Tell the MMSC, or it keeps notifying us of a message we will not take.
         let status = match job.stage {
-            MmsStage::Fetch if f.message == EXPIRED_MESSAGE => EXPIRED,
+            // The expiry check at the start of a retry is what fails a job already out of time.
+            MmsStage::Fetch if !f.transient && job.attempts > 0 && now_ms() > job.expires_at => EXPIRED,
             MmsStage::Relay => UNRECOGNISED,
             _ => REJECTED,
         };
         self.tell_mmsc(&job.transaction_id, &job.version, status);
         // The conversation hears about it, even if this was the sender's first message.
         let from = Address::parse(&job.sender, self.config.bridge.default_region.as_deref());
-        let owner = self.config.backends.iter().find(|b| b.id == job.backend_id).map(|b| b.owner(&self.config.bridge));
+        let owner = self.link_owner(&job.backend_id);
         let portal_room = match &owner {
             Some(o) => match self.ensure_portal(&job.backend_id, &from, o).await {
                 Ok(p) => p.room_id,
@@ -232,7 +231,7 @@ impl Bridge {
             },
             None => None,
         };
-        let room = portal_room.or_else(|| owner.and_then(|o| self.store.management_room(&o).ok().flatten()));
+        let room = portal_room.or_else(|| self.owners_management_room(&job.backend_id));
         if let Some(room) = room {
             let body = format!("⚠ A picture message (MMS) from {} could not be shown: {}", from.display, f.message);
             self.store.tx(|tx| self.notice_tx(tx, &room, &body))?;
@@ -251,9 +250,7 @@ impl Bridge {
         };
         let region = self.config.bridge.default_region.as_deref();
         let from = Address::parse_cached(&sender, region);
-        let cfg = self.config.backends.iter().find(|b| b.id == job.backend_id);
-        let owner =
-            cfg.map(|b| b.owner(&self.config.bridge)).ok_or_else(|| Failure::permanent("MMS for an unknown link"))?;
+        let owner = self.link_owner(&job.backend_id).ok_or_else(|| Failure::permanent("MMS for an unknown link"))?;
         // Everyone else it was addressed to makes it a group conversation.
         let us = Address::parse_cached(&job.recipient, region).key;
         let mut others: Vec<Address> =

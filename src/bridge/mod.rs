@@ -114,6 +114,11 @@ impl Bridge {
         &self.bot
     }
 
+    /// Who a link's new conversations belong to; None for a link not in the config.
+    pub(crate) fn link_owner(&self, backend_id: &str) -> Option<String> {
+        self.config.backends.iter().find(|b| b.id == backend_id).map(|b| b.owner(&self.config.bridge))
+    }
+
     pub fn permission(&self, user_id: &str) -> Permission {
         self.config.bridge.permission(user_id)
     }
@@ -239,8 +244,7 @@ impl Bridge {
             if !news {
                 continue;
             }
-            let Some(cfg) = self.config.backends.iter().find(|b| b.id == id) else { continue };
-            let owner = cfg.owner(&self.config.bridge);
+            let Some(owner) = self.link_owner(&id) else { continue };
             if let Ok(Some(room)) = self.store.management_room(&owner) {
                 let body = format!("Link {id} is now {state}.");
                 let r = self.store.tx(|tx| {

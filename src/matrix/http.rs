@@ -89,7 +89,8 @@ impl HttpMatrix {
             .await
             .map_err(|e| MatrixError::network(format!("{}: {e}", self.base)))?;
         let status = resp.status();
-        let headers = resp.headers().clone();
+        // Media downloads need their real type; JSON answers are parsed regardless.
+        let content_type = resp.headers().get(http::header::CONTENT_TYPE).cloned();
         let bytes = resp.bytes().await.map_err(|e| MatrixError::network(format!("{}: {e}", self.base)))?.to_vec();
         if !status.is_success() {
             let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
@@ -100,8 +101,6 @@ impl HttpMatrix {
             });
         }
         let mut out = http::Response::builder().status(status);
-        // Media downloads need their real type; JSON answers are parsed regardless.
-        let content_type = headers.get(http::header::CONTENT_TYPE).cloned();
         out = out.header(
             http::header::CONTENT_TYPE,
             content_type.unwrap_or(http::HeaderValue::from_static("application/json")),

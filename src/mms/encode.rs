@@ -116,10 +116,8 @@ impl Writer {
         for (name, value) in &ct.params {
             match tables::param_code(name) {
                 Some(0x01) => {
-                    let named =
-                        (1..=2258).find(|&m| tables::charset_name(m).is_some_and(|n| n.eq_ignore_ascii_case(value)));
                     inner.byte(0x81);
-                    inner.integer(named.or(ct.charset).unwrap_or(tables::UTF8));
+                    inner.integer(tables::charset_mib(value).or(ct.charset).unwrap_or(tables::UTF8));
                 }
                 Some(0x09) => {
                     inner.byte(0x89);

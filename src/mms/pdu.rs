@@ -340,7 +340,7 @@ pub fn decode(bytes: &[u8]) -> Result<Message> {
             READ_REPORT => m.read_report = yes_no(&mut r, what)?,
             REPORT_ALLOWED => m.report_allowed = yes_no(&mut r, what)?,
             RESPONSE_STATUS => m.response_status = Some(r.u8(what)?),
-            RESPONSE_TEXT => m.response_text = Some(status_text(&mut r, what)?),
+            RESPONSE_TEXT => m.response_text = Some(r.encoded_string(what)?.text),
             SENDER_VISIBILITY => {
                 m.sender_visibility =
                     Some(token(&mut r, what, |v| ["Hide", "Show"].get(v.checked_sub(0x80)? as usize).copied())?)
@@ -353,7 +353,7 @@ pub fn decode(bytes: &[u8]) -> Result<Message> {
             }
             TRANSACTION_ID => m.transaction_id = Some(r.text(what)?),
             RETRIEVE_STATUS => m.retrieve_status = Some(r.u8(what)?),
-            RETRIEVE_TEXT => m.retrieve_text = Some(status_text(&mut r, what)?),
+            RETRIEVE_TEXT => m.retrieve_text = Some(r.encoded_string(what)?.text),
             READ_STATUS => m.read_status = Some(r.u8(what)?),
             // Headers we don't act on, known or not: skipped by the shape of their value.
             _ => {
@@ -432,11 +432,6 @@ fn content_location(r: &mut Reader) -> Result<String> {
         return v.text(what);
     }
     r.text(what)
-}
-
-/// Response/Retrieve-Text: an Encoded-string-value, or in 1.3 value-length + index + text.
-fn status_text(r: &mut Reader, what: &str) -> Result<String> {
-    Ok(r.encoded_string(what)?.text)
 }
 
 #[cfg(test)]

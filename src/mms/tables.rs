@@ -318,3 +318,14 @@ pub fn charset_name(mib: u64) -> Option<&'static str> {
 }
 
 pub const UTF8: u64 = 106;
+
+/// The MIBenum of a charset name (any case; a few common aliases too).
+pub fn charset_mib(name: &str) -> Option<u64> {
+    let name = name.to_ascii_lowercase();
+    match name.as_str() {
+        "ascii" => Some(3),
+        "utf8" => Some(UTF8),
+        "ucs-2" | "ucs2" => Some(1000),
+        _ => (1..=2258).find(|&m| charset_name(m) == Some(name.as_str())),
+    }
+}

@@ -284,7 +284,7 @@ impl<'a> Reader<'a> {
             }
         };
         if name == "charset" && ct.charset.is_none() {
-            ct.charset = charset_mib(&value);
+            ct.charset = tables::charset_mib(&value);
         }
         ct.params.push((name, value));
         Ok(())
@@ -350,16 +350,6 @@ impl<'a> Reader<'a> {
 /// A well-known media code's name; an unassigned code is kept visible rather than dropped.
 fn media_name(code: u64) -> String {
     tables::content_type_name(code).map(str::to_string).unwrap_or_else(|| format!("application/x-wsp-0x{code:02x}"))
-}
-
-fn charset_mib(name: &str) -> Option<u64> {
-    let name = name.to_ascii_lowercase();
-    match name.as_str() {
-        "ascii" => Some(3),
-        "utf8" => Some(106),
-        "ucs-2" | "ucs2" => Some(1000),
-        _ => (1..=2258).find(|&m| tables::charset_name(m) == Some(name.as_str())),
-    }
 }
 
 /// Text in a value-length: a trailing NUL terminator (two for 16-bit charsets) is dropped.

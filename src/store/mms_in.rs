@@ -127,6 +127,7 @@ impl Store {
         })
     }
 
+    #[cfg(test)]
     pub fn mms_job(&self, id: i64) -> Result<Option<MmsJob>> {
         self.with(|c| Ok(c.query_row(&format!("SELECT {COLS} FROM mms_in WHERE id = ?1"), [id], job).optional()?))
     }
