@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::status::{Status, Update};
 use super::text::{Unsendable, sms_text};
-use super::{Attempt, Bridge, BridgeError};
+use super::{Attempt, Bridge, BridgeError, Failed};
 use crate::config::Permission;
 use crate::store::NewOutJob;
 use crate::store::{PendingEvent, Queue, Store};
@@ -52,16 +52,23 @@ impl Bridge {
 
     fn event_failed(&self, ev: &PendingEvent, e: BridgeError) -> Result<(), BridgeError> {
         let id = &ev.event["event_id"];
-        match self.retry_or_bury(Queue::MatrixIn, ev.id, ev.attempts, &e.to_string(), e.is_transient())? {
+        let error = e.to_string();
+        let room = ev.event["room_id"].as_str();
+        let body = format!("⚠ The bridge could not handle a message here: {e}");
+        let failed = Failed::of(Queue::MatrixIn, ev.id, ev.attempts, &error, &e);
+        let attempt = self.fail_job(failed, |tx, _| match room {
+            Some(room) => self.notice_tx(tx, room, &body),
+            None => Ok(()),
+        })?;
+        match attempt {
             // Later events of this room wait for it; other rooms go on.
-            Attempt::Retry(n) => tracing::warn!(error = %e, event = %id, attempts = n, "will retry a Matrix event"),
-            Attempt::GaveUp(_) => {
-                tracing::error!(error = %e, event = %id, "giving up on a Matrix event");
-                if let Some(room) = ev.event["room_id"].as_str() {
-                    let body = format!("⚠ The bridge could not handle a message here: {e}");
-                    self.store.tx(|tx| self.notice_tx(tx, room, &body))?;
+            Attempt::Retry(n) => {
+                if matches!(e, BridgeError::Matrix(_)) && e.is_transient() {
+                    self.matrix_failed();
                 }
+                tracing::warn!(error = %e, event = %id, attempts = n, "will retry a Matrix event")
             }
+            Attempt::GaveUp(why) => tracing::error!(error = %e, event = %id, ?why, "giving up on a Matrix event"),
         }
         Ok(())
     }
@@ -252,7 +259,9 @@ impl Bridge {
                 self.notice_tx(tx, room, &message)?;
             } else {
                 let recipients: Vec<&str> = portal.remote_destination.as_deref().unwrap_or("").split(',').collect();
-                if Store::enqueue_mms_out_tx(tx, portal.id, &portal.backend_id, room, event_id, &recipients, content)? {
+                let expires_at = crate::store::now_ms() + self.config.bridge.outbound_expiry as i64 * 1000;
+                let (b, p) = (&portal.backend_id, portal.id);
+                if Store::enqueue_mms_out_tx(tx, p, b, room, event_id, &recipients, content, expires_at)? {
                     self.status_tx(tx, room, event_id, Update::new(Status::Pending))?;
                     queued = Queued::Mms;
                 }
@@ -289,6 +298,8 @@ impl Bridge {
                     event_id,
                     destination: portal.remote_destination.as_deref().unwrap_or(""),
                     body,
+                    expires_at: crate::store::now_ms() + self.config.bridge.outbound_expiry as i64 * 1000,
+                    sender: self.portal_sender(portal),
                 };
                 if Store::enqueue_out(tx, &job)?.is_some() {
                     self.status_tx(tx, room, event_id, Update::new(Status::Pending))?;

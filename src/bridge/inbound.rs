@@ -10,6 +10,12 @@ use serde_json::json;
 
 use super::status::Update;
 use super::{Attempt, Bridge, BridgeError};
+
+/// Where a notice goes: a room, or a user's management room.
+enum Target {
+    Room(String),
+    Owner(String),
+}
 use crate::backend::{DeliveryReport, DeliveryStatus, ReceivedSms};
 use crate::phone::Address;
 use crate::store::{InboxItem, InboxKind, OutState, Queue, Store};
@@ -24,9 +30,11 @@ pub(super) async fn run(bridge: Arc<Bridge>) {
 }
 
 impl Bridge {
-    /// Handles due inbox items in order; true if there may be more.
+    /// Handles due inbox items in order; true if there may be more. While the homeserver
+    /// is away only the oldest item is tried, as a probe.
     pub async fn drain_inbox(&self) -> Result<bool, BridgeError> {
-        let items = self.store.due_inbox(100)?;
+        let limit = if self.health.matrix_away() { 1 } else { 100 };
+        let items = self.store.due_inbox(limit)?;
         // Relayed SMS are recorded in one commit per batch; their transaction ids (derived
         // from the inbox row) make a repeat after a crash harmless.
         let mut relayed: Vec<(i64, String)> = Vec::with_capacity(items.len());
@@ -40,22 +48,10 @@ impl Bridge {
             };
             if let Err(e) = result {
                 self.record_relayed(&mut relayed).await?;
-                match self.retry_or_bury(Queue::Inbox, item.id, item.attempts, &e.to_string(), e.is_transient())? {
-                    Attempt::GaveUp(_) => {
-                        tracing::error!(inbox = item.id, error = %e, "giving up on an inbound item; it stays in the inbox as dead");
-                        if let InboxKind::Sms(sms) = &item.item {
-                            self.report_dead_sms(&item.backend_id, sms, &e)?;
-                        }
-                    }
-                    Attempt::Retry(attempts) if !matches!(e, BridgeError::Matrix(_)) => {
-                        tracing::info!(inbox = item.id, attempts, error = %e, "inbound item not handled yet; will retry");
-                    }
-                    Attempt::Retry(attempts) => {
-                        tracing::warn!(inbox = item.id, attempts, error = %e, "inbound item not relayed; will retry");
-                        // Usually the homeserver is away: pause the batch rather than fail every item.
-                        // Later SMS of this conversation wait for it (see `due_inbox`).
-                        return Ok(false);
-                    }
+                if self.inbox_failed(item, &e)? {
+                    // The homeserver is away: pause the batch rather than fail every item.
+                    // Later SMS of this conversation wait for it (see `due_inbox`).
+                    return Ok(false);
                 }
             }
         }
@@ -63,7 +59,36 @@ impl Bridge {
         if !items.is_empty() {
             self.wake.matrix_out.notify_one();
         }
-        Ok(items.len() == 100)
+        Ok(items.len() == limit)
+    }
+
+    /// Schedules a failed item's retry, or gives it up with a notice in the same commit.
+    /// True if the homeserver seems away.
+    fn inbox_failed(&self, item: &InboxItem, e: &BridgeError) -> Result<bool, BridgeError> {
+        let error = e.to_string();
+        let notice = self.dead_inbox_notice(item, e)?;
+        let failed = super::Failed::of(Queue::Inbox, item.id, item.attempts, &error, e);
+        let attempt = self.fail_job(failed, |tx, _| match &notice {
+            Some((Target::Room(room), body)) => self.notice_tx(tx, room, body),
+            Some((Target::Owner(owner), body)) => self.notice_to_owner_tx(tx, owner, body),
+            None => Ok(()),
+        })?;
+        match attempt {
+            Attempt::GaveUp(why) => {
+                tracing::error!(inbox = item.id, error = %e, ?why, "giving up on an inbound item; it stays in the inbox as dead");
+                self.wake.matrix_out.notify_one();
+                Ok(false)
+            }
+            Attempt::Retry(attempts) if matches!(e, BridgeError::Matrix(_)) && e.is_transient() => {
+                tracing::warn!(inbox = item.id, attempts, error = %e, "inbound item not relayed; will retry");
+                self.matrix_failed();
+                Ok(true)
+            }
+            Attempt::Retry(attempts) => {
+                tracing::info!(inbox = item.id, attempts, error = %e, "inbound item not handled yet; will retry");
+                Ok(false)
+            }
+        }
     }
 
     async fn record_relayed(&self, relayed: &mut Vec<(i64, String)>) -> Result<(), BridgeError> {
@@ -78,38 +103,43 @@ impl Bridge {
             Ok(())
         })?;
         relayed.clear();
+        self.matrix_answered();
         Ok(())
     }
 
-    /// Tells someone about an SMS that could not be put into Matrix: in its portal if
-    /// there is one, else in the link owner's management room.
-    fn report_dead_sms(&self, backend_id: &str, sms: &ReceivedSms, e: &BridgeError) -> Result<(), BridgeError> {
-        let from = Address::parse(&sms.from, self.config.bridge.default_region.as_deref());
-        let number = self.backends.get(backend_id).map(|b| b.number().to_string()).unwrap_or_default();
-        let portal_room = self.store.portal_by_pair(&number, &from.key)?.and_then(|p| p.room_id);
-        let room = portal_room.or_else(|| self.owners_management_room(backend_id));
-        if let Some(room) = room {
-            let body = format!("⚠ An SMS from {} could not be shown here ({e}). It was: {}", from.display, sms.text);
-            self.store.tx(|tx| self.notice_tx(tx, &room, &body))?;
+    /// What to tell, and where, if an inbound item is given up: an SMS with its sender and
+    /// whole text, in its portal if there is one, else in the link owner's management room
+    /// (made for it if need be). Reports that match nothing are only logged.
+    fn dead_inbox_notice(&self, item: &InboxItem, e: &BridgeError) -> Result<Option<(Target, String)>, BridgeError> {
+        let region = self.config.bridge.default_region.as_deref();
+        let (from, to) = match &item.item {
+            InboxKind::Sms(sms) => (Address::parse(&sms.from, region), sms.to.as_str()),
+            InboxKind::WapPush(p) => (Address::parse(&p.from, region), p.to.as_str()),
+            InboxKind::Report(_) => return Ok(None),
+        };
+        let what = match &item.item {
+            InboxKind::Sms(sms) => format!("An SMS from {} could not be shown here ({e}). It was:\n{}", from.display, sms.text),
+            _ => format!("A picture message (MMS) notification from {} could not be handled ({e}).", from.display),
+        };
+        let body = format!("⚠ {what}\nSay `retry {}-{}` in the management room to try again.", Queue::Inbox.name(), item.id);
+        let local = self.portal_local(&item.backend_id, to);
+        if let Some(room) = self.store.portal_by_pair(&local, &from.key)?.and_then(|p| p.room_id) {
+            return Ok(Some((Target::Room(room), body)));
         }
-        Ok(())
-    }
-
-    /// The management room of a link's owner: where news goes that has no portal to go to.
-    pub(super) fn owners_management_room(&self, backend_id: &str) -> Option<String> {
-        self.link_owner(backend_id).and_then(|o| self.store.management_room(&o).ok().flatten())
+        Ok(self.link_owner(&item.backend_id).filter(|o| !o.is_empty()).map(|o| (Target::Owner(o), body)))
     }
 
     /// Posts an SMS to its portal; returns the event id (recorded by the caller).
     async fn relay_sms(&self, item: &InboxItem, sms: &ReceivedSms) -> Result<String, BridgeError> {
         let content = json!({ "msgtype": "m.text", "body": sms.text });
-        self.relay(item, &sms.from, &content, sms.timestamp_ms).await
+        self.relay(item, &sms.from, &sms.to, &content, sms.timestamp_ms).await
     }
 
     pub(super) async fn relay(
         &self,
         item: &InboxItem,
         sender: &str,
+        recipient: &str,
         content: &serde_json::Value,
         timestamp_ms: Option<i64>,
     ) -> Result<String, BridgeError> {
@@ -117,7 +147,8 @@ impl Bridge {
             .link_owner(&item.backend_id)
             .ok_or_else(|| BridgeError::Other(format!("SMS from unknown link {:?}", item.backend_id)))?;
         let from = Address::parse_cached(sender, self.config.bridge.default_region.as_deref());
-        let portal = self.ensure_portal(&item.backend_id, &from, &owner).await?;
+        let local = self.portal_local(&item.backend_id, recipient);
+        let portal = self.ensure_portal_at(&item.backend_id, &local, &from, &owner).await?;
         let room = portal.room_id.as_deref().unwrap_or_default();
         let ghost = self.ensure_ghost(&from).await?;
         super::failpoint::hit("inbox-before-send").await;

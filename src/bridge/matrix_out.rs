@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Attempt, Bridge, BridgeError};
+use super::{Attempt, Bridge, BridgeError, Failed};
 use crate::store::Queue;
 
 pub(super) async fn run(bridge: Arc<Bridge>) {
@@ -42,38 +42,51 @@ impl Bridge {
                 done.push(job.id);
                 continue;
             }
-            let result = match job.kind.as_str() {
-                "receipt" => {
-                    let ev = job.content["event_id"].as_str().unwrap_or_default();
-                    self.matrix.read_receipt(&job.sender, &job.room_id, ev).await
+            match self.send_matrix_job(job).await {
+                Ok(()) => {
+                    done.push(job.id);
+                    self.matrix_answered();
                 }
-                _ => {
-                    let txn = format!("mo-{}", job.id);
-                    self.matrix
-                        .send(&job.sender, &job.room_id, &txn, &job.event_type, &job.content, None)
-                        .await
-                        .map(|_| ())
-                }
-            };
-            match result {
-                Ok(()) => done.push(job.id),
                 Err(e) => {
                     self.store.finish_matrix(&done)?;
-                    let transient = e.is_transient();
-                    match self.retry_or_bury(Queue::MatrixOut, job.id, job.attempts, &e.to_string(), transient)? {
-                        Attempt::GaveUp(_) => {
-                            tracing::warn!(job = job.id, kind = %job.kind, error = %e, "giving up on a Matrix update")
+                    done.clear();
+                    let error = e.to_string();
+                    match self.fail_job(Failed::of(Queue::MatrixOut, job.id, job.attempts, &error, &e), |_, _| Ok(()))? {
+                        Attempt::GaveUp(why) => {
+                            tracing::warn!(job = job.id, kind = %job.kind, error = %e, ?why, "giving up on a Matrix update")
                         }
-                        Attempt::Retry(_) => {
+                        Attempt::Retry(_) if e.is_transient() => {
                             tracing::warn!(job = job.id, error = %e, "Matrix update failed; will retry");
+                            // The homeserver is away: pause rather than fail every job.
+                            self.matrix_failed();
                             return Ok(false);
                         }
+                        Attempt::Retry(_) => tracing::warn!(job = job.id, error = %e, "Matrix update failed; will retry"),
                     }
-                    done.clear();
                 }
             }
         }
         self.store.finish_matrix(&done)?;
         Ok(jobs.len() == 50)
+    }
+
+    async fn send_matrix_job(&self, job: &crate::store::MatrixJob) -> Result<(), BridgeError> {
+        // A notice for someone without a room to receive it: their management room,
+        // made now if they have none.
+        let room = match job.room_id.strip_prefix(super::management::OWNER_PREFIX) {
+            Some(owner) => self.ensure_management_room(owner).await?,
+            None => job.room_id.clone(),
+        };
+        match job.kind.as_str() {
+            "receipt" => {
+                let ev = job.content["event_id"].as_str().unwrap_or_default();
+                self.matrix.read_receipt(&job.sender, &room, ev).await?;
+            }
+            _ => {
+                let txn = format!("mo-{}", job.id);
+                self.matrix.send(&job.sender, &room, &txn, &job.event_type, &job.content, None).await?;
+            }
+        }
+        Ok(())
     }
 }

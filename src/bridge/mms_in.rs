@@ -10,12 +10,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::media::{describe_media, extension};
+use super::portals::same_number;
 use super::mmsc::{Failure, post_to_mmsc};
-use super::{Bridge, BridgeError};
+use super::{Attempt, Bridge, BridgeError, Class, Failed, GiveUp};
 use crate::backend::WapPush;
 use crate::mms::{self, Message, MessageType, Part, TimeValue, fetch};
 use crate::phone::Address;
-use crate::store::{InboxItem, MmsJob, MmsStage, NewMmsJob, Store, now_ms};
+use crate::store::{InboxItem, MmsJob, MmsStage, NewMmsJob, Queue, Store, now_ms};
 
 /// m-notifyresp-ind X-Mms-Status values.
 const EXPIRED: u8 = 0x80;
@@ -23,10 +24,6 @@ const RETRIEVED: u8 = 0x81;
 const REJECTED: u8 = 0x82;
 const DEFERRED: u8 = 0x83;
 const UNRECOGNISED: u8 = 0x84;
-
-/// Attempts at showing a fetched MMS (or telling the MMSC) before giving up: with the
-/// backoff's 10-minute cap, about a day, so a homeserver outage does not lose it.
-const PATIENCE: u32 = 150;
 
 pub(super) async fn run(bridge: Arc<Bridge>) {
     let wake = bridge.wake.mms.clone();
@@ -48,25 +45,25 @@ impl Bridge {
             Err(e) => {
                 tracing::warn!(from = %p.from, error = %e, "undecodable WAP push");
                 let body = format!("📎 sent a WAP push message that could not be read ({e}).");
-                return self.relay_notice(item, &p.from, notice(body)).await;
+                return self.relay_notice(item, &p.from, &p.to, notice(body)).await;
             }
         };
         if !push.is_mms() {
             tracing::info!(from = %p.from, content_type = %push.content_type.media, application = ?push.application_id(), "WAP push that is not MMS; ignored");
             let body =
                 format!("📎 sent a WAP push ({}), which is not a picture message; not shown.", push.content_type.media);
-            return self.relay_notice(item, &p.from, notice(body)).await;
+            return self.relay_notice(item, &p.from, &p.to, notice(body)).await;
         }
         let m = match mms::decode(&push.body) {
             Ok(m) if m.message_type == MessageType::NOTIFICATION_IND => m,
             Ok(m) => {
                 let body = format!("📎 sent an MMS push of an unexpected kind ({}); not shown.", m.message_type.name());
-                return self.relay_notice(item, &p.from, notice(body)).await;
+                return self.relay_notice(item, &p.from, &p.to, notice(body)).await;
             }
             Err(e) => {
                 tracing::warn!(from = %p.from, error = %e, "undecodable MMS notification");
                 let body = format!("📎 sent a picture message whose notification could not be read ({e}).");
-                return self.relay_notice(item, &p.from, notice(body)).await;
+                return self.relay_notice(item, &p.from, &p.to, notice(body)).await;
             }
         };
         // The push comes from the operator's gateway; the notification names the person.
@@ -81,19 +78,19 @@ impl Bridge {
         let tid = m.transaction_id.clone().unwrap_or_default();
         if !cfg.enabled {
             self.tell_mmsc(&tid, &version, DEFERRED);
-            return self.relay_notice(item, &sender, refuse("fetching MMS is turned off (mms.enabled)".into())).await;
+            return self.relay_notice(item, &sender, &p.to, refuse("fetching MMS is turned off (mms.enabled)".into())).await;
         }
         let Some(location) = m.content_location.as_deref() else {
-            return self.relay_notice(item, &sender, refuse("the notification has no content location".into())).await;
+            return self.relay_notice(item, &sender, &p.to, refuse("the notification has no content location".into())).await;
         };
         let location = match fetch::complete_location(location, cfg.mmsc_url.as_deref()) {
             Ok(l) => l,
-            Err(e) => return self.relay_notice(item, &sender, refuse(e.to_string())).await,
+            Err(e) => return self.relay_notice(item, &sender, &p.to, refuse(e.to_string())).await,
         };
         if let Some(size) = m.message_size.filter(|&s| s > cfg.max_size) {
             let why = format!("it is {size} bytes, over the {}-byte limit (mms.max_size)", cfg.max_size);
             self.tell_mmsc(&tid, &version, REJECTED);
-            return self.relay_notice(item, &sender, refuse(why)).await;
+            return self.relay_notice(item, &sender, &p.to, refuse(why)).await;
         }
         // Seconds from the network, in milliseconds, without overflowing on hostile values.
         let ms = |s: u64| i64::try_from(s).unwrap_or(i64::MAX).saturating_mul(1000);
@@ -127,9 +124,10 @@ impl Bridge {
         &self,
         item: &InboxItem,
         sender: &str,
+        recipient: &str,
         content: Value,
     ) -> Result<Option<String>, BridgeError> {
-        self.relay(item, sender, &content, None).await.map(Some)
+        self.relay(item, sender, recipient, &content, None).await.map(Some)
     }
 
     /// Works through due MMS jobs, side by side so that one slow MMSC request does not
@@ -160,6 +158,7 @@ impl Bridge {
                     let bytes = fetch::fetch(&job.location, &cfg.fetch_policy(), cfg.proxy.as_deref())
                         .await
                         .map_err(|e| Failure { transient: e.is_transient(), message: e.to_string() })?;
+                    self.mmsc_answered();
                     check_retrieved(&bytes)?;
                     self.store.mms_advance(job.id, MmsStage::Relay, Some(&bytes)).map_err(BridgeError::from)?;
                     tracing::info!(job = job.id, bytes = bytes.len(), "MMS fetched");
@@ -177,6 +176,7 @@ impl Bridge {
                         )));
                     }
                     self.relay_mms(job, &m).await?;
+                    self.matrix_answered();
                     self.store.mms_advance(job.id, MmsStage::Notify, None).map_err(BridgeError::from)?;
                     stage = MmsStage::Notify;
                 }
@@ -191,52 +191,68 @@ impl Bridge {
     }
 
     async fn mms_failed(&self, job: &MmsJob, f: Failure) -> Result<(), BridgeError> {
-        let next = now_ms() + crate::store::backoff_ms(job.attempts);
-        let attempts = job.attempts + 1;
-        // A fetch is worth retrying until the MMSC forgets the message; showing it and
-        // telling the MMSC get the same patience as every other queue.
-        let retry = f.transient
-            && match job.stage {
-                MmsStage::Fetch => next <= job.expires_at,
-                _ => attempts < PATIENCE,
-            };
-        if retry {
-            tracing::info!(job = job.id, attempts, error = %f.message, "MMS not done yet; will retry");
-            self.store.mms_retry(job.id, next, &f.message)?;
+        // A fetch is retried until the MMSC forgets the message; showing it and telling the
+        // MMSC for as long as the homeserver or the MMSC is away. A Matrix refusal of an
+        // unknown kind while showing it counts towards bridge.max_attempts.
+        let class = match (f.transient, job.stage) {
+            (true, _) => Class::Transient,
+            (false, MmsStage::Relay) => Class::Unknown,
+            (false, _) => Class::Permanent,
+        };
+        if f.transient {
+            match job.stage {
+                MmsStage::Relay => self.matrix_failed(),
+                _ => self.mmsc_failed(),
+            }
+        }
+        let mut failed = Failed::new(Queue::MmsIn, job.id, job.attempts, &f.message, class);
+        if job.stage == MmsStage::Fetch {
+            failed = failed.expiring(job.expires_at);
+        }
+        let from = Address::parse(&job.sender, self.config.bridge.default_region.as_deref());
+        let local = self.portal_local(&job.backend_id, &job.recipient);
+        let portal_room = self.store.portal_by_pair(&local, &from.key)?.and_then(|p| p.room_id);
+        let owner = self.link_owner(&job.backend_id).filter(|o| !o.is_empty());
+        let body = format!(
+            "⚠ A picture message (MMS) from {} could not be shown: {}\nSay `retry {}-{}` in the management room to try again.",
+            from.display,
+            f.message,
+            Queue::MmsIn.name(),
+            job.id
+        );
+        let attempt = self.fail_job(failed, |tx, _| {
+            // Shown already when only the MMSC was not told: nothing to say.
+            if job.stage == MmsStage::Notify {
+                return Ok(());
+            }
+            // The conversation hears about it, even if this was the sender's first message.
+            match (&portal_room, &owner) {
+                (Some(room), _) => self.notice_tx(tx, room, &body),
+                (None, Some(owner)) => self.notice_to_owner_tx(tx, owner, &body),
+                (None, None) => Ok(()),
+            }
+        })?;
+        let why = match attempt {
+            Attempt::Retry(attempts) => {
+                tracing::info!(job = job.id, attempts, error = %f.message, "MMS not done yet; will retry");
+                return Ok(());
+            }
+            Attempt::GaveUp(why) => why,
+        };
+        tracing::warn!(job = job.id, stage = ?job.stage, error = %f.message, "giving up on an MMS");
+        self.wake.matrix_out.notify_one();
+        if job.stage == MmsStage::Notify {
             return Ok(());
         }
-        tracing::warn!(job = job.id, stage = ?job.stage, error = %f.message, "giving up on an MMS");
-        self.store.mms_bury(job.id, &f.message)?;
-        if job.stage == MmsStage::Notify {
-            return Ok(()); // Shown already; only the MMSC was not told.
-        }
         // Tell the MMSC, or it keeps notifying us of a message we will not take.
-        let status = match job.stage {
+        let status = match (job.stage, why) {
+            (MmsStage::Fetch, GiveUp::Expired) => EXPIRED,
             // The expiry check at the start of a retry is what fails a job already out of time.
-            MmsStage::Fetch if !f.transient && job.attempts > 0 && now_ms() > job.expires_at => EXPIRED,
-            MmsStage::Relay => UNRECOGNISED,
+            (MmsStage::Fetch, _) if !f.transient && job.attempts > 0 && now_ms() > job.expires_at => EXPIRED,
+            (MmsStage::Relay, _) => UNRECOGNISED,
             _ => REJECTED,
         };
         self.tell_mmsc(&job.transaction_id, &job.version, status);
-        // The conversation hears about it, even if this was the sender's first message.
-        let from = Address::parse(&job.sender, self.config.bridge.default_region.as_deref());
-        let owner = self.link_owner(&job.backend_id);
-        let portal_room = match &owner {
-            Some(o) => match self.ensure_portal(&job.backend_id, &from, o).await {
-                Ok(p) => p.room_id,
-                Err(e) => {
-                    tracing::warn!(job = job.id, error = %e, "no portal for the MMS failure notice");
-                    None
-                }
-            },
-            None => None,
-        };
-        let room = portal_room.or_else(|| self.owners_management_room(&job.backend_id));
-        if let Some(room) = room {
-            let body = format!("⚠ A picture message (MMS) from {} could not be shown: {}", from.display, f.message);
-            self.store.tx(|tx| self.notice_tx(tx, &room, &body))?;
-            self.wake.matrix_out.notify_one();
-        }
         Ok(())
     }
 
@@ -260,7 +276,8 @@ impl Bridge {
                 .filter(|a| !same_number(&a.key, &us) && !same_number(&a.key, &from.key))
                 .collect();
         let portal = if others.is_empty() {
-            self.ensure_portal(&job.backend_id, &from, &owner).await?
+            let local = self.portal_local(&job.backend_id, &job.recipient);
+            self.ensure_portal_at(&job.backend_id, &local, &from, &owner).await?
         } else {
             others.push(from.clone());
             self.ensure_group_portal(&job.backend_id, &others, &owner).await?
@@ -293,6 +310,12 @@ impl Bridge {
             let (msgtype, mimetype, info) = describe_media(p);
             let filename =
                 mms::safe_filename(p.name().unwrap_or(""), &format!("part{}{}", i + 1, extension(&mimetype)));
+            let txn = format!("mms-in-{}-{i}", job.id);
+            // Shown by an earlier attempt: neither uploaded nor sent again.
+            if self.store.sent_event(&txn).map_err(BridgeError::from)?.is_some() {
+                sent += 1;
+                continue;
+            }
             let mxc =
                 self.matrix.upload(&ghost, &mimetype, &filename, p.data.clone()).await.map_err(BridgeError::from)?;
             let with_caption = media.len() == 1 && !caption.is_empty();
@@ -305,20 +328,19 @@ impl Bridge {
             });
             content["info"]["mimetype"] = json!(mimetype);
             content["info"]["size"] = json!(p.data.len());
-            let txn = format!("mms-in-{}-{i}", job.id);
-            self.matrix.send(&ghost, &room, &txn, "m.room.message", &content, ts).await.map_err(BridgeError::from)?;
+            self.send_once(&ghost, &room, &txn, &content, ts).await?;
             sent += 1;
         }
         if !caption.is_empty() && media.len() != 1 {
             let txn = format!("mms-in-{}-text", job.id);
             let content = json!({ "msgtype": "m.text", "body": caption });
-            self.matrix.send(&ghost, &room, &txn, "m.room.message", &content, ts).await.map_err(BridgeError::from)?;
+            self.send_once(&ghost, &room, &txn, &content, ts).await?;
             sent += 1;
         }
         if sent == 0 {
             let txn = format!("mms-in-{}-empty", job.id);
             let content = json!({ "msgtype": "m.notice", "body": "📎 sent an empty picture message." });
-            self.matrix.send(&ghost, &room, &txn, "m.room.message", &content, ts).await.map_err(BridgeError::from)?;
+            self.send_once(&ghost, &room, &txn, &content, ts).await?;
         }
         tracing::info!(job = job.id, %room, parts = parts.len(), "MMS relayed to Matrix");
         Ok(())
@@ -376,13 +398,6 @@ fn check_retrieved(bytes: &[u8]) -> Result<(), Failure> {
 fn parse_version(v: &str) -> (u8, u8) {
     let mut it = v.split('.').map(|n| n.parse().unwrap_or(0));
     (it.next().unwrap_or(1), it.next().unwrap_or(0))
-}
-
-/// Whether two address keys are the same phone: equal, or (written nationally in one
-/// place and internationally in the other) ending in the same nine digits.
-fn same_number(a: &str, b: &str) -> bool {
-    let digits = |k: &str| k.len() >= 9 && k.bytes().all(|c| c.is_ascii_digit());
-    a == b || (digits(a) && digits(b) && a[a.len() - 9..] == b[b.len() - 9..])
 }
 
 /// Parts in reading order, nested multiparts opened. Of a multipart/alternative only one

@@ -11,9 +11,9 @@ use serde_json::Value;
 use super::media::fit_image;
 use super::mmsc::{Failure, post_to_mmsc};
 use super::status::{Status, Update};
-use super::{Bridge, BridgeError};
+use super::{Attempt, Bridge, BridgeError, Class, Failed, GiveUp};
 use crate::mms::{self, Attachment, MessageType, pdu};
-use crate::store::{MmsOutJob, Store, now_ms};
+use crate::store::{MmsOutJob, Queue, Store};
 
 pub(super) async fn run(bridge: Arc<Bridge>) {
     let wake = bridge.wake.mms_out.clone();
@@ -43,27 +43,34 @@ impl Bridge {
         match result {
             Ok(message_id) => {
                 tracing::info!(job = job.id, %message_id, "MMS accepted by the MMSC");
+                self.mmsc_answered();
                 self.store.tx(|tx| {
                     Store::finish_mms_out_tx(tx, job.id, "sent", Some(&message_id), None)?;
                     self.status_tx(tx, room, ev, Update::new(Status::Success))
                 })?;
             }
-            Err(f) if f.transient && job.attempts + 1 < self.config.bridge.max_attempts => {
-                tracing::warn!(job = job.id, error = %f.message, "MMS not sent; will retry");
-                let attempts =
-                    self.store.retry_mms_out(job.id, now_ms() + crate::store::backoff_ms(job.attempts), &f.message)?;
-                if attempts == 1 {
+            Err(f) => {
+                tracing::warn!(job = job.id, error = %f.message, "MMS not sent");
+                if f.transient {
+                    self.mmsc_failed();
+                }
+                let class = if f.transient { Class::Transient } else { Class::Permanent };
+                let failed = Failed::new(Queue::MmsOut, job.id, job.attempts, &f.message, class).expiring(job.expires_at);
+                let expiry = self.config.bridge.outbound_expiry_text();
+                let attempt = self.fail_job(failed, |tx, why| {
+                    let message = match why {
+                        GiveUp::Expired => format!("The MMS was not sent within {expiry}: {}", f.message),
+                        _ => format!("The MMS was not sent: {}", f.message),
+                    };
+                    if why == GiveUp::Permanent {
+                        Store::finish_mms_out_tx(tx, job.id, "failed", None, Some(&f.message))?;
+                    }
+                    self.fail_permanently_tx(tx, room, ev, &message)
+                })?;
+                if attempt == Attempt::Retry(1) {
                     let update = Update::failed(Status::FailRetriable, "m_foreign_network_error", &f.message);
                     self.store.tx(|tx| self.status_tx(tx, room, ev, update))?;
                 }
-            }
-            Err(f) => {
-                tracing::warn!(job = job.id, error = %f.message, "MMS not sent");
-                let state = if f.transient { "dead" } else { "failed" };
-                self.store.tx(|tx| {
-                    Store::finish_mms_out_tx(tx, job.id, state, None, Some(&f.message))?;
-                    self.fail_permanently_tx(tx, room, ev, &format!("The MMS was not sent: {}", f.message))
-                })?;
             }
         }
         Ok(())

@@ -4,7 +4,9 @@
 mod commands;
 mod events;
 mod failpoint;
+mod health;
 mod inbound;
+mod management;
 mod matrix_out;
 mod media;
 mod mms_in;
@@ -44,13 +46,39 @@ pub enum BridgeError {
 impl BridgeError {
     /// Whether a later attempt may succeed.
     pub fn is_transient(&self) -> bool {
+        self.class() == Class::Transient
+    }
+
+    pub fn class(&self) -> Class {
         match self {
-            BridgeError::Matrix(e) => e.is_transient(),
-            BridgeError::Store(_) => true,
-            BridgeError::Other(_) => false,
-            BridgeError::NotYet(_) => true,
+            BridgeError::Matrix(e) if e.is_transient() => Class::Transient,
+            BridgeError::Matrix(e) if e.is_permanent() => Class::Permanent,
+            BridgeError::Matrix(_) => Class::Unknown,
+            BridgeError::Store(_) => Class::Transient,
+            BridgeError::Other(_) => Class::Permanent,
+            BridgeError::NotYet(_) => Class::Unknown,
         }
     }
+
+    /// How long the peer asked us to wait (a homeserver's 429).
+    fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            BridgeError::Matrix(e) => e.retry_after_ms,
+            _ => None,
+        }
+    }
+}
+
+/// What kind of failure an attempt met, which decides whether it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// The peer is away, busy or rate limiting: retried for as long as it takes (or until
+    /// an outgoing message expires), never counted.
+    Transient,
+    /// Will fail again however often it is tried: given up at once.
+    Permanent,
+    /// Neither known to pass nor known to stay: counted against `bridge.max_attempts`.
+    Unknown,
 }
 
 /// What became of a failed attempt.
@@ -58,8 +86,45 @@ impl BridgeError {
 pub(crate) enum Attempt {
     /// Will be tried again; attempts so far.
     Retry(u32),
-    /// Marked dead; attempts made.
-    GaveUp(u32),
+    /// Marked dead.
+    GaveUp(GiveUp),
+}
+
+/// Why a job was given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GiveUp {
+    Permanent,
+    /// `bridge.max_attempts` failures of an unknown kind.
+    Strikes(u32),
+    /// An outgoing message ran past its expiry.
+    Expired,
+}
+
+/// A failed attempt at a queued job, as [`Bridge::fail_job`] takes it.
+pub(crate) struct Failed<'a> {
+    pub queue: Queue,
+    pub id: i64,
+    /// Attempts before this one (for the backoff).
+    pub attempts: u32,
+    pub error: &'a str,
+    pub class: Class,
+    pub retry_after_ms: Option<u64>,
+    /// When an outgoing message expires: retries stop there.
+    pub expires_at: Option<i64>,
+}
+
+impl<'a> Failed<'a> {
+    pub(crate) fn new(queue: Queue, id: i64, attempts: u32, error: &'a str, class: Class) -> Failed<'a> {
+        Failed { queue, id, attempts, error, class, retry_after_ms: None, expires_at: None }
+    }
+
+    pub(crate) fn of(queue: Queue, id: i64, attempts: u32, error: &'a str, e: &BridgeError) -> Failed<'a> {
+        Failed { retry_after_ms: e.retry_after_ms(), ..Failed::new(queue, id, attempts, error, e.class()) }
+    }
+
+    pub(crate) fn expiring(self, expires_at: i64) -> Failed<'a> {
+        Failed { expires_at: Some(expires_at), ..self }
+    }
 }
 
 /// Wakes the workers when new work is committed.
@@ -84,6 +149,7 @@ pub struct Bridge {
     ghosts: Mutex<HashSet<String>>,
     portal_lock: tokio::sync::Mutex<()>,
     room_version: Mutex<Option<String>>,
+    health: health::Health,
 }
 
 impl Bridge {
@@ -107,6 +173,7 @@ impl Bridge {
             ghosts: Mutex::default(),
             portal_lock: tokio::sync::Mutex::new(()),
             room_version: Mutex::default(),
+            health: health::Health::default(),
         })
     }
 
@@ -236,6 +303,9 @@ impl Bridge {
         while let Some((id, state)) = rx.recv().await {
             let previous = last.insert(id.clone(), state.clone());
             tracing::info!(backend = %id, %state, "link state");
+            if state == LinkState::Connected {
+                self.link_answered(&id);
+            }
             // The first "connected" after start is not news.
             let news = match &previous {
                 None => state != LinkState::Connected && state != LinkState::Starting,
@@ -271,6 +341,8 @@ impl Bridge {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "could not expire waiting SMS parts"),
             }
+            // Parts of long SMS already shown are recognised for twice the wait for parts.
+            let _ = self.store.prune_sms_done(crate::store::now_ms() - 2 * timeout);
             if tick.is_multiple_of(120) {
                 let _ = self.store.prune_transactions(7 * DAY);
                 let _ = self.store.prune_inbox(7 * DAY);
@@ -279,6 +351,26 @@ impl Bridge {
             tick += 1;
             tokio::time::sleep(Duration::from_secs(30)).await;
         }
+    }
+
+    /// Sends one message of a job that sends several (an MMS's parts), recording its
+    /// event id by transaction id in its own commit: a retry hours later, when the
+    /// homeserver has long forgotten the transaction id, skips it instead of posting it
+    /// twice.
+    pub(crate) async fn send_once(
+        &self,
+        sender: &str,
+        room: &str,
+        txn: &str,
+        content: &Value,
+        ts: Option<i64>,
+    ) -> Result<String, BridgeError> {
+        if let Some(ev) = self.store.sent_event(txn)? {
+            return Ok(ev);
+        }
+        let ev = self.matrix.send(sender, room, txn, "m.room.message", content, ts).await?;
+        self.store.record_sent_event(txn, &ev)?;
+        Ok(ev)
     }
 
     /// Queues a notice from the bot.
@@ -301,24 +393,42 @@ impl Bridge {
         Store::enqueue_matrix(tx, room_id, &self.bot, "message", status::STATUS_EVENT, &content).map(|_| ())
     }
 
-    /// Counts a failed attempt at a queued job: schedules a retry with backoff, or buries
-    /// the job when the error is permanent or the attempts are used up.
-    pub(crate) fn retry_or_bury(
+    /// Counts a failed attempt at a queued job: schedules a retry with capped backoff, or
+    /// gives the job up when the error is permanent, when `bridge.max_attempts` failures of
+    /// an unknown kind have been seen, or when an outgoing message ran past its expiry.
+    /// Giving up and what `on_give_up` queues (the notice about it) are one commit.
+    pub(crate) fn fail_job(
         &self,
-        q: Queue,
-        id: i64,
-        prior: u32,
-        error: &str,
-        transient: bool,
+        f: Failed,
+        on_give_up: impl FnOnce(&rusqlite::Transaction, GiveUp) -> Result<(), StoreError>,
     ) -> Result<Attempt, StoreError> {
-        let attempts =
-            self.store.retry_later(q, id, crate::store::now_ms() + crate::store::backoff_ms(prior), error)?;
-        if !transient || attempts >= self.config.bridge.max_attempts {
-            self.store.bury(q, id, error)?;
-            Ok(Attempt::GaveUp(attempts))
-        } else {
-            Ok(Attempt::Retry(attempts))
+        let now = crate::store::now_ms();
+        let wait = crate::store::backoff_ms(f.attempts, self.config.bridge.max_backoff_ms())
+            .max(f.retry_after_ms.unwrap_or(0).min(i64::MAX as u64) as i64);
+        let mut next = now + wait;
+        let expired = f.expires_at.is_some_and(|e| now >= e);
+        if let Some(e) = f.expires_at {
+            // The last try happens at the expiry, not a backoff after it.
+            next = next.min(e.max(now + 1000));
         }
+        self.store.tx(|tx| {
+            let strike = f.class == Class::Unknown;
+            let (attempts, strikes) = Store::retry_later_tx(tx, f.queue, f.id, next, f.error, strike)?;
+            let give_up = match f.class {
+                Class::Permanent => Some(GiveUp::Permanent),
+                _ if expired => Some(GiveUp::Expired),
+                Class::Unknown if strikes >= self.config.bridge.max_attempts => Some(GiveUp::Strikes(strikes)),
+                _ => None,
+            };
+            match give_up {
+                Some(why) => {
+                    Store::bury_tx(tx, f.queue, f.id, f.error)?;
+                    on_give_up(tx, why)?;
+                    Ok(Attempt::GaveUp(why))
+                }
+                None => Ok(Attempt::Retry(attempts)),
+            }
+        })
     }
 
     /// How many jobs each queue holds, for `backends` and the benchmark.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::status::{Status, Update};
-use super::{Attempt, Bridge, BridgeError};
+use super::{Attempt, Bridge, BridgeError, Class, Failed};
 use crate::backend::{Backend, OutgoingSms, SendError, Sent};
 use crate::store::{OutJob, OutState, Queue, Store};
 
@@ -88,7 +88,7 @@ impl Bridge {
             let b = backend.clone();
             let sms = OutgoingSms {
                 job_id: job.id,
-                from: b.number().into(),
+                from: job.sender.clone().unwrap_or_else(|| b.number().into()),
                 to: job.destination.clone(),
                 text: job.body.clone(),
             };
@@ -115,6 +115,7 @@ impl Bridge {
             }
         }
         if !accepted.is_empty() {
+            self.link_answered(backend_id);
             let together = self.store.tx(|tx| {
                 for (job, sent) in &accepted {
                     self.record_accepted_tx(tx, backend_id, job, sent)?;
@@ -163,10 +164,15 @@ impl Bridge {
             }
             Err(e) => {
                 tracing::warn!(job = job.id, error = %e, "SMS not sent");
-                let attempt = self.retry_or_bury(Queue::Outbox, job.id, job.attempts, &e.message, true)?;
-                if let Attempt::GaveUp(attempts) = attempt {
-                    let why = format!("Gave up after {attempts} attempts: {e}");
-                    self.store.tx(|tx| self.fail_permanently_tx(tx, room, ev, &why))?;
+                self.link_failed(backend_id);
+                let failed = Failed::new(Queue::Outbox, job.id, job.attempts, &e.message, Class::Transient)
+                    .expiring(job.expires_at);
+                let expiry = self.config.bridge.outbound_expiry_text();
+                let attempt = self.fail_job(failed, |tx, _| {
+                    self.fail_permanently_tx(tx, room, ev, &format!("Not sent within {expiry}: {e}"))
+                })?;
+                if let Attempt::GaveUp(_) = attempt {
+                    tracing::warn!(job = job.id, "SMS expired before the link took it");
                 } else if attempt == Attempt::Retry(1) {
                     self.store.tx(|tx| {
                         self.status_tx(

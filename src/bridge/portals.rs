@@ -60,12 +60,50 @@ impl Bridge {
         format!("{pre}{}_{remote_key}{post}", local_number.trim_start_matches('+'))
     }
 
+    /// Our number as an incoming message was addressed to it: the link's own number when
+    /// the link does not say or writes it another way (nationally, without `+`), else the
+    /// other number, short code or sender name of ours the message went to.
+    pub(crate) fn portal_local(&self, backend_id: &str, to: &str) -> String {
+        let own = self.backends.get(backend_id).map(|b| b.number().to_string()).unwrap_or_default();
+        if to.trim().is_empty() {
+            return own;
+        }
+        let region = self.config.bridge.default_region.as_deref();
+        let addr = Address::parse_cached(to, region);
+        let own_key = Address::parse_cached(&own, region).key;
+        if same_number(&addr.key, &own_key) {
+            return own;
+        }
+        addr.destination.unwrap_or_else(|| to.trim().to_string())
+    }
+
+    /// The number a portal's messages leave from, when it is not the link's own (a
+    /// conversation with another of our numbers on the same account).
+    pub(crate) fn portal_sender<'a>(&self, portal: &'a Portal) -> Option<&'a str> {
+        let own = self.backends.get(&portal.backend_id).map(|b| b.number());
+        (own != Some(portal.local_number.as_str())).then_some(portal.local_number.as_str())
+    }
+
     /// The portal for (backend's number, remote), creating its room (and inviting `owner`)
     /// if needed.
     pub async fn ensure_portal(&self, backend_id: &str, remote: &Address, owner: &str) -> Result<Portal, BridgeError> {
-        let backend =
-            self.backends.get(backend_id).ok_or_else(|| BridgeError::Other(format!("no backend {backend_id:?}")))?;
-        let local = backend.number().to_string();
+        let local = self.backends.get(backend_id).map(|b| b.number().to_string()).unwrap_or_default();
+        self.ensure_portal_at(backend_id, &local, remote, owner).await
+    }
+
+    /// The portal for (our number `local`, remote), creating its room (and inviting
+    /// `owner`) if needed.
+    pub async fn ensure_portal_at(
+        &self,
+        backend_id: &str,
+        local: &str,
+        remote: &Address,
+        owner: &str,
+    ) -> Result<Portal, BridgeError> {
+        if !self.backends.contains_key(backend_id) {
+            return Err(BridgeError::Other(format!("no backend {backend_id:?}")));
+        }
+        let local = local.to_string();
         // Fast path, read-only: nearly every SMS belongs to an existing portal.
         if let Some(p) = self.store.portal_by_pair(&local, &remote.key)?
             && p.room_id.is_some()
@@ -231,6 +269,13 @@ pub fn is_group_key(key: &str) -> bool {
 /// Room versions from 12 on (and the MSC4289 test version) make creators all-powerful.
 pub(crate) fn creators_have_implicit_power(version: &str) -> bool {
     version == "org.matrix.hydra.11" || version.parse::<u32>().is_ok_and(|v| v >= 12)
+}
+
+/// Whether two address keys are the same phone: equal, or (written nationally in one
+/// place and internationally in the other) ending in the same nine digits.
+pub(crate) fn same_number(a: &str, b: &str) -> bool {
+    let digits = |k: &str| k.len() >= 9 && k.bytes().all(|c| c.is_ascii_digit());
+    a == b || (digits(a) && digits(b) && a[a.len() - 9..] == b[b.len() - 9..])
 }
 
 #[cfg(test)]

@@ -13,8 +13,13 @@ pub struct BridgeConfig {
     pub command_prefix: String,
     /// Region for numbers typed without a country code (ISO 3166, e.g. `US`).
     pub default_region: Option<String>,
-    /// Attempts before an outgoing message or Matrix delivery is given up as dead.
+    /// Failures of an unknown kind (neither known-transient nor known-permanent) before a
+    /// job is given up as dead. Transient failures never count.
     pub max_attempts: u32,
+    /// Longest wait between two attempts, in seconds.
+    pub max_backoff: u64,
+    /// Seconds an outgoing message keeps being retried before it fails for good.
+    pub outbound_expiry: u64,
 }
 
 impl Default for BridgeConfig {
@@ -24,6 +29,8 @@ impl Default for BridgeConfig {
             command_prefix: "!sms".into(),
             default_region: None,
             max_attempts: 8,
+            max_backoff: 300,
+            outbound_expiry: 24 * 3600,
         }
     }
 }
@@ -56,6 +63,28 @@ impl BridgeConfig {
         }
         if self.max_attempts == 0 {
             p.add("bridge.max_attempts", "must be at least 1");
+        }
+        if self.max_backoff == 0 {
+            p.add("bridge.max_backoff", "must be at least 1 second");
+        }
+        if self.outbound_expiry < 60 {
+            p.add("bridge.outbound_expiry", "must be at least 60 seconds");
+        }
+    }
+
+    pub fn max_backoff_ms(&self) -> i64 {
+        (self.max_backoff as i64).saturating_mul(1000)
+    }
+
+    /// The expiry as people read it: "24 h", "90 min".
+    pub fn outbound_expiry_text(&self) -> String {
+        let s = self.outbound_expiry;
+        if s % 3600 == 0 {
+            format!("{} h", s / 3600)
+        } else if s % 60 == 0 {
+            format!("{} min", s / 60)
+        } else {
+            format!("{s} s")
         }
     }
 

@@ -54,6 +54,13 @@ pub struct DatabaseConfig {
     /// SQLite file; relative paths are relative to the working directory.
     #[serde(default = "default_db_path")]
     pub path: String,
+    /// Days delivered message bodies and their link message ids are kept; 0 keeps them.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+}
+
+fn default_retention_days() -> u32 {
+    30
 }
 
 fn default_db_path() -> String {
@@ -62,7 +69,7 @@ fn default_db_path() -> String {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { path: default_db_path() }
+        DatabaseConfig { path: default_db_path(), retention_days: default_retention_days() }
     }
 }
 

@@ -30,11 +30,15 @@ pub struct HttpMatrix {
 }
 
 fn parse<T: TryFrom<String>>(what: &str, s: &str) -> Result<T> {
-    T::try_from(s.to_string()).map_err(|_| MatrixError {
-        status: Some(400),
-        errcode: Some("M_INVALID_PARAM".into()),
-        message: format!("invalid {what}: {s:?}"),
-    })
+    T::try_from(s.to_string())
+        .map_err(|_| MatrixError::new(Some(400), Some("M_INVALID_PARAM"), format!("invalid {what}: {s:?}")))
+}
+
+/// `Retry-After` in seconds (newer homeservers send it beside, or instead of, the body's
+/// `retry_after_ms`).
+fn retry_after_header(headers: &http::HeaderMap) -> Option<u64> {
+    let secs: u64 = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(secs.saturating_mul(1000))
 }
 
 fn raw<T>(v: &Value) -> Raw<T> {
@@ -69,11 +73,7 @@ impl HttpMatrix {
             )
             .map_err(|e| MatrixError::network(format!("building request: {e}")))?;
         let resp = self.execute(req).await?;
-        ruma::api::IncomingResponse::try_from_http_response(resp).map_err(|e| MatrixError {
-            status: Some(200),
-            errcode: None,
-            message: format!("bad response: {e}"),
-        })
+        ruma::api::IncomingResponse::try_from_http_response(resp).map_err(|e| MatrixError::new(Some(200), None, format!("bad response: {e}")))
     }
 
     /// Sends a request; non-2xx answers become a [`MatrixError`] with the Matrix errcode.
@@ -91,14 +91,14 @@ impl HttpMatrix {
         let status = resp.status();
         // Media downloads need their real type; JSON answers are parsed regardless.
         let content_type = resp.headers().get(http::header::CONTENT_TYPE).cloned();
+        let retry_after = retry_after_header(resp.headers());
         let bytes = resp.bytes().await.map_err(|e| MatrixError::network(format!("{}: {e}", self.base)))?.to_vec();
         if !status.is_success() {
             let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            return Err(MatrixError {
-                status: Some(status.as_u16()),
-                errcode: v["errcode"].as_str().map(String::from),
-                message: v["error"].as_str().map(String::from).unwrap_or_else(|| format!("HTTP {status}")),
-            });
+            let message = v["error"].as_str().map(String::from).unwrap_or_else(|| format!("HTTP {status}"));
+            let mut e = MatrixError::new(Some(status.as_u16()), v["errcode"].as_str(), message);
+            e.retry_after_ms = v["retry_after_ms"].as_u64().or(retry_after);
+            return Err(e);
         }
         let mut out = http::Response::builder().status(status);
         out = out.header(
@@ -117,11 +117,7 @@ impl MatrixApi for HttpMatrix {
         let status = resp.status();
         let v: Value = resp.json().await.map_err(|e| MatrixError::network(format!("{url}: {e}")))?;
         if !status.is_success() {
-            return Err(MatrixError {
-                status: Some(status.as_u16()),
-                errcode: None,
-                message: format!("{url}: HTTP {status}"),
-            });
+            return Err(MatrixError::new(Some(status.as_u16()), None, format!("{url}: HTTP {status}")));
         }
         Ok(v["versions"].as_array().into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect())
     }
@@ -237,7 +233,7 @@ impl MatrixApi for HttpMatrix {
     }
 
     async fn download(&self, mxc: &str) -> Result<(Vec<u8>, Option<String>)> {
-        let bad = || MatrixError { status: None, errcode: None, message: format!("not an mxc:// URI: {mxc:?}") };
+        let bad = || MatrixError::new(Some(400), Some("M_INVALID_PARAM"), format!("not an mxc:// URI: {mxc:?}"));
         let (server, id) = mxc.strip_prefix("mxc://").and_then(|r| r.split_once('/')).ok_or_else(bad)?;
         let server = ruma::OwnedServerName::try_from(server).map_err(|_| bad())?;
         let resp = self.call(get_content::v1::Request::new(id.to_string(), server), None).await?;

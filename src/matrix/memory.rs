@@ -112,7 +112,7 @@ impl MemoryMatrix {
     }
 
     fn forbidden(message: String) -> MatrixError {
-        MatrixError { status: Some(403), errcode: Some("M_FORBIDDEN".into()), message }
+        MatrixError::new(Some(403), Some("M_FORBIDDEN"), message)
     }
 
     fn check_member(s: &State, user_id: &str, room_id: &str) -> Result<()> {
@@ -120,7 +120,7 @@ impl MemoryMatrix {
             Some(m) if m.contains(user_id) => Ok(()),
             Some(_) => Err(Self::forbidden(format!("{user_id} is not in {room_id}"))),
             None => {
-                Err(MatrixError { status: Some(404), errcode: Some("M_NOT_FOUND".into()), message: "no room".into() })
+                Err(MatrixError::new(Some(404), Some("M_NOT_FOUND"), "no room"))
             }
         }
     }
@@ -156,11 +156,7 @@ impl MatrixApi for MemoryMatrix {
         if let Some(a) = &spec.alias_localpart
             && s.aliases.contains_key(&format!("#{a}:{}", self.domain))
         {
-            return Err(MatrixError {
-                status: Some(400),
-                errcode: Some("M_ROOM_IN_USE".into()),
-                message: "Room alias already taken".into(),
-            });
+            return Err(MatrixError::new(Some(400), Some("M_ROOM_IN_USE"), "Room alias already taken"));
         }
         s.next_id += 1;
         let room_id = format!("!room{}", s.next_id);
@@ -254,11 +250,7 @@ impl MatrixApi for MemoryMatrix {
         let s = self.lock()?;
         match s.uploads.iter().find(|u| u.mxc == mxc) {
             Some(u) => Ok((u.data.clone(), Some(u.content_type.clone()))),
-            None => Err(MatrixError {
-                status: Some(404),
-                errcode: Some("M_NOT_FOUND".into()),
-                message: "no such media".into(),
-            }),
+            None => Err(MatrixError::new(Some(404), Some("M_NOT_FOUND"), "no such media")),
         }
     }
 

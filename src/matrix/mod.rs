@@ -16,11 +16,21 @@ pub struct MatrixError {
     pub status: Option<u16>,
     pub errcode: Option<String>,
     pub message: String,
+    /// How long a rate-limited (429) caller is asked to wait.
+    pub retry_after_ms: Option<u64>,
 }
 
+/// Errcodes that say the request itself is wrong: sending it again cannot help.
+const PERMANENT_ERRCODES: &[&str] =
+    &["M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE", "M_INVALID_PARAM", "M_BAD_STATE", "M_INVALID_ROOM_STATE"];
+
 impl MatrixError {
+    pub fn new(status: Option<u16>, errcode: Option<&str>, message: impl Into<String>) -> MatrixError {
+        MatrixError { status, errcode: errcode.map(String::from), message: message.into(), retry_after_ms: None }
+    }
+
     pub fn network(message: impl Into<String>) -> MatrixError {
-        MatrixError { status: None, errcode: None, message: message.into() }
+        MatrixError::new(None, None, message)
     }
 
     /// Worth retrying: the homeserver is down, overloaded or rate limiting us.
@@ -29,6 +39,12 @@ impl MatrixError {
             None => true,
             Some(s) => s >= 500 || s == 429 || self.errcode.as_deref() == Some("M_LIMIT_EXCEEDED"),
         }
+    }
+
+    /// Known to fail again however often it is tried. Anything neither transient nor
+    /// permanent (a 403 because a ghost left, a 404 for a vanished room) is unknown.
+    pub fn is_permanent(&self) -> bool {
+        !self.is_transient() && self.errcode.as_deref().is_some_and(|c| PERMANENT_ERRCODES.contains(&c))
     }
 
     pub fn is(&self, errcode: &str) -> bool {

@@ -71,6 +71,24 @@ impl Store {
         })
     }
 
+    /// The event an earlier attempt sent with this transaction id, if any.
+    pub fn sent_event(&self, txn_id: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        self.with(|c| {
+            Ok(c.prepare_cached("SELECT event_id FROM sent_events WHERE txn_id = ?1")?
+                .query_row([txn_id], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    pub fn record_sent_event(&self, txn_id: &str, event_id: &str) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached("INSERT OR REPLACE INTO sent_events (txn_id, event_id, sent_at) VALUES (?1, ?2, ?3)")?
+                .execute(params![txn_id, event_id, now_ms()])?;
+            Ok(())
+        })
+    }
+
     pub fn prune_matrix_out(&self, max_age_ms: i64) -> Result<usize> {
         self.with(|c| {
             Ok(c.execute("DELETE FROM matrix_out WHERE state = 'done' AND created_at < ?1", [now_ms() - max_age_ms])?)

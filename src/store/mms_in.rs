@@ -145,20 +145,6 @@ impl Store {
         })
     }
 
-    /// Counts a failed attempt at the current stage and schedules the next.
-    pub fn mms_retry(&self, id: i64, next_at: i64, error: &str) -> Result<u32> {
-        self.retry_in_place("mms_in", id, next_at, error)
-    }
-
-    /// Gives a job up; it stays for inspection, with the fetched message if there is one
-    /// (a repeated notification then shows it without fetching again).
-    pub fn mms_bury(&self, id: i64, error: &str) -> Result<()> {
-        self.with(|c| {
-            c.execute("UPDATE mms_in SET stage = 'dead', last_error = ?1 WHERE id = ?2", params![error, id])?;
-            Ok(())
-        })
-    }
-
     /// (waiting, dead) MMS jobs.
     pub fn mms_counts(&self) -> Result<(i64, i64)> {
         self.with(|c| {
@@ -174,6 +160,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Queue;
 
     #[test]
     fn a_job_moves_through_its_stages_and_repeats_are_ignored() {
@@ -192,7 +179,7 @@ mod tests {
         assert_eq!(s.tx(|tx| Store::insert_mms_tx(tx, &new)).unwrap(), None);
         let due = s.due_mms(10).unwrap();
         assert_eq!((due.len(), due[0].stage, due[0].declared_size), (1, MmsStage::Fetch, Some(1234)));
-        assert_eq!(s.mms_retry(id, now_ms() + 60_000, "down").unwrap(), 1);
+        assert_eq!(s.retry_later(Queue::MmsIn, id, now_ms() + 60_000, "down", false).unwrap(), (1, 0));
         assert!(s.due_mms(10).unwrap().is_empty());
         s.mms_advance(id, MmsStage::Relay, Some(b"payload")).unwrap();
         let j = s.due_mms(10).unwrap().remove(0);
@@ -200,14 +187,14 @@ mod tests {
         s.mms_advance(id, MmsStage::Notify, None).unwrap();
         let j = s.mms_job(id).unwrap().unwrap();
         assert_eq!((j.stage, j.payload), (MmsStage::Notify, None));
-        s.mms_bury(id, "no").unwrap();
+        s.tx(|tx| Store::bury_tx(tx, Queue::MmsIn, id, "no")).unwrap();
         assert_eq!(s.mms_counts().unwrap(), (0, 1));
         // The MMSC repeats the notification of a job given up: it is tried again.
         assert_eq!(s.tx(|tx| Store::insert_mms_tx(tx, &new)).unwrap(), Some(id));
         assert_eq!(s.due_mms(10).unwrap()[0].stage, MmsStage::Fetch);
         // Given up after fetching: the message is kept, and a repeat shows it without a fetch.
         s.mms_advance(id, MmsStage::Relay, Some(b"kept")).unwrap();
-        s.mms_bury(id, "homeserver away").unwrap();
+        s.tx(|tx| Store::bury_tx(tx, Queue::MmsIn, id, "homeserver away")).unwrap();
         assert_eq!(s.mms_job(id).unwrap().unwrap().payload.as_deref(), Some(&b"kept"[..]));
         assert_eq!(s.tx(|tx| Store::insert_mms_tx(tx, &new)).unwrap(), Some(id));
         let j = s.due_mms(10).unwrap().remove(0);

@@ -14,6 +14,8 @@ pub struct MmsOutJob {
     pub recipients: Vec<String>,
     pub content: serde_json::Value,
     pub attempts: u32,
+    /// Retries stop here: the message fails as not sent in time.
+    pub expires_at: i64,
 }
 
 fn job(r: &Row) -> rusqlite::Result<(MmsOutJob, String)> {
@@ -28,6 +30,7 @@ fn job(r: &Row) -> rusqlite::Result<(MmsOutJob, String)> {
             recipients: recipients.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
             content: serde_json::Value::Null,
             attempts: r.get(7)?,
+            expires_at: r.get(8)?,
         },
         r.get(6)?,
     ))
@@ -44,14 +47,15 @@ impl Store {
         event_id: &str,
         recipients: &[&str],
         content: &serde_json::Value,
+        expires_at: i64,
     ) -> Result<bool> {
         let now = now_ms();
         let n = tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO mms_out (portal_id, backend_id, room_id, event_id, recipients, content, next_attempt_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                "INSERT OR IGNORE INTO mms_out (portal_id, backend_id, room_id, event_id, recipients, content, next_attempt_at, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
             )?
-            .execute(params![portal_id, backend_id, room_id, event_id, recipients.join(","), content.to_string(), now])?;
+            .execute(params![portal_id, backend_id, room_id, event_id, recipients.join(","), content.to_string(), now, expires_at])?;
         Ok(n == 1)
     }
 
@@ -60,7 +64,8 @@ impl Store {
     pub fn due_mms_out(&self, limit: usize) -> Result<Vec<MmsOutJob>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, portal_id, backend_id, room_id, event_id, recipients, content, attempts FROM mms_out
+                "SELECT id, portal_id, backend_id, room_id, event_id, recipients, content, attempts,
+                 coalesce(expires_at, created_at + 86400000) FROM mms_out
                  o WHERE state = 'queued' AND next_attempt_at <= ?1
                  AND NOT EXISTS (SELECT 1 FROM mms_out p WHERE p.portal_id = o.portal_id AND p.id < o.id AND p.state = 'queued')
                  ORDER BY id LIMIT ?2",
@@ -89,7 +94,4 @@ impl Store {
         Ok(())
     }
 
-    pub fn retry_mms_out(&self, id: i64, next_at: i64, error: &str) -> Result<u32> {
-        self.retry_in_place("mms_out", id, next_at, error)
-    }
 }

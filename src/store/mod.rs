@@ -23,7 +23,7 @@ pub use mms_in::{MmsJob, MmsStage, NewMmsJob};
 pub use mms_out::MmsOutJob;
 pub use outbox::{NewOutJob, OutJob, OutState};
 pub use portals::{Ghost, Portal};
-pub use queue::{Queue, backoff_ms};
+pub use queue::{DeadItem, Queue, backoff_ms};
 pub use sms_parts::IncomingPart;
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -55,9 +55,14 @@ pub struct OutJob {
     pub body: String,
     pub state: OutState,
     pub attempts: u32,
+    /// Retries stop here: the message fails as not sent in time.
+    pub expires_at: i64,
+    /// Our number it leaves from; None for the link's own.
+    pub sender: Option<String>,
 }
 
-const COLS: &str = "id, portal_id, backend_id, room_id, event_id, destination, body, state, attempts";
+const COLS: &str =
+    "id, portal_id, backend_id, room_id, event_id, destination, body, state, attempts, coalesce(expires_at, created_at + 86400000), sender";
 
 fn job(r: &Row) -> rusqlite::Result<OutJob> {
     Ok(OutJob {
@@ -70,6 +75,8 @@ fn job(r: &Row) -> rusqlite::Result<OutJob> {
         body: r.get(6)?,
         state: OutState::parse(&r.get::<_, String>(7)?),
         attempts: r.get(8)?,
+        expires_at: r.get(9)?,
+        sender: r.get(10)?,
     })
 }
 
@@ -81,6 +88,9 @@ pub struct NewOutJob<'a> {
     pub event_id: &'a str,
     pub destination: &'a str,
     pub body: &'a str,
+    pub expires_at: i64,
+    /// Our number it leaves from, when not the link's own.
+    pub sender: Option<&'a str>,
 }
 
 impl Store {
@@ -89,10 +99,10 @@ impl Store {
         let now = now_ms();
         let n = tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO outbox (portal_id, backend_id, room_id, event_id, destination, body, state, next_attempt_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7, ?7)",
+                "INSERT OR IGNORE INTO outbox (portal_id, backend_id, room_id, event_id, destination, body, state, next_attempt_at, created_at, updated_at, expires_at, sender)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7, ?7, ?8, ?9)",
             )?
-            .execute(params![j.portal_id, j.backend_id, j.room_id, j.event_id, j.destination, j.body, now])?;
+            .execute(params![j.portal_id, j.backend_id, j.room_id, j.event_id, j.destination, j.body, now, j.expires_at, j.sender])?;
         Ok((n == 1).then(|| tx.last_insert_rowid()))
     }
 
@@ -152,8 +162,7 @@ impl Store {
     pub fn out_job_by_backend_msg(&self, backend_id: &str, msg_id: &str) -> Result<Option<OutJob>> {
         self.with(|c| {
             let sql = format!(
-                "SELECT {} FROM outbox o JOIN message_map m ON m.outbox_id = o.id WHERE m.backend_id = ?1 AND m.backend_msg_id = ?2",
-                COLS.split(", ").map(|c| format!("o.{c}")).collect::<Vec<_>>().join(", ")
+                "SELECT {COLS} FROM outbox WHERE id = (SELECT outbox_id FROM message_map WHERE backend_id = ?1 AND backend_msg_id = ?2)"
             );
             Ok(c.query_row(&sql, [backend_id, msg_id], job).optional()?)
         })
@@ -198,6 +207,8 @@ mod tests {
                     event_id: ev,
                     destination: "2",
                     body: ev,
+                    expires_at: now_ms() + 60_000,
+                    sender: None,
                 },
             )
         })
@@ -213,7 +224,7 @@ mod tests {
         // Only the head of the portal's queue is due.
         assert_eq!(s.due_out("b", 10).unwrap().iter().map(|j| j.id).collect::<Vec<_>>(), vec![a]);
         // A retry pushes the head into the future; the next message still waits for it.
-        s.retry_later(Queue::Outbox, a, now_ms() + 60_000, "busy").unwrap();
+        s.retry_later(Queue::Outbox, a, now_ms() + 60_000, "busy", false).unwrap();
         assert!(s.due_out("b", 10).unwrap().is_empty());
         s.tx(|tx| Store::mark_sent(tx, a, "b", &["m1".into(), "m2".into()])).unwrap();
         assert_eq!(s.due_out("b", 10).unwrap()[0].id, b);

@@ -138,11 +138,18 @@ impl Store {
     }
 
     pub fn management_room(&self, user_id: &str) -> Result<Option<String>> {
-        self.with(|c| {
-            Ok(c.query_row("SELECT room_id FROM management_rooms WHERE user_id = ?1", [user_id], |r| r.get(0))
-                .optional()?)
-        })
+        self.with(|c| management_room(c, user_id))
     }
+
+    pub fn management_room_tx(tx: &rusqlite::Transaction, user_id: &str) -> Result<Option<String>> {
+        management_room(tx, user_id)
+    }
+}
+
+fn management_room(c: &rusqlite::Connection, user_id: &str) -> Result<Option<String>> {
+    Ok(c.prepare_cached("SELECT room_id FROM management_rooms WHERE user_id = ?1")?
+        .query_row([user_id], |r| r.get(0))
+        .optional()?)
 }
 
 #[cfg(test)]

@@ -167,6 +167,49 @@ CREATE TABLE mms_out (
 );
 CREATE INDEX mms_out_queued ON mms_out (id) WHERE state = 'queued';
 "#,
+    r#"
+-- Failures of an unknown kind; only these count towards bridge.max_attempts.
+ALTER TABLE matrix_in ADD COLUMN strikes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN strikes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE inbox ADD COLUMN strikes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE matrix_out ADD COLUMN strikes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mms_in ADD COLUMN strikes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mms_out ADD COLUMN strikes INTEGER NOT NULL DEFAULT 0;
+-- Outgoing messages are retried until they expire.
+ALTER TABLE outbox ADD COLUMN expires_at INTEGER;
+UPDATE outbox SET expires_at = created_at + 86400000;
+ALTER TABLE mms_out ADD COLUMN expires_at INTEGER;
+UPDATE mms_out SET expires_at = created_at + 86400000;
+-- The number a message leaves from: the one the conversation uses.
+ALTER TABLE outbox ADD COLUMN sender TEXT;
+-- Parts of a long message: accepted (sent), delivered or failed, one row each.
+ALTER TABLE message_map ADD COLUMN part INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE message_map ADD COLUMN state TEXT NOT NULL DEFAULT 'sent';
+CREATE INDEX message_map_outbox ON message_map (outbox_id);
+-- Whether the owner left the portal (they are invited again with the next message), and
+-- how many rooms the conversation has had (each gets its own alias).
+ALTER TABLE portals ADD COLUMN owner_left INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE portals ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+-- Parts of long SMS already shown: a part delivered again is recognised and dropped.
+CREATE TABLE sms_done (
+    backend_id TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    reference INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    done_at INTEGER NOT NULL,
+    PRIMARY KEY (backend_id, sender, reference, total, seq, digest)
+);
+CREATE INDEX sms_done_age ON sms_done (done_at);
+-- Matrix events sent for a job step by step (an MMS's parts), by transaction id, so a
+-- retry hours later skips them instead of relying on the homeserver's memory.
+CREATE TABLE sent_events (
+    txn_id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    sent_at INTEGER NOT NULL
+);
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

@@ -24,6 +24,18 @@ impl Store {
     pub fn add_sms_part(&self, backend_id: &str, p: &IncomingPart) -> Result<Option<i64>> {
         self.tx(|tx| {
             let part = serde_json::to_string(&p.part).expect("parts serialise");
+            // A part of a message already shown, delivered again (an SMSC or modem that
+            // missed our acknowledgement): dropping it keeps it from becoming a fragment.
+            let seen: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM sms_done WHERE backend_id = ?1 AND sender = ?2 AND reference = ?3
+                     AND total = ?4 AND seq = ?5 AND digest = ?6)",
+                )?
+                .query_row(params![backend_id, p.from, p.reference, p.total, p.part.seq, digest(&part)], |r| r.get(0))?;
+            if seen {
+                tracing::info!(from = %p.from, reference = p.reference, seq = p.part.seq, "dropping a repeated part of a long SMS already shown");
+                return Ok(None);
+            }
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO sms_parts (backend_id, sender, reference, total, seq, recipient, timestamp_ms, part, received_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -56,6 +68,11 @@ impl Store {
         })
     }
 
+    /// Forgets the parts of messages shown before `cutoff_ms`.
+    pub fn prune_sms_done(&self, cutoff_ms: i64) -> Result<usize> {
+        self.with(|c| Ok(c.execute("DELETE FROM sms_done WHERE done_at < ?1", [cutoff_ms])?))
+    }
+
     /// Parts waiting for the rest of their message.
     pub fn waiting_sms_parts(&self) -> Result<i64> {
         self.with(|c| Ok(c.query_row("SELECT count(*) FROM sms_parts", [], |r| r.get(0))?))
@@ -72,8 +89,14 @@ fn complete(tx: &Transaction, backend_id: &str, sender: &str, reference: u16, to
         .query_map(params![backend_id, sender, reference, total], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut parts = Vec::with_capacity(rows.len());
+    let mut remember = tx.prepare_cached(
+        "INSERT OR REPLACE INTO sms_done (backend_id, sender, reference, total, seq, digest, done_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let now = now_ms();
     for (json, _, _) in &rows {
-        parts.push(super::json::<Part>("sms_parts.part", json)?);
+        let part = super::json::<Part>("sms_parts.part", json)?;
+        remember.execute(params![backend_id, sender, reference, total, part.seq, digest(json), now])?;
+        parts.push(part);
     }
     let first = rows.first();
     let sms = ReceivedSms {
@@ -96,6 +119,12 @@ fn complete(tx: &Transaction, backend_id: &str, sender: &str, reference: u16, to
         params![backend_id, sender, reference, total],
     )?;
     Ok(id)
+}
+
+/// A short fingerprint of a stored part.
+fn digest(part_json: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, part_json.as_bytes());
+    d.as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -144,8 +173,16 @@ mod tests {
         assert!(s.add_sms_part("b", &part(2, "b")).unwrap().is_some());
         assert_eq!(inbox_texts(&s), vec!["abc"]);
         assert_eq!(s.waiting_sms_parts().unwrap(), 0);
-        // A late duplicate starts a new, incomplete message rather than a second copy.
+        // A late duplicate of a part already shown is dropped: nothing waits, so no
+        // fragment appears after the multipart timeout.
         assert_eq!(s.add_sms_part("b", &part(2, "b")).unwrap(), None);
+        assert_eq!(s.waiting_sms_parts().unwrap(), 0);
+        assert!(s.expire_sms_parts(now_ms() + 1).unwrap().is_empty());
+        // A new message that reuses the reference (different text) is still taken.
+        assert_eq!(s.add_sms_part("b", &part(2, "x")).unwrap(), None);
+        assert_eq!(s.waiting_sms_parts().unwrap(), 1);
+        // Once the fingerprints are pruned, a repeat is taken as new again.
+        assert_eq!(s.prune_sms_done(now_ms() + 1).unwrap(), 3);
     }
 
     #[test]

@@ -1,0 +1,57 @@
+//! Management rooms: a user's direct chat with the bot, where commands run and news goes
+//! that has no portal to go to. The bot makes one when it has news for someone who has
+//! none yet, so no notice is lost for want of a room.
+
+use super::{Bridge, BridgeError};
+use crate::matrix::RoomSpec;
+use crate::store::{Store, StoreError};
+
+/// A `matrix_out` room of this form means "the management room of this user, made if
+/// missing": the notice is queued in the same commit as what it reports, before any room
+/// exists.
+pub(crate) const OWNER_PREFIX: &str = "owner:";
+
+impl Bridge {
+    /// The user's management room, creating it (a DM with the bot) if there is none.
+    pub(crate) async fn ensure_management_room(&self, user_id: &str) -> Result<String, BridgeError> {
+        if let Some(room) = self.store.management_room(user_id)? {
+            return Ok(room);
+        }
+        let _guard = self.portal_lock.lock().await;
+        if let Some(room) = self.store.management_room(user_id)? {
+            return Ok(room);
+        }
+        let spec = RoomSpec {
+            creator: self.bot.clone(),
+            name: Some("SMS bridge".into()),
+            topic: Some("Your SMS bridge: commands and news about your SMS links".into()),
+            invite: vec![user_id.to_string()],
+            is_direct: true,
+            ..RoomSpec::default()
+        };
+        let room = self.matrix.create_room(&spec).await?;
+        self.store.set_management_room(user_id, &room)?;
+        tracing::info!(user = user_id, %room, "made a management room to tell the user something");
+        let welcome = format!(
+            "Hello! This is your SMS bridge management room; I made it to tell you something.\n{}",
+            super::commands::HELP
+        );
+        self.store.tx(|tx| self.notice_tx(tx, &room, &welcome))?;
+        Ok(room)
+    }
+
+    /// Queues a notice for a user: in their management room, made when it is sent if they
+    /// have none yet. Part of the caller's commit.
+    pub(crate) fn notice_to_owner_tx(
+        &self,
+        tx: &rusqlite::Transaction,
+        owner: &str,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        let room = match Store::management_room_tx(tx, owner)? {
+            Some(room) => room,
+            None => format!("{OWNER_PREFIX}{owner}"),
+        };
+        self.notice_tx(tx, &room, body)
+    }
+}
