@@ -3,11 +3,15 @@
 use super::{Bridge, BridgeError};
 use crate::config::Permission;
 use crate::phone::{self, Address};
+use crate::store::Queue;
 
 pub(super) const HELP: &str = "Commands:\n\
 • start <number> [via <link>] — open a chat with a phone number\n\
 • list — your SMS chats\n\
 • backends — the SMS links and their state\n\
+• dead — messages the bridge gave up on, and why\n\
+• retry <id|all> — try a given-up message again\n\
+• drop <id|all> — forget a given-up message\n\
 • version — the bridge version\n\
 • help — this text";
 
@@ -23,6 +27,9 @@ impl Bridge {
             "start" => self.cmd_start(sender, args).await?,
             "list" => self.cmd_list(sender)?,
             "backends" | "links" => self.cmd_backends()?,
+            "dead" => self.cmd_dead(sender)?,
+            "retry" => self.cmd_revive(sender, args, true)?,
+            "drop" => self.cmd_revive(sender, args, false)?,
             other => format!("Unknown command {other:?}. Try `help`."),
         })
     }
@@ -51,7 +58,8 @@ impl Bridge {
                     return Ok(format!("No link called {id:?}. Links: {}.", known.join(", ")));
                 }
             },
-            None => match self.backends.values().next() {
+            // The first link in the config, not the alphabetically first.
+            None => match self.config.backends.first().and_then(|c| self.backends.get(&c.id)) {
                 Some(b) => b.clone(),
                 None => return Ok("No SMS links are configured (see `backends` in the config).".into()),
             },
@@ -102,12 +110,24 @@ impl Bridge {
         if self.backends.is_empty() {
             return Ok("No SMS links are configured.".into());
         }
-        let [(queued, dead), ..] = self.queue_counts()?;
+        let [(queued, _), ..] = self.queue_counts()?;
         let mut out = String::from("SMS links:");
         for b in self.backends.values() {
             out.push_str(&format!("\n• {} ({}) {}: {}", b.id(), b.kind(), phone::international(b.number()), b.state()));
         }
-        out.push_str(&format!("\nOutgoing queue: {queued} waiting, {dead} given up."));
+        out.push_str(&format!("\nOutgoing queue: {queued} waiting."));
+        let mut dead = Vec::new();
+        for q in Queue::ALL {
+            let n = self.store.dead(q)?;
+            if n > 0 {
+                dead.push(format!("{n} {}", q.name()));
+            }
+        }
+        if dead.is_empty() {
+            out.push_str("\nGiven up: nothing.");
+        } else {
+            out.push_str(&format!("\nGiven up: {} (see `dead`).", dead.join(", ")));
+        }
         let mms = &self.config.mms;
         let (mms_waiting, mms_dead) = self.store.mms_counts()?;
         match (&mms.mmsc_url, mms.enabled) {

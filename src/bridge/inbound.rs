@@ -118,10 +118,13 @@ impl Bridge {
             InboxKind::Report(_) => return Ok(None),
         };
         let what = match &item.item {
-            InboxKind::Sms(sms) => format!("An SMS from {} could not be shown here ({e}). It was:\n{}", from.display, sms.text),
+            InboxKind::Sms(sms) => {
+                format!("An SMS from {} could not be shown here ({e}). It was:\n{}", from.display, sms.text)
+            }
             _ => format!("A picture message (MMS) notification from {} could not be handled ({e}).", from.display),
         };
-        let body = format!("⚠ {what}\nSay `retry {}-{}` in the management room to try again.", Queue::Inbox.name(), item.id);
+        let body =
+            format!("⚠ {what}\nSay `retry {}-{}` in the management room to try again.", Queue::Inbox.name(), item.id);
         let local = self.portal_local(&item.backend_id, to);
         if let Some(room) = self.store.portal_by_pair(&local, &from.key)?.and_then(|p| p.room_id) {
             return Ok(Some((Target::Room(room), body)));

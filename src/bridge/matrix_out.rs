@@ -51,7 +51,9 @@ impl Bridge {
                     self.store.finish_matrix(&done)?;
                     done.clear();
                     let error = e.to_string();
-                    match self.fail_job(Failed::of(Queue::MatrixOut, job.id, job.attempts, &error, &e), |_, _| Ok(()))? {
+                    match self
+                        .fail_job(Failed::of(Queue::MatrixOut, job.id, job.attempts, &error, &e), |_, _| Ok(()))?
+                    {
                         Attempt::GaveUp(why) => {
                             tracing::warn!(job = job.id, kind = %job.kind, error = %e, ?why, "giving up on a Matrix update")
                         }
@@ -61,7 +63,9 @@ impl Bridge {
                             self.matrix_failed();
                             return Ok(false);
                         }
-                        Attempt::Retry(_) => tracing::warn!(job = job.id, error = %e, "Matrix update failed; will retry"),
+                        Attempt::Retry(_) => {
+                            tracing::warn!(job = job.id, error = %e, "Matrix update failed; will retry")
+                        }
                     }
                 }
             }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::media::{describe_media, extension};
-use super::portals::same_number;
 use super::mmsc::{Failure, post_to_mmsc};
+use super::portals::same_number;
 use super::{Attempt, Bridge, BridgeError, Class, Failed, GiveUp};
 use crate::backend::WapPush;
 use crate::mms::{self, Message, MessageType, Part, TimeValue, fetch};
@@ -78,10 +78,14 @@ impl Bridge {
         let tid = m.transaction_id.clone().unwrap_or_default();
         if !cfg.enabled {
             self.tell_mmsc(&tid, &version, DEFERRED);
-            return self.relay_notice(item, &sender, &p.to, refuse("fetching MMS is turned off (mms.enabled)".into())).await;
+            return self
+                .relay_notice(item, &sender, &p.to, refuse("fetching MMS is turned off (mms.enabled)".into()))
+                .await;
         }
         let Some(location) = m.content_location.as_deref() else {
-            return self.relay_notice(item, &sender, &p.to, refuse("the notification has no content location".into())).await;
+            return self
+                .relay_notice(item, &sender, &p.to, refuse("the notification has no content location".into()))
+                .await;
         };
         let location = match fetch::complete_location(location, cfg.mmsc_url.as_deref()) {
             Ok(l) => l,

@@ -55,7 +55,8 @@ impl Bridge {
                     self.mmsc_failed();
                 }
                 let class = if f.transient { Class::Transient } else { Class::Permanent };
-                let failed = Failed::new(Queue::MmsOut, job.id, job.attempts, &f.message, class).expiring(job.expires_at);
+                let failed =
+                    Failed::new(Queue::MmsOut, job.id, job.attempts, &f.message, class).expiring(job.expires_at);
                 let expiry = self.config.bridge.outbound_expiry_text();
                 let attempt = self.fail_job(failed, |tx, why| {
                     let message = match why {

@@ -2,6 +2,7 @@
 //! It reaches Matrix only through [`MatrixApi`] and links only through [`Backend`].
 
 mod commands;
+mod dead;
 mod events;
 mod failpoint;
 mod health;

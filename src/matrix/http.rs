@@ -73,7 +73,8 @@ impl HttpMatrix {
             )
             .map_err(|e| MatrixError::network(format!("building request: {e}")))?;
         let resp = self.execute(req).await?;
-        ruma::api::IncomingResponse::try_from_http_response(resp).map_err(|e| MatrixError::new(Some(200), None, format!("bad response: {e}")))
+        ruma::api::IncomingResponse::try_from_http_response(resp)
+            .map_err(|e| MatrixError::new(Some(200), None, format!("bad response: {e}")))
     }
 
     /// Sends a request; non-2xx answers become a [`MatrixError`] with the Matrix errcode.

@@ -119,9 +119,7 @@ impl MemoryMatrix {
         match s.members.get(room_id) {
             Some(m) if m.contains(user_id) => Ok(()),
             Some(_) => Err(Self::forbidden(format!("{user_id} is not in {room_id}"))),
-            None => {
-                Err(MatrixError::new(Some(404), Some("M_NOT_FOUND"), "no room"))
-            }
+            None => Err(MatrixError::new(Some(404), Some("M_NOT_FOUND"), "no room")),
         }
     }
 }

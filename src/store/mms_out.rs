@@ -93,5 +93,4 @@ impl Store {
             .execute(params![state, message_id, error, id])?;
         Ok(())
     }
-
 }

@@ -61,8 +61,7 @@ pub struct OutJob {
     pub sender: Option<String>,
 }
 
-const COLS: &str =
-    "id, portal_id, backend_id, room_id, event_id, destination, body, state, attempts, coalesce(expires_at, created_at + 86400000), sender";
+const COLS: &str = "id, portal_id, backend_id, room_id, event_id, destination, body, state, attempts, coalesce(expires_at, created_at + 86400000), sender";
 
 fn job(r: &Row) -> rusqlite::Result<OutJob> {
     Ok(OutJob {

@@ -16,7 +16,8 @@ pub enum Queue {
 }
 
 impl Queue {
-    pub const ALL: [Queue; 6] = [Queue::Inbox, Queue::Outbox, Queue::MmsIn, Queue::MmsOut, Queue::MatrixIn, Queue::MatrixOut];
+    pub const ALL: [Queue; 6] =
+        [Queue::Inbox, Queue::Outbox, Queue::MmsIn, Queue::MmsOut, Queue::MatrixIn, Queue::MatrixOut];
 
     fn table(self) -> &'static str {
         match self {
@@ -193,11 +194,8 @@ impl Store {
     /// Drops a dead job for good (it stays, marked `dropped`, until pruned). Returns
     /// whether it was dead.
     pub fn drop_dead(&self, q: Queue, id: i64) -> Result<bool> {
-        let sql = format!(
-            "UPDATE {t} SET {s} = 'dropped' WHERE id = ?1 AND {s} = 'dead'",
-            t = q.table(),
-            s = q.state_col()
-        );
+        let sql =
+            format!("UPDATE {t} SET {s} = 'dropped' WHERE id = ?1 AND {s} = 'dead'", t = q.table(), s = q.state_col());
         self.with(|c| Ok(c.execute(&sql, [id])? == 1))
     }
 }
