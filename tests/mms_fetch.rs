@@ -10,12 +10,13 @@ use sms_bridge::mms::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Serves: /mms (a shared MMS file), /declared-big (Content-Length over the cap),
+/// Serves: /mms (a small MMS), /declared-big (Content-Length over the cap),
 /// /chunked-big (no length, too many chunks), /redirect, /fail (503), anything else 404.
 async fn server() -> (u16, Vec<u8>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/mms/SIMPLE.MMS")).unwrap();
+    let message = mms::send_req("t1", &["+15550001111".into()], Some("Simple message"), Some("Hello"), &[]);
+    let body = mms::encode(&message).unwrap();
     let served = body.clone();
     tokio::spawn(async move {
         loop {
