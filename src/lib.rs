@@ -6,6 +6,7 @@ pub mod backend;
 pub mod bridge;
 pub mod config;
 pub mod matrix;
+pub mod message;
 pub mod mms;
 pub mod phone;
 pub mod registration;
