@@ -8,6 +8,7 @@ pub mod config;
 pub mod matrix;
 pub mod message;
 pub mod mms;
+pub mod mmsc;
 pub mod phone;
 pub mod registration;
 pub mod smpp;
