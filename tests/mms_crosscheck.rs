@@ -130,7 +130,7 @@ fn our_send_req_decodes_in_python_messaging() {
 
 #[test]
 fn both_decoders_agree_on_the_shared_files() {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/mms");
+    let Some(dir) = common::testdata::dir("mms") else { return };
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.retain(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("mms")));
     files.sort();

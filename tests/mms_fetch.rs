@@ -4,18 +4,17 @@
 
 use std::time::Duration;
 
-use sms_bridge::mms::{
-    self,
-    fetch::{self, FetchError, FetchPolicy},
-};
+use sms_bridge::mms;
+use sms_bridge::mmsc::{self, FetchError, FetchPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Serves: /mms (a shared MMS file), /declared-big (Content-Length over the cap),
+/// Serves: /mms (a small MMS), /declared-big (Content-Length over the cap),
 /// /chunked-big (no length, too many chunks), /redirect, /fail (503), anything else 404.
 async fn server() -> (u16, Vec<u8>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/mms/SIMPLE.MMS")).unwrap();
+    let message = mms::send_req("t1", &["+15550001111".into()], Some("Simple message"), Some("Hello"), &[]);
+    let body = mms::encode(&message).unwrap();
     let served = body.clone();
     tokio::spawn(async move {
         loop {
@@ -93,46 +92,46 @@ async fn fetches_within_the_policy_and_refuses_everything_else() {
 
     // Loopback is internal: refused unless the operator allowed private addresses.
     for u in [url("/mms"), format!("http://localhost:{port}/mms")] {
-        let e = fetch::fetch(&u, &policy(port, false), None).await.unwrap_err();
+        let e = mmsc::fetch(&u, &policy(port, false), None).await.unwrap_err();
         assert!(matches!(&e, FetchError::Refused { why, .. } if why.contains("internal address")), "{e}");
     }
 
     let p = policy(port, true);
-    let got = fetch::fetch(&url("/mms"), &p, None).await.unwrap();
+    let got = mmsc::fetch(&url("/mms"), &p, None).await.unwrap();
     assert_eq!(got, body);
     assert_eq!(mms::decode(&got).unwrap().subject.as_deref(), Some("Simple message"));
 
-    let e = fetch::fetch(&url("/declared-big"), &p, None).await.unwrap_err();
+    let e = mmsc::fetch(&url("/declared-big"), &p, None).await.unwrap_err();
     assert!(matches!(&e, FetchError::TooLarge { size, .. } if size.contains("declared")), "{e}");
-    let e = fetch::fetch(&url("/chunked-big"), &p, None).await.unwrap_err();
+    let e = mmsc::fetch(&url("/chunked-big"), &p, None).await.unwrap_err();
     assert!(matches!(&e, FetchError::TooLarge { size, .. } if size.contains("sent")), "{e}");
-    let e = fetch::fetch(&url("/redirect"), &p, None).await.unwrap_err();
+    let e = mmsc::fetch(&url("/redirect"), &p, None).await.unwrap_err();
     assert!(matches!(&e, FetchError::Refused { why, .. } if why.contains("169.254.169.254")), "{e}");
-    let e = fetch::fetch(&url("/fail"), &p, None).await.unwrap_err();
+    let e = mmsc::fetch(&url("/fail"), &p, None).await.unwrap_err();
     assert!(e.is_transient(), "{e}");
-    let e = fetch::fetch(&url("/missing"), &p, None).await.unwrap_err();
+    let e = mmsc::fetch(&url("/missing"), &p, None).await.unwrap_err();
     assert!(matches!(e, FetchError::Status { status: 404, .. }) && !e.is_transient());
 
     // Another port on the MMSC's host.
-    let e = fetch::fetch(&format!("http://127.0.0.1:{}/mms", port + 1), &p, None).await.unwrap_err();
+    let e = mmsc::fetch(&format!("http://127.0.0.1:{}/mms", port + 1), &p, None).await.unwrap_err();
     assert!(matches!(&e, FetchError::Refused { why, .. } if why.contains("is not the MMSC's")), "{e}");
 
     // A host that isn't the MMSC, even on the same server.
     let mut other = policy(port, true);
     other.allowed_hosts = vec!["mmsc.example.net".into()];
-    let e = fetch::fetch(&url("/mms"), &other, None).await.unwrap_err();
+    let e = mmsc::fetch(&url("/mms"), &other, None).await.unwrap_err();
     assert!(matches!(&e, FetchError::Refused { why, .. } if why.contains("not the configured MMSC")), "{e}");
 
     // Bound to an interface that does not exist: a network error, not a silent fallback to
     // the default route.
     let mut bound = policy(port, true);
     bound.interface = Some("nosuchif0".into());
-    let e = fetch::fetch(&url("/mms"), &bound, None).await.unwrap_err();
+    let e = mmsc::fetch(&url("/mms"), &bound, None).await.unwrap_err();
     assert!(matches!(e, FetchError::Network { .. }), "{e}");
 
     // Nothing listening: a network error, worth retrying.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let any_port = policy(closed, true);
-    let e = fetch::fetch(&format!("http://127.0.0.1:{closed}/x"), &any_port, None).await.unwrap_err();
+    let e = mmsc::fetch(&format!("http://127.0.0.1:{closed}/x"), &any_port, None).await.unwrap_err();
     assert!(e.is_transient(), "{e}");
 }

@@ -1,21 +1,19 @@
 //! The MMS codec against the shared python-messaging vectors (`../shared/testdata`, read in
 //! place, never copied): every expectation of the 13 MMS files, the m-notifyresp-ind encode
 //! vector, and the WAP push SMS pairs decoded all the way from the SMS PDUs. The
-//! `decode` tool is checked on the same files.
+//! `decode` tool is checked on the same files. Without the shared folder they are skipped.
 
-use std::path::PathBuf;
+mod common;
+
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
 use sms_bridge::mms::{self, describe, push};
 use sms_bridge::sms::tpdu::{self, Tpdu};
 
-fn testdata(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata").join(path)
-}
-
-fn json_file(path: &str) -> Vec<Value> {
-    let p = testdata(path);
+fn json_file(dir: &Path, name: &str) -> Vec<Value> {
+    let p = dir.join(name);
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     serde_json::from_str(&text).unwrap()
 }
@@ -29,7 +27,7 @@ fn unhex(s: &str) -> Vec<u8> {
 }
 
 /// Checks one decoded message (as the `decode mms` JSON) against an `expect` object.
-fn check(file: &str, ours: &Value, expect: &Value, not_in_bytes: &[Value]) -> usize {
+fn check(mms_dir: &Path, file: &str, ours: &Value, expect: &Value, not_in_bytes: &[Value]) -> usize {
     let mut checks = 0;
     for (key, want) in expect.as_object().unwrap() {
         let got = match key.as_str() {
@@ -86,10 +84,7 @@ fn check(file: &str, ours: &Value, expect: &Value, not_in_bytes: &[Value]) -> us
                 "index" | "note" => continue,
                 "content_type" | "params" | "text" => assert_eq!(&part[key.as_str()], want, "{file}: part {i} {key}"),
                 "data_hex" => {
-                    let bytes = mms::decode(&std::fs::read(testdata(&format!("mms/{file}"))).unwrap()).unwrap().parts
-                        [i]
-                        .data
-                        .clone();
+                    let bytes = mms::decode(&std::fs::read(mms_dir.join(file)).unwrap()).unwrap().parts[i].data.clone();
                     assert_eq!(hex(&bytes), want.as_str().unwrap(), "{file}: part {i} data");
                 }
                 other => panic!("{file}: part expectation {other} is not checked by this test"),
@@ -102,18 +97,19 @@ fn check(file: &str, ours: &Value, expect: &Value, not_in_bytes: &[Value]) -> us
 
 #[test]
 fn every_expectation_of_the_shared_mms_files_holds() {
-    let entries = json_file("mms/expected.json");
+    let Some(dir) = common::testdata::dir("mms") else { return };
+    let entries = json_file(&dir, "expected.json");
     assert_eq!(entries.len(), 12);
     let mut checks = 0;
     for e in &entries {
         let file = e["file"].as_str().unwrap();
-        let bytes = std::fs::read(testdata(&format!("mms/{file}"))).unwrap();
+        let bytes = std::fs::read(dir.join(file)).unwrap();
         assert_eq!(bytes.len() as u64, e["size"].as_u64().unwrap(), "{file}: size");
         let sha = ring::digest::digest(&ring::digest::SHA256, &bytes);
         assert_eq!(hex(sha.as_ref()), e["sha256"].as_str().unwrap(), "{file}: sha256");
         let m = mms::decode(&bytes).unwrap_or_else(|err| panic!("{file}: {err}"));
         let not_in_bytes = e["not_in_bytes"].as_array().cloned().unwrap_or_default();
-        checks += check(file, &describe::message(&m), &e["expect"], &not_in_bytes);
+        checks += check(&dir, file, &describe::message(&m), &e["expect"], &not_in_bytes);
         // Re-encoding what we decoded gives the same message back.
         let again = mms::decode(&mms::encode(&m).unwrap()).unwrap();
         assert_eq!(describe::message(&again)["parts"], describe::message(&m)["parts"], "{file}: re-encoded parts");
@@ -124,7 +120,8 @@ fn every_expectation_of_the_shared_mms_files_holds() {
 
 #[test]
 fn notifyresp_matches_the_encode_vector() {
-    for v in json_file("mms/encode_vectors.json") {
+    let Some(dir) = common::testdata::dir("mms") else { return };
+    for v in json_file(&dir, "encode_vectors.json") {
         let input = &v["input"];
         assert_eq!(input["message_type"], "m-notifyresp-ind");
         assert_eq!(input["status"], "Retrieved");
@@ -154,7 +151,9 @@ fn push_payload_from_sms(pdus: &[Value]) -> Vec<u8> {
 
 #[test]
 fn wap_push_sms_vectors_decode_to_their_notifications() {
-    let vectors = json_file("sms/vectors.json");
+    let Some(sms_dir) = common::testdata::dir("sms") else { return };
+    let Some(mms_dir) = common::testdata::dir("mms") else { return };
+    let vectors = json_file(&sms_dir, "vectors.json");
     let mut seen = 0;
     for v in vectors.iter().filter(|v| v["kind"] == "wap-push-sms") {
         let id = v["id"].as_str().unwrap();
@@ -167,7 +166,7 @@ fn wap_push_sms_vectors_decode_to_their_notifications() {
         if p.is_mms() {
             assert_eq!(p.application_id(), Some("x-wap-application:mms.ua"));
             let m = mms::decode(&p.body).unwrap();
-            check(id, &describe::message(&m), &want["mms"], &[]);
+            check(&mms_dir, id, &describe::message(&m), &want["mms"], &[]);
         } else {
             assert_eq!(p.content_type.media, "application/vnd.wap.sic", "{id}");
         }
@@ -188,7 +187,9 @@ fn bridge_cli(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn decode_tool_prints_the_same_json_and_refuses_bad_input_in_one_line() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(testdata("mms"))
+    let Some(mms_dir) = common::testdata::dir("mms") else { return };
+    let Some(sms_dir) = common::testdata::dir("sms") else { return };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&mms_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("mms")))
@@ -208,7 +209,7 @@ fn decode_tool_prints_the_same_json_and_refuses_bad_input_in_one_line() {
     // Truncated: exit 1 and one line naming what and where.
     let dir = tempfile::tempdir().unwrap();
     let cut = dir.path().join("cut.mms");
-    let whole = std::fs::read(testdata("mms/m.mms")).unwrap();
+    let whole = std::fs::read(mms_dir.join("m.mms")).unwrap();
     std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
     let out = bridge_cli(&["decode", "mms", cut.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
@@ -216,7 +217,7 @@ fn decode_tool_prints_the_same_json_and_refuses_bad_input_in_one_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("part") && err.contains("at byte"), "{err}");
 
-    let notification = json_file("sms/vectors.json")
+    let notification = json_file(&sms_dir, "vectors.json")
         .into_iter()
         .find(|v| v["id"] == "test_decoding_m_notification_ind.1")
         .unwrap()["from_bytes"]["payload_hex"]

@@ -1,4 +1,5 @@
-//! The one interface every SMS link implements, and what links hand to the core.
+//! The one interface every SMS link implements. What links hand to the core is defined in
+//! [`crate::message`] and re-exported here.
 //!
 //! A link calls [`EventSink::deliver`] for everything it receives and acknowledges it to
 //! its peer (deliver_sm_resp, deleting from SIM storage, …) only after that returns Ok:
@@ -12,74 +13,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc};
 
-use crate::store::{InboxKind, IncomingPart, Store, StoreError};
-
-/// An SMS received from a phone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReceivedSms {
-    /// Sender as the link reports it (E.164, national, short code or alphanumeric).
-    pub from: String,
-    /// Our number it was sent to; empty means the backend's configured number.
-    #[serde(default)]
-    pub to: String,
-    pub text: String,
-    /// When the SMSC stamped it, if the link says.
-    #[serde(default)]
-    pub timestamp_ms: Option<i64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryStatus {
-    Delivered,
-    /// Will not be delivered (undeliverable, rejected, expired).
-    Failed,
-    /// Still trying (buffered, enroute): informational.
-    Pending,
-}
-
-/// A delivery report for a message we sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeliveryReport {
-    /// The id the link returned from [`Backend::send`].
-    pub message_id: String,
-    pub status: DeliveryStatus,
-    /// The link's own words, e.g. `UNDELIV err:001`.
-    #[serde(default)]
-    pub detail: Option<String>,
-    /// Other spellings of `message_id` to try (SMSCs write ids in hex in one place and in
-    /// decimal in another).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub alt_ids: Vec<String>,
-}
-
-/// A WAP push received on port 2948 (usually an MMS notification), reassembled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WapPush {
-    pub from: String,
-    #[serde(default)]
-    pub to: String,
-    /// The WSP push PDU.
-    pub data: Vec<u8>,
-}
-
-/// A message to send.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutgoingSms {
-    /// The outbox job, unique per message: links may use it to spot their own resends.
-    pub job_id: i64,
-    /// Our number.
-    pub from: String,
-    /// E.164 number or short code.
-    pub to: String,
-    pub text: String,
-}
-
-/// The link accepted a message: its ids for the parts, for delivery reports.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Sent {
-    pub message_ids: Vec<String>,
-}
+pub use crate::message::{DeliveryReport, DeliveryStatus, IncomingPart, OutgoingSms, ReceivedSms, Sent, WapPush};
+use crate::store::{InboxKind, Store, StoreError};
 
 /// Why a send failed, and whether trying again may help (the lettre split).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,5 +1,5 @@
 //! MMS → Matrix. A WAP push with an m-notification-ind becomes a durable job; the job is
-//! fetched from the MMSC (under `mms::fetch`'s policy), its parts go to the portal as
+//! fetched from the MMSC (under `mmsc`'s fetch policy), its parts go to the portal as
 //! media and text, and the MMSC is told with m-notifyresp-ind. Each stage is committed
 //! before the next, and Matrix sends use transaction ids derived from the job, so a
 //! restart repeats nothing the homeserver has already taken.
@@ -10,11 +10,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::media::{describe_media, extension};
-use super::mmsc::{Failure, post_to_mmsc};
+use super::mms_job::{Failure, post_to_mmsc};
 use super::portals::same_number;
 use super::{Attempt, Bridge, BridgeError, Class, Failed, GiveUp};
 use crate::backend::WapPush;
-use crate::mms::{self, Message, MessageType, Part, TimeValue, fetch};
+use crate::mms::{self, Message, MessageType, Part, TimeValue};
+use crate::mmsc;
 use crate::phone::Address;
 use crate::store::{InboxItem, MmsJob, MmsStage, NewMmsJob, Queue, Store, now_ms};
 
@@ -87,7 +88,7 @@ impl Bridge {
                 .relay_notice(item, &sender, &p.to, refuse("the notification has no content location".into()))
                 .await;
         };
-        let location = match fetch::complete_location(location, cfg.mmsc_url.as_deref()) {
+        let location = match mmsc::complete_location(location, cfg.mmsc_url.as_deref()) {
             Ok(l) => l,
             Err(e) => return self.relay_notice(item, &sender, &p.to, refuse(e.to_string())).await,
         };
@@ -159,7 +160,7 @@ impl Bridge {
                         return Err(Failure::permanent("the MMSC's notification expired before it could be fetched"));
                     }
                     let cfg = &self.config.mms;
-                    let bytes = fetch::fetch(&job.location, &cfg.fetch_policy(), cfg.proxy.as_deref())
+                    let bytes = mmsc::fetch(&job.location, &cfg.fetch_policy(), cfg.proxy.as_deref())
                         .await
                         .map_err(|e| Failure { transient: e.is_transient(), message: e.to_string() })?;
                     self.mmsc_answered();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::media::fit_image;
-use super::mmsc::{Failure, post_to_mmsc};
+use super::mms_job::{Failure, post_to_mmsc};
 use super::status::{Status, Update};
 use super::{Attempt, Bridge, BridgeError, Class, Failed, GiveUp};
 use crate::mms::{self, Attachment, MessageType, pdu};

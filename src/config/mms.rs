@@ -99,8 +99,8 @@ impl MmsConfig {
         self.mmsc_url.as_deref().and_then(|u| reqwest::Url::parse(u).ok()?.port()).into_iter().collect()
     }
 
-    pub fn fetch_policy(&self) -> crate::mms::fetch::FetchPolicy {
-        crate::mms::fetch::FetchPolicy {
+    pub fn fetch_policy(&self) -> crate::mmsc::FetchPolicy {
+        crate::mmsc::FetchPolicy {
             allowed_hosts: self.hosts(),
             allowed_ports: self.ports(),
             allow_private: self.allow_private_addresses,

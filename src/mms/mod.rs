@@ -1,12 +1,12 @@
 //! MMS: the WSP encodings underneath, WAP push, and MMS PDUs (decode and encode). Pure: no
-//! I/O, so the bridge, the `decode` tool, the fuzzers and the benchmark share it.
+//! I/O, so the bridge, the `decode` tool, the fuzzers and the benchmark share it. Talking
+//! to the MMSC over HTTP is `crate::mmsc`.
 
 mod charset;
 mod compose;
 pub mod describe;
 pub mod encode;
 mod error;
-pub mod fetch;
 mod headers;
 mod multipart;
 pub mod pdu;

@@ -4,7 +4,7 @@ use rusqlite::{Transaction, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Result, Store, now_ms};
-use crate::backend::{DeliveryReport, ReceivedSms, WapPush};
+use crate::message::{DeliveryReport, ReceivedSms, WapPush};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -24,7 +24,8 @@ pub use mms_out::MmsOutJob;
 pub use outbox::{NewOutJob, OutJob, OutState};
 pub use portals::{Ghost, Portal};
 pub use queue::{DeadItem, Queue, backoff_ms};
-pub use sms_parts::IncomingPart;
+// Kept so `store::IncomingPart` paths (the SMPP link, tests) still compile.
+pub use crate::message::IncomingPart;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 

@@ -4,19 +4,8 @@
 use rusqlite::{Transaction, params};
 
 use super::{InboxKind, Result, Store, now_ms};
-use crate::backend::{ReceivedSms, WapPush};
+use crate::message::{IncomingPart, ReceivedSms, WapPush};
 use crate::sms::reassembly::{self, Part, PartEncoding};
-
-/// A part as a link received it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IncomingPart {
-    pub from: String,
-    pub to: String,
-    pub reference: u16,
-    pub total: u8,
-    pub timestamp_ms: Option<i64>,
-    pub part: Part,
-}
 
 impl Store {
     /// Stores a part; if it completes its message, the message goes to the inbox in the

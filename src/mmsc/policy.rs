@@ -1,15 +1,13 @@
-//! Fetching an MMS from the MMSC: the one part of `mms` that does I/O. A notification's
-//! Content-Location comes from the network, so it is treated as hostile: only http(s), only
-//! the configured MMSC hosts, no loopback/private/link-local addresses unless allowed, no
-//! redirects, a size cap checked before and while reading, and a timeout.
+//! The fetch policy: a notification's Content-Location comes from the network, so it is
+//! treated as hostile. Only http(s), only the configured MMSC hosts and ports, and no
+//! loopback/private/link-local addresses unless the operator allowed them.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use reqwest::Url;
 
-/// What we tell MMSCs we are; some refuse requests without a User-Agent.
-pub const USER_AGENT: &str = concat!("sms-bridge/", env!("CARGO_PKG_VERSION"));
+use super::FetchError;
 
 #[derive(Debug, Clone)]
 pub struct FetchPolicy {
@@ -23,30 +21,6 @@ pub struct FetchPolicy {
     pub timeout: Duration,
     /// Send through this network interface (a modem's MMS APN), e.g. `wwan1`.
     pub interface: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FetchError {
-    /// The URL breaks the policy; retrying cannot help.
-    #[error("refused {url}: {why}")]
-    Refused { url: String, why: String },
-    #[error("{url} is larger than the {limit}-byte limit ({size})")]
-    TooLarge { url: String, limit: u64, size: String },
-    #[error("{url}: HTTP {status}")]
-    Status { url: String, status: u16 },
-    #[error("{url}: {why}")]
-    Network { url: String, why: String },
-}
-
-impl FetchError {
-    /// Worth trying again later: network trouble and 5xx/408/429.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            FetchError::Network { .. } => true,
-            FetchError::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
-            _ => false,
-        }
-    }
 }
 
 /// A Content-Location made absolute: routers that keep the notification may hand over
@@ -144,66 +118,6 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || s[0] == 0x2001 && s[1] == 0x0db8 // documentation
         }
     }
-}
-
-/// GETs `url` under `policy`. The host is resolved once and the connection pinned to the
-/// checked address, so a DNS answer cannot change between the check and the request.
-pub async fn fetch(url: &str, policy: &FetchPolicy, proxy: Option<&str>) -> Result<Vec<u8>, FetchError> {
-    let parsed = check_url(url, policy)?;
-    let net = |why: String| FetchError::Network { url: url.to_string(), why };
-    let host = parsed.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
-    let port = parsed.port_or_known_default().unwrap_or(80);
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(USER_AGENT)
-        .timeout(policy.timeout)
-        .connect_timeout(policy.timeout);
-    if let Some(interface) = &policy.interface {
-        builder = builder.interface(interface);
-    }
-    match proxy {
-        // Through a proxy (an operator's WAP proxy) the proxy resolves the name; the host
-        // allow-list still applies.
-        Some(p) => builder = builder.proxy(reqwest::Proxy::all(p).map_err(|e| net(format!("proxy {p}: {e}")))?),
-        None => {
-            let addrs: Vec<SocketAddr> =
-                tokio::time::timeout(policy.timeout, tokio::net::lookup_host((host.as_str(), port)))
-                    .await
-                    .map_err(|_| net("name lookup timed out".into()))?
-                    .map_err(|e| net(format!("name lookup: {e}")))?
-                    .collect();
-            let Some(addr) = addrs.first().copied() else { return Err(net("name has no addresses".into())) };
-            if let Some(bad) = addrs.iter().find(|a| !policy.allow_private && is_internal(a.ip())) {
-                return Err(FetchError::Refused {
-                    url: url.to_string(),
-                    why: format!("{host} resolves to the internal address {}", bad.ip()),
-                });
-            }
-            builder = builder.no_proxy().resolve(&host, addr);
-        }
-    }
-    let client = builder.build().map_err(|e| net(e.to_string()))?;
-    let mut resp = client.get(parsed).send().await.map_err(|e| net(e.to_string()))?;
-    let status = resp.status();
-    if status.is_redirection() {
-        let to = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("?");
-        return Err(FetchError::Refused { url: url.to_string(), why: format!("redirect to {to}") });
-    }
-    if !status.is_success() {
-        return Err(FetchError::Status { url: url.to_string(), status: status.as_u16() });
-    }
-    let too_large = |size: String| FetchError::TooLarge { url: url.to_string(), limit: policy.max_bytes, size };
-    if let Some(len) = resp.content_length().filter(|&l| l > policy.max_bytes) {
-        return Err(too_large(format!("{len} bytes declared")));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| net(e.to_string()))? {
-        if (body.len() + chunk.len()) as u64 > policy.max_bytes {
-            return Err(too_large(format!("over {} bytes sent", policy.max_bytes)));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 #[cfg(test)]
