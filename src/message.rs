@@ -64,6 +64,10 @@ pub struct OutgoingSms {
     /// E.164 number or short code.
     pub to: String,
     pub text: String,
+    /// Parts an earlier attempt got accepted (index, message id): the link sends only the
+    /// others, so the phone never gets part 1 twice because part 3 was throttled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted: Vec<(u8, String)>,
 }
 
 /// The link accepted a message: its ids for the parts, for delivery reports.

@@ -22,14 +22,20 @@ use crate::store::{InboxKind, Store, StoreError};
 pub struct SendError {
     pub permanent: bool,
     pub message: String,
+    /// Parts of a long message the link accepted before the failure (index, message id):
+    /// the core records them, and the next attempt sends only the others.
+    pub accepted: Vec<(u8, String)>,
 }
 
 impl SendError {
     pub fn transient(message: impl Into<String>) -> SendError {
-        SendError { permanent: false, message: message.into() }
+        SendError { permanent: false, message: message.into(), accepted: Vec::new() }
     }
     pub fn permanent(message: impl Into<String>) -> SendError {
-        SendError { permanent: true, message: message.into() }
+        SendError { permanent: true, message: message.into(), accepted: Vec::new() }
+    }
+    pub fn with_accepted(self, accepted: Vec<(u8, String)>) -> SendError {
+        SendError { accepted, ..self }
     }
     pub fn is_transient(&self) -> bool {
         !self.permanent

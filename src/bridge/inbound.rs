@@ -18,7 +18,7 @@ enum Target {
 }
 use crate::backend::{DeliveryReport, DeliveryStatus, ReceivedSms};
 use crate::phone::Address;
-use crate::store::{InboxItem, InboxKind, OutState, Queue, Store};
+use crate::store::{InboxItem, InboxKind, OutState, Queue, ReportTarget, Store};
 
 pub(super) async fn run(bridge: Arc<Bridge>) {
     let wake = bridge.wake.inbox.clone();
@@ -161,44 +161,61 @@ impl Bridge {
         Ok(event_id)
     }
 
+    /// A delivery report: its part's outcome is recorded, and the message's status
+    /// follows all of its parts. SUCCESS and the read receipt once every part is
+    /// delivered; FAIL_PERMANENT and one notice when any part failed; nothing goes back.
     fn apply_report(&self, item: &InboxItem, r: &DeliveryReport) -> Result<(), BridgeError> {
-        let mut job = None;
-        for id in std::iter::once(&r.message_id).chain(&r.alt_ids) {
-            job = self.store.out_job_by_backend_msg(&item.backend_id, id)?;
-            if job.is_some() {
-                break;
-            }
-        }
-        let Some(job) = job else {
+        let (job_id, key) = match self.store.report_target(&item.backend_id, &r.message_id, &r.alt_ids)? {
+            ReportTarget::Part { job, key } => (job, key),
             // The report may have overtaken the record of its send: retry for a while.
-            return Err(BridgeError::NotYet(format!("delivery report for unknown message id {:?}", r.message_id)));
+            ReportTarget::Unknown => {
+                return Err(BridgeError::NotYet(format!("delivery report for unknown message id {:?}", r.message_id)));
+            }
+            ReportTarget::Ambiguous => {
+                return Err(BridgeError::NotYet(format!(
+                    "delivery report for message id {:?} matches several messages",
+                    r.message_id
+                )));
+            }
+        };
+        let Some(job) = self.store.out_job(job_id)? else {
+            return Err(BridgeError::Other(format!("delivery report for a message no longer kept ({job_id})")));
+        };
+        let part_state = match r.status {
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Pending => {
+                self.store.tx(|tx| Store::finish_inbox(tx, item.id, None))?;
+                return Ok(());
+            }
         };
         let portal = self.store.portal_by_id(job.portal_id)?;
         let ghost = portal.as_ref().map(|p| self.ghost_mxid(&p.remote_key)).unwrap_or_default();
         let (room, ev) = (job.room_id.as_str(), job.event_id.as_str());
-        match r.status {
-            DeliveryStatus::Delivered if job.state != OutState::Delivered => {
-                self.store.tx(|tx| {
-                    Store::set_out_state_tx(tx, job.id, OutState::Delivered, None)?;
-                    self.status_tx(tx, room, ev, Update::delivered(&[&ghost]))?;
-                    if self.config.matrix.delivery_receipts {
-                        Store::enqueue_matrix(tx, room, &ghost, "receipt", "m.read", &json!({ "event_id": ev }))?;
-                    }
-                    Store::finish_inbox(tx, item.id, None)
-                })?;
-            }
-            DeliveryStatus::Failed => {
+        let settled = matches!(job.state, OutState::Delivered | OutState::Failed);
+        self.store.tx(|tx| {
+            let (parts, delivered, failed) = Store::set_part_state_tx(tx, &item.backend_id, &key, part_state)?;
+            if settled {
+                // Already settled one way: a late report does not flip it.
+            } else if failed > 0 {
                 let why = r.detail.clone().unwrap_or_else(|| "the network could not deliver it".into());
-                let message =
-                    format!("Not delivered to {}: {why}", portal.map(|p| p.remote_display).unwrap_or_default());
-                self.store.tx(|tx| {
-                    Store::set_out_state_tx(tx, job.id, OutState::Failed, r.detail.as_deref())?;
-                    self.fail_permanently_tx(tx, room, ev, &message)?;
-                    Store::finish_inbox(tx, item.id, None)
-                })?;
+                let who = portal.as_ref().map(|p| p.remote_display.as_str()).unwrap_or_default();
+                let message = if parts > 1 {
+                    format!("Not delivered to {who}: {why} (at least one of its {parts} parts failed)")
+                } else {
+                    format!("Not delivered to {who}: {why}")
+                };
+                Store::set_out_state_tx(tx, job.id, OutState::Failed, r.detail.as_deref())?;
+                self.fail_permanently_tx(tx, room, ev, &message)?;
+            } else if delivered == parts && job.state == OutState::Sent {
+                Store::set_out_state_tx(tx, job.id, OutState::Delivered, None)?;
+                self.status_tx(tx, room, ev, Update::delivered(&[&ghost]))?;
+                if self.config.matrix.delivery_receipts {
+                    Store::enqueue_matrix(tx, room, &ghost, "receipt", "m.read", &json!({ "event_id": ev }))?;
+                }
             }
-            _ => self.store.tx(|tx| Store::finish_inbox(tx, item.id, None))?,
-        }
+            Store::finish_inbox(tx, item.id, None)
+        })?;
         Ok(())
     }
 }

@@ -85,12 +85,15 @@ impl Bridge {
         let n = jobs.len();
         for job in jobs {
             super::failpoint::hit("outbox-before-send").await;
+            // Only a retry can have parts out already.
+            let accepted = if job.attempts > 0 { self.store.accepted_parts(job.id)? } else { Vec::new() };
             let b = backend.clone();
             let sms = OutgoingSms {
                 job_id: job.id,
                 from: job.sender.clone().unwrap_or_else(|| b.number().into()),
                 to: job.destination.clone(),
                 text: job.body.clone(),
+                accepted,
             };
             let handle = sends.spawn(async move { b.send(&sms).await });
             in_flight.insert(handle.id(), job);
@@ -158,12 +161,16 @@ impl Bridge {
             Err(e) if e.is_permanent() => {
                 tracing::warn!(job = job.id, error = %e, "SMS refused by the link");
                 self.store.tx(|tx| {
+                    Store::accept_parts_tx(tx, backend_id, job.id, &e.accepted)?;
                     Store::set_out_state_tx(tx, job.id, OutState::Failed, Some(&e.message))?;
                     self.fail_permanently_tx(tx, room, ev, &format!("The SMS link refused the message: {e}"))
                 })?;
             }
             Err(e) => {
                 tracing::warn!(job = job.id, error = %e, "SMS not sent");
+                if !e.accepted.is_empty() {
+                    self.store.tx(|tx| Store::accept_parts_tx(tx, backend_id, job.id, &e.accepted))?;
+                }
                 self.link_failed(backend_id);
                 let failed = Failed::new(Queue::Outbox, job.id, job.attempts, &e.message, Class::Transient)
                     .expiring(job.expires_at);

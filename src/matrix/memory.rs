@@ -32,6 +32,9 @@ struct State {
     account_data: HashMap<(String, String), Value>,
     uploads: Vec<Upload>,
     down: bool,
+    /// Transaction ids are not remembered (a homeserver that forgot them, as Synapse does
+    /// after about an hour or a restart).
+    forgetful: bool,
     next_id: u64,
 }
 
@@ -58,6 +61,14 @@ impl MemoryMatrix {
     /// While down, every call fails as if the homeserver were unreachable.
     pub fn set_down(&self, down: bool) {
         self.state.lock().unwrap().down = down;
+    }
+
+    /// Forgets every transaction id seen so far, and with `forgetful` also every later
+    /// one: a retry with an old transaction id then makes a new event, as on Synapse.
+    pub fn forget_transactions(&self, forgetful: bool) {
+        let mut s = self.state.lock().unwrap();
+        s.txns.clear();
+        s.forgetful = forgetful;
     }
 
     pub fn uploads(&self) -> Vec<Upload> {
@@ -213,7 +224,9 @@ impl MatrixApi for MemoryMatrix {
         }
         s.next_id += 1;
         let event_id = format!("$ev{}", s.next_id);
-        s.txns.insert(key, event_id.clone());
+        if !s.forgetful {
+            s.txns.insert(key, event_id.clone());
+        }
         s.events.push(SentEvent {
             event_id: event_id.clone(),
             room_id: room_id.into(),

@@ -21,7 +21,7 @@ pub use matrix_in::PendingEvent;
 pub use matrix_out::MatrixJob;
 pub use mms_in::{MmsJob, MmsStage, NewMmsJob};
 pub use mms_out::MmsOutJob;
-pub use outbox::{NewOutJob, OutJob, OutState};
+pub use outbox::{NewOutJob, OutJob, OutState, ReportTarget};
 pub use portals::{Ghost, Portal};
 pub use queue::{DeadItem, Queue, backoff_ms};
 // Kept so `store::IncomingPart` paths (the SMPP link, tests) still compile.

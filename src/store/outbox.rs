@@ -79,6 +79,16 @@ fn job(r: &Row) -> rusqlite::Result<OutJob> {
     })
 }
 
+/// What a delivery report's message id points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportTarget {
+    /// One part of this job, under this key.
+    Part { job: i64, key: String },
+    /// Several waiting messages have a part with another spelling of the id.
+    Ambiguous,
+    Unknown,
+}
+
 /// What to send: filled in by the bridge, id and state by the store.
 pub struct NewOutJob<'a> {
     pub portal_id: i64,
@@ -147,14 +157,88 @@ impl Store {
     pub fn mark_sent(tx: &Transaction, id: i64, backend_id: &str, msg_ids: &[String]) -> Result<()> {
         tx.prepare_cached("UPDATE outbox SET state = 'sent', updated_at = ?1 WHERE id = ?2")?
             .execute(params![now_ms(), id])?;
+        let parts: Vec<(u8, String)> = msg_ids.iter().enumerate().map(|(i, m)| (i as u8, m.clone())).collect();
+        Store::accept_parts_tx(tx, backend_id, id, &parts)
+    }
+
+    /// Remembers parts of a message the link accepted (index, link message id), so that a
+    /// retry sends only the others and reports find their message.
+    pub fn accept_parts_tx(tx: &Transaction, backend_id: &str, id: i64, parts: &[(u8, String)]) -> Result<()> {
         let mut stmt = tx.prepare_cached(
-            "INSERT OR REPLACE INTO message_map (backend_id, backend_msg_id, outbox_id) VALUES (?1, ?2, ?3)",
+            "INSERT OR REPLACE INTO message_map (backend_id, backend_msg_id, outbox_id, part, state) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
-        // An empty id (an SMSC that gave none) would tie unrelated messages together.
-        for m in msg_ids.iter().filter(|m| !m.is_empty()) {
-            stmt.execute(params![backend_id, m, id])?;
+        for (part, m) in parts {
+            // An empty id (an SMSC that gave none) would tie unrelated messages together:
+            // the part is remembered as accepted under a name no report can carry.
+            let (key, state) = if m.is_empty() { (format!("#{id}-{part}"), "unreportable") } else { (m.clone(), "sent") };
+            stmt.execute(params![backend_id, key, id, part, state])?;
         }
         Ok(())
+    }
+
+    /// Parts of a message the link already accepted (index, link message id).
+    pub fn accepted_parts(&self, id: i64) -> Result<Vec<(u8, String)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT part, CASE WHEN state = 'unreportable' THEN '' ELSE backend_msg_id END FROM message_map
+                 WHERE outbox_id = ?1 ORDER BY part",
+            )?;
+            let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// The sent part a delivery report is about: by its exact id first; by another
+    /// spelling of it (hex/decimal, leading zeros) only when exactly one part of a message
+    /// still waiting for reports has it.
+    pub fn report_target(&self, backend_id: &str, id: &str, alt_ids: &[String]) -> Result<ReportTarget> {
+        self.with(|c| {
+            let exact = c
+                .prepare_cached(
+                    "SELECT outbox_id, backend_msg_id FROM message_map WHERE backend_id = ?1 AND backend_msg_id = ?2",
+                )?
+                .query_row([backend_id, id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((job, key)) = exact {
+                return Ok(ReportTarget::Part { job, key });
+            }
+            let mut found: Vec<(i64, String)> = Vec::new();
+            let mut stmt = c.prepare_cached(
+                "SELECT m.outbox_id, m.backend_msg_id FROM message_map m JOIN outbox o ON o.id = m.outbox_id
+                 WHERE m.backend_id = ?1 AND m.backend_msg_id = ?2 AND o.state = 'sent'",
+            )?;
+            for alt in alt_ids.iter().filter(|a| *a != id) {
+                for row in stmt.query_map([backend_id, alt.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                    let row = row?;
+                    if !found.contains(&row) {
+                        found.push(row);
+                    }
+                }
+            }
+            Ok(match found.len() {
+                0 => ReportTarget::Unknown,
+                1 => {
+                    let (job, key) = found.remove(0);
+                    ReportTarget::Part { job, key }
+                }
+                _ => ReportTarget::Ambiguous,
+            })
+        })
+    }
+
+    /// Records what became of one part; returns (parts that can be reported on,
+    /// delivered, failed) for its message.
+    pub fn set_part_state_tx(tx: &Transaction, backend_id: &str, key: &str, state: &str) -> Result<(u32, u32, u32)> {
+        tx.prepare_cached(
+            "UPDATE message_map SET state = ?3 WHERE backend_id = ?1 AND backend_msg_id = ?2 AND state != 'failed'",
+        )?
+        .execute(params![backend_id, key, state])?;
+        Ok(tx.prepare_cached(
+            "SELECT count(*), coalesce(sum(state = 'delivered'), 0), coalesce(sum(state = 'failed'), 0) FROM message_map
+             WHERE outbox_id = (SELECT outbox_id FROM message_map WHERE backend_id = ?1 AND backend_msg_id = ?2)
+             AND state != 'unreportable'",
+        )?
+        .query_row(params![backend_id, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?)
     }
 
     /// The job a link message id belongs to.

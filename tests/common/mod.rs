@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 
 pub mod bridge;
+pub mod core;
 pub mod mmsc;
 pub mod pymessaging;
 pub mod smsc;

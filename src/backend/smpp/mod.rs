@@ -68,6 +68,12 @@ impl Shared {
     }
 }
 
+/// A part's submit_sm_resp: had from an earlier attempt, or awaited now.
+enum Answer {
+    Had(String),
+    Waiting(oneshot::Receiver<Result<String, SendError>>),
+}
+
 pub struct SmppBackend {
     number: String,
     cfg: Arc<SmppConfig>,
@@ -108,7 +114,10 @@ impl SmppBackend {
     /// Waits for one part's answer. While the link is up that may take as long as the
     /// queue ahead of it; while it is down, at most `response_timeout`, so the core can
     /// report the delay and retry with backoff.
-    async fn answer(&self, mut rx: oneshot::Receiver<Result<String, SendError>>) -> Result<String, SendError> {
+    async fn await_submit_resp(
+        &self,
+        mut rx: oneshot::Receiver<Result<String, SendError>>,
+    ) -> Result<String, SendError> {
         let mut connected = self.shared.connected.subscribe();
         let patience = Duration::from_secs(self.cfg.response_timeout);
         loop {
@@ -163,20 +172,50 @@ impl Backend for SmppBackend {
     async fn send(&self, sms: &OutgoingSms) -> Result<Sent, SendError> {
         let parts = submit::build(sms, &self.cfg, &self.split)?;
         let mut answers = Vec::with_capacity(parts.len());
-        for sm in parts {
+        for (i, sm) in parts.into_iter().enumerate() {
+            // Accepted by an earlier attempt: the same reference and part number are kept,
+            // so the phone joins it with the parts sent now.
+            if let Some((_, id)) = sms.accepted.iter().find(|(k, _)| *k as usize == i) {
+                answers.push(Answer::Had(id.clone()));
+                continue;
+            }
             let (reply, rx) = oneshot::channel();
             self.queue
                 .send(Request { sm, reply, resends: 0, order: self.order.fetch_add(1, Ordering::Relaxed) })
                 .map_err(|_| SendError::transient("the SMPP link is not running"))?;
-            answers.push(rx);
+            answers.push(Answer::Waiting(rx));
         }
-        let mut ids = Vec::with_capacity(answers.len());
-        // On the first failure the rest are dropped: parts not yet submitted are skipped,
-        // and the core retries the whole message.
-        for rx in answers {
-            ids.push(self.answer(rx).await?);
+        // Every part's answer is awaited, side by side: a part accepted after another
+        // failed is recorded too, so the retry sends only what is missing.
+        let results = futures_util::future::join_all(answers.into_iter().map(|a| async move {
+            match a {
+                Answer::Had(id) => Ok(id),
+                Answer::Waiting(rx) => self.await_submit_resp(rx).await,
+            }
+        }))
+        .await;
+        let mut ids = Vec::with_capacity(results.len());
+        let mut accepted = Vec::new();
+        let mut failure: Option<SendError> = None;
+        for (i, r) in results.into_iter().enumerate() {
+            match r {
+                Ok(id) => {
+                    if !sms.accepted.iter().any(|(k, _)| *k as usize == i) {
+                        accepted.push((i as u8, id.clone()));
+                    }
+                    ids.push(id);
+                }
+                // A refusal outweighs a delay: the message cannot be completed.
+                Err(e) => match &failure {
+                    Some(f) if f.permanent || !e.permanent => {}
+                    _ => failure = Some(e),
+                },
+            }
         }
-        Ok(Sent { message_ids: ids })
+        match failure {
+            Some(e) => Err(e.with_accepted(accepted)),
+            None => Ok(Sent { message_ids: ids }),
+        }
     }
 
     fn state(&self) -> LinkState {

@@ -15,13 +15,19 @@ use crate::config::TestBackendConfig;
 pub enum Fault {
     Transient,
     Permanent,
+    /// Parts before this one (counted from 0) are accepted, this one fails for now.
+    TransientAtPart(u8),
 }
+
+/// Texts longer than one SMS go out in parts of this many characters.
+const PART_CHARS: usize = 153;
 
 pub struct TestBackend {
     id: String,
     number: String,
     config: TestBackendConfig,
     sent: Mutex<Vec<OutgoingSms>>,
+    parts_sent: Mutex<Vec<(i64, usize)>>,
     faults: Mutex<Vec<Fault>>,
     state: Mutex<LinkState>,
     sink: Mutex<Option<EventSink>>,
@@ -34,6 +40,7 @@ impl TestBackend {
             number: number.into(),
             config,
             sent: Mutex::default(),
+            parts_sent: Mutex::default(),
             faults: Mutex::default(),
             state: Mutex::new(LinkState::Starting),
             sink: Mutex::default(),
@@ -43,6 +50,11 @@ impl TestBackend {
     /// Messages sent so far by this process.
     pub fn sent(&self) -> Vec<OutgoingSms> {
         self.sent.lock().unwrap().clone()
+    }
+
+    /// Every part handed to the network: (job, part index).
+    pub fn parts_sent(&self) -> Vec<(i64, usize)> {
+        self.parts_sent.lock().unwrap().clone()
     }
 
     /// The next sends fail in this order.
@@ -121,13 +133,29 @@ impl Backend for TestBackend {
         match fault {
             Some(Fault::Transient) => return Err(SendError::transient("test link: simulated temporary failure")),
             Some(Fault::Permanent) => return Err(SendError::permanent("test link: simulated rejection")),
-            None => {}
+            _ => {}
         }
-        // Deterministic per job, so a resend after a crash is recognisable.
-        let id = format!("test-{}", sms.job_id);
-        self.log_sent(sms, &id).map_err(|e| SendError::transient(format!("test link: sent_log: {e}")))?;
+        let chars: Vec<char> = sms.text.chars().collect();
+        let parts = if chars.len() <= 160 { 1 } else { chars.len().div_ceil(PART_CHARS) };
+        let (mut ids, mut accepted) = (Vec::new(), Vec::new());
+        for i in 0..parts {
+            if let Some((_, id)) = sms.accepted.iter().find(|(k, _)| *k as usize == i) {
+                ids.push(id.clone());
+                continue;
+            }
+            if fault == Some(Fault::TransientAtPart(i as u8)) {
+                let e = SendError::transient(format!("test link: part {} not taken for now", i + 1));
+                return Err(e.with_accepted(accepted));
+            }
+            // Deterministic per job, so a resend after a crash is recognisable.
+            let id = if parts == 1 { format!("test-{}", sms.job_id) } else { format!("test-{}-{}", sms.job_id, i + 1) };
+            self.parts_sent.lock().unwrap().push((sms.job_id, i));
+            accepted.push((i as u8, id.clone()));
+            ids.push(id);
+        }
+        self.log_sent(sms, &ids.join(",")).map_err(|e| SendError::transient(format!("test link: sent_log: {e}")))?;
         self.sent.lock().unwrap().push(sms.clone());
-        Ok(Sent { message_ids: vec![id] })
+        Ok(Sent { message_ids: ids })
     }
 
     fn state(&self) -> LinkState {
