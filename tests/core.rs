@@ -8,9 +8,9 @@ use common::core::*;
 use serde_json::json;
 use sms_bridge::backend::test::Fault;
 use sms_bridge::backend::{DeliveryReport, DeliveryStatus, EventSink};
-use tokio::sync::mpsc;
 use sms_bridge::matrix::{MatrixApi, RoomSpec};
 use sms_bridge::store::{OutState, Queue};
+use tokio::sync::mpsc;
 
 #[tokio::test]
 async fn start_command_creates_one_portal() {
@@ -627,20 +627,6 @@ async fn an_sms_that_cannot_reach_matrix_is_reported_not_dropped_silently() {
     );
     let dead: i64 = h.sql().query_row("SELECT count(*) FROM inbox WHERE state = 'dead'", [], |r| r.get(0)).unwrap();
     assert_eq!(dead, 1, "the SMS stays in the database");
-}
-
-/// Carol (a plain `user`) with her own management room.
-async fn carol_management_room(h: &Harness) -> String {
-    const CAROL: &str = "@carol:example.org";
-    let spec = RoomSpec { creator: CAROL.into(), invite: vec![BOT.into()], is_direct: true, ..Default::default() };
-    let room = h.matrix.create_room(&spec).await.unwrap();
-    let invite = json!({
-        "type": "m.room.member", "state_key": BOT, "sender": CAROL,
-        "content": {"membership": "invite", "is_direct": true}, "room_id": room, "event_id": format!("$c{}", h.next()),
-    });
-    assert!(h.transact(&[invite]));
-    h.settle().await;
-    room
 }
 
 #[tokio::test]

@@ -83,7 +83,10 @@ fn job(r: &Row) -> rusqlite::Result<OutJob> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReportTarget {
     /// One part of this job, under this key.
-    Part { job: i64, key: String },
+    Part {
+        job: i64,
+        key: String,
+    },
     /// Several waiting messages have a part with another spelling of the id.
     Ambiguous,
     Unknown,
@@ -170,7 +173,8 @@ impl Store {
         for (part, m) in parts {
             // An empty id (an SMSC that gave none) would tie unrelated messages together:
             // the part is remembered as accepted under a name no report can carry.
-            let (key, state) = if m.is_empty() { (format!("#{id}-{part}"), "unreportable") } else { (m.clone(), "sent") };
+            let (key, state) =
+                if m.is_empty() { (format!("#{id}-{part}"), "unreportable") } else { (m.clone(), "sent") };
             stmt.execute(params![backend_id, key, id, part, state])?;
         }
         Ok(())

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use sms_bridge::backend::test::TestBackend;
-use sms_bridge::backend::{Backend, EventSink, LinkState, OutgoingSms, ReceivedSms};
+use sms_bridge::backend::{Backend, DeliveryReport, DeliveryStatus, EventSink, LinkState, OutgoingSms, ReceivedSms};
 use sms_bridge::bridge::Bridge;
 use sms_bridge::config::{Config, Purpose, TestBackendConfig};
 use sms_bridge::matrix::memory::SentEvent;
@@ -19,6 +19,7 @@ use sms_bridge::matrix::{MatrixApi, MatrixError, MemoryMatrix, RoomSpec};
 use sms_bridge::store::{OutJob, Store};
 
 pub const ALICE: &str = "@alice:example.org";
+pub const CAROL: &str = "@carol:example.org";
 pub const EVE: &str = "@eve:evil.org";
 pub const BOT: &str = "@smsbot:example.org";
 pub const OUR_NUMBER: &str = "+15550001111";
@@ -180,6 +181,17 @@ impl Harness {
         c
     }
 
+    /// A delivery report for one of our messages.
+    pub fn report(&self, message_id: &str, status: DeliveryStatus, alt_ids: &[&str]) {
+        let report = DeliveryReport {
+            message_id: message_id.into(),
+            status,
+            detail: (status == DeliveryStatus::Failed).then(|| "UNDELIV err:001".into()),
+            alt_ids: alt_ids.iter().map(|a| a.to_string()).collect(),
+        };
+        self.backend.report(report).unwrap();
+    }
+
     /// Makes every retry due now instead of after its backoff.
     pub fn make_due(&self) {
         self.sql()
@@ -259,6 +271,8 @@ pub enum Lose {
     Request,
     /// The homeserver does it, but the answer is lost (a timeout after the fact).
     Response,
+    /// The homeserver refuses it (403 M_FORBIDDEN): a failure of no known kind.
+    Refused,
 }
 
 /// `MemoryMatrix` with one-shot failures of named calls, for the windows `set_down`
@@ -288,6 +302,9 @@ impl Flaky {
             None => call.await,
             Some(Lose::Request) => Err(lost()),
             Some(Lose::Response) => call.await.and_then(|_| Err(lost())),
+            Some(Lose::Refused) => {
+                Err(MatrixError::new(Some(403), Some("M_FORBIDDEN"), format!("flaky: {method} refused")))
+            }
         }
     }
 }
@@ -367,3 +384,15 @@ pub fn sms(job: &OutJob, text: &str) -> OutgoingSms {
     OutgoingSms { job_id: job.id, from: OUR_NUMBER.into(), to: BOB.into(), text: text.into(), accepted: Vec::new() }
 }
 
+/// Carol (a plain `user`) with her own management room.
+pub async fn carol_management_room(h: &Harness) -> String {
+    let spec = RoomSpec { creator: CAROL.into(), invite: vec![BOT.into()], is_direct: true, ..Default::default() };
+    let room = h.matrix.create_room(&spec).await.unwrap();
+    let invite = json!({
+        "type": "m.room.member", "state_key": BOT, "sender": CAROL,
+        "content": {"membership": "invite", "is_direct": true}, "room_id": room, "event_id": format!("$c{}", h.next()),
+    });
+    assert!(h.transact(&[invite]));
+    h.settle().await;
+    room
+}
