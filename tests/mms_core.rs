@@ -232,6 +232,67 @@ async fn hostile_or_oversized_notifications_are_refused_with_a_notice_and_sms_ke
     assert!(notices[0]["body"].as_str().unwrap().contains("could not be read"), "{notices:#?}");
 }
 
+/// Bob's m-retrieve-conf to `to`, with `parts` text parts.
+fn retrieve_conf_with_parts(to: &[&str], parts: usize) -> Vec<u8> {
+    let mut m = mms::decode(&retrieve_conf(BOB, to, "x", &png(4, 4))).unwrap();
+    m.parts = (0..parts)
+        .map(|i| mms::Part::new(mms::ContentType::new("text/plain"), format!("part {i}").into_bytes()))
+        .collect();
+    mms::encode(&m).unwrap()
+}
+
+#[tokio::test]
+async fn an_mms_with_too_many_parts_is_refused_with_a_notice_and_sms_keep_flowing() {
+    let h = Harness::new("  allow_private_addresses: true").await;
+    let mms = retrieve_conf_with_parts(&[OUR_NUMBER], 60);
+    h.mmsc.put("many", mms.clone());
+    h.backend.inject_wap_push(PUSH_GATEWAY, notification_push(BOB, "T-many", &h.mmsc.location("many"), 1000)).unwrap();
+    let sms = ReceivedSms { from: BOB.into(), to: String::new(), text: "still here".into(), timestamp_ms: None };
+    h.backend.inject(sms).unwrap();
+    h.settle().await;
+
+    assert_eq!(h.mmsc.gets("many"), 1);
+    let bodies: Vec<String> = h.bob_messages().iter().map(|m| m["body"].as_str().unwrap().to_string()).collect();
+    assert!(bodies.iter().any(|b| b == "still here"), "{bodies:#?}");
+    let notice = bodies.iter().find(|b| b.contains("could not be shown")).expect("a notice");
+    assert!(notice.contains("it has 60 parts, more than the 50 allowed (mms.max_parts)"), "{notice}");
+    assert!(!bodies.iter().any(|b| b.contains("part 0")), "no part was shown: {bodies:#?}");
+    assert!(h.matrix.uploads().is_empty());
+    assert_eq!(h.bridge.store.mms_counts().unwrap(), (0, 1), "given up, not retried");
+
+    // At the limit it is shown.
+    let h = Harness::new("  allow_private_addresses: true\n  max_parts: 60").await;
+    h.mmsc.put("many", mms);
+    h.backend.inject_wap_push(PUSH_GATEWAY, notification_push(BOB, "T-many", &h.mmsc.location("many"), 1000)).unwrap();
+    h.settle().await;
+    assert_eq!(h.bob_messages().len(), 1);
+    assert!(h.bob_messages()[0]["body"].as_str().unwrap().starts_with("part 0\npart 1\n"));
+}
+
+#[tokio::test]
+async fn an_mms_to_too_many_people_goes_to_the_senders_portal_with_a_notice() {
+    let h = Harness::new("  allow_private_addresses: true").await;
+    let crowd: Vec<String> = (0..24).map(|i| format!("+1555700{i:04}")).collect();
+    let to: Vec<&str> = [OUR_NUMBER].into_iter().chain(crowd.iter().map(String::as_str)).collect();
+    assert_eq!(to.len(), 25);
+    let mms = retrieve_conf(BOB, &to, "hello all", &png(4, 4));
+    h.mmsc.put("crowd", mms);
+    h.backend
+        .inject_wap_push(PUSH_GATEWAY, notification_push(BOB, "T-crowd", &h.mmsc.location("crowd"), 1000))
+        .unwrap();
+    h.settle().await;
+
+    let portals = h.bridge.store.portals(None).unwrap();
+    assert_eq!(portals.iter().map(|p| p.remote_key.as_str()).collect::<Vec<_>>(), ["15551234567"], "no group portal");
+    assert!(!h.matrix.is_registered("@sms_15557000000:example.org"), "no ghost for the crowd");
+    let msgs = h.bob_messages();
+    assert_eq!(msgs.len(), 2, "{msgs:#?}");
+    assert_eq!(msgs[0]["msgtype"], "m.notice");
+    let notice = msgs[0]["body"].as_str().unwrap();
+    assert!(notice.contains("(25 recipients, limit 20, mms.max_recipients)"), "{notice}");
+    assert_eq!((msgs[1]["msgtype"].as_str(), msgs[1]["body"].as_str()), (Some("m.image"), Some("hello all")));
+}
+
 #[tokio::test]
 async fn a_group_mms_lands_in_a_group_portal_with_every_participant() {
     let h = Harness::new("  allow_private_addresses: true").await;

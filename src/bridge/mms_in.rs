@@ -164,7 +164,7 @@ impl Bridge {
                         .await
                         .map_err(|e| Failure { transient: e.is_transient(), message: e.to_string() })?;
                     self.mmsc_answered();
-                    check_retrieved(&bytes)?;
+                    check_retrieved(&bytes, cfg.max_parts)?;
                     self.store.mms_advance(job.id, MmsStage::Relay, Some(&bytes)).map_err(BridgeError::from)?;
                     tracing::info!(job = job.id, bytes = bytes.len(), "MMS fetched");
                     payload = Some(bytes);
@@ -172,8 +172,15 @@ impl Bridge {
                 }
                 MmsStage::Relay => {
                     let bytes = payload.take().ok_or_else(|| Failure::permanent("fetched MMS is missing"))?;
-                    let m = mms::decode(&bytes)
-                        .map_err(|e| Failure::permanent(format!("the MMS could not be read: {e}")))?;
+                    let m = mms::decode_limited(&bytes, self.config.mms.max_parts).map_err(|e| {
+                        Failure::permanent(match e.parts_over_limit() {
+                            Some(n) => format!(
+                                "it has {} parts, more than the {} allowed (mms.max_parts)",
+                                n.declared, n.limit
+                            ),
+                            None => format!("the MMS could not be read: {e}"),
+                        })
+                    })?;
                     if m.message_type != MessageType::RETRIEVE_CONF {
                         return Err(Failure::permanent(format!(
                             "the MMSC sent {} instead of the message",
@@ -272,14 +279,20 @@ impl Bridge {
         let region = self.config.bridge.default_region.as_deref();
         let from = Address::parse_cached(&sender, region);
         let owner = self.link_owner(&job.backend_id).ok_or_else(|| Failure::permanent("MMS for an unknown link"))?;
-        // Everyone else it was addressed to makes it a group conversation.
+        // Everyone else it was addressed to makes it a group conversation, unless there are
+        // so many that it would mean registering and inviting a crowd of ghosts.
         let us = Address::parse_cached(&job.recipient, region).key;
-        let mut others: Vec<Address> =
+        let recipients = m.to.len() + m.cc.len();
+        let max_recipients = self.config.mms.max_recipients;
+        let mut others: Vec<Address> = if recipients > max_recipients {
+            Vec::new()
+        } else {
             m.to.iter()
                 .chain(&m.cc)
                 .map(|a| Address::parse_cached(&mms::bare_address(a), region))
                 .filter(|a| !same_number(&a.key, &us) && !same_number(&a.key, &from.key))
-                .collect();
+                .collect()
+        };
         let portal = if others.is_empty() {
             let local = self.portal_local(&job.backend_id, &job.recipient);
             self.ensure_portal_at(&job.backend_id, &local, &from, &owner).await?
@@ -289,6 +302,19 @@ impl Bridge {
         };
         let room = portal.room_id.clone().unwrap_or_default();
         let ghost = self.ensure_ghost(&from).await?;
+        let ts = m.date.map(|d| (d as i64).saturating_mul(1000));
+        if recipients > max_recipients {
+            let body = format!(
+                "📎 This picture message went to a group too large to bridge ({recipients} recipients, limit \
+                 {max_recipients}, mms.max_recipients); no group chat was made, so it is shown here."
+            );
+            let txn = format!("mms-in-{}-group-too-large", job.id);
+            let content = super::status::notice(&body);
+            self.matrix
+                .send(&self.bot, &room, &txn, "m.room.message", &content, ts)
+                .await
+                .map_err(BridgeError::from)?;
+        }
 
         let parts = flatten(&m.parts);
         let mut texts: Vec<String> = m.subject.iter().filter(|s| !s.trim().is_empty()).cloned().collect();
@@ -309,7 +335,6 @@ impl Bridge {
             }
         }
         let caption = texts.join("\n");
-        let ts = m.date.map(|d| (d as i64).saturating_mul(1000));
         let mut sent = 0;
         for (i, p) in media.iter().enumerate() {
             let (msgtype, mimetype, info) = describe_media(p);
@@ -385,8 +410,8 @@ impl Bridge {
 /// An m-retrieve-conf whose X-Mms-Retrieve-Status is an error is the MMSC saying no, not
 /// a message: temporary (0xC0–0xDF) or for good. Bytes that do not decode pass on, to be
 /// kept and reported by the relay stage.
-fn check_retrieved(bytes: &[u8]) -> Result<(), Failure> {
-    let Ok(m) = mms::decode(bytes) else { return Ok(()) };
+fn check_retrieved(bytes: &[u8], max_parts: usize) -> Result<(), Failure> {
+    let Ok(m) = mms::decode_limited(bytes, max_parts) else { return Ok(()) };
     match m.retrieve_status {
         Some(s) if s != 0x80 && m.message_type == MessageType::RETRIEVE_CONF => {
             let name = mms::pdu::retrieve_status_name(s).map(str::to_string).unwrap_or_else(|| format!("0x{s:02x}"));

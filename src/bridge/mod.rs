@@ -18,7 +18,7 @@ mod portals;
 pub mod status;
 pub mod text;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -148,7 +148,8 @@ pub struct Bridge {
     pub wake: Wakers,
     bot: String,
     ghosts: Mutex<HashSet<String>>,
-    portal_lock: tokio::sync::Mutex<()>,
+    /// One per conversation being created (see `portals.rs`).
+    portal_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     room_version: Mutex<Option<String>>,
     health: health::Health,
 }
@@ -172,7 +173,7 @@ impl Bridge {
             backends: backends.into_iter().map(|b| (b.id().to_string(), b)).collect(),
             wake,
             ghosts: Mutex::default(),
-            portal_lock: tokio::sync::Mutex::new(()),
+            portal_locks: Mutex::default(),
             room_version: Mutex::default(),
             health: health::Health::default(),
         })

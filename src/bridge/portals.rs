@@ -1,5 +1,7 @@
 //! Ghosts (one Matrix user per remote address) and portals (one room per address pair).
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::{Bridge, BridgeError};
@@ -110,8 +112,7 @@ impl Bridge {
         {
             return Ok(p);
         }
-        // One creation at a time: two SMS from a new number must not race to two rooms.
-        let _guard = self.portal_lock.lock().await;
+        let _guard = self.creation_lock(&local, &remote.key).await;
         let portal = self.store.claim_portal(&Portal {
             id: 0,
             local_number: local.clone(),
@@ -138,6 +139,19 @@ impl Bridge {
         }
         tracing::info!(room = %room_id, remote = %remote.display, backend = backend_id, "portal created");
         Ok(Portal { room_id: Some(room_id), ..portal })
+    }
+
+    /// One creation per conversation at a time: two SMS from a new number must not race to
+    /// two rooms. Other conversations are not held up while this one registers and invites
+    /// its ghosts.
+    async fn creation_lock(&self, local: &str, remote_key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.portal_locks.lock().unwrap();
+            // Drop the locks nobody holds or waits for, so the map stays small.
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+            locks.entry(format!("{local}/{remote_key}")).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 
     /// Creates a portal's room; a room left by an interrupted creation (its alias taken)
@@ -180,7 +194,7 @@ impl Bridge {
         {
             return Ok(p);
         }
-        let _guard = self.portal_lock.lock().await;
+        let _guard = self.creation_lock(&local, &key).await;
         let display = members.iter().map(|m| m.display.as_str()).collect::<Vec<_>>().join(", ");
         // Only people we can write back to are in the reply list.
         let destinations: Vec<&str> = members.iter().filter_map(|m| m.destination.as_deref()).collect();

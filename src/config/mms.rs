@@ -32,6 +32,12 @@ pub struct MmsConfig {
     /// Largest MMS we send, in bytes (carriers commonly take 300 KB). Bigger images are
     /// scaled down to fit; other files over it are refused.
     pub max_send_size: u64,
+    /// Most parts an incoming MMS may have (nested ones counted); more is refused with a
+    /// notice. It also bounds the uploads to Matrix per MMS, one per shown part.
+    pub max_parts: usize,
+    /// Most To/Cc recipients for a group portal; a bigger group's MMS goes to the sender's
+    /// own portal with a notice, so one message cannot make us register that many users.
+    pub max_recipients: usize,
 }
 
 impl Default for MmsConfig {
@@ -47,6 +53,8 @@ impl Default for MmsConfig {
             timeout: 60,
             default_expiry: 3 * 24 * 3600,
             max_send_size: 300_000,
+            max_parts: 50,
+            max_recipients: 20,
         }
     }
 }
@@ -77,6 +85,12 @@ impl MmsConfig {
         }
         if self.timeout == 0 {
             p.add("mms.timeout", "must be at least 1 second");
+        }
+        if !(1..=1000).contains(&self.max_parts) {
+            p.add("mms.max_parts", "must be between 1 and 1000");
+        }
+        if !(1..=1000).contains(&self.max_recipients) {
+            p.add("mms.max_recipients", "must be between 1 and 1000");
         }
     }
 

@@ -236,6 +236,14 @@ mod tests {
     }
 
     #[test]
+    fn mms_limits() {
+        let c = Config::parse(MINIMAL, Purpose::Run).unwrap();
+        assert_eq!((c.mms.max_parts, c.mms.max_recipients), (50, 20));
+        let p = problems(&format!("{MINIMAL}mms:\n  max_parts: 0\n  max_recipients: 5000\n"));
+        assert_eq!(p, ["mms.max_parts: must be between 1 and 1000", "mms.max_recipients: must be between 1 and 1000"]);
+    }
+
+    #[test]
     fn smpp_backend_section() {
         let smpp =
             "  - id: smsc\n    type: smpp\n    number: \"+15550002222\"\n    host: 127.0.0.1\n    system_id: me\n";

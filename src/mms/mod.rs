@@ -16,10 +16,10 @@ pub mod wsp;
 
 pub use charset::{Text, decode as decode_text};
 pub use encode::encode;
-pub use error::{DecodeError, EncodeError};
+pub use error::{DecodeError, EncodeError, TooManyParts};
 pub use headers::Headers;
 pub use multipart::Part;
-pub use pdu::{From, Message, MessageType, TimeValue, decode};
+pub use pdu::{From, Message, MessageType, TimeValue, decode, decode_limited};
 pub use push::WapPush;
 pub use wsp::ContentType;
 

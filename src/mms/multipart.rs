@@ -2,6 +2,7 @@
 //! lengths, the content type, the headers and the data.
 
 use super::charset::{self, Text};
+use super::error::{DecodeError, TooManyParts};
 use super::headers::{self, Headers};
 use super::wsp::{ContentType, Reader, Result};
 
@@ -38,20 +39,34 @@ impl Part {
     }
 }
 
-pub fn decode(r: &mut Reader, what: &str) -> Result<Vec<Part>> {
-    decode_at(r, what, 0)
+/// Decodes a multipart body of at most `max_parts` entries, counting every level of
+/// nesting.
+pub fn decode(r: &mut Reader, what: &str, max_parts: usize) -> Result<Vec<Part>> {
+    decode_at(r, what, 0, &mut Budget { used: 0, limit: max_parts })
 }
 
-fn decode_at(r: &mut Reader, what: &str, depth: usize) -> Result<Vec<Part>> {
+/// Entries declared so far in the whole message, against the caller's limit.
+struct Budget {
+    used: usize,
+    limit: usize,
+}
+
+fn decode_at(r: &mut Reader, what: &str, depth: usize, budget: &mut Budget) -> Result<Vec<Part>> {
     let at = r.offset();
     let count = r.uintvar(&format!("{what} entry count"))? as usize;
-    // Each entry takes at least three bytes: refuse a count the data cannot hold before
-    // reserving anything for it.
+    // Each entry takes at least three bytes: refuse a count the data cannot hold.
     if count > r.remaining() / 3 {
         let problem = format!("{count} entries declared but only {} bytes follow", r.remaining());
-        return Err(super::error::DecodeError::new(format!("{what} entry count"), problem, at));
+        return Err(DecodeError::new(format!("{what} entry count"), problem, at));
     }
-    let mut parts = Vec::with_capacity(count);
+    budget.used = budget.used.saturating_add(count);
+    if budget.used > budget.limit {
+        let over = TooManyParts { declared: budget.used, limit: budget.limit };
+        return Err(DecodeError::too_many_parts(format!("{what} entry count"), over, at));
+    }
+    // Grown as entries are read, not reserved from the count: a Part is far bigger than
+    // the three bytes an entry may take.
+    let mut parts = Vec::new();
     for i in 0..count {
         let what = format!("{what} part {}", i + 1);
         let headers_len = r.uintvar(&format!("{what} headers length"))? as usize;
@@ -62,12 +77,52 @@ fn decode_at(r: &mut Reader, what: &str, depth: usize) -> Result<Vec<Part>> {
         let data = r.take(data_len, &format!("{what} data"))?.to_vec();
         let mut part = Part { content_type, headers, data, parts: Vec::new() };
         if part.content_type.is_multipart() && depth < MAX_DEPTH {
-            // A nested multipart that doesn't parse stays an opaque part.
-            if let Ok(inner) = decode_at(&mut Reader::new(&part.data), &what, depth + 1) {
-                part.parts = inner;
+            let used = budget.used;
+            match decode_at(&mut Reader::new(&part.data), &what, depth + 1, budget) {
+                Ok(inner) => part.parts = inner,
+                Err(e) if e.parts_over_limit().is_some() => return Err(e),
+                // A nested multipart that doesn't parse stays an opaque part.
+                Err(_) => budget.used = used,
             }
         }
         parts.push(part);
     }
     Ok(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One entry: no headers beyond a well-known content type (text/plain), `data`.
+    fn entry(data: &[u8]) -> Vec<u8> {
+        [&[0x01, data.len() as u8, 0x83][..], data].concat()
+    }
+
+    #[test]
+    fn a_huge_count_over_a_few_bytes_is_refused_at_once() {
+        // uintvar 2^32-1, then a single entry's worth of bytes.
+        let bytes = [&[0x8F, 0xFF, 0xFF, 0xFF, 0x7F][..], &entry(b"hi")].concat();
+        let started = std::time::Instant::now();
+        let e = decode(&mut Reader::new(&bytes), "body", usize::MAX).unwrap_err();
+        assert!(e.problem.contains("4294967295 entries declared but only 5 bytes follow"), "{e}");
+        assert_eq!(e.parts_over_limit(), None);
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
+    }
+
+    #[test]
+    fn parts_over_the_limit_are_refused_counting_nested_ones() {
+        let flat = |n: u8| [&[n][..], &entry(b"x").repeat(n as usize)].concat();
+        assert_eq!(decode(&mut Reader::new(&flat(3)), "body", 3).unwrap().len(), 3);
+        let e = decode(&mut Reader::new(&flat(4)), "body", 3).unwrap_err();
+        assert_eq!(e.parts_over_limit(), Some(TooManyParts { declared: 4, limit: 3 }));
+        assert!(e.to_string().contains("4 parts declared, over the limit of 3"), "{e}");
+
+        // Two entries, the second a vnd.wap.multipart.mixed (0xA3) holding two more: four in all.
+        let inner = flat(2);
+        let nested = [&[0x02][..], &entry(b"x"), &[0x01, inner.len() as u8, 0xA3][..], &inner].concat();
+        assert_eq!(decode(&mut Reader::new(&nested), "body", 4).unwrap()[1].parts.len(), 2);
+        let e = decode(&mut Reader::new(&nested), "body", 3).unwrap_err();
+        assert_eq!(e.parts_over_limit(), Some(TooManyParts { declared: 4, limit: 3 }));
+    }
 }

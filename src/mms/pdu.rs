@@ -280,6 +280,12 @@ pub fn response_status_is_transient(v: u8) -> bool {
 
 /// Decodes an MMS PDU. The first header must be X-Mms-Message-Type.
 pub fn decode(bytes: &[u8]) -> Result<Message> {
+    decode_limited(bytes, usize::MAX)
+}
+
+/// Decodes an MMS PDU of at most `max_parts` body parts (every level of nesting counted):
+/// more is an error that says so (`DecodeError::parts_over_limit`).
+pub fn decode_limited(bytes: &[u8], max_parts: usize) -> Result<Message> {
     let mut r = Reader::new(bytes);
     if r.peek() != Some(0x80 | MESSAGE_TYPE) {
         return Err(DecodeError::new(
@@ -309,7 +315,7 @@ pub fn decode(bytes: &[u8]) -> Result<Message> {
             CONTENT_LOCATION => m.content_location = Some(content_location(&mut r)?),
             CONTENT_TYPE => {
                 let ct = r.content_type(what)?;
-                body(&mut m, ct, &mut r)?;
+                body(&mut m, ct, &mut r, max_parts)?;
                 break;
             }
             DATE => m.date = Some(r.long_integer(what)?),
@@ -364,9 +370,9 @@ pub fn decode(bytes: &[u8]) -> Result<Message> {
     Ok(m)
 }
 
-fn body(m: &mut Message, ct: ContentType, r: &mut Reader) -> Result<()> {
+fn body(m: &mut Message, ct: ContentType, r: &mut Reader, max_parts: usize) -> Result<()> {
     if ct.is_multipart() {
-        m.parts = multipart::decode(r, "body")?;
+        m.parts = multipart::decode(r, "body", max_parts)?;
     } else if !r.is_empty() {
         m.parts = vec![Part::new(ct.clone(), r.rest().to_vec())];
     }
