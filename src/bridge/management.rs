@@ -17,7 +17,7 @@ impl Bridge {
         if let Some(room) = self.store.management_room(user_id)? {
             return Ok(room);
         }
-        let _guard = self.portal_lock.lock().await;
+        let _guard = self.creation_lock("management", user_id).await;
         if let Some(room) = self.store.management_room(user_id)? {
             return Ok(room);
         }

@@ -144,7 +144,7 @@ impl Bridge {
     /// One creation per conversation at a time: two SMS from a new number must not race to
     /// two rooms. Other conversations are not held up while this one registers and invites
     /// its ghosts.
-    async fn creation_lock(&self, local: &str, remote_key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    pub(super) async fn creation_lock(&self, local: &str, remote_key: &str) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = {
             let mut locks = self.portal_locks.lock().unwrap();
             // Drop the locks nobody holds or waits for, so the map stays small.
