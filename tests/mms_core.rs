@@ -528,3 +528,39 @@ async fn mms_to_one_chat_keep_their_order_when_the_first_must_wait() {
     assert_eq!(h.status_of(&first).unwrap()["status"], "SUCCESS");
     assert_eq!(h.status_of(&second).unwrap()["status"], "SUCCESS");
 }
+
+#[tokio::test]
+async fn a_homeserver_that_forgot_its_transaction_ids_gets_no_part_twice() {
+    let h = Harness::new("  allow_private_addresses: true").await;
+    h.bob_portal().await;
+    let mut m = mms::send_req(
+        "unused",
+        &[OUR_NUMBER.to_string()],
+        None,
+        Some("two pictures"),
+        &[
+            mms::Attachment { content_type: "image/png".into(), filename: "a.png".into(), data: png(20, 10) },
+            mms::Attachment { content_type: "image/png".into(), filename: "b.png".into(), data: png(10, 20) },
+        ],
+    );
+    m.message_type = MessageType::RETRIEVE_CONF;
+    m.transaction_id = None;
+    m.from = Some(mms::From::Address(format!("{BOB}/TYPE=PLMN")));
+    h.mmsc.put("two", mms::encode(&m).unwrap());
+    // The first picture goes in, then the homeserver goes away and, when it is back, has
+    // forgotten every transaction id (a restart, or hours later on Synapse).
+    h.matrix.fail_send_after(1);
+    h.backend.inject_wap_push(PUSH_GATEWAY, notification_push(BOB, "T-two", &h.mmsc.location("two"), 900)).unwrap();
+    h.settle().await;
+    let files = |h: &Harness| {
+        h.bob_messages().iter().filter(|c| c["msgtype"] == "m.image").map(|c| c["filename"].clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(files(&h), ["a.png"]);
+    h.matrix.forget_transactions(true);
+    h.bridge.store.wake_waiting(sms_bridge::store::Queue::MmsIn, None).unwrap();
+    h.settle().await;
+    assert_eq!(files(&h), ["a.png", "b.png"], "each picture once");
+    let texts: Vec<Value> = h.bob_messages().into_iter().filter(|c| c["body"] == "two pictures").collect();
+    assert_eq!(texts.len(), 1, "the text once");
+    assert_eq!(h.matrix.uploads().len(), 2, "nothing uploaded twice");
+}

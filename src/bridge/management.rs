@@ -11,6 +11,10 @@ use crate::store::{Store, StoreError};
 /// exists.
 pub(crate) const OWNER_PREFIX: &str = "owner:";
 
+/// Likewise "the portal of this conversation, made if missing":
+/// `portal:{backend}\x1f{our number}\x1f{their address}`.
+const PORTAL_PREFIX: &str = "portal:";
+
 impl Bridge {
     /// The user's management room, creating it (a DM with the bot) if there is none.
     pub(crate) async fn ensure_management_room(&self, user_id: &str) -> Result<String, BridgeError> {
@@ -38,6 +42,36 @@ impl Bridge {
         );
         self.store.tx(|tx| self.notice_tx(tx, &room, &welcome))?;
         Ok(room)
+    }
+
+    /// The room a queued notice goes to, made now if its target says so.
+    pub(crate) async fn notice_room(&self, target: &str) -> Result<String, BridgeError> {
+        if let Some(owner) = target.strip_prefix(OWNER_PREFIX) {
+            return self.ensure_management_room(owner).await;
+        }
+        let Some(conversation) = target.strip_prefix(PORTAL_PREFIX) else { return Ok(target.to_string()) };
+        let mut fields = conversation.split('\x1f');
+        let (Some(backend_id), Some(local), Some(remote)) = (fields.next(), fields.next(), fields.next()) else {
+            return Err(BridgeError::Other(format!("bad notice target {target:?}")));
+        };
+        let owner = self.link_owner(backend_id).filter(|o| !o.is_empty());
+        let owner = owner.ok_or_else(|| BridgeError::Other(format!("no owner for link {backend_id:?}")))?;
+        let remote = crate::phone::Address::parse(remote, self.config.bridge.default_region.as_deref());
+        let portal = self.ensure_portal_at(backend_id, local, &remote, &owner).await?;
+        portal.room_id.ok_or_else(|| BridgeError::Other("the portal has no room".into()))
+    }
+
+    /// Queues a notice for a conversation that may have no room yet: its portal is made
+    /// when the notice is sent. Part of the caller's commit.
+    pub(crate) fn notice_to_conversation_tx(
+        &self,
+        tx: &rusqlite::Transaction,
+        backend_id: &str,
+        local: &str,
+        remote: &str,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        self.notice_tx(tx, &format!("{PORTAL_PREFIX}{backend_id}\x1f{local}\x1f{remote}"), body)
     }
 
     /// Queues a notice for a user: in their management room, made when it is sent if they

@@ -75,12 +75,8 @@ impl Bridge {
     }
 
     async fn send_matrix_job(&self, job: &crate::store::MatrixJob) -> Result<(), BridgeError> {
-        // A notice for someone without a room to receive it: their management room,
-        // made now if they have none.
-        let room = match job.room_id.strip_prefix(super::management::OWNER_PREFIX) {
-            Some(owner) => self.ensure_management_room(owner).await?,
-            None => job.room_id.clone(),
-        };
+        // A notice for a conversation or a person without a room yet: made now.
+        let room = self.notice_room(&job.room_id).await?;
         match job.kind.as_str() {
             "receipt" => {
                 let ev = job.content["event_id"].as_str().unwrap_or_default();

@@ -240,7 +240,7 @@ impl Bridge {
             // The conversation hears about it, even if this was the sender's first message.
             match (&portal_room, &owner) {
                 (Some(room), _) => self.notice_tx(tx, room, &body),
-                (None, Some(owner)) => self.notice_to_owner_tx(tx, owner, &body),
+                (None, Some(_)) => self.notice_to_conversation_tx(tx, &job.backend_id, &local, &job.sender, &body),
                 (None, None) => Ok(()),
             }
         })?;
@@ -346,8 +346,18 @@ impl Bridge {
                 sent += 1;
                 continue;
             }
-            let mxc =
-                self.matrix.upload(&ghost, &mimetype, &filename, p.data.clone()).await.map_err(BridgeError::from)?;
+            // An upload whose message did not go out is reused, not made again.
+            let upload_key = format!("{txn}/upload");
+            let mxc = match self.store.sent_event(&upload_key).map_err(BridgeError::from)? {
+                Some(mxc) => mxc,
+                None => {
+                    let data = p.data.clone();
+                    let mxc =
+                        self.matrix.upload(&ghost, &mimetype, &filename, data).await.map_err(BridgeError::from)?;
+                    self.store.record_sent_event(&upload_key, &mxc).map_err(BridgeError::from)?;
+                    mxc
+                }
+            };
             let with_caption = media.len() == 1 && !caption.is_empty();
             let mut content = json!({
                 "msgtype": msgtype,

@@ -35,6 +35,8 @@ struct State {
     /// Transaction ids are not remembered (a homeserver that forgot them, as Synapse does
     /// after about an hour or a restart).
     forgetful: bool,
+    /// Sends to let through before one fails as if the homeserver went away.
+    sends_before_failure: Option<usize>,
     next_id: u64,
 }
 
@@ -69,6 +71,12 @@ impl MemoryMatrix {
         let mut s = self.state.lock().unwrap();
         s.txns.clear();
         s.forgetful = forgetful;
+    }
+
+    /// Lets `n` more sends through, then fails the next one (once), as a homeserver going
+    /// away in the middle of a job that sends several events.
+    pub fn fail_send_after(&self, n: usize) {
+        self.state.lock().unwrap().sends_before_failure = Some(n);
     }
 
     pub fn uploads(&self) -> Vec<Upload> {
@@ -217,6 +225,14 @@ impl MatrixApi for MemoryMatrix {
         ts: Option<i64>,
     ) -> Result<String> {
         let mut s = self.lock()?;
+        match s.sends_before_failure {
+            Some(0) => {
+                s.sends_before_failure = None;
+                return Err(MatrixError::network("memory homeserver went away mid-job"));
+            }
+            Some(n) => s.sends_before_failure = Some(n - 1),
+            None => {}
+        }
         Self::check_member(&s, sender, room_id)?;
         let key = (sender.to_string(), room_id.to_string(), txn_id.to_string());
         if let Some(id) = s.txns.get(&key) {

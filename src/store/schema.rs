@@ -202,8 +202,9 @@ CREATE TABLE sms_done (
     PRIMARY KEY (backend_id, sender, reference, total, seq, digest)
 );
 CREATE INDEX sms_done_age ON sms_done (done_at);
--- Matrix events sent for a job step by step (an MMS's parts), by transaction id, so a
--- retry hours later skips them instead of relying on the homeserver's memory.
+-- Matrix events sent (and media uploaded) for a job step by step (an MMS's parts), by
+-- transaction id, so a retry hours later skips them instead of relying on the
+-- homeserver's memory. `event_id` holds the mxc:// URI for an upload.
 CREATE TABLE sent_events (
     txn_id TEXT PRIMARY KEY,
     event_id TEXT NOT NULL,
