@@ -9,6 +9,7 @@ pub(super) const HELP: &str = "Commands:\n\
 • start <number> [via <link>] — open a chat with a phone number\n\
 • list — your SMS chats\n\
 • backends — the SMS links and their state\n\
+• delete — in an SMS chat: remove that chat (the next SMS starts a new one)\n\
 • dead — messages the bridge gave up on, and why\n\
 • retry <id|all> — try a given-up message again\n\
 • drop <id|all> — forget a given-up message\n\

@@ -142,7 +142,11 @@ impl Bridge {
         let room = e["room_id"].as_str().unwrap_or("");
         let sender = e["sender"].as_str().unwrap_or("");
         match e["type"].as_str() {
-            Some("m.room.member") => self.handle_invite(ev, room, sender).await,
+            Some("m.room.member") if ev.event["content"]["membership"] == "invite" => {
+                self.handle_invite(ev, room, sender).await
+            }
+            Some("m.room.member") => self.handle_membership(ev, room),
+            Some("m.room.redaction") => self.handle_redaction(ev, room),
             Some("m.room.message") => {
                 if self.store.management_room_owner(room)?.as_deref() == Some(sender) {
                     return self.handle_command_event(ev, room, sender).await;
@@ -319,6 +323,8 @@ impl Bridge {
             None
         } else if self.permission(sender) < Permission::User {
             Some("You are not allowed to use this SMS bridge.".to_string())
+        } else if body.eq_ignore_ascii_case("delete") {
+            self.cmd_delete(room, sender).await?
         } else {
             Some(self.run_command(sender, room, body).await?)
         };

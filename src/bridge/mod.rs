@@ -15,6 +15,8 @@ mod mms_job;
 mod mms_out;
 mod outbound;
 mod portals;
+mod redact;
+mod rooms;
 pub mod status;
 pub mod text;
 
@@ -222,11 +224,13 @@ impl Bridge {
         let sender = e["sender"].as_str().unwrap_or("");
         match e["type"].as_str() {
             Some("m.room.message" | "m.room.encrypted") => !self.is_ours(sender),
-            Some("m.room.member") => {
-                e["content"]["membership"] == "invite"
-                    && !self.is_ours(sender)
-                    && e["state_key"].as_str().is_some_and(|k| self.is_ours(k))
-            }
+            Some("m.room.member") if !self.is_ours(sender) => match e["content"]["membership"].as_str() {
+                Some("invite") => e["state_key"].as_str().is_some_and(|k| self.is_ours(k)),
+                // Owners leaving, kicked, banned or back; our ghosts kicked.
+                Some("leave" | "ban" | "join") => true,
+                _ => false,
+            },
+            Some("m.room.redaction") => !self.is_ours(sender),
             _ => false,
         }
     }

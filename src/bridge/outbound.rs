@@ -81,7 +81,16 @@ impl Bridge {
         if jobs.is_empty() {
             return Ok(0);
         }
-        self.store.tx(|tx| jobs.iter().try_for_each(|j| Store::set_out_state_tx(tx, j.id, OutState::Sending, None)))?;
+        // A job cancelled (redacted) since it was read is not taken.
+        let jobs = self.store.tx(|tx| {
+            let mut taken = Vec::with_capacity(jobs.len());
+            for j in jobs {
+                if Store::claim_for_sending_tx(tx, j.id)? {
+                    taken.push(j);
+                }
+            }
+            Ok(taken)
+        })?;
         let n = jobs.len();
         for job in jobs {
             super::failpoint::hit("outbox-before-send").await;

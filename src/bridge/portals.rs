@@ -57,9 +57,12 @@ impl Bridge {
 
     /// Alias that makes portal creation idempotent across crashes: a second createRoom
     /// for the same pair fails with M_ROOM_IN_USE and we adopt the existing room.
-    fn portal_alias(&self, local_number: &str, remote_key: &str) -> String {
+    /// A conversation's later rooms (after `delete`, or when one became unusable) get
+    /// their own alias, or the old room would be adopted again.
+    fn portal_alias(&self, local_number: &str, remote_key: &str, generation: i64) -> String {
         let (pre, post) = self.config.appservice.template_parts();
-        format!("{pre}{}_{remote_key}{post}", local_number.trim_start_matches('+'))
+        let again = if generation > 0 { format!("_{generation}") } else { String::new() };
+        format!("{pre}{}_{remote_key}{again}{post}", local_number.trim_start_matches('+'))
     }
 
     /// Our number as an incoming message was addressed to it: the link's own number when
@@ -122,12 +125,14 @@ impl Bridge {
             backend_id: backend_id.into(),
             owner: owner.into(),
             room_id: None,
+            owner_left: false,
+            generation: 0,
         })?;
         if portal.room_id.is_some() {
             return Ok(portal);
         }
         let ghost = self.ensure_ghost(remote).await?;
-        let alias_local = self.portal_alias(&local, &remote.key);
+        let alias_local = self.portal_alias(&local, &remote.key, portal.generation);
         let spec = self.portal_room_spec(&portal, &ghost, &alias_local);
         let room_id = self.create_or_adopt(&spec, &alias_local, &portal.owner).await?;
         self.matrix.join(&ghost, &room_id).await?;
@@ -207,6 +212,8 @@ impl Bridge {
             backend_id: backend_id.into(),
             owner: owner.into(),
             room_id: None,
+            owner_left: false,
+            generation: 0,
         })?;
         if portal.room_id.is_some() {
             return Ok(portal);
@@ -215,7 +222,7 @@ impl Bridge {
         for m in &members {
             ghosts.push(self.ensure_ghost(m).await?);
         }
-        let alias_local = self.portal_alias(&local, &key);
+        let alias_local = self.portal_alias(&local, &key, portal.generation);
         let mut spec = self.portal_room_spec(&portal, &ghosts[0], &alias_local);
         spec.name = Some(format!("Group: {display}"));
         spec.topic = Some(format!("Group MMS with {display} via {} ({backend_id})", phone::international(&local)));

@@ -204,6 +204,10 @@ impl MatrixApi for MemoryMatrix {
     async fn invite(&self, sender: &str, room_id: &str, user_id: &str) -> Result<()> {
         let mut s = self.lock()?;
         Self::check_member(&s, sender, room_id)?;
+        // As Synapse answers it.
+        if s.members.get(room_id).is_some_and(|m| m.contains(user_id)) {
+            return Err(Self::forbidden(format!("{user_id} is already in the room.")));
+        }
         s.invited.entry(room_id.into()).or_default().insert(user_id.into());
         Ok(())
     }

@@ -81,6 +81,21 @@ impl Store {
         })
     }
 
+    /// Cancels an MMS that has not left yet (its event was redacted). Returns the state it
+    /// was found in (`queued` means it is now cancelled); None if there is no such job.
+    pub fn cancel_mms_out_tx(tx: &Transaction, event_id: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        let state: Option<String> = tx
+            .prepare_cached("SELECT state FROM mms_out WHERE event_id = ?1")?
+            .query_row([event_id], |r| r.get(0))
+            .optional()?;
+        if state.as_deref() == Some("queued") {
+            tx.prepare_cached("UPDATE mms_out SET state = 'failed', last_error = 'cancelled' WHERE event_id = ?1")?
+                .execute([event_id])?;
+        }
+        Ok(state)
+    }
+
     /// Ends a job: `sent` with the MMSC's message id, or `failed`/`dead` with the reason.
     pub fn finish_mms_out_tx(
         tx: &Transaction,

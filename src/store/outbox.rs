@@ -156,6 +156,31 @@ impl Store {
         Ok(())
     }
 
+    /// Cancels a message that has not left yet (its event was redacted). Returns the state
+    /// it was found in: `Queued` means it is now cancelled; None that there is no such job.
+    pub fn cancel_out_tx(tx: &Transaction, event_id: &str) -> Result<Option<OutState>> {
+        let state: Option<String> = tx
+            .prepare_cached("SELECT state FROM outbox WHERE event_id = ?1")?
+            .query_row([event_id], |r| r.get(0))
+            .optional()?;
+        let Some(state) = state.map(|s| OutState::parse(&s)) else { return Ok(None) };
+        if state == OutState::Queued {
+            tx.prepare_cached(
+                "UPDATE outbox SET state = 'failed', last_error = 'cancelled', updated_at = ?1 WHERE event_id = ?2",
+            )?
+            .execute(params![now_ms(), event_id])?;
+        }
+        Ok(Some(state))
+    }
+
+    /// Takes a queued job for sending; false if it is no longer queued (cancelled meanwhile).
+    pub fn claim_for_sending_tx(tx: &Transaction, id: i64) -> Result<bool> {
+        Ok(tx
+            .prepare_cached("UPDATE outbox SET state = 'sending', updated_at = ?1 WHERE id = ?2 AND state = 'queued'")?
+            .execute(params![now_ms(), id])?
+            == 1)
+    }
+
     /// Marks a job sent and remembers the link's ids for its parts.
     pub fn mark_sent(tx: &Transaction, id: i64, backend_id: &str, msg_ids: &[String]) -> Result<()> {
         tx.prepare_cached("UPDATE outbox SET state = 'sent', updated_at = ?1 WHERE id = ?2")?
@@ -278,6 +303,8 @@ mod tests {
                 backend_id: "b".into(),
                 owner: "@o:x".into(),
                 room_id: Some("!r".into()),
+                owner_left: false,
+                generation: 0,
             })
             .unwrap();
         (s, p.id)

@@ -22,10 +22,13 @@ pub struct Portal {
     pub backend_id: String,
     pub owner: String,
     pub room_id: Option<String>,
+    /// The owner left the room (or was kicked): the next message invites them again.
+    pub owner_left: bool,
+    /// How many rooms the conversation had before this one (each has its own alias).
+    pub generation: i64,
 }
 
-const PORTAL_COLS: &str =
-    "id, local_number, remote_key, remote_display, remote_destination, backend_id, owner, room_id";
+const PORTAL_COLS: &str = "id, local_number, remote_key, remote_display, remote_destination, backend_id, owner, room_id, owner_left, generation";
 
 fn portal(r: &Row) -> rusqlite::Result<Portal> {
     Ok(Portal {
@@ -37,6 +40,8 @@ fn portal(r: &Row) -> rusqlite::Result<Portal> {
         backend_id: r.get(5)?,
         owner: r.get(6)?,
         room_id: r.get(7)?,
+        owner_left: r.get(8)?,
+        generation: r.get(9)?,
     })
 }
 
@@ -105,6 +110,25 @@ impl Store {
         })
     }
 
+    pub fn set_owner_left(&self, id: i64, left: bool) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached("UPDATE portals SET owner_left = ?1 WHERE id = ?2")?.execute(params![left, id])?;
+            Ok(())
+        })
+    }
+
+    /// Forgets a portal's room (deleted, or no longer usable): the conversation stays, and
+    /// its next message makes a new room under a new alias.
+    pub fn retire_portal_room(&self, id: i64) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "UPDATE portals SET room_id = NULL, owner_left = 0, generation = generation + 1 WHERE id = ?1",
+            )?
+            .execute([id])?;
+            Ok(())
+        })
+    }
+
     /// Portals with rooms, optionally only one owner's.
     pub fn portals(&self, owner: Option<&str>) -> Result<Vec<Portal>> {
         self.with(|c| {
@@ -125,6 +149,13 @@ impl Store {
                  ON CONFLICT (user_id) DO UPDATE SET room_id = excluded.room_id",
                 [user_id, room_id],
             )?;
+            Ok(())
+        })
+    }
+
+    pub fn forget_management_room(&self, room_id: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM management_rooms WHERE room_id = ?1", [room_id])?;
             Ok(())
         })
     }
@@ -166,6 +197,8 @@ mod tests {
             backend_id: "test1".into(),
             owner: "@a:x".into(),
             room_id: None,
+            owner_left: false,
+            generation: 0,
         }
     }
 

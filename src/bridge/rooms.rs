@@ -1,0 +1,136 @@
+//! Rooms people leave: the bridge follows the owner's membership in portals, brings the
+//! owner (or a kicked ghost) back with the next message, and makes a new room when the old
+//! one cannot be used any more. `delete` removes a chat; the next SMS starts a new room.
+
+use serde_json::Value;
+
+use super::{Bridge, BridgeError};
+use crate::matrix::MatrixError;
+use crate::phone::Address;
+use crate::store::{PendingEvent, Portal, Store};
+
+/// Synapse's answer to inviting someone who is already in the room.
+fn already_in_room(e: &MatrixError) -> bool {
+    e.is("M_FORBIDDEN") && e.message.contains("already in the room")
+}
+
+impl Bridge {
+    /// Invites `user` into `room` as the bot; someone already there is fine.
+    pub(crate) async fn invite_again(&self, room: &str, user: &str) -> Result<(), MatrixError> {
+        match self.matrix.invite(&self.bot, room, user).await {
+            Err(e) if already_in_room(&e) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Someone left, was kicked or banned, or (re)joined a room of ours.
+    pub(super) fn handle_membership(&self, ev: &PendingEvent, room: &str) -> Result<(), BridgeError> {
+        let e = &ev.event;
+        let target = e["state_key"].as_str().unwrap_or("");
+        let membership = e["content"]["membership"].as_str().unwrap_or("");
+        let gone = matches!(membership, "leave" | "ban");
+        if let Some(portal) = self.store.portal_by_room(room)?
+            && portal.owner == target
+        {
+            if gone != portal.owner_left {
+                tracing::info!(%room, owner = target, membership, "the portal owner's membership changed");
+            }
+            self.store.set_owner_left(portal.id, gone)?;
+        } else if gone && self.store.management_room_owner(room)?.as_deref() == Some(target) {
+            // A management room its user left is no place for news: the next is made anew.
+            tracing::info!(%room, user = target, "the user left their management room");
+            self.store.forget_management_room(room)?;
+        }
+        self.store.tx(|tx| Store::finish_event(tx, ev.id))?;
+        Ok(())
+    }
+
+    /// The portal ready for a message: an owner who left is invited again; a room that
+    /// cannot be used any more (the bot is out, the owner banned) is replaced.
+    pub(super) async fn usable_portal(&self, portal: Portal, remote: &Address) -> Result<Portal, BridgeError> {
+        if !portal.owner_left {
+            return Ok(portal);
+        }
+        let room = portal.room_id.clone().unwrap_or_default();
+        match self.invite_again(&room, &portal.owner).await {
+            Ok(()) => {
+                tracing::info!(%room, owner = %portal.owner, "invited the portal owner back");
+                self.store.set_owner_left(portal.id, false)?;
+                Ok(Portal { owner_left: false, ..portal })
+            }
+            Err(e) if e.is_transient() => Err(e.into()),
+            Err(e) => {
+                tracing::warn!(%room, error = %e, "the portal cannot be used any more; making a new one");
+                self.replace_portal_room(&portal, remote).await
+            }
+        }
+    }
+
+    /// Sends a message as a ghost; a ghost that was kicked or left is brought back, and a
+    /// room it cannot get back into is replaced. Returns (room, event id).
+    pub(super) async fn send_as_ghost(
+        &self,
+        portal: Portal,
+        remote: &Address,
+        ghost: &str,
+        txn: &str,
+        content: &Value,
+        ts: Option<i64>,
+    ) -> Result<String, BridgeError> {
+        let room = portal.room_id.clone().unwrap_or_default();
+        match self.matrix.send(ghost, &room, txn, "m.room.message", content, ts).await {
+            Err(e) if e.is("M_FORBIDDEN") => {
+                let back = match self.invite_again(&room, ghost).await {
+                    Ok(()) => self.matrix.join(ghost, &room).await,
+                    Err(e) => Err(e),
+                };
+                let room = match back {
+                    Ok(()) => {
+                        tracing::info!(%room, %ghost, "brought the ghost back into its portal");
+                        room
+                    }
+                    Err(e) if e.is_transient() => return Err(e.into()),
+                    Err(e) => {
+                        tracing::warn!(%room, error = %e, "the ghost cannot get back in; making a new portal");
+                        self.replace_portal_room(&portal, remote).await?.room_id.unwrap_or_default()
+                    }
+                };
+                Ok(self.matrix.send(ghost, &room, txn, "m.room.message", content, ts).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Forgets a portal's room and makes a new one for the conversation.
+    async fn replace_portal_room(&self, portal: &Portal, remote: &Address) -> Result<Portal, BridgeError> {
+        self.store.retire_portal_room(portal.id)?;
+        let remote = Address { key: portal.remote_key.clone(), ..remote.clone() };
+        let new = self.ensure_portal_at(&portal.backend_id, &portal.local_number, &remote, &portal.owner).await?;
+        tracing::info!(old = ?portal.room_id, new = ?new.room_id, "portal moved to a new room");
+        Ok(new)
+    }
+
+    /// `delete` in a portal: the ghost and the bot leave, the room is forgotten, and the
+    /// next SMS of the conversation makes a new one.
+    pub(super) async fn cmd_delete(&self, room: &str, sender: &str) -> Result<Option<String>, BridgeError> {
+        let Some(portal) = self.store.portal_by_room(room)? else {
+            return Ok(Some("`delete` works in an SMS chat: it removes that chat.".into()));
+        };
+        if portal.owner != sender && self.permission(sender) < crate::config::Permission::Admin {
+            return Ok(Some("Only the owner of this chat can delete it.".into()));
+        }
+        self.store.retire_portal_room(portal.id)?;
+        for key in portal.remote_key.split('-').filter(|k| !k.is_empty() && *k != "group") {
+            let ghost = self.ghost_mxid(key);
+            if let Err(e) = self.matrix.leave(&ghost, room, Some("The chat was deleted")).await {
+                tracing::debug!(%room, %ghost, error = %e, "ghost could not leave");
+            }
+        }
+        if let Err(e) = self.matrix.leave(&self.bot, room, Some("The chat was deleted")).await {
+            tracing::warn!(%room, error = %e, "the bot could not leave a deleted chat");
+        }
+        tracing::info!(%room, remote = %portal.remote_display, "portal deleted");
+        // The bot has left: nothing more can be said in the room.
+        Ok(None)
+    }
+}
