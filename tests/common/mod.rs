@@ -5,4 +5,5 @@ pub mod mmsc;
 pub mod pymessaging;
 pub mod smsc;
 pub mod synapse;
+pub mod tls;
 pub mod venv;
