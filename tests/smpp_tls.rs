@@ -212,3 +212,21 @@ async fn the_certificate_must_carry_the_server_name() {
     link2.send(5, "by name").await.unwrap();
     assert_eq!(smsc.handler.accepted().len(), 1);
 }
+
+#[tokio::test]
+async fn the_connect_timeout_covers_the_handshake() {
+    // Takes the TCP connection and never answers the ClientHello.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((c, _)) = listener.accept().await {
+            conns.push(c);
+        }
+    });
+    let link = link(SmppConfig { tls_insecure: true, ..config(port) }, tempfile::tempdir().unwrap()).await;
+    let state = link.wait_state(|s| matches!(s, LinkState::Reconnecting { .. })).await;
+    let LinkState::Reconnecting { reason } = state else { unreachable!() };
+    assert_eq!(reason, format!("no answer from 127.0.0.1:{port} within 2s"));
+    held.abort();
+}
