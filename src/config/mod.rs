@@ -10,6 +10,7 @@ mod mms;
 mod rewrite;
 mod smpp;
 mod sms;
+mod tls;
 
 use std::path::Path;
 
@@ -25,6 +26,7 @@ pub use mms::MmsConfig;
 pub use rewrite::store_tokens;
 pub use smpp::{BindMode, DataCodingPolicy, LongMessagePolicy, SmppConfig};
 pub use sms::SmsConfig;
+pub use tls::{read_ca_file, server_name};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -268,6 +270,49 @@ mod tests {
         assert!(p[0].contains("unknown field `sytem_type`"), "{p:?}");
         let p = problems(&format!("{MINIMAL}  - id: s2\n    type: smpp\n    number: \"+15550003333\"\n"));
         assert_eq!(p, vec!["backends[1].host: must name the SMSC, e.g. smsc.example.net or 127.0.0.1"]);
+    }
+
+    #[test]
+    fn smpp_tls_keys() {
+        let smpp = "  - id: smsc\n    type: smpp\n    number: \"+15550002222\"\n    host: smsc.example.net\n";
+        let c = Config::parse(&format!("{MINIMAL}{smpp}    tls: true\n"), Purpose::Run).unwrap();
+        let BackendKind::Smpp(s) = &c.backends[1].kind else { panic!("{:?}", c.backends[1].kind) };
+        assert!(s.tls && !s.tls_insecure && s.tls_ca_file.is_none());
+        assert_eq!(s.tls_name(), "smsc.example.net");
+
+        let p = problems(&format!("{MINIMAL}{smpp}    tls_insecure: true\n    tls_server_name: x.example\n"));
+        assert_eq!(
+            p,
+            vec![
+                "backends[1].tls_insecure: applies only with tls: true",
+                "backends[1].tls_server_name: applies only with tls: true",
+            ]
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("ca.pem");
+        let tls = format!("    tls: true\n    tls_ca_file: {}\n", missing.display());
+        let p = problems(&format!("{MINIMAL}{smpp}{tls}"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with(&format!("backends[1].tls_ca_file: cannot read {}: ", missing.display())), "{p:?}");
+        std::fs::write(&missing, "not a certificate\n").unwrap();
+        let p = problems(&format!("{MINIMAL}{smpp}{tls}"));
+        assert_eq!(
+            p,
+            vec![format!(
+                "backends[1].tls_ca_file: {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                missing.display()
+            )]
+        );
+        let ca = rcgen::generate_simple_self_signed(vec!["smsc.example.net".into()]).unwrap();
+        std::fs::write(&missing, ca.cert.pem()).unwrap();
+        assert_eq!(problems(&format!("{MINIMAL}{smpp}{tls}")), Vec::<String>::new());
+        let p = problems(&format!("{MINIMAL}{smpp}{tls}    tls_insecure: true\n"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("backends[1].tls_ca_file: has no effect with tls_insecure: true"), "{p:?}");
+
+        let p = problems(&format!("{MINIMAL}{smpp}    tls: true\n    tls_server_name: \"not a name\"\n"));
+        assert_eq!(p, vec![r#"backends[1].tls_server_name: "not a name" is not a DNS name or IP address for TLS"#]);
     }
 
     #[test]

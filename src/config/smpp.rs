@@ -1,9 +1,12 @@
 //! `type: smpp` backend settings. Defaults follow Kannel's where Kannel has one, so a
 //! Kannel `group = smsc` section maps over key by key (see the README).
 
+use std::path::PathBuf;
+
 use serde::Deserialize;
 
 use super::Problems;
+use super::tls;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -49,6 +52,15 @@ pub struct SmppConfig {
     pub dest_npi: Option<u8>,
     /// Largest PDU accepted from the SMSC, octets; longer ones drop the connection.
     pub max_pdu_size: u32,
+    /// SMPP over TLS (Kannel's `use-ssl`).
+    pub tls: bool,
+    /// PEM file of the CAs that may sign the SMSC's certificate; unset trusts the system's.
+    pub tls_ca_file: Option<PathBuf>,
+    /// Accept any certificate, for self-signed lab SMSCs: encrypted, but anyone on the
+    /// path can pose as the SMSC.
+    pub tls_insecure: bool,
+    /// The name the certificate must carry (and the SNI sent); unset means `host`.
+    pub tls_server_name: Option<String>,
 }
 
 impl Default for SmppConfig {
@@ -80,6 +92,10 @@ impl Default for SmppConfig {
             dest_ton: None,
             dest_npi: None,
             max_pdu_size: 65_536,
+            tls: false,
+            tls_ca_file: None,
+            tls_insecure: false,
+            tls_server_name: None,
         }
     }
 }
@@ -171,5 +187,45 @@ impl SmppConfig {
         if self.max_pdu_size < 1024 {
             p.add(key("max_pdu_size"), "must be at least 1024 octets");
         }
+        self.validate_tls(key, p);
+    }
+
+    fn validate_tls(&self, key: &dyn Fn(&str) -> String, p: &mut Problems) {
+        if !self.tls {
+            for (name, set) in [
+                ("tls_ca_file", self.tls_ca_file.is_some()),
+                ("tls_insecure", self.tls_insecure),
+                ("tls_server_name", self.tls_server_name.is_some()),
+            ] {
+                if set {
+                    p.add(key(name), "applies only with tls: true");
+                }
+            }
+            return;
+        }
+        if let Some(path) = &self.tls_ca_file {
+            if self.tls_insecure {
+                p.add(
+                    key("tls_ca_file"),
+                    "has no effect with tls_insecure: true (which accepts any certificate); keep one",
+                );
+            } else if let Err(why) = tls::read_ca_file(path) {
+                p.add(key("tls_ca_file"), why);
+            }
+        }
+        let (name_key, name) = match &self.tls_server_name {
+            Some(n) => ("tls_server_name", n.as_str()),
+            None => ("host", self.host.as_str()),
+        };
+        if !name.trim().is_empty()
+            && let Err(why) = tls::server_name(name)
+        {
+            p.add(key(name_key), why);
+        }
+    }
+
+    /// The name the SMSC's certificate is checked against.
+    pub fn tls_name(&self) -> &str {
+        self.tls_server_name.as_deref().unwrap_or(&self.host)
     }
 }

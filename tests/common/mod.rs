@@ -7,4 +7,5 @@ pub mod pymessaging;
 pub mod smsc;
 pub mod synapse;
 pub mod testdata;
+pub mod tls;
 pub mod venv;

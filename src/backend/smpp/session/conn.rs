@@ -1,22 +1,22 @@
-//! One SMPP connection: connect and bind, write PDUs, unbind.
+//! One SMPP connection: connect (over TCP or TLS) and bind, write PDUs, unbind.
 
 use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::End;
 use super::frames::{Read, read_frames};
 use super::sequence::Sequence;
+use super::tls::Tls;
+use super::transport::{self, WriteHalf};
 use crate::config::SmppConfig;
 use crate::smpp::{self, Bind, Body, Pdu, status};
 
 pub(super) struct Conn {
     pub frames: mpsc::Receiver<Read>,
-    writer: BufWriter<OwnedWriteHalf>,
+    writer: BufWriter<WriteHalf>,
     reader: tokio::task::JoinHandle<()>,
     pub seq: Sequence,
 }
@@ -29,19 +29,24 @@ impl Drop for Conn {
 
 impl Conn {
     /// Connects and binds; on failure says whether to blame the credentials.
-    pub async fn open(cfg: &SmppConfig, bind_id: u32, shutdown: &mut watch::Receiver<bool>) -> Result<Conn, End> {
+    pub async fn open(
+        cfg: &SmppConfig,
+        tls: Option<&Tls>,
+        bind_id: u32,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Conn, End> {
         let wait = Duration::from_secs(cfg.response_timeout);
         let addr = format!("{}:{}", cfg.host, cfg.port);
-        let stream = tokio::select! {
-            r = timeout(wait, TcpStream::connect(&addr)) => match r {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return Err(End::Failed(format!("cannot connect to {addr}: {e}"))),
+        // The timeout covers the TLS handshake too: an SMSC that accepts and then says
+        // nothing is as dead as one that never accepts.
+        let (rd, wr) = tokio::select! {
+            r = timeout(wait, transport::connect(&addr, tls)) => match r {
+                Ok(Ok(halves)) => halves,
+                Ok(Err(why)) => return Err(End::Failed(why)),
                 Err(_) => return Err(End::Failed(format!("no answer from {addr} within {}s", cfg.response_timeout))),
             },
             _ = shutdown.wait_for(|s| *s) => return Err(End::Shutdown),
         };
-        let _ = stream.set_nodelay(true);
-        let (rd, wr) = stream.into_split();
         let (frames_tx, frames) = mpsc::channel(64);
         let reader = tokio::spawn(read_frames(BufReader::with_capacity(64 * 1024, rd), cfg.max_pdu_size, frames_tx));
         let mut conn = Conn { frames, writer: BufWriter::new(wr), reader, seq: Sequence::default() };
@@ -99,7 +104,7 @@ impl Conn {
                     if pdu.sequence == seq =>
                 {
                     if pdu.status == status::ESME_ROK && !matches!(pdu.body, Body::GenericNack) {
-                        tracing::info!(role, smsc = %addr, "SMPP bound");
+                        tracing::info!(role, smsc = %addr, tls = cfg.tls, "SMPP bound");
                         return Ok(());
                     }
                     let why = format!("bind refused: {}", status::describe(pdu.status));

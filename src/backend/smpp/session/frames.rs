@@ -2,9 +2,9 @@
 //! them, so a slow decode never stalls the writer.
 
 use tokio::io::{AsyncReadExt, BufReader};
-use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::mpsc;
 
+use super::transport::ReadHalf;
 use crate::smpp::{self, Pdu, PduError};
 
 pub(super) enum Read {
@@ -16,7 +16,7 @@ pub(super) enum Read {
     Closed(String),
 }
 
-pub(super) async fn read_frames(mut rd: BufReader<OwnedReadHalf>, max: u32, frames_tx: mpsc::Sender<Read>) {
+pub(super) async fn read_frames(mut rd: BufReader<ReadHalf>, max: u32, frames_tx: mpsc::Sender<Read>) {
     loop {
         let mut head = [0u8; 4];
         if let Err(e) = rd.read_exact(&mut head).await {

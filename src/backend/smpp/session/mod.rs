@@ -14,6 +14,8 @@ mod outbound;
 mod pending;
 mod sequence;
 mod serve;
+mod tls;
+mod transport;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use tokio::time::sleep;
 use self::conn::Conn;
 use self::outbound::Outbound;
 pub use self::sequence::Sequence;
+use self::tls::Tls;
 use super::throttle::Throttle;
 use super::{Request, Shared};
 use crate::backend::{EventSink, LinkState};
@@ -61,6 +64,9 @@ impl Session {
         let min = Duration::from_secs(cfg.reconnect_min_delay);
         let max = Duration::from_secs(cfg.reconnect_max_delay);
         let mut delay = min;
+        if cfg.tls && cfg.tls_insecure {
+            tracing::warn!(link = %self.shared.id, smsc = %cfg.host, "tls_insecure: the SMSC's certificate is not checked, so anyone on the path can pose as the SMSC");
+        }
         let mut out = Outbound {
             queue: &mut self.queue,
             backlog: BTreeMap::new(),
@@ -117,9 +123,14 @@ async fn connect_and_serve(
     out: &mut Outbound<'_>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> End {
+    let tls = match Tls::from_config(cfg) {
+        Ok(t) => t,
+        Err(why) => return End::Failed(format!("cannot connect to {}:{} over TLS: {why}", cfg.host, cfg.port)),
+    };
+    let tls = tls.as_ref();
     match cfg.bind {
         BindMode::Transceiver => {
-            let mut conn = match Conn::open(cfg, smpp::BIND_TRANSCEIVER, shutdown).await {
+            let mut conn = match Conn::open(cfg, tls, smpp::BIND_TRANSCEIVER, shutdown).await {
                 Ok(c) => c,
                 Err(e) => return e,
             };
@@ -127,11 +138,11 @@ async fn connect_and_serve(
             conn.serve(cfg, shared, sink, Some(out), shutdown.clone()).await
         }
         BindMode::TransmitterReceiver => {
-            let mut transmitter = match Conn::open(cfg, smpp::BIND_TRANSMITTER, shutdown).await {
+            let mut transmitter = match Conn::open(cfg, tls, smpp::BIND_TRANSMITTER, shutdown).await {
                 Ok(c) => c,
                 Err(e) => return e,
             };
-            let mut receiver = match Conn::open(cfg, smpp::BIND_RECEIVER, shutdown).await {
+            let mut receiver = match Conn::open(cfg, tls, smpp::BIND_RECEIVER, shutdown).await {
                 Ok(c) => c,
                 Err(e) => {
                     transmitter.unbind(cfg).await;
