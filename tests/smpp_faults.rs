@@ -62,7 +62,13 @@ async fn bind(sock: TcpStream) -> (OwnedReadHalf, OwnedWriteHalf) {
 }
 
 fn sms() -> OutgoingSms {
-    OutgoingSms { job_id: 1, from: "+15550001111".into(), to: "+447700900123".into(), text: "hi".into() }
+    OutgoingSms {
+        job_id: 1,
+        from: "+15550001111".into(),
+        to: "+447700900123".into(),
+        text: "hi".into(),
+        accepted: Vec::new(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -95,7 +95,7 @@ impl Link {
     }
 
     async fn send(&self, job_id: i64, to: &str, text: &str) -> Result<Vec<String>, String> {
-        let sms = OutgoingSms { job_id, from: OURS.into(), to: to.into(), text: text.into() };
+        let sms = OutgoingSms { job_id, from: OURS.into(), to: to.into(), text: text.into(), accepted: Vec::new() };
         self.backend.send(&sms).await.map(|s| s.message_ids).map_err(|e| e.to_string())
     }
 }
@@ -469,4 +469,27 @@ async fn throttled_parts_go_again_in_their_order() {
     assert_eq!(ids.len(), 3);
     let seqs: Vec<u8> = smsc.handler.accepted().iter().map(|a| a.pdu.short_message[5]).collect();
     assert_eq!(seqs, [1, 2, 3], "resent in the order they were queued");
+}
+
+#[tokio::test]
+async fn a_part_refused_midway_is_the_only_one_sent_again() {
+    let smsc = Smsc::start().await;
+    let link = link(config(smsc.port)).await;
+    link.connected().await;
+    // Part 2 of 3 meets a temporary refusal; parts 1 and 3 are accepted.
+    smsc.handler.push_plan([None, Some(SmppError::ESME_RSYSERR), None]);
+    let mut sms =
+        OutgoingSms { job_id: 0x31, from: OURS.into(), to: BOB.into(), text: "q".repeat(400), accepted: vec![] };
+    let e = link.backend.send(&sms).await.unwrap_err();
+    assert!(e.is_transient(), "{e}");
+    assert_eq!(e.accepted.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 2], "{e:?}");
+    // The core's retry names what was accepted: only part 2 goes again, same reference.
+    sms.accepted = e.accepted.clone();
+    let ids = link.backend.send(&sms).await.unwrap();
+    assert_eq!(ids.message_ids.len(), 3);
+    assert_eq!(ids.message_ids[0], e.accepted[0].1);
+    assert_eq!(ids.message_ids[2], e.accepted[1].1);
+    let got = smsc.handler.accepted();
+    let seqs: Vec<(u8, u8)> = got.iter().map(|a| (a.pdu.short_message[3], a.pdu.short_message[5])).collect();
+    assert_eq!(seqs, [(0x31, 1), (0x31, 3), (0x31, 2)], "(reference, part): each part accepted once");
 }

@@ -39,7 +39,8 @@ pub struct Handler {
     pub attempts: AtomicUsize,
     pub accepted: Mutex<Vec<Accepted>>,
     /// Answers for the next submits instead of accepting them.
-    pub faults: Mutex<VecDeque<SmppError>>,
+    /// What the next submits get: a refusal, or (None) an acceptance.
+    pub faults: Mutex<VecDeque<Option<SmppError>>>,
     /// When each fault was answered.
     pub fault_times: Mutex<Vec<Instant>>,
     pub delay_ms: AtomicU64,
@@ -68,8 +69,13 @@ impl Handler {
         self.esmes.lock().unwrap().iter().rev().find(|(_, e)| e.can_receive).map(|(_, e)| e.clone())
     }
 
+    /// The next submits in turn: refused with the error, or accepted for None.
+    pub fn push_plan(&self, plan: impl IntoIterator<Item = Option<SmppError>>) {
+        self.faults.lock().unwrap().extend(plan);
+    }
+
     pub fn push_faults(&self, faults: impl IntoIterator<Item = SmppError>) {
-        self.faults.lock().unwrap().extend(faults);
+        self.faults.lock().unwrap().extend(faults.into_iter().map(Some));
     }
 }
 
@@ -128,7 +134,7 @@ impl SmppServerListener for Handler {
         if delay > 0 {
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
-        let fault = self.faults.lock().unwrap().pop_front();
+        let fault = self.faults.lock().unwrap().pop_front().flatten();
         if let Some(f) = fault {
             self.fault_times.lock().unwrap().push(Instant::now());
             return req.reject(f);

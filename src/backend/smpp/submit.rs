@@ -177,7 +177,13 @@ mod tests {
     use crate::smpp::TlvList;
 
     fn sms(text: &str) -> OutgoingSms {
-        OutgoingSms { job_id: 0x1234, from: "+15550001111".into(), to: "+447700900123".into(), text: text.into() }
+        OutgoingSms {
+            job_id: 0x1234,
+            from: "+15550001111".into(),
+            to: "+447700900123".into(),
+            text: text.into(),
+            accepted: Vec::new(),
+        }
     }
 
     fn cfg(dc: DataCodingPolicy, long: LongMessagePolicy) -> SmppConfig {
