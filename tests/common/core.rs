@@ -49,6 +49,9 @@ backends:
 
 /// One bridge process: its store on a file, a test link, and the shared memory homeserver.
 pub struct Harness {
+    pub config_text: &'static str,
+    /// Every link, `backend` among them.
+    pub links: Vec<Arc<TestBackend>>,
     pub dir: tempfile::TempDir,
     pub matrix: Arc<MemoryMatrix>,
     /// What the bridge talks to: `matrix` with scripted failures.
@@ -68,6 +71,11 @@ pub struct Harness {
 impl Harness {
     /// A bridge whose bot has been invited by Alice into her management room.
     pub async fn new() -> Harness {
+        Harness::new_with(CONFIG).await
+    }
+
+    /// [`Harness::new`] with another configuration; every link in it is a test link.
+    pub async fn new_with(config: &'static str) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let matrix = Arc::new(MemoryMatrix::new("example.org"));
         // What `Bridge::start` does first: register the bot.
@@ -75,7 +83,7 @@ impl Harness {
         // MemoryMatrix lets users join only rooms they were invited to, so the DM exists first.
         let spec = RoomSpec { creator: ALICE.into(), invite: vec![BOT.into()], is_direct: true, ..Default::default() };
         let mgmt = matrix.create_room(&spec).await.unwrap();
-        let h = Harness::attach(dir, matrix, mgmt.clone(), Arc::default()).await;
+        let h = Harness::attach(config, dir, matrix, mgmt.clone(), Arc::default()).await;
         let invite = json!({
             "type": "m.room.member", "state_key": BOT, "sender": ALICE,
             "content": {"membership": "invite", "is_direct": true},
@@ -91,27 +99,37 @@ impl Harness {
 
     /// Opens the store in `dir` and builds a bridge with a fresh test link, its sink attached.
     pub async fn attach(
+        config_text: &'static str,
         dir: tempfile::TempDir,
         matrix: Arc<MemoryMatrix>,
         mgmt: String,
         counter: Arc<AtomicU32>,
     ) -> Harness {
-        let config = Config::parse(CONFIG, Purpose::Run).unwrap();
+        let config = Config::parse(config_text, Purpose::Run).unwrap();
         let store = Store::open(&db_path(dir.path())).unwrap();
         // No control API or sent log: the test looks at `TestBackend::sent` directly.
-        let backend = Arc::new(TestBackend::new("test1", OUR_NUMBER, TestBackendConfig::default()));
-        let backend_dyn: Arc<dyn Backend> = backend.clone();
+        let links: Vec<Arc<TestBackend>> = config
+            .backends
+            .iter()
+            .map(|b| Arc::new(TestBackend::new(&b.id, &b.number, TestBackendConfig::default())))
+            .collect();
+        let dyns: Vec<Arc<dyn Backend>> = links.iter().map(|l| l.clone() as Arc<dyn Backend>).collect();
         let flaky = Arc::new(Flaky { inner: matrix.clone(), faults: Mutex::default() });
-        let bridge = Bridge::new(config, store.clone(), flaky.clone(), vec![backend_dyn.clone()]);
+        let bridge = Bridge::new(config, store.clone(), flaky.clone(), dyns.clone());
         let (tx, states) = mpsc::unbounded_channel();
-        backend.clone().start(EventSink::new("test1", store, bridge.wake.inbox.clone(), tx)).await.unwrap();
-        Harness { dir, matrix, flaky, bridge, backend, backend_dyn, mgmt, _states: states, counter }
+        for link in &links {
+            let sink = EventSink::new(link.id(), store.clone(), bridge.wake.inbox.clone(), tx.clone());
+            link.clone().start(sink).await.unwrap();
+        }
+        let main = links.iter().position(|l| l.id() == "test1").unwrap_or(0);
+        let (backend, backend_dyn) = (links[main].clone(), dyns[main].clone());
+        Harness { config_text, dir, matrix, flaky, bridge, backend, backend_dyn, links, mgmt, _states: states, counter }
     }
 
     /// A new process on the same database and homeserver (the old one is dropped).
     pub async fn restart(self) -> Harness {
-        let Harness { dir, matrix, mgmt, counter, .. } = self;
-        Harness::attach(dir, matrix, mgmt, counter).await
+        let Harness { config_text, dir, matrix, mgmt, counter, .. } = self;
+        Harness::attach(config_text, dir, matrix, mgmt, counter).await
     }
 
     pub fn next(&self) -> u32 {
@@ -152,7 +170,9 @@ impl Harness {
             // Statuses go out while the link sends, as on a quiet bridge (so PENDING is
             // seen; under load a PENDING overtaken by SUCCESS is skipped, see below).
             self.bridge.send_matrix_jobs().await.unwrap();
-            self.bridge.send_due(&self.backend_dyn).await.unwrap();
+            for link in self.bridge.backends.values() {
+                self.bridge.send_due(link).await.unwrap();
+            }
             self.bridge.drain_inbox().await.unwrap();
             self.bridge.send_matrix_jobs().await.unwrap();
             let after = self.snapshot();
