@@ -350,9 +350,13 @@ impl Bridge {
             // Parts of long SMS already shown are recognised for twice the wait for parts.
             let _ = self.store.prune_sms_done(crate::store::now_ms() - 2 * timeout);
             if tick.is_multiple_of(120) {
-                let _ = self.store.prune_transactions(7 * DAY);
-                let _ = self.store.prune_inbox(7 * DAY);
-                let _ = self.store.prune_matrix_out(7 * DAY);
+                let days = self.config.database.retention_days;
+                let retention = (days > 0).then_some(days as i64 * DAY);
+                match self.store.prune(retention) {
+                    Ok(p) if p.rows > 0 => tracing::info!(rows = p.rows, "pruned old history"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not prune old history"),
+                }
             }
             tick += 1;
             tokio::time::sleep(Duration::from_secs(30)).await;

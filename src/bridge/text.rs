@@ -6,6 +6,8 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unsendable {
     Edit,
+    /// A message type that is neither text nor media MMS can carry (a location, a
+    /// poll, …).
     Media(String),
     Empty,
 }
@@ -14,7 +16,7 @@ impl Unsendable {
     pub fn explain(&self) -> String {
         match self {
             Unsendable::Edit => "SMS messages cannot be edited; send a new message instead".into(),
-            Unsendable::Media(t) => format!("{t} messages need MMS, which this link does not send yet"),
+            Unsendable::Media(t) => format!("{t} messages cannot be sent as SMS or MMS"),
             Unsendable::Empty => "the message has no text".into(),
         }
     }

@@ -69,11 +69,4 @@ impl Store {
         stmt.execute(params![event_id, id])?;
         Ok(())
     }
-
-    /// Removes handled items older than `max_age_ms`.
-    pub fn prune_inbox(&self, max_age_ms: i64) -> Result<usize> {
-        self.with(|c| {
-            Ok(c.execute("DELETE FROM inbox WHERE state = 'done' AND received_at < ?1", [now_ms() - max_age_ms])?)
-        })
-    }
 }

@@ -13,8 +13,9 @@ pub struct PendingEvent {
 }
 
 impl Store {
-    /// Records a transaction and its events in one commit. Returns false for a
-    /// transaction id seen before (the homeserver retried): nothing is stored twice.
+    /// Records a transaction and its events in one commit. Returns false only when both the
+    /// transaction id and every event in it were seen before (the homeserver retried):
+    /// nothing is stored twice.
     /// `events` are (event id, room id, JSON).
     pub fn accept_transaction(&self, txn_id: &str, events: &[(String, String, String)]) -> Result<bool> {
         self.tx(|tx| {
@@ -65,14 +66,6 @@ impl Store {
 
     /// Forgets transaction and handled event ids older than `max_age_ms` (the homeserver
     /// gives up retrying long before).
-    pub fn prune_transactions(&self, max_age_ms: i64) -> Result<usize> {
-        self.with(|c| {
-            let cutoff = now_ms() - max_age_ms;
-            c.execute("DELETE FROM matrix_in WHERE state != 'new' AND received_at < ?1", [cutoff])?;
-            Ok(c.execute("DELETE FROM txns WHERE received_at < ?1", [cutoff])?)
-        })
-    }
-
     pub fn seen_transaction(&self, txn_id: &str) -> Result<bool> {
         self.with(|c| {
             Ok(c.query_row("SELECT 1 FROM txns WHERE txn_id = ?1", [txn_id], |_| Ok(())).optional()?.is_some())

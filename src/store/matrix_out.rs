@@ -88,10 +88,4 @@ impl Store {
             Ok(())
         })
     }
-
-    pub fn prune_matrix_out(&self, max_age_ms: i64) -> Result<usize> {
-        self.with(|c| {
-            Ok(c.execute("DELETE FROM matrix_out WHERE state = 'done' AND created_at < ?1", [now_ms() - max_age_ms])?)
-        })
-    }
 }

@@ -7,6 +7,7 @@ mod mms_in;
 mod mms_out;
 mod outbox;
 mod portals;
+mod prune;
 mod queue;
 mod schema;
 mod sms_parts;
@@ -23,6 +24,7 @@ pub use mms_in::{MmsJob, MmsStage, NewMmsJob};
 pub use mms_out::MmsOutJob;
 pub use outbox::{NewOutJob, OutJob, OutState, ReportTarget};
 pub use portals::{Ghost, Portal};
+pub use prune::Pruned;
 pub use queue::{DeadItem, Queue, backoff_ms};
 // Kept so `store::IncomingPart` paths (the SMPP link, tests) still compile.
 pub use crate::message::IncomingPart;
@@ -71,6 +73,8 @@ impl Store {
 
     fn init(mut conn: Connection) -> Result<Store> {
         // FULL: a commit survives power loss, not just a crash of this process.
+        // Only takes effect on a new, empty database: it lets pruning shrink the file.
+        conn.execute_batch("PRAGMA auto_vacuum=INCREMENTAL;")?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;

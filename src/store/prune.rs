@@ -1,0 +1,136 @@
+//! Housekeeping: what has been delivered or given up for good is forgotten after
+//! `database.retention_days`, so the database stays bounded however long the bridge runs.
+//! Waiting and dead items are never pruned: they are work, or the user's to retry or drop.
+
+use rusqlite::params;
+
+use super::{Result, Store, now_ms};
+
+/// Transaction ids are only needed while the homeserver may retry a transaction.
+const TXN_MEMORY_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Rows removed per table by one prune.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pruned {
+    pub rows: usize,
+}
+
+/// (table, finished states, time column): rows in these states older than the cutoff go.
+const HISTORY: &[(&str, &str, &str, &str)] = &[
+    ("matrix_in", "state", "'done', 'dropped'", "received_at"),
+    ("inbox", "state", "'done', 'dropped'", "received_at"),
+    ("matrix_out", "state", "'done', 'dropped'", "created_at"),
+    ("mms_in", "stage", "'done', 'dropped'", "received_at"),
+    ("mms_out", "state", "'sent', 'failed', 'dropped'", "created_at"),
+];
+
+impl Store {
+    /// Forgets finished work older than `retention_ms` (None keeps it for ever) and
+    /// transaction ids older than a week, in one commit; then gives freed pages back to
+    /// the file system where the database allows it.
+    pub fn prune(&self, retention_ms: Option<i64>) -> Result<Pruned> {
+        let now = now_ms();
+        let rows = self.tx(|tx| {
+            let mut rows = tx.execute("DELETE FROM txns WHERE received_at < ?1", [now - TXN_MEMORY_MS])?;
+            let Some(retention) = retention_ms else { return Ok(rows) };
+            let cutoff = now - retention;
+            // Sent messages: their link message ids first (they point at the row).
+            let finished_out =
+                "SELECT id FROM outbox WHERE state IN ('sent', 'delivered', 'failed', 'dropped') AND updated_at < ?1";
+            rows += tx.execute(&format!("DELETE FROM message_map WHERE outbox_id IN ({finished_out})"), [cutoff])?;
+            rows += tx.execute(&format!("DELETE FROM outbox WHERE id IN ({finished_out})"), [cutoff])?;
+            for (table, col, states, at) in HISTORY {
+                let sql = format!("DELETE FROM {table} WHERE {col} IN ({states}) AND {at} < ?1");
+                rows += tx.execute(&sql, params![cutoff])?;
+            }
+            rows += tx.execute("DELETE FROM sent_events WHERE sent_at < ?1", [cutoff])?;
+            Ok(rows)
+        })?;
+        // Only databases made with auto_vacuum = incremental (new ones) shrink; in others
+        // the freed pages are reused, which keeps them bounded all the same.
+        // Each step of the pragma frees one page: it is run to the end.
+        self.with(|c| {
+            let mut stmt = c.prepare("PRAGMA incremental_vacuum")?;
+            let mut steps = stmt.query([])?;
+            while steps.next()?.is_some() {}
+            Ok(())
+        })?;
+        Ok(Pruned { rows })
+    }
+
+    /// The database file's size in bytes (pages in use and free).
+    pub fn size_bytes(&self) -> Result<i64> {
+        self.with(|c| {
+            let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            let size: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            Ok(pages * size)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewOutJob, Portal};
+
+    #[test]
+    fn finished_work_goes_and_waiting_or_dead_work_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("db")).unwrap();
+        let p = s
+            .claim_portal(&Portal {
+                id: 0,
+                local_number: "+1".into(),
+                remote_key: "2".into(),
+                remote_display: "2".into(),
+                remote_destination: Some("2".into()),
+                backend_id: "b".into(),
+                owner: "@o:x".into(),
+                room_id: Some("!r".into()),
+                owner_left: false,
+                generation: 0,
+            })
+            .unwrap();
+        let body = "x".repeat(2000);
+        let mut ids = Vec::new();
+        for i in 0..300 {
+            let ev = format!("$e{i}");
+            let job = NewOutJob {
+                portal_id: p.id,
+                backend_id: "b",
+                room_id: "!r",
+                event_id: &ev,
+                destination: "2",
+                body: &body,
+                expires_at: now_ms() + 1000,
+                sender: None,
+            };
+            let id = s.tx(|tx| Store::enqueue_out(tx, &job)).unwrap().unwrap();
+            ids.push(id);
+        }
+        s.tx(|tx| {
+            for id in &ids[..298] {
+                Store::mark_sent(tx, *id, "b", &[format!("m{id}")])?;
+            }
+            Store::bury_tx(tx, crate::store::Queue::Outbox, ids[298], "gave up")
+        })
+        .unwrap();
+        let full = s.size_bytes().unwrap();
+        // Nothing is old enough yet.
+        assert_eq!(s.prune(Some(60_000)).unwrap().rows, 0);
+        assert_eq!(s.prune(None).unwrap().rows, 0);
+        // Everything finished is, with a retention of zero.
+        let pruned = s.prune(Some(-1)).unwrap();
+        assert_eq!(pruned.rows, 298 * 2, "298 messages and their ids");
+        let left: Vec<String> = s
+            .with(|c| {
+                let mut st = c.prepare("SELECT state FROM outbox ORDER BY id")?;
+                let r = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+                Ok(r)
+            })
+            .unwrap();
+        assert_eq!(left, ["dead", "queued"], "dead and waiting work stays");
+        // A new database gives the space back.
+        assert!(s.size_bytes().unwrap() < full / 2, "{} of {full}", s.size_bytes().unwrap());
+    }
+}
