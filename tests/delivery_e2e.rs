@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::bridge::{Env, command, messages, open_management_room, setup, setup_full, wait};
+use common::bridge::{BOT, Env, command, messages, open_management_room, setup, setup_full, wait};
 use common::hs_proxy::HsProxy;
 use common::mmsc::{TestMmsc, notification_push, png, retrieve_conf_with};
 use common::smsc::{PASSWORD, SYSTEM_ID, Smsc};
@@ -203,13 +203,15 @@ async fn a_homeserver_restart_in_the_middle_of_an_mms_shows_no_part_twice() {
     assert_eq!(smsc.deliver(MMS_PHONE, SMPP_NUMBER, 0, 0, b"photos coming", &[]).await, 0);
     let portal = alice.wait_for_invite("the portal invite", wait(), |_, _| true).await;
     alice.join(&portal).await;
-    // A room of Alice's own, to show the restart makes Synapse forget transaction ids.
-    let scratch = alice.post_json("/_matrix/client/v3/createRoom", &json!({})).await["room_id"]
+    // A room of the bot's own, to show that the restart makes Synapse forget the
+    // transaction ids of appservice sends (a user's, with a device, it keeps in its database).
+    let appservice = TestUser::new(&env.hs.base_url, BOT.into(), env.as_token.clone());
+    let scratch = appservice.post_json("/_matrix/client/v3/createRoom", &json!({})).await["room_id"]
         .as_str()
         .unwrap()
         .to_string();
-    let before_restart = send_with_txn(&alice, &scratch, "probe", "probe").await;
-    assert_eq!(send_with_txn(&alice, &scratch, "probe", "probe").await, before_restart, "txn ids are remembered");
+    let before_restart = send_with_txn(&appservice, &scratch, "probe", "probe").await;
+    assert_eq!(send_with_txn(&appservice, &scratch, "probe", "probe").await, before_restart, "txn ids are remembered");
 
     // Two pictures and a text: posted as image (txn mms-in-J-0), image (mms-in-J-1), text.
     let attachment = |name: &str, data: Vec<u8>| mms::Attachment {
@@ -249,7 +251,8 @@ async fn a_homeserver_restart_in_the_middle_of_an_mms_shows_no_part_twice() {
     );
     env.hs.restart().await;
     let alice = TestUser::new(&env.hs.base_url, alice.user_id.clone(), alice.access_token.clone());
-    let after_restart = send_with_txn(&alice, &scratch, "probe", "probe").await;
+    let appservice = TestUser::new(&env.hs.base_url, BOT.into(), env.as_token.clone());
+    let after_restart = send_with_txn(&appservice, &scratch, "probe", "probe").await;
     assert_ne!(after_restart, before_restart, "the restarted Synapse should have forgotten its transaction ids");
 
     // The MMSC hears m-notifyresp-ind only after every part went to Matrix.
