@@ -112,7 +112,8 @@ pub fn png(w: u32, h: u32) -> Vec<u8> {
 
 /// An m-retrieve-conf from `from` with an image and a text, as an MMSC serves it.
 pub fn retrieve_conf(from: &str, to: &[&str], text: &str, image: &[u8]) -> Vec<u8> {
-    let photo = mms::Attachment { content_type: "image/png".into(), filename: "photo.png".into(), data: image.to_vec() };
+    let photo =
+        mms::Attachment { content_type: "image/png".into(), filename: "photo.png".into(), data: image.to_vec() };
     retrieve_conf_with(from, to, text, &[photo])
 }
 
