@@ -564,3 +564,27 @@ async fn a_homeserver_that_forgot_its_transaction_ids_gets_no_part_twice() {
     assert_eq!(texts.len(), 1, "the text once");
     assert_eq!(h.matrix.uploads().len(), 2, "nothing uploaded twice");
 }
+
+#[tokio::test]
+async fn an_owner_who_left_is_invited_back_by_the_next_picture_message() {
+    let h = Harness::new("  allow_private_addresses: true").await;
+    let room = h.bob_portal().await;
+    h.matrix.join(ALICE, &room).await.unwrap();
+    h.matrix.leave(ALICE, &room, None).await.unwrap();
+    let leave = serde_json::json!({
+        "type": "m.room.member", "state_key": ALICE, "sender": ALICE, "room_id": room,
+        "event_id": "$alice-left", "content": {"membership": "leave"},
+    });
+    assert!(h.bridge.accept_transaction("t-leave", &[leave]).unwrap());
+    h.bridge.handle_pending_events().await.unwrap();
+    assert!(h.bridge.store.portal_by_room(&room).unwrap().unwrap().owner_left);
+
+    let mms = retrieve_conf(BOB, &[OUR_NUMBER], "while you were away", &png(20, 10));
+    h.mmsc.put("away", mms.clone());
+    h.backend.inject_wap_push(PUSH_GATEWAY, notification_push(BOB, "T-away", &h.mmsc.location("away"), 900)).unwrap();
+    h.settle().await;
+    assert!(h.matrix.invited(&room).contains(ALICE), "the owner is invited back by the picture message");
+    assert!(!h.bridge.store.portal_by_room(&room).unwrap().unwrap().owner_left);
+    let bodies: Vec<Value> = h.bob_messages().into_iter().map(|c| c["body"].clone()).collect();
+    assert_eq!(bodies, ["hi", "while you were away"]);
+}

@@ -295,7 +295,9 @@ impl Bridge {
         };
         let portal = if others.is_empty() {
             let local = self.portal_local(&job.backend_id, &job.recipient);
-            self.ensure_portal_at(&job.backend_id, &local, &from, &owner).await?
+            let portal = self.ensure_portal_at(&job.backend_id, &local, &from, &owner).await?;
+            // An owner who left is invited back, as for an SMS.
+            self.usable_portal(portal, &from).await?
         } else {
             others.push(from.clone());
             self.ensure_group_portal(&job.backend_id, &others, &owner).await?

@@ -242,6 +242,25 @@ impl Env {
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("bridge.db")
     }
+
+    /// Points the bridge's `homeserver.address` at `url` (e.g. an [`HsProxy`] in front of
+    /// Synapse) instead of Synapse itself; call before starting the bridge.
+    ///
+    /// [`HsProxy`]: super::hs_proxy::HsProxy
+    pub fn route_homeserver_via(&self, url: &str) {
+        let text = std::fs::read_to_string(&self.config_path).unwrap();
+        let from = format!("  address: {}\n", self.hs.base_url);
+        assert!(text.contains(&from), "no homeserver address in the config:\n{text}");
+        std::fs::write(&self.config_path, text.replacen(&from, &format!("  address: {url}\n"), 1)).unwrap();
+    }
+
+    /// Reads the bridge's database (read-only, while it runs): `sql` must yield one integer.
+    pub fn db_count(&self, sql: &str) -> i64 {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let db = rusqlite::Connection::open_with_flags(self.db_path(), flags).unwrap();
+        db.busy_timeout(Duration::from_secs(5)).unwrap();
+        db.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
 }
 
 pub fn wait() -> Duration {

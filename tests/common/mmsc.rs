@@ -112,13 +112,15 @@ pub fn png(w: u32, h: u32) -> Vec<u8> {
 
 /// An m-retrieve-conf from `from` with an image and a text, as an MMSC serves it.
 pub fn retrieve_conf(from: &str, to: &[&str], text: &str, image: &[u8]) -> Vec<u8> {
-    let mut m = mms::send_req(
-        "unused",
-        &to.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        None,
-        Some(text),
-        &[mms::Attachment { content_type: "image/png".into(), filename: "photo.png".into(), data: image.to_vec() }],
-    );
+    let photo =
+        mms::Attachment { content_type: "image/png".into(), filename: "photo.png".into(), data: image.to_vec() };
+    retrieve_conf_with(from, to, text, &[photo])
+}
+
+/// An m-retrieve-conf from `from` with these attachments and a text.
+pub fn retrieve_conf_with(from: &str, to: &[&str], text: &str, attachments: &[mms::Attachment]) -> Vec<u8> {
+    let mut m =
+        mms::send_req("unused", &to.iter().map(|s| s.to_string()).collect::<Vec<_>>(), None, Some(text), attachments);
     m.message_type = MessageType::RETRIEVE_CONF;
     m.transaction_id = None;
     m.from = Some(mms::From::Address(format!("{from}/TYPE=PLMN")));

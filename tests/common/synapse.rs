@@ -534,6 +534,29 @@ impl TestUser {
         resp["event_id"].as_str().unwrap_or_else(|| panic!("send without event_id: {resp}")).to_owned()
     }
 
+    /// Every `m.room.message` of a room the user may see, oldest first, read with
+    /// `/messages` (paged): what the room holds, whatever syncs delivered.
+    pub async fn room_messages(&self, room_id: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut from: Option<String> = None;
+        loop {
+            let mut path = format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=100", urlencode(room_id));
+            if let Some(token) = &from {
+                path.push_str(&format!("&from={}", urlencode(token)));
+            }
+            let resp = self.get_json(&path).await;
+            let chunk = resp["chunk"].as_array().cloned().unwrap_or_default();
+            let done = chunk.is_empty();
+            out.extend(chunk.into_iter().filter(|e| e["type"] == "m.room.message"));
+            match resp["end"].as_str() {
+                Some(end) if !done => from = Some(end.to_owned()),
+                _ => break,
+            }
+        }
+        out.reverse();
+        out
+    }
+
     pub async fn room_state(&self, room_id: &str) -> Value {
         let path = format!("/_matrix/client/v3/rooms/{}/state", urlencode(room_id));
         self.get_json(&path).await
