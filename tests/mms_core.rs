@@ -588,3 +588,16 @@ async fn an_owner_who_left_is_invited_back_by_the_next_picture_message() {
     let bodies: Vec<Value> = h.bob_messages().into_iter().map(|c| c["body"].clone()).collect();
     assert_eq!(bodies, ["hi", "while you were away"]);
 }
+
+#[tokio::test]
+async fn a_kicked_ghost_is_brought_back_by_the_next_picture_message() {
+    let h = Harness::new("  allow_private_addresses: true").await;
+    let room = h.bob_portal().await;
+    h.matrix.leave(BOB_GHOST, &room, None).await.unwrap();
+    h.mmsc.put("back", retrieve_conf(BOB, &[OUR_NUMBER], "I'm back", &png(20, 10)));
+    h.backend.inject_wap_push(PUSH_GATEWAY, notification_push(BOB, "T-back", &h.mmsc.location("back"), 900)).unwrap();
+    h.settle().await;
+    assert!(h.matrix.members(&room).contains(BOB_GHOST), "the bot invited the ghost back and it joined");
+    let bodies: Vec<Value> = h.bob_messages().into_iter().map(|c| c["body"].clone()).collect();
+    assert_eq!(bodies, ["hi", "I'm back"]);
+}

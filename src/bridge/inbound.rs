@@ -152,11 +152,11 @@ impl Bridge {
         let from = Address::parse_cached(sender, self.config.bridge.default_region.as_deref());
         let local = self.portal_local(&item.backend_id, recipient);
         let portal = self.ensure_portal_at(&item.backend_id, &local, &from, &owner).await?;
-        let portal = self.usable_portal(portal, &from).await?;
+        let mut portal = self.usable_portal(portal, &from).await?;
         let ghost = self.ensure_ghost(&from).await?;
         super::failpoint::hit("inbox-before-send").await;
         let txn = format!("sms-in-{}", item.id);
-        let event_id = self.send_as_ghost(portal, &from, &ghost, &txn, content, timestamp_ms).await?;
+        let event_id = self.send_as_ghost(&mut portal, &from, &ghost, &txn, content, timestamp_ms).await?;
         tracing::debug!(inbox = item.id, %event_id, "SMS relayed to Matrix");
         Ok(event_id)
     }

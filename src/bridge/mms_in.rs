@@ -300,9 +300,10 @@ impl Bridge {
             self.usable_portal(portal, &from).await?
         } else {
             others.push(from.clone());
-            self.ensure_group_portal(&job.backend_id, &others, &owner).await?
+            let portal = self.ensure_group_portal(&job.backend_id, &others, &owner).await?;
+            self.usable_portal(portal, &from).await?
         };
-        let room = portal.room_id.clone().unwrap_or_default();
+        let mut portal = portal;
         let ghost = self.ensure_ghost(&from).await?;
         let ts = m.date.map(|d| (d as i64).saturating_mul(1000));
         if recipients > max_recipients {
@@ -312,10 +313,12 @@ impl Bridge {
             );
             let txn = format!("mms-in-{}-group-too-large", job.id);
             let content = super::status::notice(&body);
-            self.matrix
-                .send(&self.bot, &room, &txn, "m.room.message", &content, ts)
-                .await
-                .map_err(BridgeError::from)?;
+            if self.store.sent_event(&txn).map_err(BridgeError::from)?.is_none() {
+                let room = portal.room_id.as_deref().unwrap_or_default();
+                let ev = self.matrix.send(&self.bot, room, &txn, "m.room.message", &content, ts).await;
+                let ev = ev.map_err(BridgeError::from)?;
+                self.store.record_sent_event(&txn, &ev).map_err(BridgeError::from)?;
+            }
         }
 
         let parts = flatten(&m.parts);
@@ -370,21 +373,21 @@ impl Bridge {
             });
             content["info"]["mimetype"] = json!(mimetype);
             content["info"]["size"] = json!(p.data.len());
-            self.send_once(&ghost, &room, &txn, &content, ts).await?;
+            self.send_once(&mut portal, &from, &ghost, &txn, &content, ts).await?;
             sent += 1;
         }
         if !caption.is_empty() && media.len() != 1 {
             let txn = format!("mms-in-{}-text", job.id);
             let content = json!({ "msgtype": "m.text", "body": caption });
-            self.send_once(&ghost, &room, &txn, &content, ts).await?;
+            self.send_once(&mut portal, &from, &ghost, &txn, &content, ts).await?;
             sent += 1;
         }
         if sent == 0 {
             let txn = format!("mms-in-{}-empty", job.id);
             let content = json!({ "msgtype": "m.notice", "body": "📎 sent an empty picture message." });
-            self.send_once(&ghost, &room, &txn, &content, ts).await?;
+            self.send_once(&mut portal, &from, &ghost, &txn, &content, ts).await?;
         }
-        tracing::info!(job = job.id, %room, parts = parts.len(), "MMS relayed to Matrix");
+        tracing::info!(job = job.id, room = ?portal.room_id, parts = parts.len(), "MMS relayed to Matrix");
         Ok(())
     }
 

@@ -369,8 +369,9 @@ impl Bridge {
     /// twice.
     pub(crate) async fn send_once(
         &self,
-        sender: &str,
-        room: &str,
+        portal: &mut crate::store::Portal,
+        remote: &crate::phone::Address,
+        ghost: &str,
         txn: &str,
         content: &Value,
         ts: Option<i64>,
@@ -378,7 +379,7 @@ impl Bridge {
         if let Some(ev) = self.store.sent_event(txn)? {
             return Ok(ev);
         }
-        let ev = self.matrix.send(sender, room, txn, "m.room.message", content, ts).await?;
+        let ev = self.send_as_ghost(portal, remote, ghost, txn, content, ts).await?;
         self.store.record_sent_event(txn, &ev)?;
         Ok(ev)
     }

@@ -67,10 +67,11 @@ impl Bridge {
     }
 
     /// Sends a message as a ghost; a ghost that was kicked or left is brought back, and a
-    /// room it cannot get back into is replaced. Returns (room, event id).
+    /// room it cannot get back into is replaced (`portal` then names the new room, for the
+    /// caller's next sends). Returns the event id.
     pub(super) async fn send_as_ghost(
         &self,
-        portal: Portal,
+        portal: &mut Portal,
         remote: &Address,
         ghost: &str,
         txn: &str,
@@ -92,7 +93,8 @@ impl Bridge {
                     Err(e) if e.is_transient() => return Err(e.into()),
                     Err(e) => {
                         tracing::warn!(%room, error = %e, "the ghost cannot get back in; making a new portal");
-                        self.replace_portal_room(&portal, remote).await?.room_id.unwrap_or_default()
+                        *portal = self.replace_portal_room(portal, remote).await?;
+                        portal.room_id.clone().unwrap_or_default()
                     }
                 };
                 Ok(self.matrix.send(ghost, &room, txn, "m.room.message", content, ts).await?)
@@ -103,6 +105,13 @@ impl Bridge {
 
     /// Forgets a portal's room and makes a new one for the conversation.
     async fn replace_portal_room(&self, portal: &Portal, remote: &Address) -> Result<Portal, BridgeError> {
+        if super::portals::is_group_key(&portal.remote_key) {
+            // Its members are not known here; a group room is not remade from one sender.
+            return Err(BridgeError::Other(format!(
+                "the group chat {} can no longer be used",
+                portal.room_id.as_deref().unwrap_or_default()
+            )));
+        }
         self.store.retire_portal_room(portal.id)?;
         let remote = Address { key: portal.remote_key.clone(), ..remote.clone() };
         let new = self.ensure_portal_at(&portal.backend_id, &portal.local_number, &remote, &portal.owner).await?;
