@@ -289,24 +289,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Portal, Queue};
+    use crate::store::Queue;
 
     fn setup() -> (Store, i64) {
         let s = Store::open_in_memory().unwrap();
-        let p = s
-            .claim_portal(&Portal {
-                id: 0,
-                local_number: "+1".into(),
-                remote_key: "2".into(),
-                remote_display: "2".into(),
-                remote_destination: Some("2".into()),
-                backend_id: "b".into(),
-                owner: "@o:x".into(),
-                room_id: Some("!r".into()),
-                owner_left: false,
-                generation: 0,
-            })
-            .unwrap();
+        let p = s.claim_portal(&crate::store::portals::test_portal()).unwrap();
         (s, p.id)
     }
 

@@ -45,6 +45,23 @@ fn portal(r: &Row) -> rusqlite::Result<Portal> {
     })
 }
 
+/// A portal for the store's unit tests: link `b`, number `+1`, remote `2`, room `!r`.
+#[cfg(test)]
+pub(crate) fn test_portal() -> Portal {
+    Portal {
+        id: 0,
+        local_number: "+1".into(),
+        remote_key: "2".into(),
+        remote_display: "2".into(),
+        remote_destination: Some("2".into()),
+        backend_id: "b".into(),
+        owner: "@o:x".into(),
+        room_id: Some("!r".into()),
+        owner_left: false,
+        generation: 0,
+    }
+}
+
 impl Store {
     pub fn ghost(&self, localpart: &str) -> Result<Option<Ghost>> {
         self.with(|c| {

@@ -71,26 +71,13 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{NewOutJob, Portal};
+    use crate::store::NewOutJob;
 
     #[test]
     fn finished_work_goes_and_waiting_or_dead_work_stays() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(&dir.path().join("db")).unwrap();
-        let p = s
-            .claim_portal(&Portal {
-                id: 0,
-                local_number: "+1".into(),
-                remote_key: "2".into(),
-                remote_display: "2".into(),
-                remote_destination: Some("2".into()),
-                backend_id: "b".into(),
-                owner: "@o:x".into(),
-                room_id: Some("!r".into()),
-                owner_left: false,
-                generation: 0,
-            })
-            .unwrap();
+        let p = s.claim_portal(&crate::store::portals::test_portal()).unwrap();
         let body = "x".repeat(2000);
         let mut ids = Vec::new();
         for i in 0..300 {

@@ -79,19 +79,30 @@ impl Store {
     /// Counts a failed attempt and schedules the next one; `strike` counts it against
     /// `bridge.max_attempts`. Returns (attempts, strikes) so far.
     pub fn retry_later(&self, q: Queue, id: i64, next_at: i64, error: &str, strike: bool) -> Result<(u32, u32)> {
-        self.with(|c| retry_later_tx(c, q, id, next_at, error, strike))
+        self.with(|c| Store::retry_later_tx(c, q, id, next_at, error, strike))
     }
 
     /// [`Store::retry_later`] inside a caller's transaction.
     pub fn retry_later_tx(
-        tx: &rusqlite::Transaction,
+        c: &rusqlite::Connection,
         q: Queue,
         id: i64,
         next_at: i64,
         error: &str,
         strike: bool,
     ) -> Result<(u32, u32)> {
-        retry_later_tx(tx, q, id, next_at, error, strike)
+        // The MMS tables' jobs have stages: they stay where they are.
+        let state = match q {
+            Queue::MmsIn | Queue::MmsOut => String::new(),
+            _ => format!("state = '{}', ", q.waiting_state()),
+        };
+        let sql = format!(
+            "UPDATE {} SET {state}attempts = attempts + 1, strikes = strikes + ?1, next_attempt_at = ?2, last_error = ?3
+             WHERE id = ?4 RETURNING attempts, strikes",
+            q.table()
+        );
+        let mut stmt = c.prepare_cached(&sql)?;
+        Ok(stmt.query_row(params![strike as i64, next_at, error, id], |r| Ok((r.get(0)?, r.get(1)?)))?)
     }
 
     /// Gives a job up: it stays in the table as `dead` for `dead`, `retry` and `drop`.
@@ -198,27 +209,6 @@ impl Store {
             format!("UPDATE {t} SET {s} = 'dropped' WHERE id = ?1 AND {s} = 'dead'", t = q.table(), s = q.state_col());
         self.with(|c| Ok(c.execute(&sql, [id])? == 1))
     }
-}
-
-fn retry_later_tx(
-    c: &rusqlite::Connection,
-    q: Queue,
-    id: i64,
-    next_at: i64,
-    error: &str,
-    strike: bool,
-) -> Result<(u32, u32)> {
-    // The MMS tables' jobs have stages: they stay where they are.
-    let state = match q {
-        Queue::MmsIn | Queue::MmsOut => String::new(),
-        _ => format!("state = '{}', ", q.waiting_state()),
-    };
-    let sql = format!(
-        "UPDATE {} SET {state}attempts = attempts + 1, strikes = strikes + ?1, next_attempt_at = ?2, last_error = ?3
-         WHERE id = ?4 RETURNING attempts, strikes",
-        q.table()
-    );
-    Ok(c.prepare_cached(&sql)?.query_row(params![strike as i64, next_at, error, id], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
 /// Exponential backoff with a little jitter: 2 s, 4 s, 8 s … capped at `cap_ms`.
