@@ -7,6 +7,7 @@ mod events;
 mod failpoint;
 mod health;
 mod inbound;
+mod keyed_lock;
 mod management;
 mod matrix_out;
 mod media;
@@ -20,7 +21,7 @@ mod rooms;
 pub mod status;
 pub mod text;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ use crate::backend::{Backend, EventSink, LinkState};
 use crate::config::{Config, Permission};
 use crate::matrix::{MatrixApi, MatrixError};
 use crate::store::{Queue, Store, StoreError};
+use keyed_lock::KeyedLock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
@@ -150,8 +152,8 @@ pub struct Bridge {
     pub wake: Wakers,
     bot: String,
     ghosts: Mutex<HashSet<String>>,
-    /// One per conversation being created (see `portals.rs`).
-    portal_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Portal creation, per conversation (see `portals.rs`).
+    portal_locks: KeyedLock,
     room_version: Mutex<Option<String>>,
     health: health::Health,
 }
@@ -175,7 +177,7 @@ impl Bridge {
             backends: backends.into_iter().map(|b| (b.id().to_string(), b)).collect(),
             wake,
             ghosts: Mutex::default(),
-            portal_locks: Mutex::default(),
+            portal_locks: KeyedLock::default(),
             room_version: Mutex::default(),
             health: health::Health::default(),
         })

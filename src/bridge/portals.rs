@@ -1,7 +1,5 @@
 //! Ghosts (one Matrix user per remote address) and portals (one room per address pair).
 
-use std::sync::Arc;
-
 use serde_json::json;
 
 use super::{Bridge, BridgeError};
@@ -150,13 +148,7 @@ impl Bridge {
     /// two rooms. Other conversations are not held up while this one registers and invites
     /// its ghosts.
     pub(super) async fn creation_lock(&self, local: &str, remote_key: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = {
-            let mut locks = self.portal_locks.lock().unwrap();
-            // Drop the locks nobody holds or waits for, so the map stays small.
-            locks.retain(|_, l| Arc::strong_count(l) > 1);
-            locks.entry(format!("{local}/{remote_key}")).or_default().clone()
-        };
-        lock.lock_owned().await
+        self.portal_locks.lock(&format!("{local}/{remote_key}")).await
     }
 
     /// Creates a portal's room; a room left by an interrupted creation (its alias taken)
