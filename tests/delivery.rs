@@ -100,13 +100,21 @@ async fn another_spelling_of_an_id_is_used_only_when_one_waiting_message_matches
     // Two waiting messages match: ambiguous, so it waits rather than guess.
     h.report("nonsense-1", DeliveryStatus::Delivered, &[&id_a, &id_b]);
     h.settle().await;
+    h.make_due();
+    h.settle().await;
     assert_eq!((h.job(&a.event_id).state, h.job(&b.event_id).state), (OutState::Sent, OutState::Sent));
-    // One match: taken.
+    // One match: not at once (it may be the report of a newer message whose send is not
+    // recorded yet, with a lookalike id), but after it waited a round.
     h.report("nonsense-2", DeliveryStatus::Delivered, &[&id_a]);
+    h.settle().await;
+    assert_eq!(h.job(&a.event_id).state, OutState::Sent, "not on the first try");
+    h.make_due();
     h.settle().await;
     assert_eq!(h.job(&a.event_id).state, OutState::Delivered);
     // A spelling that matches only a message already settled is not attached to it.
     h.report("nonsense-3", DeliveryStatus::Failed, &[&id_a]);
+    h.settle().await;
+    h.make_due();
     h.settle().await;
     assert_eq!(h.job(&a.event_id).state, OutState::Delivered);
     assert!(h.notices(&room).is_empty(), "{:?}", h.notices(&room));
@@ -243,4 +251,58 @@ async fn another_users_dead_items_are_not_theirs_to_see() {
     h.say_text(CAROL, &carol, &format!("retry sms-out-{}", h.job(&ev).id)).await;
     assert!(h.notices(&carol).pop().unwrap().starts_with("No given-up item"));
     assert_eq!(h.job(&ev).state, OutState::Dead);
+}
+
+#[tokio::test]
+async fn a_report_while_the_rest_is_retried_is_kept() {
+    let h = Harness::new().await;
+    let room = h.start_chat(BOB, "15551234567").await;
+    h.backend.push_faults(&[Fault::TransientAtPart(1)]);
+    let ev = h.say_text(ALICE, &room, &"d".repeat(400)).await;
+    let job = h.job(&ev).id;
+    // Part 1 is out and reported delivered while parts 2 and 3 wait for their retry.
+    h.report(&format!("test-{job}-1"), DeliveryStatus::Delivered, &[]);
+    h.settle().await;
+    assert_eq!(h.job(&ev).state, OutState::Queued, "not delivered with two parts still to go");
+    h.make_due();
+    h.settle().await;
+    for part in 2..=3 {
+        h.report(&format!("test-{job}-{part}"), DeliveryStatus::Delivered, &[]);
+    }
+    h.settle().await;
+    assert_eq!(h.job(&ev).state, OutState::Delivered, "part 1's report was not forgotten");
+    assert_eq!(h.matrix.receipts().len(), 1);
+}
+
+#[tokio::test]
+async fn a_part_failed_while_the_rest_waits_fails_the_message_once_and_stops_it() {
+    let h = Harness::new().await;
+    let room = h.start_chat(BOB, "15551234567").await;
+    h.backend.push_faults(&[Fault::TransientAtPart(1)]);
+    let ev = h.say_text(ALICE, &room, &"f".repeat(400)).await;
+    let job = h.job(&ev).id;
+    h.report(&format!("test-{job}-1"), DeliveryStatus::Failed, &[]);
+    h.settle().await;
+    h.make_due();
+    h.settle().await;
+    assert_eq!(h.job(&ev).state, OutState::Failed);
+    assert_eq!(h.backend.parts_sent(), [(job, 0)], "the rest is not sent after the message failed");
+    assert_eq!(h.notices(&room).len(), 1);
+}
+
+#[tokio::test]
+async fn retrying_a_given_up_long_message_sends_only_its_missing_parts() {
+    let h = Harness::new().await;
+    let room = h.start_chat(BOB, "15551234567").await;
+    h.backend.push_faults(&[Fault::TransientAtPart(1), Fault::Transient]);
+    let ev = h.say_text(ALICE, &room, &"r".repeat(400)).await;
+    let job = h.job(&ev).id;
+    h.sql().execute("UPDATE outbox SET expires_at = 1", []).unwrap();
+    h.make_due();
+    h.settle().await;
+    assert_eq!(h.job(&ev).state, OutState::Dead);
+    h.say_text(ALICE, &h.mgmt, &format!("retry sms-out-{job}")).await;
+    h.settle().await;
+    assert_eq!(h.job(&ev).state, OutState::Sent);
+    assert_eq!(h.backend.parts_sent(), [(job, 0), (job, 1), (job, 2)], "part 1 went once");
 }

@@ -200,3 +200,17 @@ async fn start_without_via_uses_the_first_link_in_the_config() {
     assert_eq!(portal.map(|p| p.backend_id).as_deref(), Some("zulu"), "not the alphabetically first (test1)");
     assert!(h.bridge.store.portal_by_pair(OUR_NUMBER, "15551234567").unwrap().is_none());
 }
+
+#[tokio::test]
+async fn deleting_a_chat_cancels_what_it_still_had_to_send() {
+    let h = Harness::new().await;
+    let room = h.start_chat(BOB, "15551234567").await;
+    h.backend.push_faults(&[Fault::Transient]);
+    let waiting = h.say_text(ALICE, &room, "never mind").await;
+    assert_eq!(h.job(&waiting).state, OutState::Queued);
+    h.say_text(ALICE, &room, "!sms delete").await;
+    h.make_due();
+    h.settle().await;
+    assert!(h.backend.sent().is_empty(), "nothing of the deleted chat left");
+    assert_eq!(h.job(&waiting).state, OutState::Failed);
+}

@@ -25,14 +25,20 @@ pub struct SendError {
     /// Parts of a long message the link accepted before the failure (index, message id):
     /// the core records them, and the next attempt sends only the others.
     pub accepted: Vec<(u8, String)>,
+    /// The link itself is down (not bound, reconnecting), rather than this message being
+    /// refused for now: the core waits for the link, and its return wakes the backlog.
+    pub link_down: bool,
 }
 
 impl SendError {
     pub fn transient(message: impl Into<String>) -> SendError {
-        SendError { permanent: false, message: message.into(), accepted: Vec::new() }
+        SendError { permanent: false, message: message.into(), accepted: Vec::new(), link_down: false }
     }
     pub fn permanent(message: impl Into<String>) -> SendError {
-        SendError { permanent: true, message: message.into(), accepted: Vec::new() }
+        SendError { permanent: true, message: message.into(), accepted: Vec::new(), link_down: false }
+    }
+    pub fn link_down(message: impl Into<String>) -> SendError {
+        SendError { link_down: true, ..SendError::transient(message) }
     }
     pub fn with_accepted(self, accepted: Vec<(u8, String)>) -> SendError {
         SendError { accepted, ..self }

@@ -5,20 +5,25 @@ use super::{Bridge, BridgeError};
 use crate::config::Permission;
 use crate::store::{DeadItem, InboxKind, Queue};
 
-/// Most items `dead` lists per queue, and `retry all`/`drop all` act on per queue.
-const PER_QUEUE: usize = 50;
+/// Most items looked at per queue (`retry all` and `drop all` act on as many).
+const PER_QUEUE: usize = 1000;
+/// Most items `dead` lists per queue.
+const LISTED: usize = 30;
 
 impl Bridge {
     pub(super) fn cmd_dead(&self, sender: &str) -> Result<String, BridgeError> {
         let mut out = String::new();
         for q in Queue::ALL {
-            let items = self.visible_dead(sender, q)?;
+            let items = self.visible_dead(sender, q, None)?;
             if items.is_empty() {
                 continue;
             }
             out.push_str(&format!("\n{} ({}):", queue_title(q), items.len()));
-            for item in &items {
+            for item in items.iter().take(LISTED) {
                 out.push_str(&format!("\n• {}-{} — {} — {}", q.name(), item.id, describe(item), item.error));
+            }
+            if items.len() > LISTED {
+                out.push_str(&format!("\n• … and {} more", items.len() - LISTED));
             }
         }
         if out.is_empty() {
@@ -35,7 +40,7 @@ impl Bridge {
         let targets: Vec<(Queue, i64)> = if args.eq_ignore_ascii_case("all") {
             let mut all = Vec::new();
             for q in Queue::ALL {
-                all.extend(self.visible_dead(sender, q)?.into_iter().map(|i| (q, i.id)));
+                all.extend(self.visible_dead(sender, q, None)?.into_iter().map(|i| (q, i.id)));
             }
             all
         } else {
@@ -43,7 +48,7 @@ impl Bridge {
             let Some((q, id)) = parsed else {
                 return Ok(format!("Usage: {verb} <id|all>, with an id as `dead` shows it (e.g. sms-in-12)."));
             };
-            if !self.visible_dead(sender, q)?.iter().any(|i| i.id == id) {
+            if self.visible_dead(sender, q, Some(id))?.is_empty() {
                 return Ok(format!("No given-up item {args} of yours. Say `dead` for the list."));
             }
             vec![(q, id)]
@@ -67,8 +72,8 @@ impl Bridge {
 
     /// The dead items of a queue that `sender` may see: an admin all, a user those of the
     /// links they own and of their rooms.
-    fn visible_dead(&self, sender: &str, q: Queue) -> Result<Vec<DeadItem>, BridgeError> {
-        let items = self.store.dead_items(q, PER_QUEUE)?;
+    fn visible_dead(&self, sender: &str, q: Queue, id: Option<i64>) -> Result<Vec<DeadItem>, BridgeError> {
+        let items = self.store.dead_items(q, PER_QUEUE, id)?;
         if self.permission(sender) >= Permission::Admin {
             return Ok(items);
         }

@@ -63,7 +63,7 @@ impl Bridge {
         match attempt {
             // Later events of this room wait for it; other rooms go on.
             Attempt::Retry(n) => {
-                if matches!(e, BridgeError::Matrix(_)) && e.is_transient() {
+                if e.homeserver_away() {
                     self.matrix_failed();
                 }
                 tracing::warn!(error = %e, event = %id, attempts = n, "will retry a Matrix event")

@@ -24,6 +24,17 @@ impl Health {
 }
 
 impl Bridge {
+    /// While the homeserver seems away, asks it every few seconds whether it is back, so
+    /// the backlog does not wait for some job's backoff to come due.
+    pub(crate) async fn probe_homeserver(self: std::sync::Arc<Self>) {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            if self.health.matrix_away() && self.matrix.versions().await.is_ok() {
+                self.matrix_answered();
+            }
+        }
+    }
+
     /// A transient homeserver failure: its queues now wait for it.
     pub(crate) fn matrix_failed(&self) {
         self.health.matrix_away.store(true, Ordering::Relaxed);

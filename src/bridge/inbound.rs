@@ -38,7 +38,14 @@ impl Bridge {
         // Relayed SMS are recorded in one commit per batch; their transaction ids (derived
         // from the inbox row) make a repeat after a crash harmless.
         let mut relayed: Vec<(i64, String)> = Vec::with_capacity(items.len());
+        // Conversations with an item that failed in this batch: their later items wait,
+        // so they keep their order.
+        let mut held: Vec<(&str, &str)> = Vec::new();
         for item in &items {
+            let conversation = conversation_of(item);
+            if conversation.is_some_and(|c| held.contains(&c)) {
+                continue;
+            }
             let result = match &item.item {
                 InboxKind::Sms(sms) => self.relay_sms(item, sms).await.map(|ev| relayed.push((item.id, ev))),
                 InboxKind::Report(r) => self.apply_report(item, r),
@@ -48,6 +55,16 @@ impl Bridge {
             };
             if let Err(e) = result {
                 self.record_relayed(&mut relayed).await?;
+                held.extend(conversation);
+                if let (InboxKind::Report(_), BridgeError::NotYet(_)) = (&item.item, &e)
+                    && item.strikes + 1 >= self.config.bridge.max_attempts
+                {
+                    // A report no message of ours ever matched (another client on a shared
+                    // account, a message pruned long ago): nothing to show or retry.
+                    tracing::warn!(inbox = item.id, error = %e, "dropping a delivery report that matches no message");
+                    self.store.tx(|tx| Store::finish_inbox(tx, item.id, None))?;
+                    continue;
+                }
                 if self.inbox_failed(item, &e)? {
                     // The homeserver is away: pause the batch rather than fail every item.
                     // Later SMS of this conversation wait for it (see `due_inbox`).
@@ -81,7 +98,9 @@ impl Bridge {
             }
             Attempt::Retry(attempts) if matches!(e, BridgeError::Matrix(_)) && e.is_transient() => {
                 tracing::warn!(inbox = item.id, attempts, error = %e, "inbound item not relayed; will retry");
-                self.matrix_failed();
+                if e.homeserver_away() {
+                    self.matrix_failed();
+                }
                 Ok(true)
             }
             Attempt::Retry(attempts) => {
@@ -126,7 +145,9 @@ impl Bridge {
         let body =
             format!("⚠ {what}\nSay `retry {}-{}` in the management room to try again.", Queue::Inbox.name(), item.id);
         let local = self.portal_local(&item.backend_id, to);
-        if let Some(room) = self.store.portal_by_pair(&local, &from.key)?.and_then(|p| p.room_id) {
+        // A chat its owner left is no place for it.
+        let portal = self.store.portal_by_pair(&local, &from.key)?.filter(|p| !p.owner_left);
+        if let Some(room) = portal.and_then(|p| p.room_id) {
             return Ok(Some((Target::Room(room), body)));
         }
         Ok(self.link_owner(&item.backend_id).filter(|o| !o.is_empty()).map(|o| (Target::Owner(o), body)))
@@ -165,7 +186,10 @@ impl Bridge {
     /// follows all of its parts. SUCCESS and the read receipt once every part is
     /// delivered; FAIL_PERMANENT and one notice when any part failed; nothing goes back.
     fn apply_report(&self, item: &InboxItem, r: &DeliveryReport) -> Result<(), BridgeError> {
-        let (job_id, key) = match self.store.report_target(&item.backend_id, &r.message_id, &r.alt_ids)? {
+        // Other spellings of the id only once the report has waited a round: a report that
+        // overtook its own send must not meet an older message with a lookalike id.
+        let alts: &[String] = if item.attempts > 0 { &r.alt_ids } else { &[] };
+        let (job_id, key) = match self.store.report_target(&item.backend_id, &r.message_id, alts)? {
             ReportTarget::Part { job, key } => (job, key),
             // The report may have overtaken the record of its send: retry for a while.
             ReportTarget::Unknown => {
@@ -179,7 +203,9 @@ impl Bridge {
             }
         };
         let Some(job) = self.store.out_job(job_id)? else {
-            return Err(BridgeError::Other(format!("delivery report for a message no longer kept ({job_id})")));
+            tracing::info!(inbox = item.id, job = job_id, "delivery report for a message no longer kept; dropped");
+            self.store.tx(|tx| Store::finish_inbox(tx, item.id, None))?;
+            return Ok(());
         };
         let part_state = match r.status {
             DeliveryStatus::Delivered => "delivered",
@@ -217,5 +243,14 @@ impl Bridge {
             Store::finish_inbox(tx, item.id, None)
         })?;
         Ok(())
+    }
+}
+
+/// The conversation an inbox item belongs to (link and sender); reports have none.
+fn conversation_of(item: &InboxItem) -> Option<(&str, &str)> {
+    match &item.item {
+        InboxKind::Sms(sms) => Some((item.backend_id.as_str(), sms.from.as_str())),
+        InboxKind::WapPush(p) => Some((item.backend_id.as_str(), p.from.as_str())),
+        InboxKind::Report(_) => None,
     }
 }

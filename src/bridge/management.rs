@@ -4,7 +4,7 @@
 
 use super::{Bridge, BridgeError};
 use crate::matrix::RoomSpec;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// A `matrix_out` room of this form means "the management room of this user, made if
 /// missing": the notice is queued in the same commit as what it reports, before any room
@@ -58,6 +58,7 @@ impl Bridge {
         let owner = owner.ok_or_else(|| BridgeError::Other(format!("no owner for link {backend_id:?}")))?;
         let remote = crate::phone::Address::parse(remote, self.config.bridge.default_region.as_deref());
         let portal = self.ensure_portal_at(backend_id, local, &remote, &owner).await?;
+        let portal = self.usable_portal(portal, &remote).await?;
         portal.room_id.ok_or_else(|| BridgeError::Other("the portal has no room".into()))
     }
 
@@ -74,18 +75,15 @@ impl Bridge {
         self.notice_tx(tx, &format!("{PORTAL_PREFIX}{backend_id}\x1f{local}\x1f{remote}"), body)
     }
 
-    /// Queues a notice for a user: in their management room, made when it is sent if they
-    /// have none yet. Part of the caller's commit.
+    /// Queues a notice for a user: in their management room as it is when the notice is
+    /// sent, made then if they have none. Part of the caller's commit.
     pub(crate) fn notice_to_owner_tx(
         &self,
         tx: &rusqlite::Transaction,
         owner: &str,
         body: &str,
     ) -> Result<(), StoreError> {
-        let room = match Store::management_room_tx(tx, owner)? {
-            Some(room) => room,
-            None => format!("{OWNER_PREFIX}{owner}"),
-        };
-        self.notice_tx(tx, &room, body)
+        // Resolved when sent, not now: the user may leave the room meanwhile.
+        self.notice_tx(tx, &format!("{OWNER_PREFIX}{owner}"), body)
     }
 }

@@ -59,8 +59,10 @@ impl Bridge {
                         }
                         Attempt::Retry(_) if e.is_transient() => {
                             tracing::warn!(job = job.id, error = %e, "Matrix update failed; will retry");
-                            // The homeserver is away: pause rather than fail every job.
-                            self.matrix_failed();
+                            // The homeserver is away or busy: pause rather than fail every job.
+                            if e.homeserver_away() {
+                                self.matrix_failed();
+                            }
                             return Ok(false);
                         }
                         Attempt::Retry(_) => {

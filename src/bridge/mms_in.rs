@@ -26,6 +26,9 @@ const REJECTED: u8 = 0x82;
 const DEFERRED: u8 = 0x83;
 const UNRECOGNISED: u8 = 0x84;
 
+/// Longest a fetch is retried, whatever the notification says.
+const MAX_FETCH_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
+
 pub(super) async fn run(bridge: Arc<Bridge>) {
     let wake = bridge.wake.mms.clone();
     super::work_loop("mms", &wake, Duration::from_secs(5), || {
@@ -104,7 +107,11 @@ impl Bridge {
             Some(TimeValue::Relative(s)) => now_ms().saturating_add(ms(s)),
             None => now_ms().saturating_add(ms(cfg.default_expiry)),
         };
-        let recipient = self.backends.get(&item.backend_id).map(|b| b.number().to_string()).unwrap_or_default();
+        // A notification claiming to live for years would keep a failing fetch going for
+        // as long: a week is more than any MMSC keeps a message.
+        let expires_at = expires_at.min(now_ms().saturating_add(MAX_FETCH_WINDOW_MS));
+        // Our number the push was sent to: the conversation is that pair.
+        let recipient = self.portal_local(&item.backend_id, &p.to);
         let job = NewMmsJob {
             backend_id: &item.backend_id,
             sender: &sender,
@@ -217,13 +224,20 @@ impl Bridge {
                 _ => self.mmsc_failed(),
             }
         }
+        if job.stage == MmsStage::Notify && class != Class::Transient {
+            // Shown already; only the MMSC was not told, and cannot be: nothing to recover.
+            tracing::warn!(job = job.id, error = %f.message, "the MMSC could not be told the MMS was retrieved");
+            self.store.mms_advance(job.id, MmsStage::Done, None)?;
+            return Ok(());
+        }
         let mut failed = Failed::new(Queue::MmsIn, job.id, job.attempts, &f.message, class);
         if job.stage == MmsStage::Fetch {
             failed = failed.expiring(job.expires_at);
         }
         let from = Address::parse(&job.sender, self.config.bridge.default_region.as_deref());
         let local = self.portal_local(&job.backend_id, &job.recipient);
-        let portal_room = self.store.portal_by_pair(&local, &from.key)?.and_then(|p| p.room_id);
+        let portal_room =
+            self.store.portal_by_pair(&local, &from.key)?.filter(|p| !p.owner_left).and_then(|p| p.room_id);
         let owner = self.link_owner(&job.backend_id).filter(|o| !o.is_empty());
         let body = format!(
             "⚠ A picture message (MMS) from {} could not be shown: {}\nSay `retry {}-{}` in the management room to try again.",

@@ -29,6 +29,10 @@ impl Bridge {
     pub async fn send_due_mms(&self) -> Result<bool, BridgeError> {
         let jobs = self.store.due_mms_out(10)?;
         for job in &jobs {
+            // Cancelled (redacted) since it was read: not sent.
+            if !self.store.claim_mms_out(job.id)? {
+                continue;
+            }
             let result = self.send_mms(job).await;
             self.record_mms_send(job, result)?;
         }
@@ -47,6 +51,13 @@ impl Bridge {
                 self.store.tx(|tx| {
                     Store::finish_mms_out_tx(tx, job.id, "sent", Some(&message_id), None)?;
                     self.status_tx(tx, room, ev, Update::new(Status::Success))
+                })?;
+            }
+            Err(f) if self.store.mms_cancel_requested(job.id)? => {
+                tracing::info!(job = job.id, error = %f.message, "MMS redacted while it was out, and not taken: cancelled");
+                self.store.tx(|tx| {
+                    Store::finish_mms_out_tx(tx, job.id, "failed", None, Some("cancelled"))?;
+                    self.status_tx(tx, room, ev, Update::failed(Status::FailPermanent, "m_generic_error", "cancelled"))
                 })?;
             }
             Err(f) => {

@@ -59,10 +59,18 @@ impl BridgeError {
             BridgeError::Matrix(e) if e.is_transient() => Class::Transient,
             BridgeError::Matrix(e) if e.is_permanent() => Class::Permanent,
             BridgeError::Matrix(_) => Class::Unknown,
+            // A row that cannot be read will not read better later.
+            BridgeError::Store(StoreError::Json { .. }) => Class::Permanent,
             BridgeError::Store(_) => Class::Transient,
             BridgeError::Other(_) => Class::Permanent,
             BridgeError::NotYet(_) => Class::Unknown,
         }
+    }
+
+    /// The homeserver could not be reached or failed (not a 429: a rate limit is not an
+    /// outage, and waking everything would ignore its `retry_after_ms`).
+    pub(crate) fn homeserver_away(&self) -> bool {
+        matches!(self, BridgeError::Matrix(e) if e.status.is_none_or(|s| s >= 500))
     }
 
     /// How long the peer asked us to wait (a homeserver's 429).
@@ -89,7 +97,8 @@ pub enum Class {
 /// What became of a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Attempt {
-    /// Will be tried again; attempts so far.
+    /// Will be tried again; attempts so far. `Retry(0)`: an outgoing message was settled
+    /// meanwhile (failed by a report, cancelled), so nothing was scheduled.
     Retry(u32),
     /// Marked dead.
     GaveUp(GiveUp),
@@ -214,6 +223,8 @@ impl Bridge {
             .filter_map(|e| Some((e["event_id"].as_str()?.into(), e["room_id"].as_str()?.into(), e.to_string())))
             .collect();
         let fresh = self.store.accept_transaction(txn_id, &keep)?;
+        // The homeserver sending us a transaction is back, whatever our requests saw.
+        self.matrix_answered();
         if fresh && !keep.is_empty() {
             self.wake.matrix_in.notify_one();
         }
@@ -275,6 +286,7 @@ impl Bridge {
         tasks.push(tokio::spawn(mms_out::run(self.clone())));
         tasks.push(tokio::spawn(self.clone().watch_links(state_rx)));
         tasks.push(tokio::spawn(self.clone().housekeeping()));
+        tasks.push(tokio::spawn(self.clone().probe_homeserver()));
         tracing::info!(backends = self.backends.len(), "bridge started");
         Ok(tasks)
     }
@@ -427,6 +439,9 @@ impl Bridge {
         self.store.tx(|tx| {
             let strike = f.class == Class::Unknown;
             let (attempts, strikes) = Store::retry_later_tx(tx, f.queue, f.id, next, f.error, strike)?;
+            if attempts == 0 {
+                return Ok(Attempt::Retry(0));
+            }
             let give_up = match f.class {
                 Class::Permanent => Some(GiveUp::Permanent),
                 _ if expired => Some(GiveUp::Expired),

@@ -94,8 +94,8 @@ impl Bridge {
         let n = jobs.len();
         for job in jobs {
             super::failpoint::hit("outbox-before-send").await;
-            // Only a retry can have parts out already.
-            let accepted = if job.attempts > 0 { self.store.accepted_parts(job.id)? } else { Vec::new() };
+            // Parts out already (an earlier attempt, before a crash or a `retry`) stay out.
+            let accepted = self.store.accepted_parts(job.id)?;
             let b = backend.clone();
             let sms = OutgoingSms {
                 job_id: job.id,
@@ -158,8 +158,10 @@ impl Bridge {
         sent: &Sent,
     ) -> Result<(), crate::store::StoreError> {
         tracing::debug!(job = job.id, backend = backend_id, parts = sent.message_ids.len(), "SMS accepted by the link");
-        Store::mark_sent(tx, job.id, backend_id, &sent.message_ids)?;
-        self.status_tx(tx, &job.room_id, &job.event_id, Update::new(Status::Success))
+        if Store::mark_sent(tx, job.id, backend_id, &sent.message_ids)? {
+            self.status_tx(tx, &job.room_id, &job.event_id, Update::new(Status::Success))?;
+        }
+        Ok(())
     }
 
     fn record_send(&self, backend_id: &str, job: &OutJob, result: Result<Sent, SendError>) -> Result<(), BridgeError> {
@@ -180,7 +182,18 @@ impl Bridge {
                 if !e.accepted.is_empty() {
                     self.store.tx(|tx| Store::accept_parts_tx(tx, backend_id, job.id, &e.accepted))?;
                 }
-                self.link_failed(backend_id);
+                if e.link_down {
+                    self.link_failed(backend_id);
+                }
+                if self.store.cancel_requested(job.id)? {
+                    // Redacted while it was out, and the link did not take it: not again.
+                    self.store.tx(|tx| {
+                        Store::set_out_state_tx(tx, job.id, OutState::Failed, Some("cancelled"))?;
+                        let update = Update::failed(Status::FailPermanent, "m_generic_error", "cancelled");
+                        self.status_tx(tx, room, ev, update)
+                    })?;
+                    return Ok(());
+                }
                 let failed = Failed::new(Queue::Outbox, job.id, job.attempts, &e.message, Class::Transient)
                     .expiring(job.expires_at);
                 let expiry = self.config.bridge.outbound_expiry_text();

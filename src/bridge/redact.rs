@@ -13,18 +13,36 @@ impl Bridge {
         let in_portal = self.store.portal_by_room(room)?.is_some();
         self.store.tx(|tx| {
             if in_portal && !target.is_empty() {
-                let sms = Store::cancel_out_tx(tx, target)?.map(|s| s == OutState::Queued);
+                let sms = Store::cancel_out_tx(tx, target)?;
                 let found = match sms {
-                    Some(c) => Some(c),
-                    None => Store::cancel_mms_out_tx(tx, target)?.map(|s| s == "queued"),
+                    Some((OutState::Queued, 0)) => Some(Found::Cancelled),
+                    Some((OutState::Queued, _)) => Some(Found::PartlyOut),
+                    Some((OutState::Sending, _)) => Some(Found::Sending),
+                    Some(_) => Some(Found::Left),
+                    None => Store::cancel_mms_out_tx(tx, target)?.map(|s| match s.as_str() {
+                        "queued" => Found::Cancelled,
+                        "sending" => Found::Sending,
+                        _ => Found::Left,
+                    }),
                 };
+                let cancelled = Update::failed(Status::FailPermanent, "m_generic_error", "cancelled");
                 match found {
-                    Some(true) => {
+                    Some(Found::Cancelled) => {
                         tracing::info!(%room, event = target, "redacted before it left: cancelled");
-                        let update = Update::failed(Status::FailPermanent, "m_generic_error", "cancelled");
-                        self.status_tx(tx, room, target, update)?;
+                        self.status_tx(tx, room, target, cancelled)?;
                     }
-                    Some(false) => {
+                    Some(Found::PartlyOut) => {
+                        self.status_tx(tx, room, target, cancelled)?;
+                        let text =
+                            "Cancelled, but part of that long message had already left; an SMS cannot be unsent.";
+                        self.notice_tx(tx, room, text)?;
+                    }
+                    Some(Found::Sending) => {
+                        let text = "That message is being sent right now: if the link takes it, it cannot be unsent; \
+                                    if not, it will not be tried again.";
+                        self.notice_tx(tx, room, text)?;
+                    }
+                    Some(Found::Left) => {
                         self.notice_tx(tx, room, "That message has already left as SMS; an SMS cannot be unsent.")?;
                     }
                     None => {}
@@ -34,4 +52,14 @@ impl Bridge {
         })?;
         Ok(())
     }
+}
+
+/// What a redaction found.
+enum Found {
+    Cancelled,
+    /// Cancelled, but some parts of it had left.
+    PartlyOut,
+    /// In the link's hands right now.
+    Sending,
+    Left,
 }

@@ -112,7 +112,15 @@ impl Bridge {
                 portal.room_id.as_deref().unwrap_or_default()
             )));
         }
-        self.store.retire_portal_room(portal.id)?;
+        let old = portal.room_id.clone().unwrap_or_default();
+        {
+            // One replacement at a time; a second worker finding the room replaced already
+            // uses the new one.
+            let _guard = self.creation_lock(&portal.local_number, &portal.remote_key).await;
+            if !self.store.retire_portal_room(portal.id, &old)? {
+                tracing::info!(room = %old, "the portal's room was replaced meanwhile");
+            }
+        }
         let remote = Address { key: portal.remote_key.clone(), ..remote.clone() };
         let new = self.ensure_portal_at(&portal.backend_id, &portal.local_number, &remote, &portal.owner).await?;
         tracing::info!(old = ?portal.room_id, new = ?new.room_id, "portal moved to a new room");
@@ -128,7 +136,11 @@ impl Bridge {
         if portal.owner != sender && self.permission(sender) < crate::config::Permission::Admin {
             return Ok(Some("Only the owner of this chat can delete it.".into()));
         }
-        self.store.retire_portal_room(portal.id)?;
+        self.store.retire_portal_room(portal.id, room)?;
+        let cancelled = self.store.cancel_portal_queue(portal.id, "the chat was deleted")?;
+        if cancelled > 0 {
+            tracing::info!(%room, cancelled, "messages of a deleted chat will not be sent");
+        }
         for key in portal.remote_key.split('-').filter(|k| !k.is_empty() && *k != "group") {
             let ghost = self.ghost_mxid(key);
             if let Err(e) = self.matrix.leave(&ghost, room, Some("The chat was deleted")).await {

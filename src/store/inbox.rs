@@ -20,6 +20,8 @@ pub struct InboxItem {
     pub backend_id: String,
     pub item: InboxKind,
     pub attempts: u32,
+    /// Failures of an unknown kind so far.
+    pub strikes: u32,
 }
 
 impl Store {
@@ -47,18 +49,19 @@ impl Store {
     pub fn due_inbox(&self, limit: usize) -> Result<Vec<InboxItem>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, backend_id, payload, attempts FROM inbox i WHERE state = 'new' AND next_attempt_at <= ?1
+                "SELECT id, backend_id, payload, attempts, strikes FROM inbox i WHERE state = 'new' AND next_attempt_at <= ?1
                  AND NOT EXISTS (SELECT 1 FROM inbox p WHERE p.conversation = i.conversation AND p.state = 'new'
                                  AND p.next_attempt_at > ?1 AND p.id < i.id)
                  ORDER BY id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now_ms(), limit as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u32>(3)?))
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u32>(3)?, r.get(4)?))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (id, backend_id, payload, attempts) = row?;
-                out.push(InboxItem { id, backend_id, item: super::json("inbox.payload", &payload)?, attempts });
+                let (id, backend_id, payload, attempts, strikes) = row?;
+                let item = super::json("inbox.payload", &payload)?;
+                out.push(InboxItem { id, backend_id, item, attempts, strikes });
             }
             Ok(out)
         })

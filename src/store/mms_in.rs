@@ -95,7 +95,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
                  ON CONFLICT (backend_id, location) DO UPDATE SET
                      stage = CASE WHEN payload IS NULL THEN 'fetch' ELSE 'relay' END,
-                     attempts = 0, next_attempt_at = 0, last_error = NULL, expires_at = excluded.expires_at
+                     attempts = 0, strikes = 0, next_attempt_at = 0, last_error = NULL, expires_at = excluded.expires_at
                  WHERE stage = 'dead'
                  RETURNING id",
             )?
@@ -137,7 +137,7 @@ impl Store {
         self.with(|c| {
             let keep = matches!(stage, MmsStage::Relay);
             c.execute(
-                "UPDATE mms_in SET stage = ?1, attempts = 0, next_attempt_at = 0, last_error = NULL,
+                "UPDATE mms_in SET stage = ?1, attempts = 0, strikes = 0, next_attempt_at = 0, last_error = NULL,
                  payload = CASE WHEN ?2 THEN coalesce(?3, payload) ELSE NULL END WHERE id = ?4",
                 params![stage.as_str(), keep, payload, id],
             )?;

@@ -67,7 +67,7 @@ impl Store {
                 "SELECT id, portal_id, backend_id, room_id, event_id, recipients, content, attempts,
                  coalesce(expires_at, created_at + 86400000) FROM mms_out
                  o WHERE state = 'queued' AND next_attempt_at <= ?1
-                 AND NOT EXISTS (SELECT 1 FROM mms_out p WHERE p.portal_id = o.portal_id AND p.id < o.id AND p.state = 'queued')
+                 AND NOT EXISTS (SELECT 1 FROM mms_out p WHERE p.portal_id = o.portal_id AND p.id < o.id AND p.state IN ('queued', 'sending'))
                  ORDER BY id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now_ms(), limit as i64], job)?;
@@ -89,11 +89,33 @@ impl Store {
             .prepare_cached("SELECT state FROM mms_out WHERE event_id = ?1")?
             .query_row([event_id], |r| r.get(0))
             .optional()?;
-        if state.as_deref() == Some("queued") {
-            tx.prepare_cached("UPDATE mms_out SET state = 'failed', last_error = 'cancelled' WHERE event_id = ?1")?
-                .execute([event_id])?;
-        }
+        let sql = match state.as_deref() {
+            Some("queued") => "UPDATE mms_out SET state = 'failed', last_error = 'cancelled' WHERE event_id = ?1",
+            Some("sending") => "UPDATE mms_out SET cancel_requested = 1 WHERE event_id = ?1",
+            _ => return Ok(state),
+        };
+        tx.prepare_cached(sql)?.execute([event_id])?;
         Ok(state)
+    }
+
+    /// Takes a queued MMS for sending; false if it is no longer queued (cancelled).
+    pub fn claim_mms_out(&self, id: i64) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.prepare_cached("UPDATE mms_out SET state = 'sending' WHERE id = ?1 AND state = 'queued'")?
+                .execute([id])?
+                == 1)
+        })
+    }
+
+    /// Whether the MMS was redacted while it was being sent.
+    pub fn mms_cancel_requested(&self, id: i64) -> Result<bool> {
+        use rusqlite::OptionalExtension;
+        self.with(|c| {
+            Ok(c.prepare_cached("SELECT cancel_requested FROM mms_out WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?
+                .unwrap_or(false))
+        })
     }
 
     /// Ends a job: `sent` with the MMSC's message id, or `failed`/`dead` with the reason.

@@ -100,7 +100,9 @@ impl Store {
     /// (at-least-once); returns how many.
     pub fn recover(&self) -> Result<usize> {
         self.with(|c| {
-            Ok(c.execute("UPDATE outbox SET state = 'queued', resends = resends + 1 WHERE state = 'sending'", [])?)
+            let mms = c.execute("UPDATE mms_out SET state = 'queued' WHERE state = 'sending'", [])?;
+            Ok(mms
+                + c.execute("UPDATE outbox SET state = 'queued', resends = resends + 1 WHERE state = 'sending'", [])?)
         })
     }
 }

@@ -157,20 +157,38 @@ impl Store {
     }
 
     /// Cancels a message that has not left yet (its event was redacted). Returns the state
-    /// it was found in: `Queued` means it is now cancelled; None that there is no such job.
-    pub fn cancel_out_tx(tx: &Transaction, event_id: &str) -> Result<Option<OutState>> {
-        let state: Option<String> = tx
-            .prepare_cached("SELECT state FROM outbox WHERE event_id = ?1")?
-            .query_row([event_id], |r| r.get(0))
+    /// it was found in and how many of its parts the link had taken already: `Queued` means
+    /// it is now cancelled, `Sending` that it will not be tried again if the link does not
+    /// take it now; None that there is no such job.
+    pub fn cancel_out_tx(tx: &Transaction, event_id: &str) -> Result<Option<(OutState, usize)>> {
+        let found: Option<(i64, String)> = tx
+            .prepare_cached("SELECT id, state FROM outbox WHERE event_id = ?1")?
+            .query_row([event_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        let Some(state) = state.map(|s| OutState::parse(&s)) else { return Ok(None) };
-        if state == OutState::Queued {
-            tx.prepare_cached(
-                "UPDATE outbox SET state = 'failed', last_error = 'cancelled', updated_at = ?1 WHERE event_id = ?2",
-            )?
-            .execute(params![now_ms(), event_id])?;
-        }
-        Ok(Some(state))
+        let Some((id, state)) = found else { return Ok(None) };
+        let state = OutState::parse(&state);
+        let parts_out: usize = tx
+            .prepare_cached("SELECT count(*) FROM message_map WHERE outbox_id = ?1")?
+            .query_row([id], |r| r.get(0))?;
+        let sql = match state {
+            OutState::Queued => {
+                "UPDATE outbox SET state = 'failed', last_error = 'cancelled', updated_at = ?1 WHERE id = ?2"
+            }
+            OutState::Sending => "UPDATE outbox SET cancel_requested = 1, updated_at = ?1 WHERE id = ?2",
+            _ => return Ok(Some((state, parts_out))),
+        };
+        tx.prepare_cached(sql)?.execute(params![now_ms(), id])?;
+        Ok(Some((state, parts_out)))
+    }
+
+    /// Whether the job's message was redacted while it was being sent.
+    pub fn cancel_requested(&self, id: i64) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.prepare_cached("SELECT cancel_requested FROM outbox WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?
+                .unwrap_or(false))
+        })
     }
 
     /// Takes a queued job for sending; false if it is no longer queued (cancelled meanwhile).
@@ -181,19 +199,27 @@ impl Store {
             == 1)
     }
 
-    /// Marks a job sent and remembers the link's ids for its parts.
-    pub fn mark_sent(tx: &Transaction, id: i64, backend_id: &str, msg_ids: &[String]) -> Result<()> {
-        tx.prepare_cached("UPDATE outbox SET state = 'sent', updated_at = ?1 WHERE id = ?2")?
+    /// Marks a job sent and remembers the link's ids for its parts. False when the job was
+    /// settled while it was being sent (a report failed one of its parts): it stays so.
+    pub fn mark_sent(tx: &Transaction, id: i64, backend_id: &str, msg_ids: &[String]) -> Result<bool> {
+        let n = tx
+            .prepare_cached("UPDATE outbox SET state = 'sent', updated_at = ?1 WHERE id = ?2 AND state = 'sending'")?
             .execute(params![now_ms(), id])?;
         let parts: Vec<(u8, String)> = msg_ids.iter().enumerate().map(|(i, m)| (i as u8, m.clone())).collect();
-        Store::accept_parts_tx(tx, backend_id, id, &parts)
+        Store::accept_parts_tx(tx, backend_id, id, &parts)?;
+        Ok(n == 1)
     }
 
     /// Remembers parts of a message the link accepted (index, link message id), so that a
     /// retry sends only the others and reports find their message.
     pub fn accept_parts_tx(tx: &Transaction, backend_id: &str, id: i64, parts: &[(u8, String)]) -> Result<()> {
+        // A part recorded before keeps what reports said of it; an id the SMSC reused for
+        // another message now means the newer one.
         let mut stmt = tx.prepare_cached(
-            "INSERT OR REPLACE INTO message_map (backend_id, backend_msg_id, outbox_id, part, state) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO message_map (backend_id, backend_msg_id, outbox_id, part, state) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (backend_id, backend_msg_id) DO UPDATE
+             SET outbox_id = excluded.outbox_id, part = excluded.part, state = excluded.state
+             WHERE message_map.outbox_id != excluded.outbox_id",
         )?;
         for (part, m) in parts {
             // An empty id (an SMSC that gave none) would tie unrelated messages together:
@@ -327,7 +353,8 @@ mod tests {
         // A retry pushes the head into the future; the next message still waits for it.
         s.retry_later(Queue::Outbox, a, now_ms() + 60_000, "busy", false).unwrap();
         assert!(s.due_out("b", 10).unwrap().is_empty());
-        s.tx(|tx| Store::mark_sent(tx, a, "b", &["m1".into(), "m2".into()])).unwrap();
+        s.set_out_state(a, OutState::Sending, None).unwrap();
+        assert!(s.tx(|tx| Store::mark_sent(tx, a, "b", &["m1".into(), "m2".into()])).unwrap());
         assert_eq!(s.due_out("b", 10).unwrap()[0].id, b);
         assert_eq!(s.out_job_by_backend_msg("b", "m2").unwrap().unwrap().id, a);
     }

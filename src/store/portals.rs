@@ -135,14 +135,32 @@ impl Store {
     }
 
     /// Forgets a portal's room (deleted, or no longer usable): the conversation stays, and
-    /// its next message makes a new room under a new alias.
-    pub fn retire_portal_room(&self, id: i64) -> Result<()> {
+    /// its next message makes a new room under a new alias. Only if `room` is still its
+    /// room: false when someone replaced it meanwhile.
+    pub fn retire_portal_room(&self, id: i64, room: &str) -> Result<bool> {
         self.with(|c| {
-            c.prepare_cached(
-                "UPDATE portals SET room_id = NULL, owner_left = 0, generation = generation + 1 WHERE id = ?1",
-            )?
-            .execute([id])?;
-            Ok(())
+            let n = c
+                .prepare_cached(
+                    "UPDATE portals SET room_id = NULL, owner_left = 0, generation = generation + 1
+                     WHERE id = ?1 AND room_id = ?2",
+                )?
+                .execute(params![id, room])?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Cancels what a deleted chat still had waiting to go out; returns how many.
+    pub fn cancel_portal_queue(&self, portal_id: i64, why: &str) -> Result<usize> {
+        self.tx(|tx| {
+            let mut n = tx.execute(
+                "UPDATE outbox SET state = 'failed', last_error = ?2 WHERE portal_id = ?1 AND state = 'queued'",
+                params![portal_id, why],
+            )?;
+            n += tx.execute(
+                "UPDATE mms_out SET state = 'failed', last_error = ?2 WHERE portal_id = ?1 AND state = 'queued'",
+                params![portal_id, why],
+            )?;
+            Ok(n)
         })
     }
 
@@ -186,18 +204,12 @@ impl Store {
     }
 
     pub fn management_room(&self, user_id: &str) -> Result<Option<String>> {
-        self.with(|c| management_room(c, user_id))
+        self.with(|c| {
+            Ok(c.prepare_cached("SELECT room_id FROM management_rooms WHERE user_id = ?1")?
+                .query_row([user_id], |r| r.get(0))
+                .optional()?)
+        })
     }
-
-    pub fn management_room_tx(tx: &rusqlite::Transaction, user_id: &str) -> Result<Option<String>> {
-        management_room(tx, user_id)
-    }
-}
-
-fn management_room(c: &rusqlite::Connection, user_id: &str) -> Result<Option<String>> {
-    Ok(c.prepare_cached("SELECT room_id FROM management_rooms WHERE user_id = ?1")?
-        .query_row([user_id], |r| r.get(0))
-        .optional()?)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! What the work queues share: retry, give up, and the dead items users can list, retry
 //! or drop.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, now_ms};
 
@@ -91,18 +91,25 @@ impl Store {
         error: &str,
         strike: bool,
     ) -> Result<(u32, u32)> {
-        // The MMS tables' jobs have stages: they stay where they are.
+        // Incoming MMS jobs have stages: they stay where they are.
         let state = match q {
-            Queue::MmsIn | Queue::MmsOut => String::new(),
+            Queue::MmsIn => String::new(),
             _ => format!("state = '{}', ", q.waiting_state()),
+        };
+        // An outgoing message settled while it was out (failed by a report, cancelled) is
+        // not put back: (0, 0) says so.
+        let settled = match q {
+            Queue::Outbox | Queue::MmsOut => " AND state IN ('queued', 'sending')",
+            _ => "",
         };
         let sql = format!(
             "UPDATE {} SET {state}attempts = attempts + 1, strikes = strikes + ?1, next_attempt_at = ?2, last_error = ?3
-             WHERE id = ?4 RETURNING attempts, strikes",
+             WHERE id = ?4{settled} RETURNING attempts, strikes",
             q.table()
         );
         let mut stmt = c.prepare_cached(&sql)?;
-        Ok(stmt.query_row(params![strike as i64, next_at, error, id], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        let row = stmt.query_row(params![strike as i64, next_at, error, id], |r| Ok((r.get(0)?, r.get(1)?)));
+        Ok(row.optional()?.unwrap_or((0, 0)))
     }
 
     /// Gives a job up: it stays in the table as `dead` for `dead`, `retry` and `drop`.
@@ -150,8 +157,8 @@ impl Store {
         })
     }
 
-    /// The dead items of a queue, oldest first.
-    pub fn dead_items(&self, q: Queue, limit: usize) -> Result<Vec<DeadItem>> {
+    /// The dead items of a queue, oldest first; only the one with `id` if given.
+    pub fn dead_items(&self, q: Queue, limit: usize, id: Option<i64>) -> Result<Vec<DeadItem>> {
         let (backend, room, what) = match q {
             Queue::Inbox => ("backend_id", "NULL", "payload"),
             Queue::Outbox => ("backend_id", "room_id", "destination || ': ' || body"),
@@ -161,13 +168,13 @@ impl Store {
             Queue::MatrixOut => ("NULL", "room_id", "content"),
         };
         let sql = format!(
-            "SELECT id, {backend}, {room}, {what}, coalesce(last_error, '') FROM {} WHERE {} = 'dead' ORDER BY id LIMIT ?1",
+            "SELECT id, {backend}, {room}, {what}, coalesce(last_error, '') FROM {} WHERE {} = 'dead' AND (?2 IS NULL OR id = ?2) ORDER BY id LIMIT ?1",
             q.table(),
             q.state_col()
         );
         self.with(|c| {
             let mut stmt = c.prepare(&sql)?;
-            let rows = stmt.query_map([limit as i64], |r| {
+            let rows = stmt.query_map(params![limit as i64, id], |r| {
                 Ok(DeadItem {
                     queue: q,
                     id: r.get(0)?,

@@ -182,6 +182,9 @@ ALTER TABLE mms_out ADD COLUMN expires_at INTEGER;
 UPDATE mms_out SET expires_at = created_at + 86400000;
 -- The number a message leaves from: the one the conversation uses.
 ALTER TABLE outbox ADD COLUMN sender TEXT;
+-- Redacted while being sent: if the link does not take it, it is not tried again.
+ALTER TABLE outbox ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mms_out ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
 -- Parts of a long message: accepted (sent), delivered or failed, one row each.
 ALTER TABLE message_map ADD COLUMN part INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE message_map ADD COLUMN state TEXT NOT NULL DEFAULT 'sent';

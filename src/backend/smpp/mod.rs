@@ -123,10 +123,10 @@ impl SmppBackend {
         loop {
             let up = *connected.borrow_and_update();
             tokio::select! {
-                r = &mut rx => return r.unwrap_or_else(|_| Err(SendError::transient("the SMPP link stopped"))),
+                r = &mut rx => return r.unwrap_or_else(|_| Err(SendError::link_down("the SMPP link stopped"))),
                 _ = connected.changed() => {}
                 _ = tokio::time::sleep(patience), if !up => {
-                    return Err(SendError::transient(format!("the SMPP link is down ({})", self.state())));
+                    return Err(SendError::link_down(format!("the SMPP link is down ({})", self.state())));
                 }
             }
         }
@@ -182,7 +182,7 @@ impl Backend for SmppBackend {
             let (reply, rx) = oneshot::channel();
             self.queue
                 .send(Request { sm, reply, resends: 0, order: self.order.fetch_add(1, Ordering::Relaxed) })
-                .map_err(|_| SendError::transient("the SMPP link is not running"))?;
+                .map_err(|_| SendError::link_down("the SMPP link is not running"))?;
             answers.push(Answer::Waiting(rx));
         }
         // Every part's answer is awaited, side by side: a part accepted after another

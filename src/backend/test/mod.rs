@@ -131,7 +131,7 @@ impl Backend for TestBackend {
             (!faults.is_empty()).then(|| faults.remove(0))
         };
         match fault {
-            Some(Fault::Transient) => return Err(SendError::transient("test link: simulated temporary failure")),
+            Some(Fault::Transient) => return Err(SendError::link_down("test link: simulated link trouble")),
             Some(Fault::Permanent) => return Err(SendError::permanent("test link: simulated rejection")),
             _ => {}
         }

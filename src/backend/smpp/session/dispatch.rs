@@ -90,7 +90,7 @@ impl Conn {
                     }
                 } else if status::is_temporary(st) || matches!(pdu.body, Body::GenericNack) {
                     // A generic_nack says the SMSC did not understand the PDU, not that it
-                    // refuses the message: retry with backoff (bounded by max_attempts).
+                    // refuses the message: retried with backoff until the message expires.
                     let _ = req.reply.send(Err(SendError::transient(format!("SMSC: {}", status::describe(st)))));
                 } else {
                     let _ =
