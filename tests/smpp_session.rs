@@ -493,3 +493,21 @@ async fn a_part_refused_midway_is_the_only_one_sent_again() {
     let seqs: Vec<(u8, u8)> = got.iter().map(|a| (a.pdu.short_message[3], a.pdu.short_message[5])).collect();
     assert_eq!(seqs, [(0x31, 1), (0x31, 3), (0x31, 2)], "(reference, part): each part accepted once");
 }
+
+#[tokio::test]
+async fn a_part_refused_for_good_stops_the_rest() {
+    let smsc = Smsc::start().await;
+    let mut cfg = config(smsc.port);
+    // One at a time, so part 3 is still waiting when part 2 is refused.
+    cfg.window = 1;
+    let link = link(cfg).await;
+    link.connected().await;
+    smsc.handler.push_plan([None, Some(SmppError::ESME_RINVDSTADR)]);
+    let sms = OutgoingSms { job_id: 0x32, from: OURS.into(), to: BOB.into(), text: "p".repeat(400), accepted: vec![] };
+    let e = link.backend.send(&sms).await.unwrap_err();
+    assert!(e.is_permanent(), "{e}");
+    assert_eq!(e.accepted.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seqs: Vec<u8> = smsc.handler.accepted().iter().map(|a| a.pdu.short_message[5]).collect();
+    assert_eq!(seqs, [1], "part 3 of a refused message never went out");
+}

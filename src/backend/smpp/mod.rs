@@ -32,6 +32,16 @@ pub(crate) struct Request {
     resends: u8,
     /// Position in the order `send` queued requests, kept when one is put back.
     order: u64,
+    /// Set when the SMSC refused a part of the same message for good: its other parts are
+    /// not submitted any more.
+    refused: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Request {
+    /// Whether anyone still wants it submitted.
+    pub(crate) fn wanted(&self) -> bool {
+        !self.reply.is_closed() && !self.refused.load(Ordering::Relaxed)
+    }
 }
 
 /// Counters since start, for logs, tests and benchmarks.
@@ -172,6 +182,7 @@ impl Backend for SmppBackend {
     async fn send(&self, sms: &OutgoingSms) -> Result<Sent, SendError> {
         let parts = submit::build(sms, &self.cfg, &self.split)?;
         let mut answers = Vec::with_capacity(parts.len());
+        let refused = Arc::new(std::sync::atomic::AtomicBool::new(false));
         for (i, sm) in parts.into_iter().enumerate() {
             // Accepted by an earlier attempt: the same reference and part number are kept,
             // so the phone joins it with the parts sent now.
@@ -181,40 +192,57 @@ impl Backend for SmppBackend {
             }
             let (reply, rx) = oneshot::channel();
             self.queue
-                .send(Request { sm, reply, resends: 0, order: self.order.fetch_add(1, Ordering::Relaxed) })
+                .send(Request {
+                    sm,
+                    reply,
+                    resends: 0,
+                    order: self.order.fetch_add(1, Ordering::Relaxed),
+                    refused: refused.clone(),
+                })
                 .map_err(|_| SendError::link_down("the SMPP link is not running"))?;
             answers.push(Answer::Waiting(rx));
         }
         // Every part's answer is awaited, side by side: a part accepted after another
-        // failed is recorded too, so the retry sends only what is missing.
-        let results = futures_util::future::join_all(answers.into_iter().map(|a| async move {
-            match a {
-                Answer::Had(id) => Ok(id),
-                Answer::Waiting(rx) => self.await_submit_resp(rx).await,
-            }
-        }))
-        .await;
-        let mut ids = Vec::with_capacity(results.len());
+        // failed for now is recorded too, so the retry sends only what is missing. A
+        // refusal stops the rest: answers not yet in are dropped, and parts not yet
+        // submitted are skipped, so the phone gets no more pieces of a failed message.
+        let mut pending: futures_util::stream::FuturesUnordered<_> = answers
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| async move {
+                let r = match a {
+                    Answer::Had(id) => Ok(id),
+                    Answer::Waiting(rx) => self.await_submit_resp(rx).await,
+                };
+                (i, r)
+            })
+            .collect();
+        let total = pending.len();
+        let mut ids: Vec<Option<String>> = vec![None; total];
         let mut accepted = Vec::new();
         let mut failure: Option<SendError> = None;
-        for (i, r) in results.into_iter().enumerate() {
+        while let Some((i, r)) = futures_util::StreamExt::next(&mut pending).await {
             match r {
                 Ok(id) => {
                     if !sms.accepted.iter().any(|(k, _)| *k as usize == i) {
                         accepted.push((i as u8, id.clone()));
                     }
-                    ids.push(id);
+                    ids[i] = Some(id);
                 }
-                // A refusal outweighs a delay: the message cannot be completed.
-                Err(e) => match &failure {
-                    Some(f) if f.permanent || !e.permanent => {}
-                    _ => failure = Some(e),
-                },
+                Err(e) if e.permanent => {
+                    failure = Some(e);
+                    break;
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
             }
         }
+        drop(pending);
+        accepted.sort();
         match failure {
             Some(e) => Err(e.with_accepted(accepted)),
-            None => Ok(Sent { message_ids: ids }),
+            None => Ok(Sent { message_ids: ids.into_iter().map(Option::unwrap_or_default).collect() }),
         }
     }
 

@@ -93,6 +93,8 @@ impl Conn {
                     // refuses the message: retried with backoff until the message expires.
                     let _ = req.reply.send(Err(SendError::transient(format!("SMSC: {}", status::describe(st)))));
                 } else {
+                    // The message cannot be completed: its parts still queued stay here.
+                    req.refused.store(true, std::sync::atomic::Ordering::Relaxed);
                     let _ =
                         req.reply.send(Err(SendError::permanent(format!("SMSC refused it: {}", status::describe(st)))));
                 }

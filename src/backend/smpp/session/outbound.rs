@@ -27,7 +27,7 @@ impl Outbound<'_> {
                 Some(r) => r,
                 None => self.queue.recv().await?,
             };
-            if !req.reply.is_closed() {
+            if req.wanted() {
                 return Some(req);
             }
         }
@@ -40,7 +40,7 @@ impl Outbound<'_> {
                 Some(r) => r,
                 None => self.queue.try_recv().ok()?,
             };
-            if !req.reply.is_closed() {
+            if req.wanted() {
                 return Some(req);
             }
         }
