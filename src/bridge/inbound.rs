@@ -10,15 +10,15 @@ use serde_json::json;
 
 use super::status::Update;
 use super::{Attempt, Bridge, BridgeError};
+use crate::backend::{DeliveryReport, DeliveryStatus, ReceivedSms};
+use crate::phone::Address;
+use crate::store::{InboxItem, InboxKind, OutState, Queue, ReportTarget, Store};
 
 /// Where a notice goes: a room, or a user's management room.
 enum Target {
     Room(String),
     Owner(String),
 }
-use crate::backend::{DeliveryReport, DeliveryStatus, ReceivedSms};
-use crate::phone::Address;
-use crate::store::{InboxItem, InboxKind, OutState, Queue, ReportTarget, Store};
 
 pub(super) async fn run(bridge: Arc<Bridge>) {
     let wake = bridge.wake.inbox.clone();

@@ -459,7 +459,7 @@ impl Bridge {
         })
     }
 
-    /// How many jobs each queue holds, for `backends` and the benchmark.
+    /// (waiting, dead) of the outbox, the inbox and the Matrix updates, for the benchmarks.
     pub fn queue_counts(&self) -> Result<[(i64, i64); 3], StoreError> {
         let c = |q| Ok::<_, StoreError>((self.store.waiting(q)?, self.store.dead(q)?));
         Ok([c(Queue::Outbox)?, c(Queue::Inbox)?, c(Queue::MatrixOut)?])

@@ -64,8 +64,7 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets transaction and handled event ids older than `max_age_ms` (the homeserver
-    /// gives up retrying long before).
+    /// Whether a transaction id was seen (and not yet pruned).
     pub fn seen_transaction(&self, txn_id: &str) -> Result<bool> {
         self.with(|c| {
             Ok(c.query_row("SELECT 1 FROM txns WHERE txn_id = ?1", [txn_id], |_| Ok(())).optional()?.is_some())

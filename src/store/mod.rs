@@ -72,9 +72,9 @@ impl Store {
     }
 
     fn init(mut conn: Connection) -> Result<Store> {
-        // FULL: a commit survives power loss, not just a crash of this process.
         // Only takes effect on a new, empty database: it lets pruning shrink the file.
         conn.execute_batch("PRAGMA auto_vacuum=INCREMENTAL;")?;
+        // FULL: a commit survives power loss, not just a crash of this process.
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;

@@ -6,6 +6,9 @@ use rusqlite::params;
 
 use super::{Result, Store, now_ms};
 
+/// Rows deleted per commit.
+const BATCH: i64 = 2000;
+
 /// Transaction ids are only needed while the homeserver may retry a transaction.
 const TXN_MEMORY_MS: i64 = 7 * 24 * 3600 * 1000;
 
@@ -26,36 +29,70 @@ const HISTORY: &[(&str, &str, &str, &str)] = &[
 
 impl Store {
     /// Forgets finished work older than `retention_ms` (None keeps it for ever) and
-    /// transaction ids older than a week, in one commit; then gives freed pages back to
-    /// the file system where the database allows it.
+    /// transaction ids older than a week; then gives freed pages back to the file system
+    /// where the database allows it. Works in small commits, so links waiting to commit
+    /// what they receive are never held up for long.
     pub fn prune(&self, retention_ms: Option<i64>) -> Result<Pruned> {
         let now = now_ms();
-        let rows = self.tx(|tx| {
-            let mut rows = tx.execute("DELETE FROM txns WHERE received_at < ?1", [now - TXN_MEMORY_MS])?;
-            let Some(retention) = retention_ms else { return Ok(rows) };
+        let mut rows = self.in_batches(
+            "DELETE FROM txns WHERE rowid IN (SELECT rowid FROM txns WHERE received_at < ?1 LIMIT ?2)",
+            now - TXN_MEMORY_MS,
+        )?;
+        if let Some(retention) = retention_ms {
             let cutoff = now - retention;
             // Sent messages: their link message ids first (they point at the row).
-            let finished_out =
-                "SELECT id FROM outbox WHERE state IN ('sent', 'delivered', 'failed', 'dropped') AND updated_at < ?1";
-            rows += tx.execute(&format!("DELETE FROM message_map WHERE outbox_id IN ({finished_out})"), [cutoff])?;
-            rows += tx.execute(&format!("DELETE FROM outbox WHERE id IN ({finished_out})"), [cutoff])?;
+            rows += self.in_batches(
+                "DELETE FROM message_map WHERE rowid IN (SELECT m.rowid FROM message_map m JOIN outbox o ON o.id = m.outbox_id
+                 WHERE o.state IN ('sent', 'delivered', 'failed', 'dropped') AND o.updated_at < ?1 LIMIT ?2)",
+                cutoff,
+            )?;
+            rows += self.in_batches(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state IN ('sent', 'delivered', 'failed', 'dropped')
+                 AND updated_at < ?1 AND NOT EXISTS (SELECT 1 FROM message_map m WHERE m.outbox_id = outbox.id) LIMIT ?2)",
+                cutoff,
+            )?;
             for (table, col, states, at) in HISTORY {
-                let sql = format!("DELETE FROM {table} WHERE {col} IN ({states}) AND {at} < ?1");
-                rows += tx.execute(&sql, params![cutoff])?;
+                let sql = format!(
+                    "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {col} IN ({states}) AND {at} < ?1 LIMIT ?2)"
+                );
+                rows += self.in_batches(&sql, cutoff)?;
             }
-            rows += tx.execute("DELETE FROM sent_events WHERE sent_at < ?1", [cutoff])?;
-            Ok(rows)
-        })?;
+            rows += self.in_batches(
+                "DELETE FROM sent_events WHERE rowid IN (SELECT rowid FROM sent_events WHERE sent_at < ?1 LIMIT ?2)",
+                cutoff,
+            )?;
+        }
         // Only databases made with auto_vacuum = incremental (new ones) shrink; in others
-        // the freed pages are reused, which keeps them bounded all the same.
-        // Each step of the pragma frees one page: it is run to the end.
-        self.with(|c| {
-            let mut stmt = c.prepare("PRAGMA incremental_vacuum")?;
-            let mut steps = stmt.query([])?;
-            while steps.next()?.is_some() {}
-            Ok(())
-        })?;
+        // the freed pages are reused, which keeps them bounded all the same. Each step of
+        // the pragma frees one page; a few hundred at a time.
+        loop {
+            let freed = self.with(|c| {
+                let mut stmt = c.prepare_cached("PRAGMA incremental_vacuum(500)")?;
+                let mut steps = stmt.query([])?;
+                let mut n = 0;
+                while steps.next()?.is_some() {
+                    n += 1;
+                }
+                Ok(n)
+            })?;
+            if freed == 0 {
+                break;
+            }
+        }
         Ok(Pruned { rows })
+    }
+
+    /// Runs a `DELETE … LIMIT ?2` with cutoff `?1` until it deletes nothing, one commit
+    /// per batch; returns the rows deleted.
+    fn in_batches(&self, sql: &str, cutoff: i64) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let n = self.with(|c| Ok(c.prepare_cached(sql)?.execute(params![cutoff, BATCH])?))?;
+            total += n;
+            if n < BATCH as usize {
+                return Ok(total);
+            }
+        }
     }
 
     /// The database file's size in bytes (pages in use and free).
