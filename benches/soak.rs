@@ -10,23 +10,27 @@
 //! relay on a fixed port. Half of `n` go Matrix → SMS (appservice transactions of 10 events,
 //! text `soak-out-{i}`), half SMS → Matrix (deliver_sm from 20 numbers on 8 tasks, text
 //! `soak-in-{i}`), paced at `--rate` messages/s in all and interleaved. Meanwhile, at
-//! random moments (seeded; the seed is printed):
+//! random moments (seeded, the seed is printed; one kill in each of `--kills` equal slots
+//! of the traffic's span, and never before the bridge has come back from the last one):
 //!
 //! - **homeserver kill**: the stub's runtime is dropped with every connection task in it
-//!   (requests in flight get no answer; a relayed SMS waits 1 ms between being counted and
+//!   (requests in flight get no answer; a relayed SMS waits 5 ms between being counted and
 //!   being answered, so a kill can fall in between, as when a homeserver dies after
 //!   persisting an event). After 0.5–3 s a new stub listens on the same port; its counters
 //!   live outside the server and are kept.
 //! - **SMSC kill**: the relay's listener and every relayed connection are dropped at once
 //!   and the smpp34 server stops listening; after 0.5–3 s both listen again on the same
-//!   ports with the same handler, which keeps its record of accepted submits.
+//!   ports with the same handler, which keeps its record of accepted submits. The SMSC
+//!   answers each submit_sm after 20 ms (concurrently), so a kill usually finds some in
+//!   flight: accepted, but their answers lost.
 //!
 //! The deliver_sm side acts as an SMSC does: a deliver_sm without a deliver_sm_resp is
 //! sent again after the link is back. Checks at the end (exit status 1 if any fails):
 //! no message lost either way, no inbound SMS posted to Matrix as two distinct events
-//! (apart from ones the SMSC itself delivered twice, which are shown), no dead job in the
-//! bridge's database. Also shown: submit_sm accepted twice for one message (allowed: at
-//! most one window per link drop) and repeated transaction ids at the homeserver.
+//! (apart from ones the SMSC itself delivered twice, which are shown; `--strict` fails on
+//! those too), submit_sm accepted more than once (at-least-once on the link) no more than
+//! window × SMSC kills, no job dead or still waiting in the bridge's database. Also shown:
+//! repeated transaction ids at the homeserver.
 
 #[path = "../tests/common/smsc.rs"]
 #[allow(dead_code)]
@@ -58,6 +62,8 @@ const WINDOW: usize = 10;
 const MAX_BACKOFF: u64 = 2;
 const DELIVER_TASKS: usize = 8;
 const BATCH: usize = 10;
+const SUBMIT_DELAY_MS: u64 = 20;
+const RELAY_DELAY_MS: u64 = 5;
 
 struct Opts {
     n: usize,
@@ -65,11 +71,13 @@ struct Opts {
     kills: usize,
     rate: f64,
     timeout: Duration,
+    /// Also fail on duplicates in Matrix that come from the SMSC delivering an SMS again.
+    strict: bool,
 }
 
 fn opts() -> Opts {
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-    let mut o = Opts { n: 10_000, seed, kills: 3, rate: 200.0, timeout: Duration::from_secs(900) };
+    let mut o = Opts { n: 10_000, seed, kills: 3, rate: 200.0, timeout: Duration::from_secs(900), strict: false };
     for a in std::env::args().skip(1) {
         if let Some(v) = a.strip_prefix("--n=") {
             o.n = v.parse().expect("--n=NUMBER");
@@ -79,6 +87,8 @@ fn opts() -> Opts {
             o.kills = v.parse().expect("--kills=NUMBER");
         } else if let Some(v) = a.strip_prefix("--rate=") {
             o.rate = v.parse().expect("--rate=MESSAGES_PER_SECOND");
+        } else if a == "--strict" {
+            o.strict = true;
         } else if let Some(v) = a.strip_prefix("--timeout=") {
             o.timeout = Duration::from_secs(v.parse().expect("--timeout=SECONDS"));
         }
@@ -222,11 +232,11 @@ impl KillableRelay {
     }
 }
 
-/// Kill moments (seconds from the start of the traffic) and how long each outage lasts.
+/// Kill moments (seconds from the start of the traffic) and how long each outage lasts:
+/// one at a random moment in each of `kills` equal slots of the middle 90% of the span.
 fn schedule(rng: &mut StdRng, kills: usize, span: f64) -> Vec<(f64, f64)> {
-    let mut times: Vec<f64> = (0..kills).map(|_| rng.gen_range(0.05 * span..0.9 * span)).collect();
-    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    times.into_iter().map(|t| (t, rng.gen_range(0.5..3.0))).collect()
+    let slot = 0.9 * span / kills.max(1) as f64;
+    (0..kills).map(|j| (0.05 * span + slot * (j as f64 + rng.gen_range(0.0..1.0)), rng.gen_range(0.5..3.0))).collect()
 }
 
 /// Sends one deliver_sm to the newest bound receiver: Ok if it was answered 0, Err(true)
@@ -370,11 +380,14 @@ async fn run(o: &Opts, dir: &Path, out: &mut Outcome) {
 
     let mut smsc = Smsc::start().await;
     smsc.handler.receipts.store(false, Ordering::SeqCst);
+    // Each submit_sm takes 20 ms to answer (they are answered concurrently), so a kill
+    // usually finds some in flight.
+    smsc.handler.delay_ms.store(SUBMIT_DELAY_MS, Ordering::SeqCst);
     let handler = smsc.handler.clone();
     let mut relay = KillableRelay::start(smsc.port).await;
     let stats = Stub::default();
     stats.record_texts.store(true, Ordering::SeqCst);
-    stats.reply_delay_ms.store(1, Ordering::SeqCst);
+    stats.reply_delay_ms.store(RELAY_DELAY_MS, Ordering::SeqCst);
     let hs = start_stub_on(stats.clone(), 0).expect("stub homeserver");
     let hs_addr = hs.addr;
     let as_port = free_port();
@@ -419,6 +432,11 @@ async fn run(o: &Opts, dir: &Path, out: &mut Outcome) {
             let mut server: Option<StubServer> = Some(hs);
             for (t, down) in plan {
                 std::thread::sleep(at(t).saturating_duration_since(Instant::now()));
+                // Not before the bridge has come back to the last one.
+                let seen = stats.requests.load(Ordering::SeqCst);
+                while stats.requests.load(Ordering::SeqCst) < seen + 5 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 server.take().unwrap().kill();
                 kills.fetch_add(1, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_secs_f64(down));
@@ -442,6 +460,10 @@ async fn run(o: &Opts, dir: &Path, out: &mut Outcome) {
         tokio::spawn(async move {
             for (t, down) in plan {
                 tokio::time::sleep_until(at(t).into()).await;
+                // Not before the bridge has bound again after the last one.
+                while smsc.handler.receiver().is_none() && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
                 up.store(false, Ordering::SeqCst);
                 relay.kill().await;
                 smsc.stop_listening().await;
@@ -609,7 +631,8 @@ async fn run(o: &Opts, dir: &Path, out: &mut Outcome) {
          {redelivered} deliver_sm sent again after a lost deliver_sm_resp)"
     );
     println!(
-        "  repeated sms-in txn ids at the homeserver:               {repeated_txns}   ({repeats_after_answer} after the stub had answered the first)"
+        "  repeated sms-in txn ids at the homeserver:               {repeated_txns}   ({repeats_after_answer} after the stub had answered the first; \
+         the others followed a kill that cut the answer: a homeserver that forgot its txn ids would show them twice)"
     );
     println!(
         "  submit_sm accepted more than once (link duplicates):     {link_dups} for {link_dup_msgs} messages; bound window × SMSC drops = {WINDOW} × {smsc_drops} = {}",
@@ -630,6 +653,11 @@ async fn run(o: &Opts, dir: &Path, out: &mut Outcome) {
     }
     if dup_texts > 0 {
         out.failures.push(format!("{dup_texts} inbound SMS posted to Matrix as two distinct events"));
+    }
+    if o.strict && dup_by_smsc > 0 {
+        out.failures.push(format!(
+            "--strict: {dup_by_smsc} inbound SMS in Matrix twice because the SMSC delivered them again"
+        ));
     }
     if repeats_after_answer > 0 {
         out.failures.push(format!("{repeats_after_answer} sms-in txn ids sent again after the homeserver had answered"));
