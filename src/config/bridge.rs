@@ -79,9 +79,9 @@ impl BridgeConfig {
     /// The expiry as people read it: "24 h", "90 min".
     pub fn outbound_expiry_text(&self) -> String {
         let s = self.outbound_expiry;
-        if s % 3600 == 0 {
+        if s.is_multiple_of(3600) {
             format!("{} h", s / 3600)
-        } else if s % 60 == 0 {
+        } else if s.is_multiple_of(60) {
             format!("{} min", s / 60)
         } else {
             format!("{s} s")
