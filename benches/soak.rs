@@ -540,7 +540,8 @@ async fn run(o: &Opts, dir: &Path, out: &mut Outcome) {
     let out_counts = || {
         let mut c = vec![0usize; n_out];
         for a in handler.accepted.lock().unwrap().iter() {
-            if let Some(i) = marker(&String::from_utf8_lossy(&a.pdu.short_message), "soak-out-").filter(|&i| i < n_out) {
+            if let Some(i) = marker(&String::from_utf8_lossy(&a.pdu.short_message), "soak-out-").filter(|&i| i < n_out)
+            {
                 c[i] += 1;
             }
         }
@@ -575,7 +576,10 @@ async fn run(o: &Opts, dir: &Path, out: &mut Outcome) {
             break;
         }
         if last.elapsed() > Duration::from_secs(10) {
-            println!("  waiting: {mo} Matrix → SMS and {mi} SMS → Matrix still missing; pending {:?}", pending(&open_db(dir)));
+            println!(
+                "  waiting: {mo} Matrix → SMS and {mi} SMS → Matrix still missing; pending {:?}",
+                pending(&open_db(dir))
+            );
             last = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -655,12 +659,12 @@ async fn run(o: &Opts, dir: &Path, out: &mut Outcome) {
         out.failures.push(format!("{dup_texts} inbound SMS posted to Matrix as two distinct events"));
     }
     if o.strict && dup_by_smsc > 0 {
-        out.failures.push(format!(
-            "--strict: {dup_by_smsc} inbound SMS in Matrix twice because the SMSC delivered them again"
-        ));
+        out.failures
+            .push(format!("--strict: {dup_by_smsc} inbound SMS in Matrix twice because the SMSC delivered them again"));
     }
     if repeats_after_answer > 0 {
-        out.failures.push(format!("{repeats_after_answer} sms-in txn ids sent again after the homeserver had answered"));
+        out.failures
+            .push(format!("{repeats_after_answer} sms-in txn ids sent again after the homeserver had answered"));
     }
     if link_dups > WINDOW * smsc_drops {
         out.failures.push(format!("{link_dups} link duplicates, more than window × drops = {}", WINDOW * smsc_drops));
