@@ -422,6 +422,7 @@ async fn run(o: &Opts, dir: &Path, out: &mut Outcome) {
     assert_eq!(rooms.len(), PORTALS, "one portal per number");
 
     let t0 = Instant::now();
+    let t0_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let at = move |secs: f64| t0 + Duration::from_secs_f64(secs);
 
     // The homeserver's deaths, on a thread of their own (killing it joins its thread).
@@ -455,8 +456,10 @@ async fn run(o: &Opts, dir: &Path, out: &mut Outcome) {
 
     // The SMSC's deaths.
     let smsc_kills = Arc::new(AtomicUsize::new(0));
+    let smsc_killed_at: Arc<Mutex<Vec<f64>>> = Arc::default();
     let smsc_chaos = {
-        let (plan, up, kills) = (smsc_plan.clone(), smsc_up.clone(), smsc_kills.clone());
+        let (plan, up, kills, killed_at) =
+            (smsc_plan.clone(), smsc_up.clone(), smsc_kills.clone(), smsc_killed_at.clone());
         tokio::spawn(async move {
             for (t, down) in plan {
                 tokio::time::sleep_until(at(t).into()).await;
@@ -465,6 +468,7 @@ async fn run(o: &Opts, dir: &Path, out: &mut Outcome) {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 up.store(false, Ordering::SeqCst);
+                killed_at.lock().unwrap().push(t0.elapsed().as_secs_f64());
                 relay.kill().await;
                 smsc.stop_listening().await;
                 kills.fetch_add(1, Ordering::SeqCst);
@@ -608,11 +612,18 @@ async fn run(o: &Opts, dir: &Path, out: &mut Outcome) {
     let lost_in = is.iter().filter(|s| s.is_empty()).count();
     let uncertain = uncertain.lock().unwrap().clone();
     let (mut dup_texts, mut dup_by_smsc) = (0, 0);
+    let received_at = |txn: &str| -> f64 {
+        let id: i64 = txn.trim_start_matches("sms-in-").parse().unwrap_or(-1);
+        let ms: i64 = db.query_row("SELECT received_at FROM inbox WHERE id = ?1", [id], |r| r.get(0)).unwrap_or(0);
+        (ms - t0_ms) as f64 / 1000.0
+    };
     for (i, sends) in is.iter().enumerate() {
         let mut txns = sends.clone();
         txns.sort();
         txns.dedup();
         if txns.len() > 1 {
+            let rows: Vec<String> = txns.iter().map(|t| format!("{t} received at +{:.3} s", received_at(t))).collect();
+            println!("  soak-in-{i} in Matrix {} times: {}", txns.len(), rows.join(", "));
             if txns.len() - 1 <= uncertain.get(&i).copied().unwrap_or(0) {
                 dup_by_smsc += 1;
             } else {
@@ -628,6 +639,8 @@ async fn run(o: &Opts, dir: &Path, out: &mut Outcome) {
     println!();
     println!("  all arrived after {:.1} s (traffic start to last message)", delivered_at.as_secs_f64());
     println!("  kills: homeserver {}, SMSC {}", hs_kills.load(Ordering::SeqCst), smsc_drops);
+    let killed: Vec<String> = smsc_killed_at.lock().unwrap().iter().map(|t| format!("+{t:.3} s")).collect();
+    println!("  SMSC killed at {}", killed.join(", "));
     println!("  lost Matrix → SMS (never accepted by the SMSC):          {lost_out}");
     println!("  lost SMS → Matrix (never posted to the homeserver):      {lost_in}");
     println!(
