@@ -176,3 +176,57 @@ async fn answers_on_the_way_at_shutdown_are_taken_in() {
     assert_eq!(sent.message_ids, vec!["77".to_string()]);
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }
+
+/// The SMSC closes the connection with deliver_sm not yet answered; it delivers them again
+/// after the rebind, as SMSCs do. What the bridge had taken in but could no longer answer
+/// is not committed, so SMS end up in the inbox twice only for the few milliseconds before
+/// the bridge sees the end (2–5 here; before the fix, the whole inbound queue: 256).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliver_sm_unanswered_when_the_link_drops_is_not_kept_twice() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (_backend, store, _dir) = start(config(l.local_addr().unwrap().port())).await;
+    let n = 1000u32;
+    let deliver = |i: u32| {
+        let sm = Sm {
+            source: Address { ton: 1, npi: 1, addr: "447700900123".into() },
+            dest: Address { ton: 1, npi: 1, addr: "15550001111".into() },
+            short_message: format!("msg {i}").into_bytes(),
+            ..Sm::default()
+        };
+        Pdu::new(i + 1, Body::DeliverSm(sm))
+    };
+    // First connection: everything, then the SMSC's side is shut; answers are read until
+    // the bridge closes too.
+    let (mut r, mut w) = bind(l.accept().await.unwrap().0).await;
+    for i in 0..n {
+        write(&mut w, deliver(i)).await;
+    }
+    w.shutdown().await.unwrap();
+    let mut answered = std::collections::HashSet::new();
+    while let Some(p) = read_frame(&mut r).await {
+        if matches!(p.body, Body::DeliverSmResp(_)) && p.status == 0 {
+            answered.insert(p.sequence - 1);
+        }
+    }
+    assert!((answered.len() as u32) < n, "the connection ended before every answer");
+    // Second connection: what was not answered, again.
+    let (mut r, mut w) = bind(l.accept().await.unwrap().0).await;
+    let again: Vec<u32> = (0..n).filter(|i| !answered.contains(i)).collect();
+    for &i in &again {
+        write(&mut w, deliver(i)).await;
+    }
+    let end = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut second = 0;
+    while second < again.len() {
+        let p = tokio::time::timeout_at(end, read_frame(&mut r)).await.expect("answers").expect("a frame");
+        if matches!(p.body, Body::DeliverSmResp(_)) && p.status == 0 {
+            second += 1;
+        }
+    }
+    let kept = store.due_inbox(10_000).unwrap().len();
+    assert!(
+        kept >= n as usize && kept <= n as usize + 64,
+        "{kept} kept for {n} messages ({} redelivered)",
+        again.len()
+    );
+}

@@ -1,11 +1,12 @@
 //! A stub homeserver for benchmarks: answers the client-server calls `HttpMatrix` makes
 //! with minimal 200s and counts what it gets. Shared by the bench binaries.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -35,6 +36,24 @@ pub struct StubStats {
     pub unknown: AtomicU64,
     /// Inbox ids of the `sms-in-{id}` txns seen.
     pub seen_txns: Mutex<HashSet<u64>>,
+    /// Off unless a bench turns it on: record the body of every `m.room.message` send.
+    #[allow(dead_code)]
+    pub record_texts: AtomicBool,
+    /// With `record_texts`: body → the txn id of each send that carried it, repeats included.
+    #[allow(dead_code)]
+    pub texts: Mutex<HashMap<String, Vec<String>>>,
+    /// `sms-in-*` txn ids the stub finished answering (after `reply_delay_ms`): a repeat of
+    /// one of these is a resend after a response that left the stub.
+    #[allow(dead_code)]
+    pub answered: Mutex<HashSet<u64>>,
+    /// Repeated `sms-in-*` txn ids whose first send had been answered.
+    #[allow(dead_code)]
+    pub repeats_after_answer: AtomicU64,
+    /// Milliseconds an `sms-in-*` send waits after it is counted and before it is answered,
+    /// so that a kill can fall between the two (as a homeserver can die after persisting an
+    /// event and before replying).
+    #[allow(dead_code)]
+    pub reply_delay_ms: AtomicU64,
 }
 
 pub type Stub = Arc<StubStats>;
@@ -87,8 +106,16 @@ async fn stub_join(State(s): State<Stub>, UrlPath(room): UrlPath<String>) -> Res
 async fn stub_send(
     State(s): State<Stub>,
     UrlPath((_room, event_type, txn)): UrlPath<(String, String, String)>,
+    body: axum::body::Bytes,
 ) -> Response {
     let n = s.requests.fetch_add(1, Ordering::Relaxed);
+    if event_type == "m.room.message" && s.record_texts.load(Ordering::Relaxed) {
+        let text = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v["body"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        s.texts.lock().unwrap().entry(text).or_default().push(txn.clone());
+    }
     match event_type.as_str() {
         "m.room.message" if txn.starts_with("sms-in-") => {
             let id = txn["sms-in-".len()..].parse().unwrap_or(u64::MAX);
@@ -96,6 +123,14 @@ async fn stub_send(
                 s.sms_in.fetch_add(1, Ordering::Release);
             } else {
                 s.duplicates.fetch_add(1, Ordering::Relaxed);
+                if s.answered.lock().unwrap().contains(&id) {
+                    s.repeats_after_answer.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let delay = s.reply_delay_ms.load(Ordering::Relaxed);
+            if delay > 0 {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                s.answered.lock().unwrap().insert(id);
             }
         }
         "m.room.message" => {
@@ -154,24 +189,52 @@ fn stub_router(stats: Stub) -> Router {
 /// A running stub homeserver; dropping it stops the server and its thread.
 pub struct StubServer {
     pub addr: SocketAddr,
+    #[allow(dead_code)]
     pub stats: Stub,
     _stop: tokio::sync::oneshot::Sender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StubServer {
+    /// Stops it abruptly and waits until it is gone: its runtime is dropped with every
+    /// connection task in it, so requests in flight get no answer and the port is free.
+    /// The counters live in `stats` and survive.
+    #[allow(dead_code)]
+    pub fn kill(mut self) {
+        let thread = self.thread.take();
+        drop(self);
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Starts a stub homeserver on its own thread (single-threaded runtime), so its work is
 /// not scheduled on the bridge's two workers.
+#[allow(dead_code)]
 pub fn start_stub() -> StubServer {
-    let stats = Stub::default();
+    start_stub_on(Stub::default(), 0).expect("stub: bind")
+}
+
+/// Starts a stub homeserver counting into `stats` on `port` (0: any free port); None if
+/// the port cannot be bound.
+pub fn start_stub_on(stats: Stub, port: u16) -> Option<StubServer> {
     let app = stub_router(stats.clone());
     let (tx, rx) = std::sync::mpsc::channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("stub-homeserver".into())
         .spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("stub runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("stub: bind");
-                tx.send(listener.local_addr().expect("stub: address")).expect("stub: report address");
+                let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                    Ok(l) => l,
+                    Err(_) => {
+                        let _ = tx.send(None);
+                        return;
+                    }
+                };
+                tx.send(Some(listener.local_addr().expect("stub: address"))).expect("stub: report address");
                 tokio::select! {
                     r = axum::serve(listener, app) => r.expect("stub: serve"),
                     _ = stopped => {}
@@ -179,6 +242,6 @@ pub fn start_stub() -> StubServer {
             });
         })
         .expect("stub thread");
-    let addr = rx.recv().expect("stub started");
-    StubServer { addr, stats, _stop: stop }
+    let addr = rx.recv().expect("stub started")?;
+    Some(StubServer { addr, stats, _stop: stop, thread: Some(thread) })
 }

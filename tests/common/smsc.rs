@@ -65,7 +65,8 @@ impl Handler {
         self.accepted.lock().unwrap().clone()
     }
 
-    fn receiver(&self) -> Option<Arc<ESME>> {
+    /// The newest bound session that can take deliver_sm.
+    pub fn receiver(&self) -> Option<Arc<ESME>> {
         self.esmes.lock().unwrap().iter().rev().find(|(_, e)| e.can_receive).map(|(_, e)| e.clone())
     }
 
@@ -226,6 +227,20 @@ impl Smsc {
             assert!(Instant::now() < end, "nothing bound to the SMSC within {timeout:?}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Stops accepting connections on its port. Sessions already open go on: close them
+    /// from outside (a `Proxy` in front) to kill the SMSC.
+    pub async fn stop_listening(&mut self) {
+        self.server.stop().await;
+    }
+
+    /// Listens on the same port again with the same handler, so what it recorded stays.
+    /// False if the port cannot be bound (yet).
+    pub async fn listen_again(&mut self) -> bool {
+        self.server = SmppServer::new(IpAddr::V4(Ipv4Addr::LOCALHOST), self.port, self.handler.clone());
+        self.server.start().await;
+        self.server.is_alive()
     }
 
     pub async fn stop(mut self) {

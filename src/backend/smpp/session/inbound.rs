@@ -1,4 +1,6 @@
-//! Inbound deliver_sm/data_sm: committed by a worker task, then answered.
+//! Inbound deliver_sm/data_sm: committed by a worker task, then answered. What arrives
+//! on a connection that has ended by the time its turn comes is not committed: it could
+//! not be answered, and the SMSC delivers it again.
 
 use std::sync::Arc;
 
@@ -28,9 +30,19 @@ pub(super) fn spawn_inbound(
                     Err(_) => break,
                 }
             }
-            let (s, sh) = (sink.clone(), shared.clone());
+            let (s, sh, answers) = (sink.clone(), shared.clone(), responses_tx.clone());
             let pdus = tokio::task::spawn_blocking(move || {
-                batch.into_iter().map(|(seq, body)| commit_and_respond(&sh, &s, policy, seq, &body)).collect::<Vec<_>>()
+                let mut pdus = Vec::with_capacity(batch.len());
+                for (seq, body) in batch {
+                    // The connection this came on has ended, so its answer can never be
+                    // sent and the SMSC will deliver it again: committing it now would
+                    // only put it in Matrix twice. Left uncommitted, it is not lost.
+                    if answers.is_closed() {
+                        break;
+                    }
+                    pdus.push(commit_and_respond(&sh, &s, policy, seq, &body));
+                }
+                pdus
             })
             .await;
             let Ok(pdus) = pdus else { return };
