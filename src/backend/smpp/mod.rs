@@ -64,9 +64,43 @@ pub(crate) struct Shared {
     state: Mutex<LinkState>,
     connected: watch::Sender<bool>,
     stats: Stats,
+    /// Fingerprints of deliver_sm committed but never answered (their connection ended
+    /// first): the SMSC delivers them again, and that copy is answered, not kept twice.
+    unanswered: Mutex<std::collections::VecDeque<(std::time::Instant, u64)>>,
 }
 
+/// How long a committed but unanswered deliver_sm is looked out for.
+const UNANSWERED_WINDOW: Duration = Duration::from_secs(600);
+
 impl Shared {
+    /// Remembers deliver_sm that were committed but could not be answered.
+    pub(crate) fn remember_unanswered(&self, prints: impl IntoIterator<Item = u64>) {
+        let mut u = self.unanswered.lock().unwrap();
+        let now = std::time::Instant::now();
+        for p in prints {
+            u.push_back((now, p));
+        }
+        while u.len() > 10_000 {
+            u.pop_front();
+        }
+    }
+
+    /// Whether this deliver_sm is the SMSC's repeat of one committed but not answered;
+    /// forgets it if so (a later identical message is a new one).
+    pub(crate) fn was_unanswered(&self, print: u64) -> bool {
+        let mut u = self.unanswered.lock().unwrap();
+        let now = std::time::Instant::now();
+        while u.front().is_some_and(|(at, _)| now.duration_since(*at) > UNANSWERED_WINDOW) {
+            u.pop_front();
+        }
+        match u.iter().position(|(_, p)| *p == print) {
+            Some(i) => {
+                u.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
     fn set_state(&self, sink: &EventSink, state: LinkState) {
         let mut current = self.state.lock().unwrap();
         if *current == state {
@@ -108,6 +142,7 @@ impl SmppBackend {
                 state: Mutex::new(LinkState::Starting),
                 connected: watch::channel(false).0,
                 stats: Stats::default(),
+                unanswered: Mutex::default(),
             }),
             queue,
             queue_rx: Mutex::new(Some(queue_rx)),

@@ -12,7 +12,7 @@ use tokio::time::{Instant, sleep_until};
 use super::End;
 use super::conn::Conn;
 use super::frames::Read;
-use super::inbound::spawn_inbound;
+use super::inbound::{Response, spawn_inbound};
 use super::outbound::Outbound;
 use super::pending::{self, Pending};
 use crate::backend::smpp::{Request, Shared};
@@ -24,7 +24,7 @@ enum Event {
     Shutdown,
     Frame(Option<Read>),
     Submit(Option<Request>),
-    Answered(Option<Pdu>),
+    Answered(Option<Response>),
     Timer,
 }
 
@@ -84,7 +84,13 @@ impl Conn {
                     while let Ok(r) = responses.try_recv() {
                         ready.push(r);
                     }
-                    self.write_all(cfg, &ready).await.map(|()| None)
+                    let (pdus, prints): (Vec<Pdu>, Vec<Option<u64>>) =
+                        ready.into_iter().map(|r| (r.pdu, r.fingerprint)).unzip();
+                    let written = self.write_all(cfg, &pdus).await;
+                    if written.is_err() {
+                        shared.remember_unanswered(prints.into_iter().flatten());
+                    }
+                    written.map(|()| None)
                 }
                 Event::Submit(None) => break End::Shutdown,
                 Event::Submit(Some(first)) => {
@@ -98,6 +104,13 @@ impl Conn {
                 Err(why) => break End::Lost(why),
             }
         };
+        // Committed messages whose answers never went out: their repeats are not kept twice.
+        responses.close();
+        let mut left = Vec::new();
+        while let Ok(r) = responses.try_recv() {
+            left.extend(r.fingerprint);
+        }
+        shared.remember_unanswered(left);
         // Whatever the SMSC never answered goes again after the next bind.
         let unanswered: Vec<(u32, Request)> = pending
             .drain()
@@ -181,14 +194,17 @@ impl Conn {
         pending: &mut HashMap<u32, Pending>,
         out: &mut Option<&mut Outbound<'_>>,
         inbound: &mpsc::Sender<(u32, Body)>,
-        responses: &mut mpsc::Receiver<Pdu>,
+        responses: &mut mpsc::Receiver<Response>,
     ) {
         let deadline = Instant::now() + Duration::from_secs(2);
         let far = Instant::now() + Duration::from_secs(3600);
         while pending::submits(pending) > 0 {
             tokio::select! {
                 a = responses.recv() => match a {
-                    Some(resp) => if self.write(cfg, &resp).await.is_err() { return },
+                    Some(resp) => if self.write(cfg, &resp.pdu).await.is_err() {
+                        shared.remember_unanswered(resp.fingerprint);
+                        return;
+                    },
                     None => return,
                 },
                 f = self.frames.recv(), if inbound.capacity() > 0 => match f {
@@ -206,7 +222,8 @@ impl Conn {
             }
         }
         while let Ok(resp) = responses.try_recv() {
-            if self.write(cfg, &resp).await.is_err() {
+            if self.write(cfg, &resp.pdu).await.is_err() {
+                shared.remember_unanswered(resp.fingerprint);
                 return;
             }
         }
