@@ -95,7 +95,7 @@ impl Bridge {
         for job in jobs {
             super::failpoint::hit("outbox-before-send").await;
             // Parts out already (an earlier attempt, before a crash or a `retry`) stay out.
-            let accepted = self.store.accepted_parts(job.id)?;
+            let accepted = if job.parts_out { self.store.accepted_parts(job.id)? } else { Vec::new() };
             let b = backend.clone();
             let sms = OutgoingSms {
                 job_id: job.id,

@@ -59,9 +59,13 @@ pub struct OutJob {
     pub expires_at: i64,
     /// Our number it leaves from; None for the link's own.
     pub sender: Option<String>,
+    /// Some of its parts were taken by the link already (see [`Store::accepted_parts`]).
+    pub parts_out: bool,
 }
 
-const COLS: &str = "id, portal_id, backend_id, room_id, event_id, destination, body, state, attempts, coalesce(expires_at, created_at + 86400000), sender";
+// `message_map` has no `id` column, so the bare `id` in its subquery is the outbox row's.
+const COLS: &str = "id, portal_id, backend_id, room_id, event_id, destination, body, state, attempts, \
+     coalesce(expires_at, created_at + 86400000), sender, EXISTS (SELECT 1 FROM message_map WHERE outbox_id = id)";
 
 fn job(r: &Row) -> rusqlite::Result<OutJob> {
     Ok(OutJob {
@@ -76,6 +80,7 @@ fn job(r: &Row) -> rusqlite::Result<OutJob> {
         attempts: r.get(8)?,
         expires_at: r.get(9)?,
         sender: r.get(10)?,
+        parts_out: r.get(11)?,
     })
 }
 
