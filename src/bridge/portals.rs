@@ -68,7 +68,8 @@ impl Bridge {
     /// other number, short code or sender name of ours the message went to.
     pub(crate) fn portal_local(&self, backend_id: &str, to: &str) -> String {
         let own = self.backends.get(backend_id).map(|b| b.number().to_string()).unwrap_or_default();
-        if to.trim().is_empty() {
+        // The common case, without parsing: our own number, with or without `+`.
+        if to.trim().is_empty() || to.trim_start_matches('+') == own.trim_start_matches('+') {
             return own;
         }
         let region = self.config.bridge.default_region.as_deref();

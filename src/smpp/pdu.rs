@@ -65,7 +65,7 @@ pub const ADDR_MAX: usize = 21;
 pub const TIME_MAX: usize = 17;
 pub const MESSAGE_ID_MAX: usize = 65;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Pdu {
     pub sequence: u32,
     /// command_status: 0 on requests, the outcome on responses.
@@ -83,7 +83,7 @@ impl Pdu {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Body {
     BindTransmitter(Bind),
     BindReceiver(Bind),
@@ -171,7 +171,7 @@ pub fn command_name(command_id: u32) -> &'static str {
     if resp { names.1 } else { names.0 }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Bind {
     pub system_id: String,
     pub password: String,
@@ -183,19 +183,19 @@ pub struct Bind {
 }
 
 /// The body may be missing when the bind failed: it then decodes to the default.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct BindResp {
     pub system_id: String,
     pub tlvs: Vec<Tlv>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Outbind {
     pub system_id: String,
     pub password: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Address {
     pub ton: u8,
     pub npi: u8,
@@ -203,7 +203,7 @@ pub struct Address {
 }
 
 /// submit_sm and deliver_sm share this layout (SMPP 3.4 §4.4.1, §4.6.1).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Sm {
     pub service_type: String,
     pub source: Address,
@@ -222,7 +222,7 @@ pub struct Sm {
 }
 
 /// data_sm has no short_message: the text travels in the message_payload TLV.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct DataSm {
     pub service_type: String,
     pub source: Address,
@@ -235,7 +235,7 @@ pub struct DataSm {
 
 /// submit_sm_resp, deliver_sm_resp and data_sm_resp. The body may be missing when
 /// command_status is not 0: it then decodes to the default.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct SmResp {
     pub message_id: String,
     pub tlvs: Vec<Tlv>,

@@ -1,7 +1,7 @@
 //! Optional parameters (TLVs): tag constants from SMPP 3.4 §5.3.2 and typed accessors.
 //! Values stay raw bytes so unknown and vendor tags survive a decode/encode round trip.
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Tlv {
     pub tag: u16,
     pub value: Vec<u8>,

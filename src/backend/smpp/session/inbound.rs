@@ -26,7 +26,7 @@ pub(super) struct Response {
 /// changes).
 fn fingerprint(body: &Body) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    format!("{body:?}").hash(&mut h);
+    body.hash(&mut h);
     h.finish()
 }
 
