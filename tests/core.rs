@@ -226,7 +226,8 @@ async fn inbound_sms_opens_a_portal_for_the_owner() {
     assert_eq!(h.matrix.displayname(ghost).as_deref(), Some("+1 555-987-6543"));
     let msgs = h.ghost_messages(&room, ghost);
     assert_eq!(msgs.len(), 1);
-    assert_eq!(msgs[0].content, json!({"msgtype": "m.text", "body": "Hi"}));
+    // The transaction id rides along, so a retry can find the message in the room.
+    assert_eq!(msgs[0].content, json!({"msgtype": "m.text", "body": "Hi", "com.github.sms_bridge.txn_id": "sms-in-1"}));
     assert_eq!(msgs[0].ts, Some(1_700_000_000_000));
 
     // The same sender again, written nationally this time: same room.

@@ -306,3 +306,23 @@ async fn retrying_a_given_up_long_message_sends_only_its_missing_parts() {
     assert_eq!(h.job(&ev).state, OutState::Sent);
     assert_eq!(h.backend.parts_sent(), [(job, 0), (job, 1), (job, 2)], "part 1 went once");
 }
+
+#[tokio::test]
+async fn an_sms_whose_answer_was_lost_is_not_shown_twice_by_a_homeserver_that_forgot() {
+    let h = Harness::new().await;
+    h.inbound(BOB, "first", None);
+    h.settle().await;
+    let room = h.portal_room("15551234567");
+    // The homeserver takes the SMS but its answer is lost; then it restarts and forgets
+    // every transaction id, so the retry's own transaction id would make a second event.
+    h.flaky.fail_next("send", Lose::Response);
+    h.inbound(BOB, "only once", None);
+    h.settle().await;
+    h.matrix.forget_transactions(true);
+    h.make_due();
+    h.settle().await;
+    let bodies: Vec<String> =
+        h.ghost_messages(&room, BOB_GHOST).iter().map(|e| e.content["body"].as_str().unwrap().to_string()).collect();
+    assert_eq!(bodies, ["first", "only once"]);
+    assert_eq!(h.bridge.store.waiting(Queue::Inbox).unwrap(), 0, "the SMS is done");
+}

@@ -177,7 +177,8 @@ impl Bridge {
         let ghost = self.ensure_ghost(&from).await?;
         super::failpoint::hit("inbox-before-send").await;
         let txn = format!("sms-in-{}", item.id);
-        let event_id = self.send_as_ghost(&mut portal, &from, &ghost, &txn, content, timestamp_ms).await?;
+        let event_id =
+            self.send_as_ghost(&mut portal, &from, &ghost, &txn, content, timestamp_ms, item.attempts > 0).await?;
         tracing::debug!(inbox = item.id, %event_id, "SMS relayed to Matrix");
         Ok(event_id)
     }

@@ -387,19 +387,19 @@ impl Bridge {
             });
             content["info"]["mimetype"] = json!(mimetype);
             content["info"]["size"] = json!(p.data.len());
-            self.send_once(&mut portal, &from, &ghost, &txn, &content, ts).await?;
+            self.send_once(&mut portal, &from, &ghost, &txn, &content, ts, job.attempts > 0).await?;
             sent += 1;
         }
         if !caption.is_empty() && media.len() != 1 {
             let txn = format!("mms-in-{}-text", job.id);
             let content = json!({ "msgtype": "m.text", "body": caption });
-            self.send_once(&mut portal, &from, &ghost, &txn, &content, ts).await?;
+            self.send_once(&mut portal, &from, &ghost, &txn, &content, ts, job.attempts > 0).await?;
             sent += 1;
         }
         if sent == 0 {
             let txn = format!("mms-in-{}-empty", job.id);
             let content = json!({ "msgtype": "m.notice", "body": "📎 sent an empty picture message." });
-            self.send_once(&mut portal, &from, &ghost, &txn, &content, ts).await?;
+            self.send_once(&mut portal, &from, &ghost, &txn, &content, ts, job.attempts > 0).await?;
         }
         tracing::info!(job = job.id, room = ?portal.room_id, parts = parts.len(), "MMS relayed to Matrix");
         Ok(())

@@ -389,11 +389,12 @@ impl Bridge {
         txn: &str,
         content: &Value,
         ts: Option<i64>,
+        maybe_sent: bool,
     ) -> Result<String, BridgeError> {
         if let Some(ev) = self.store.sent_event(txn)? {
             return Ok(ev);
         }
-        let ev = self.send_as_ghost(portal, remote, ghost, txn, content, ts).await?;
+        let ev = self.send_as_ghost(portal, remote, ghost, txn, content, ts, maybe_sent).await?;
         self.store.record_sent_event(txn, &ev)?;
         Ok(ev)
     }

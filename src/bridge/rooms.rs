@@ -9,6 +9,12 @@ use crate::matrix::MatrixError;
 use crate::phone::Address;
 use crate::store::{PendingEvent, Portal, Store};
 
+/// Content key carrying the transaction id of what the bridge posts as a ghost.
+pub(crate) const TXN_MARKER: &str = "com.github.sms_bridge.txn_id";
+
+/// How far back a retry looks for its earlier send.
+const LOOK_BACK: u32 = 50;
+
 /// Synapse's answer to inviting someone who is already in the room.
 fn already_in_room(e: &MatrixError) -> bool {
     e.is("M_FORBIDDEN") && e.message.contains("already in the room")
@@ -69,6 +75,11 @@ impl Bridge {
     /// Sends a message as a ghost; a ghost that was kicked or left is brought back, and a
     /// room it cannot get back into is replaced (`portal` then names the new room, for the
     /// caller's next sends). Returns the event id.
+    ///
+    /// The content carries its transaction id. `maybe_sent` (a retry): the room's latest
+    /// events are searched for it first, so a send whose answer was lost is not repeated
+    /// even when the homeserver has forgotten the transaction id (Synapse forgets an
+    /// appservice's on restart).
     pub(super) async fn send_as_ghost(
         &self,
         portal: &mut Portal,
@@ -77,8 +88,16 @@ impl Bridge {
         txn: &str,
         content: &Value,
         ts: Option<i64>,
+        maybe_sent: bool,
     ) -> Result<String, BridgeError> {
         let room = portal.room_id.clone().unwrap_or_default();
+        let mut content = content.clone();
+        content[TXN_MARKER] = txn.into();
+        let content = &content;
+        if maybe_sent && let Some(ev) = self.already_sent(ghost, &room, txn).await? {
+            tracing::info!(%room, txn, event = %ev, "found in the room already: not sent again");
+            return Ok(ev);
+        }
         match self.matrix.send(ghost, &room, txn, "m.room.message", content, ts).await {
             Err(e) if e.is("M_FORBIDDEN") => {
                 let back = match self.invite_again(&room, ghost).await {
@@ -101,6 +120,20 @@ impl Bridge {
             }
             other => Ok(other?),
         }
+    }
+
+    /// The event a ghost already posted with this transaction id, among the room's latest.
+    async fn already_sent(&self, ghost: &str, room: &str, txn: &str) -> Result<Option<String>, BridgeError> {
+        let events = match self.matrix.recent_events(ghost, room, LOOK_BACK).await {
+            Ok(events) => events,
+            // Not in the room (kicked): it has sent nothing there since; the send repairs it.
+            Err(e) if e.is("M_FORBIDDEN") => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(events
+            .iter()
+            .find(|e| e["sender"] == ghost && e["content"][TXN_MARKER] == txn)
+            .and_then(|e| e["event_id"].as_str().map(str::to_string)))
     }
 
     /// Forgets a portal's room and makes a new one for the conversation.

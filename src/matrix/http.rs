@@ -8,8 +8,8 @@ use ruma::api::auth_scheme::SendAccessToken;
 use ruma::api::client::{
     account::register, alias::get_alias, appservice::request_ping, authenticated_media::get_content,
     config::set_global_account_data, discovery::get_capabilities, media::create_content, membership::invite_user,
-    membership::join_room_by_id, membership::leave_room, message::send_message_event, profile::set_display_name,
-    receipt::create_receipt, room::create_room, state::send_state_event,
+    membership::join_room_by_id, membership::leave_room, message::get_message_events, message::send_message_event,
+    profile::set_display_name, receipt::create_receipt, room::create_room, state::send_state_event,
 };
 use ruma::api::path_builder::VersionHistory;
 use ruma::api::{
@@ -254,6 +254,13 @@ impl MatrixApi for HttpMatrix {
             create_receipt::v3::Request::new(room, create_receipt::v3::ReceiptType::Read, parse("event ID", event_id)?);
         req.thread = ReceiptThread::Unthreaded;
         self.call(req, Some(sender)).await.map(|_| ())
+    }
+
+    async fn recent_events(&self, user: &str, room_id: &str, limit: u32) -> Result<Vec<Value>> {
+        let mut req = get_message_events::v3::Request::backward(parse("room ID", room_id)?);
+        req.limit = UInt::from(limit);
+        let resp = self.call(req, Some(user)).await?;
+        Ok(resp.chunk.iter().filter_map(|e| serde_json::from_str(e.json().get()).ok()).collect())
     }
 
     async fn set_account_data(&self, user_id: &str, event_type: &str, content: &Value) -> Result<()> {

@@ -300,6 +300,20 @@ impl MatrixApi for MemoryMatrix {
         Ok(mxc)
     }
 
+    async fn recent_events(&self, user: &str, room_id: &str, limit: u32) -> Result<Vec<Value>> {
+        let s = self.lock()?;
+        Self::check_member(&s, user, room_id)?;
+        let events = s.events.iter().rev().filter(|e| e.room_id == room_id).take(limit as usize);
+        Ok(events
+            .map(|e| {
+                serde_json::json!({
+                    "event_id": e.event_id, "room_id": e.room_id, "sender": e.sender,
+                    "type": e.event_type, "content": e.content,
+                })
+            })
+            .collect())
+    }
+
     async fn set_account_data(&self, user_id: &str, event_type: &str, content: &Value) -> Result<()> {
         self.lock()?.account_data.insert((user_id.into(), event_type.into()), content.clone());
         Ok(())

@@ -113,6 +113,8 @@ pub trait MatrixApi: Send + Sync {
         content: &Value,
     ) -> Result<String>;
     async fn read_receipt(&self, sender: &str, room_id: &str, event_id: &str) -> Result<()>;
+    /// The latest `limit` events of a room, newest first, as `user` sees them.
+    async fn recent_events(&self, user: &str, room_id: &str, limit: u32) -> Result<Vec<Value>>;
     /// `GET /_matrix/client/v1/media/download/…` (authenticated media) as the bridge: the
     /// bytes and their content type.
     async fn download(&self, mxc: &str) -> Result<(Vec<u8>, Option<String>)>;

@@ -391,6 +391,9 @@ impl MatrixApi for Flaky {
     async fn read_receipt(&self, sender: &str, room: &str, event_id: &str) -> Result<(), MatrixError> {
         self.call("read_receipt", self.inner.read_receipt(sender, room, event_id)).await
     }
+    async fn recent_events(&self, user: &str, room: &str, limit: u32) -> Result<Vec<Value>, MatrixError> {
+        self.call("recent_events", self.inner.recent_events(user, room, limit)).await
+    }
     async fn set_account_data(&self, user: &str, event_type: &str, content: &Value) -> Result<(), MatrixError> {
         self.call("set_account_data", self.inner.set_account_data(user, event_type, content)).await
     }
