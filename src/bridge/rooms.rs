@@ -126,9 +126,13 @@ impl Bridge {
     async fn already_sent(&self, ghost: &str, room: &str, txn: &str) -> Result<Option<String>, BridgeError> {
         let events = match self.matrix.recent_events(ghost, room, LOOK_BACK).await {
             Ok(events) => events,
-            // Not in the room (kicked): it has sent nothing there since; the send repairs it.
-            Err(e) if e.is("M_FORBIDDEN") => return Ok(None),
-            Err(e) => return Err(e.into()),
+            Err(e) if e.is_transient() => return Err(e.into()),
+            // Not in the room (kicked: the send repairs it), or a homeserver that cannot
+            // answer this: the transaction id is all there is to go on.
+            Err(e) => {
+                tracing::debug!(%room, error = %e, "could not look for an earlier send");
+                return Ok(None);
+            }
         };
         Ok(events
             .iter()
