@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::rooms::GhostPost;
 use super::status::Update;
 use super::{Attempt, Bridge, BridgeError};
 use crate::backend::{DeliveryReport, DeliveryStatus, ReceivedSms};
@@ -177,8 +178,8 @@ impl Bridge {
         let ghost = self.ensure_ghost(&from).await?;
         super::failpoint::hit("inbox-before-send").await;
         let txn = format!("sms-in-{}", item.id);
-        let event_id =
-            self.send_as_ghost(&mut portal, &from, &ghost, &txn, content, timestamp_ms, item.attempts > 0).await?;
+        let post = GhostPost { ghost: &ghost, txn: &txn, content, ts: timestamp_ms, retry: item.attempts > 0 };
+        let event_id = self.send_as_ghost(&mut portal, &from, &post).await?;
         tracing::debug!(inbox = item.id, %event_id, "SMS relayed to Matrix");
         Ok(event_id)
     }

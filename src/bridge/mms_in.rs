@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::media::{describe_media, extension};
 use super::mms_job::{Failure, post_to_mmsc};
 use super::portals::same_number;
+use super::rooms::GhostPost;
 use super::{Attempt, Bridge, BridgeError, Class, Failed, GiveUp};
 use crate::backend::WapPush;
 use crate::mms::{self, Message, MessageType, Part, TimeValue};
@@ -387,19 +388,22 @@ impl Bridge {
             });
             content["info"]["mimetype"] = json!(mimetype);
             content["info"]["size"] = json!(p.data.len());
-            self.send_once(&mut portal, &from, &ghost, &txn, &content, ts, job.attempts > 0).await?;
+            let post = GhostPost { ghost: &ghost, txn: &txn, content: &content, ts, retry: job.attempts > 0 };
+            self.send_once(&mut portal, &from, &post).await?;
             sent += 1;
         }
         if !caption.is_empty() && media.len() != 1 {
             let txn = format!("mms-in-{}-text", job.id);
             let content = json!({ "msgtype": "m.text", "body": caption });
-            self.send_once(&mut portal, &from, &ghost, &txn, &content, ts, job.attempts > 0).await?;
+            let post = GhostPost { ghost: &ghost, txn: &txn, content: &content, ts, retry: job.attempts > 0 };
+            self.send_once(&mut portal, &from, &post).await?;
             sent += 1;
         }
         if sent == 0 {
             let txn = format!("mms-in-{}-empty", job.id);
             let content = json!({ "msgtype": "m.notice", "body": "📎 sent an empty picture message." });
-            self.send_once(&mut portal, &from, &ghost, &txn, &content, ts, job.attempts > 0).await?;
+            let post = GhostPost { ghost: &ghost, txn: &txn, content: &content, ts, retry: job.attempts > 0 };
+            self.send_once(&mut portal, &from, &post).await?;
         }
         tracing::info!(job = job.id, room = ?portal.room_id, parts = parts.len(), "MMS relayed to Matrix");
         Ok(())

@@ -385,17 +385,13 @@ impl Bridge {
         &self,
         portal: &mut crate::store::Portal,
         remote: &crate::phone::Address,
-        ghost: &str,
-        txn: &str,
-        content: &Value,
-        ts: Option<i64>,
-        maybe_sent: bool,
+        post: &rooms::GhostPost<'_>,
     ) -> Result<String, BridgeError> {
-        if let Some(ev) = self.store.sent_event(txn)? {
+        if let Some(ev) = self.store.sent_event(post.txn)? {
             return Ok(ev);
         }
-        let ev = self.send_as_ghost(portal, remote, ghost, txn, content, ts, maybe_sent).await?;
-        self.store.record_sent_event(txn, &ev)?;
+        let ev = self.send_as_ghost(portal, remote, post).await?;
+        self.store.record_sent_event(post.txn, &ev)?;
         Ok(ev)
     }
 

@@ -9,6 +9,17 @@ use crate::matrix::MatrixError;
 use crate::phone::Address;
 use crate::store::{PendingEvent, Portal, Store};
 
+/// A message a ghost posts: who, with which transaction id, what, when it was written, and
+/// whether this is a retry (an earlier attempt may have got through).
+#[derive(Clone, Copy)]
+pub(crate) struct GhostPost<'a> {
+    pub ghost: &'a str,
+    pub txn: &'a str,
+    pub content: &'a Value,
+    pub ts: Option<i64>,
+    pub retry: bool,
+}
+
 /// Content key carrying the transaction id of what the bridge posts as a ghost.
 pub(crate) const TXN_MARKER: &str = "com.github.sms_bridge.txn_id";
 
@@ -76,20 +87,17 @@ impl Bridge {
     /// room it cannot get back into is replaced (`portal` then names the new room, for the
     /// caller's next sends). Returns the event id.
     ///
-    /// The content carries its transaction id. `maybe_sent` (a retry): the room's latest
-    /// events are searched for it first, so a send whose answer was lost is not repeated
-    /// even when the homeserver has forgotten the transaction id (Synapse forgets an
-    /// appservice's on restart).
+    /// The content carries its transaction id. On a retry the room's latest events are
+    /// searched for it first, so a send whose answer was lost is not repeated even when the
+    /// homeserver has forgotten the transaction id (Synapse forgets an appservice's on
+    /// restart).
     pub(super) async fn send_as_ghost(
         &self,
         portal: &mut Portal,
         remote: &Address,
-        ghost: &str,
-        txn: &str,
-        content: &Value,
-        ts: Option<i64>,
-        maybe_sent: bool,
+        post: &GhostPost<'_>,
     ) -> Result<String, BridgeError> {
+        let GhostPost { ghost, txn, content, ts, retry: maybe_sent } = *post;
         let room = portal.room_id.clone().unwrap_or_default();
         let mut content = content.clone();
         content[TXN_MARKER] = txn.into();
