@@ -171,20 +171,8 @@ async fn two_of_our_numbers_on_one_link_are_two_conversations() {
     );
 }
 
-const TWO_LINKS: &str = r#"
-homeserver:
-  address: http://localhost:8008
-  domain: example.org
-appservice:
-  address: http://localhost:29330
-  as_token: aaaa
-  hs_token: bbbb
-bridge:
-  default_region: US
-  permissions:
-    "@alice:example.org": admin
-backends:
-  - id: zulu
+/// Two links, the alphabetically later one first.
+const TWO_LINKS: &str = r#"  - id: zulu
     type: test
     number: "+15550003333"
   - id: test1
@@ -194,7 +182,7 @@ backends:
 
 #[tokio::test]
 async fn start_without_via_uses_the_first_link_in_the_config() {
-    let h = Harness::new_with(TWO_LINKS).await;
+    let h = Harness::new_with(config_with_links(TWO_LINKS)).await;
     h.say_text(ALICE, &h.mgmt, &format!("start {BOB}")).await;
     let portal = h.bridge.store.portal_by_pair("+15550003333", "15551234567").unwrap();
     assert_eq!(portal.map(|p| p.backend_id).as_deref(), Some("zulu"), "not the alphabetically first (test1)");

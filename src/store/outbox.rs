@@ -301,7 +301,8 @@ impl Store {
         .query_row(params![backend_id, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?)
     }
 
-    /// The job a link message id belongs to.
+    /// The job a link message id belongs to (reports go through [`Store::report_target`]).
+    #[cfg(test)]
     pub fn out_job_by_backend_msg(&self, backend_id: &str, msg_id: &str) -> Result<Option<OutJob>> {
         self.with(|c| {
             let sql = format!(

@@ -47,6 +47,12 @@ backends:
     number: "+15550001111"
 "#;
 
+/// [`CONFIG`] with other test links (YAML list items under `backends:`).
+pub fn config_with_links(links: &str) -> &'static str {
+    let head = CONFIG.split_once("backends:\n").expect("CONFIG lists backends").0;
+    Box::leak(format!("{head}backends:\n{links}").into_boxed_str())
+}
+
 /// One bridge process: its store on a file, a test link, and the shared memory homeserver.
 pub struct Harness {
     pub config_text: &'static str,
