@@ -69,6 +69,7 @@ impl Bridge {
                 tracing::warn!(error = %e, event = %id, attempts = n, "will retry a Matrix event")
             }
             Attempt::GaveUp(why) => tracing::error!(error = %e, event = %id, ?why, "giving up on a Matrix event"),
+            Attempt::Settled => {}
         }
         Ok(())
     }

@@ -104,6 +104,7 @@ impl Bridge {
                 }
                 Ok(true)
             }
+            Attempt::Settled => Ok(false),
             Attempt::Retry(attempts) => {
                 tracing::info!(inbox = item.id, attempts, error = %e, "inbound item not handled yet; will retry");
                 Ok(false)

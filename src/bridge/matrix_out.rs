@@ -65,6 +65,7 @@ impl Bridge {
                             }
                             return Ok(false);
                         }
+                        Attempt::Settled => {}
                         Attempt::Retry(_) => {
                             tracing::warn!(job = job.id, error = %e, "Matrix update failed; will retry")
                         }

@@ -265,6 +265,7 @@ impl Bridge {
                 return Ok(());
             }
             Attempt::GaveUp(why) => why,
+            Attempt::Settled => return Ok(()),
         };
         tracing::warn!(job = job.id, stage = ?job.stage, error = %f.message, "giving up on an MMS");
         self.wake.matrix_out.notify_one();

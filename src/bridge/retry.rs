@@ -19,9 +19,11 @@ pub enum Class {
 /// What became of a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Attempt {
-    /// Will be tried again; attempts so far. `Retry(0)`: an outgoing message was settled
-    /// meanwhile (failed by a report, cancelled), so nothing was scheduled.
+    /// Will be tried again; attempts so far.
     Retry(u32),
+    /// An outgoing message was settled meanwhile (failed by a report, cancelled): nothing
+    /// was scheduled.
+    Settled,
     /// Marked dead.
     GaveUp(GiveUp),
 }
@@ -85,8 +87,9 @@ impl Bridge {
         self.store.tx(|tx| {
             let strike = f.class == Class::Unknown;
             let (attempts, strikes) = Store::retry_later_tx(tx, f.queue, f.id, next, f.error, strike)?;
+            // No row left to retry: it was settled while it was out.
             if attempts == 0 {
-                return Ok(Attempt::Retry(0));
+                return Ok(Attempt::Settled);
             }
             let give_up = match f.class {
                 Class::Permanent => Some(GiveUp::Permanent),
