@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod appservice;
+pub mod at;
 pub mod backend;
 pub mod bridge;
 pub mod config;
