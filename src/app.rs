@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::backend::Backend;
+use crate::backend::modem::ModemBackend;
 use crate::backend::smpp::SmppBackend;
 use crate::backend::test::TestBackend;
 use crate::bridge::Bridge;
@@ -17,6 +18,9 @@ pub fn build_backends(config: &Config) -> Vec<Arc<dyn Backend>> {
         .map(|b| -> Arc<dyn Backend> {
             match &b.kind {
                 BackendKind::Test(t) => Arc::new(TestBackend::new(&b.id, &b.number, t.clone())),
+                BackendKind::Modem(m) => {
+                    Arc::new(ModemBackend::new(&b.id, &b.number, (**m).clone(), config.sms.split_options()))
+                }
                 BackendKind::Smpp(s) => {
                     Arc::new(SmppBackend::new(&b.id, &b.number, (**s).clone(), config.sms.split_options()))
                 }

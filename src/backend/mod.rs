@@ -1,10 +1,11 @@
 //! The one interface every SMS link implements. What links hand to the core is defined in
 //! [`crate::message`] and re-exported here.
 //!
-//! A link calls [`EventSink::deliver`] for everything it receives and acknowledges it to
-//! its peer (deliver_sm_resp, deleting from SIM storage, …) only after that returns Ok:
-//! by then the event is committed in the inbox.
+//! A link hands everything it receives to its [`EventSink`] and acknowledges it to its
+//! peer (deliver_sm_resp, deleting from SIM storage, …) only after that returns Ok: by
+//! then the event is committed in the inbox.
 
+pub mod modem;
 pub mod smpp;
 pub mod test;
 
@@ -58,6 +59,9 @@ pub enum LinkState {
     Connected,
     Reconnecting { reason: String },
     BadCredentials { reason: String },
+    /// Connected to the device, which cannot carry messages yet (no SIM, PIN needed, no
+    /// network): messages wait.
+    NotReady { reason: String },
     Stopped,
 }
 
@@ -68,6 +72,7 @@ impl std::fmt::Display for LinkState {
             LinkState::Connected => f.write_str("connected"),
             LinkState::Reconnecting { reason } => write!(f, "reconnecting ({reason})"),
             LinkState::BadCredentials { reason } => write!(f, "bad credentials ({reason})"),
+            LinkState::NotReady { reason } => write!(f, "not ready ({reason})"),
             LinkState::Stopped => f.write_str("stopped"),
         }
     }
@@ -96,8 +101,35 @@ pub trait Backend: Send + Sync {
     /// Sends one message (split into parts by the link as needed).
     async fn send(&self, sms: &OutgoingSms) -> Result<Sent, SendError>;
     fn state(&self) -> LinkState;
+    /// More about the state for people (operator, signal), if the link knows.
+    fn details(&self) -> Option<String> {
+        None
+    }
+    /// Sends a USSD code (`*100#`) or a reply in an open USSD session.
+    async fn ussd(&self, _code: &str) -> Result<UssdAnswer, String> {
+        Err(format!("{} links cannot send USSD codes", self.kind()))
+    }
     /// Closes the link politely (unbind, logout).
     async fn stop(&self) {}
+}
+
+/// The network's answer to a USSD code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UssdAnswer {
+    pub text: String,
+    /// The network expects a reply (a menu).
+    pub more: bool,
+    /// The session state in words when there is no text ("not supported by the network").
+    pub status: String,
+}
+
+/// Anything a link receives, for [`EventSink::once`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Received {
+    Sms(ReceivedSms),
+    Part(IncomingPart),
+    WapPush(WapPush),
+    Report(DeliveryReport),
 }
 
 /// Where a link hands over what it received. Cheap to clone.
@@ -142,6 +174,24 @@ impl EventSink {
     /// Commits a delivery report; Ok means the link may acknowledge it.
     pub fn report(&self, report: DeliveryReport) -> Result<i64, StoreError> {
         self.commit(InboxKind::Report(report))
+    }
+
+    /// Commits what a link read from storage it must delete itself, unless something with
+    /// the same fingerprint was committed on this link before (a message read again after
+    /// a crash between commit and delete, or stored twice by the modem). Ok(false) means
+    /// seen before. Either way, the link may delete it now.
+    pub fn once(&self, print: &str, what: Received) -> Result<bool, StoreError> {
+        let id = &*self.backend_id;
+        let done = self.store.once(id, print, |tx| match &what {
+            Received::Sms(sms) => Store::insert_inbox_tx(tx, id, &InboxKind::Sms(sms.clone())).map(|_| ()),
+            Received::WapPush(p) => Store::insert_inbox_tx(tx, id, &InboxKind::WapPush(p.clone())).map(|_| ()),
+            Received::Report(r) => Store::insert_inbox_tx(tx, id, &InboxKind::Report(r.clone())).map(|_| ()),
+            Received::Part(p) => Store::add_sms_part_tx(tx, id, p).map(|_| ()),
+        })?;
+        if done.is_some() {
+            self.inbox_wake.notify_one();
+        }
+        Ok(done.is_some())
     }
 
     fn commit(&self, item: InboxKind) -> Result<i64, StoreError> {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde::de::Error as _;
 
-use super::{BridgeConfig, Permission, Problems, SmppConfig};
+use super::{BridgeConfig, ModemConfig, Permission, Problems, SmppConfig};
 
 #[derive(Debug, Clone)]
 pub struct BackendConfig {
@@ -22,6 +22,7 @@ pub struct BackendConfig {
 pub enum BackendKind {
     Test(TestBackendConfig),
     Smpp(Box<SmppConfig>),
+    Modem(Box<ModemConfig>),
 }
 
 impl BackendKind {
@@ -29,6 +30,7 @@ impl BackendKind {
         match self {
             BackendKind::Test(_) => "test",
             BackendKind::Smpp(_) => "smpp",
+            BackendKind::Modem(_) => "modem",
         }
     }
 }
@@ -73,9 +75,10 @@ impl<'de> Deserialize<'de> for BackendConfig {
         let kind = match c.kind.as_str() {
             "test" => BackendKind::Test(kind_section(rest)?),
             "smpp" => BackendKind::Smpp(Box::new(kind_section(rest)?)),
+            "modem" => BackendKind::Modem(Box::new(kind_section(rest)?)),
             other => {
                 return Err(D::Error::custom(format!(
-                    "backend {:?}: unknown type {other:?} (known: test, smpp)",
+                    "backend {:?}: unknown type {other:?} (known: test, smpp, modem)",
                     c.id
                 )));
             }
@@ -141,6 +144,7 @@ pub(super) fn validate_all(backends: &[BackendConfig], bridge: &BridgeConfig, p:
                 }
             }
             BackendKind::Smpp(s) => s.validate(&key, p),
+            BackendKind::Modem(m) => m.validate(&key, p),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Durable state in SQLite (WAL). Everything the bridge acknowledges is committed here first.
 
 mod inbox;
+mod link_seen;
 mod matrix_in;
 mod matrix_out;
 mod mms_in;

@@ -61,6 +61,10 @@ impl Store {
                 "DELETE FROM sent_events WHERE rowid IN (SELECT rowid FROM sent_events WHERE sent_at < ?1 LIMIT ?2)",
                 cutoff,
             )?;
+            rows += self.in_batches(
+                "DELETE FROM link_seen WHERE rowid IN (SELECT rowid FROM link_seen WHERE seen_at < ?1 LIMIT ?2)",
+                cutoff,
+            )?;
         }
         // Only databases made with auto_vacuum = incremental (new ones) shrink; in others
         // the freed pages are reused, which keeps them bounded all the same. Each step of

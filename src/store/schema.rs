@@ -214,6 +214,18 @@ CREATE TABLE sent_events (
     sent_at INTEGER NOT NULL
 );
 "#,
+    r#"
+-- What a link read from storage it must delete itself (a modem's SIM), by fingerprint:
+-- committed with the message, so a message read again (after a crash between commit and
+-- delete, or a modem that stores one message several times) is not shown twice.
+CREATE TABLE link_seen (
+    backend_id TEXT NOT NULL,
+    print TEXT NOT NULL,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (backend_id, print)
+);
+CREATE INDEX link_seen_age ON link_seen (seen_at);
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

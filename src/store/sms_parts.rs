@@ -11,7 +11,11 @@ impl Store {
     /// Stores a part; if it completes its message, the message goes to the inbox in the
     /// same commit and its inbox id is returned. A part seen before changes nothing.
     pub fn add_sms_part(&self, backend_id: &str, p: &IncomingPart) -> Result<Option<i64>> {
-        self.tx(|tx| {
+        self.tx(|tx| Store::add_sms_part_tx(tx, backend_id, p))
+    }
+
+    pub fn add_sms_part_tx(tx: &Transaction, backend_id: &str, p: &IncomingPart) -> Result<Option<i64>> {
+        {
             let part = serde_json::to_string(&p.part).expect("parts serialise");
             // A part of a message already shown, delivered again (an SMSC or modem that
             // missed our acknowledgement): dropping it keeps it from becoming a fragment.
@@ -39,7 +43,7 @@ impl Store {
                 return Ok(None);
             }
             complete(tx, backend_id, &p.from, p.reference, p.total).map(Some)
-        })
+        }
     }
 
     /// Delivers every message whose first part arrived before `cutoff_ms`, with markers

@@ -1,0 +1,340 @@
+//! The AT channel: one command at a time, each with its own timeout. Unsolicited result
+//! codes that arrive between commands, or in the middle of an answer, are kept in arrival
+//! order for the session to handle when the command is done.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
+
+use crate::at::{Final, Item, LineReader, Urc};
+
+pub(super) trait Port: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Port for T {}
+
+/// Something the modem said on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Event {
+    Urc(Urc),
+    /// `+CMT`/`+CDS` with the PDU line that followed it.
+    Pdu { urc: Urc, pdu: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum AtError {
+    /// ERROR, +CME ERROR or +CMS ERROR.
+    #[error("{0}")]
+    Failed(Final),
+    #[error("no answer to {0} within {1} s")]
+    Timeout(String, u64),
+    /// End of file or an I/O error: unplugged, or the modem reset.
+    #[error("{0}")]
+    Gone(String),
+}
+
+pub(super) struct Channel {
+    port: Box<dyn Port>,
+    reader: LineReader,
+    items: VecDeque<Item>,
+    events: VecDeque<Event>,
+    /// A `+CMT`/`+CDS` whose PDU line is still to come.
+    awaiting_pdu: Option<Urc>,
+}
+
+/// How long to wait for the `> ` prompt after `AT+CMGS=`.
+const PROMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Channel {
+    pub fn new(port: Box<dyn Port>) -> Channel {
+        Channel { port, reader: LineReader::new(), items: VecDeque::new(), events: VecDeque::new(), awaiting_pdu: None }
+    }
+
+    /// Sends one command line and returns its information lines (echo and URCs taken out)
+    /// once the final result is OK.
+    pub async fn command(&mut self, cmd: &str, timeout: Duration) -> Result<Vec<String>, AtError> {
+        tracing::trace!(cmd, "AT >");
+        self.write(format!("{cmd}\r").as_bytes()).await?;
+        self.answer(cmd, timeout).await
+    }
+
+    /// Sends an SMS-SUBMIT: `AT+CMGS=<len>`, the prompt, the PDU and Ctrl-Z. Returns the
+    /// message reference. On a timeout the half-done command is cancelled with ESC.
+    pub async fn send_pdu(&mut self, hex: &str, len: usize, timeout: Duration) -> Result<u8, AtError> {
+        let cmd = format!("AT+CMGS={len}");
+        tracing::trace!(cmd, "AT >");
+        self.write(format!("{cmd}\r").as_bytes()).await?;
+        let deadline = Instant::now() + PROMPT_TIMEOUT;
+        loop {
+            let item = match tokio::time::timeout_at(deadline, self.next_item()).await {
+                Ok(item) => item?,
+                Err(_) => {
+                    self.abort().await?;
+                    return Err(AtError::Timeout(cmd, PROMPT_TIMEOUT.as_secs()));
+                }
+            };
+            match item {
+                Item::Prompt => break,
+                Item::Line(line) => {
+                    if let Some(f) = Final::parse(&line) {
+                        // Refused before the PDU (no network, SIM busy …).
+                        return Err(AtError::Failed(f));
+                    }
+                    if !line.eq_ignore_ascii_case(&cmd) {
+                        self.unsolicited(&line);
+                    }
+                }
+            }
+        }
+        self.write(format!("{hex}\x1a").as_bytes()).await?;
+        match self.answer(&cmd, timeout).await {
+            Ok(info) => info.iter().find_map(|l| crate::at::answers::cmgs(l)).ok_or_else(|| {
+                AtError::Failed(Final::Error)
+            }),
+            Err(AtError::Timeout(c, s)) => {
+                self.abort().await?;
+                Err(AtError::Timeout(c, s))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// ESC cancels a prompt or a half-typed command; what the modem says next is drained.
+    pub async fn abort(&mut self) -> Result<(), AtError> {
+        self.write(b"\x1b\r").await?;
+        self.drain(Duration::from_millis(300)).await
+    }
+
+    /// Reads for `quiet` and keeps the URCs: after a reset, or while a modem boots.
+    pub async fn drain(&mut self, quiet: Duration) -> Result<(), AtError> {
+        loop {
+            match tokio::time::timeout(quiet, self.next_item()).await {
+                Err(_) => break,
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(Item::Line(line))) => {
+                    self.unsolicited(&line);
+                }
+                Ok(Ok(Item::Prompt)) => {}
+            }
+        }
+        self.items.clear();
+        self.reader.clear();
+        Ok(())
+    }
+
+    /// The next thing the modem says on its own. Cancel-safe: nothing read is lost if the
+    /// future is dropped.
+    pub async fn next_event(&mut self) -> Result<Event, AtError> {
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                return Ok(e);
+            }
+            if let Item::Line(line) = self.next_item().await?
+                && !self.unsolicited(&line)
+                && Final::parse(&line).is_none()
+            {
+                tracing::warn!(line, "unexpected line from the modem, ignored");
+            }
+        }
+    }
+
+    /// An event already read, without waiting.
+    pub fn pending_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Waits for an event `want` picks, keeping the others for later.
+    pub async fn wait_for(&mut self, timeout: Duration, want: impl Fn(&Event) -> bool) -> Result<Option<Event>, AtError> {
+        let deadline = Instant::now() + timeout;
+        if let Some(i) = self.events.iter().position(&want) {
+            return Ok(self.events.remove(i));
+        }
+        loop {
+            let item = match tokio::time::timeout_at(deadline, self.next_item()).await {
+                Ok(item) => item?,
+                Err(_) => return Ok(None),
+            };
+            if let Item::Line(line) = item {
+                self.unsolicited(&line);
+                if let Some(i) = self.events.iter().position(&want) {
+                    return Ok(self.events.remove(i));
+                }
+            }
+        }
+    }
+
+    async fn answer(&mut self, cmd: &str, timeout: Duration) -> Result<Vec<String>, AtError> {
+        let expect = answer_prefix(cmd);
+        let deadline = Instant::now() + timeout;
+        let mut info = Vec::new();
+        loop {
+            let item = match tokio::time::timeout_at(deadline, self.next_item()).await {
+                Ok(item) => item?,
+                Err(_) => return Err(AtError::Timeout(cmd.to_string(), timeout.as_secs())),
+            };
+            let Item::Line(line) = item else { continue };
+            if line.eq_ignore_ascii_case(cmd) {
+                continue; // echo
+            }
+            if self.awaiting_pdu.is_some() && looks_like_pdu(&line) {
+                self.unsolicited(&line);
+                continue;
+            }
+            if let Some(urc) = self.awaiting_pdu.take() {
+                tracing::warn!(?urc, line, "a message announcement without its PDU line");
+            }
+            if let Some(f) = Final::parse(&line) {
+                tracing::trace!(cmd, result = %f, "AT <");
+                return if f == Final::Ok { Ok(info) } else { Err(AtError::Failed(f)) };
+            }
+            if expect.as_deref().is_some_and(|p| line.starts_with(p)) {
+                info.push(line);
+                continue;
+            }
+            if !self.unsolicited(&line) {
+                info.push(line);
+            }
+        }
+    }
+
+    /// Takes a line that may be unsolicited; false if it is not.
+    fn unsolicited(&mut self, line: &str) -> bool {
+        if let Some(urc) = self.awaiting_pdu.take() {
+            if looks_like_pdu(line) {
+                self.events.push_back(Event::Pdu { urc, pdu: line.to_string() });
+                return true;
+            }
+            tracing::warn!(?urc, line, "a message announcement without its PDU line");
+        }
+        match Urc::parse(line) {
+            Some(urc) if urc.pdu_follows() => {
+                self.awaiting_pdu = Some(urc);
+                true
+            }
+            Some(urc) => {
+                self.events.push_back(Event::Urc(urc));
+                true
+            }
+            None => false,
+        }
+    }
+
+    async fn next_item(&mut self) -> Result<Item, AtError> {
+        loop {
+            if let Some(item) = self.items.pop_front() {
+                return Ok(item);
+            }
+            let mut buf = [0u8; 2048];
+            let n = self.port.read(&mut buf).await.map_err(|e| AtError::Gone(format!("reading: {e}")))?;
+            if n == 0 {
+                return Err(AtError::Gone("the device closed (unplugged or reset)".into()));
+            }
+            self.items.extend(self.reader.push(&buf[..n]));
+        }
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), AtError> {
+        let io = async {
+            self.port.write_all(bytes).await?;
+            self.port.flush().await
+        };
+        match tokio::time::timeout(Duration::from_secs(10), io).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(AtError::Gone(format!("writing: {e}"))),
+            Err(_) => Err(AtError::Gone("writing: the device takes no data".into())),
+        }
+    }
+}
+
+/// The prefix of a command's information lines: `AT+CMGL=4` → `+CMGL:`.
+fn answer_prefix(cmd: &str) -> Option<String> {
+    let rest = cmd.get(2..)?;
+    if !(rest.starts_with('+') || rest.starts_with('^')) {
+        return None;
+    }
+    let name: String = rest.chars().take_while(|c| !matches!(c, '=' | '?')).collect();
+    Some(format!("{}:", name.to_ascii_uppercase()))
+}
+
+/// Hex digits, maybe with junk at the end (a stray quote): decoded leniently later.
+fn looks_like_pdu(line: &str) -> bool {
+    line.len() >= 4 && line.bytes().take(4).all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncWriteExt, DuplexStream, duplex};
+
+    fn pair() -> (Channel, DuplexStream) {
+        let (a, b) = duplex(4096);
+        (Channel::new(Box::new(a)), b)
+    }
+
+    async fn expect_written(modem: &mut DuplexStream, want: &str) {
+        let mut buf = vec![0u8; want.len()];
+        modem.read_exact(&mut buf).await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&buf), want);
+    }
+
+    #[tokio::test]
+    async fn urcs_inside_an_answer_are_kept_for_later() {
+        let (mut ch, mut modem) = pair();
+        let task = tokio::spawn(async move {
+            let lines = ch.command("AT+CMGL=4", Duration::from_secs(2)).await.unwrap();
+            (lines, ch)
+        });
+        expect_written(&mut modem, "AT+CMGL=4\r").await;
+        modem
+            .write_all(
+                b"AT+CMGL=4\r\r\n+CMGL: 1,0,,5\r\n0011AABBCC\r\n^RSSI: 17\r\n^MODE: 5,4\r\r\n+CMTI: \"SM\",2\r\n\
+                  +CMGL: 2,0,,5\r\n0011DDEEFF\"\r\n+CMT: ,3\r\n001122\r\n\r\nOK\r\n",
+            )
+            .await
+            .unwrap();
+        let (lines, mut ch) = task.await.unwrap();
+        assert_eq!(lines, ["+CMGL: 1,0,,5", "0011AABBCC", "+CMGL: 2,0,,5", "0011DDEEFF\""]);
+        assert_eq!(ch.pending_event(), Some(Event::Urc(Urc::Noise)));
+        assert_eq!(ch.pending_event(), Some(Event::Urc(Urc::Noise)));
+        assert_eq!(ch.pending_event(), Some(Event::Urc(Urc::NewMessage { storage: "SM".into(), index: 2 })));
+        assert_eq!(ch.pending_event(), Some(Event::Pdu { urc: Urc::Message { len: 3 }, pdu: "001122".into() }));
+        assert_eq!(ch.pending_event(), None);
+    }
+
+    #[tokio::test]
+    async fn errors_and_timeouts() {
+        let (mut ch, mut modem) = pair();
+        modem.write_all(b"\r\n+CMS ERROR: 331\r\n").await.unwrap();
+        assert_eq!(
+            ch.command("AT+CMGF=0", Duration::from_secs(1)).await,
+            Err(AtError::Failed(Final::CmsError(331)))
+        );
+        let e = ch.command("AT+CSQ", Duration::from_millis(50)).await.unwrap_err();
+        assert!(matches!(e, AtError::Timeout(_, _)), "{e:?}");
+        drop(modem);
+        let e = ch.command("AT", Duration::from_secs(1)).await.unwrap_err();
+        assert!(matches!(e, AtError::Gone(_)), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn a_send_waits_for_the_prompt_then_the_reference() {
+        let (mut ch, mut modem) = pair();
+        let task = tokio::spawn(async move { ch.send_pdu("0011", 1, Duration::from_secs(2)).await });
+        expect_written(&mut modem, "AT+CMGS=1\r").await;
+        modem.write_all(b"AT+CMGS=1\r\r\n> ").await.unwrap();
+        expect_written(&mut modem, "0011\x1a").await;
+        modem.write_all(b"0011\r\n+CMTI: \"SM\",4\r\n+CMGS: 77\r\n\r\nOK\r\n").await.unwrap();
+        assert_eq!(task.await.unwrap(), Ok(77));
+    }
+
+    #[tokio::test]
+    async fn a_send_without_an_answer_is_cancelled_with_esc() {
+        let (mut ch, mut modem) = pair();
+        let task = tokio::spawn(async move { ch.send_pdu("0011", 1, Duration::from_millis(200)).await });
+        expect_written(&mut modem, "AT+CMGS=1\r").await;
+        modem.write_all(b"\r\n> ").await.unwrap();
+        expect_written(&mut modem, "0011\x1a").await;
+        expect_written(&mut modem, "\x1b\r").await;
+        assert!(matches!(task.await.unwrap(), Err(AtError::Timeout(_, _))));
+    }
+}
