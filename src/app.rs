@@ -7,26 +7,20 @@ use crate::backend::modem::ModemBackend;
 use crate::backend::smpp::SmppBackend;
 use crate::backend::test::TestBackend;
 use crate::bridge::Bridge;
-use crate::config::{BackendKind, Config, LogFormat};
+use crate::config::{BackendConfig, BackendKind, Config, LogFormat};
 use crate::matrix::HttpMatrix;
 use crate::store::Store;
 
 pub fn build_backends(config: &Config) -> Vec<Arc<dyn Backend>> {
-    config
-        .backends
-        .iter()
-        .map(|b| -> Arc<dyn Backend> {
-            match &b.kind {
-                BackendKind::Test(t) => Arc::new(TestBackend::new(&b.id, &b.number, t.clone())),
-                BackendKind::Modem(m) => {
-                    Arc::new(ModemBackend::new(&b.id, &b.number, (**m).clone(), config.sms.split_options()))
-                }
-                BackendKind::Smpp(s) => {
-                    Arc::new(SmppBackend::new(&b.id, &b.number, (**s).clone(), config.sms.split_options()))
-                }
-            }
-        })
-        .collect()
+    config.backends.iter().map(|b| build_backend(config, b)).collect()
+}
+
+pub fn build_backend(config: &Config, b: &BackendConfig) -> Arc<dyn Backend> {
+    match &b.kind {
+        BackendKind::Test(t) => Arc::new(TestBackend::new(&b.id, &b.number, t.clone())),
+        BackendKind::Modem(m) => Arc::new(ModemBackend::new(&b.id, &b.number, (**m).clone(), config.sms.split_options())),
+        BackendKind::Smpp(s) => Arc::new(SmppBackend::new(&b.id, &b.number, (**s).clone(), config.sms.split_options())),
+    }
 }
 
 pub fn init_logging(config: &Config) {

@@ -9,6 +9,7 @@ pub(super) const HELP: &str = "Commands:\n\
 • start <number> [via <link>] — open a chat with a phone number\n\
 • list — your SMS chats\n\
 • backends — the SMS links and their state\n\
+• ussd <code> [via <link>] — send a USSD code such as *100# through a modem (a reply in an open menu too)\n\
 • delete — in an SMS chat: remove that chat (the next SMS starts a new one)\n\
 • dead — messages the bridge gave up on, and why\n\
 • retry <id|all> — try a given-up message again\n\
@@ -31,6 +32,7 @@ impl Bridge {
             "dead" => self.cmd_dead(sender)?,
             "retry" => self.cmd_revive(sender, args, true)?,
             "drop" => self.cmd_revive(sender, args, false)?,
+            "ussd" => self.cmd_ussd(sender, args).await,
             other => format!("Unknown command {other:?}. Try `help`."),
         })
     }
@@ -115,6 +117,9 @@ impl Bridge {
         let mut out = String::from("SMS links:");
         for b in self.backends.values() {
             out.push_str(&format!("\n• {} ({}) {}: {}", b.id(), b.kind(), phone::international(b.number()), b.state()));
+            if let Some(d) = b.details() {
+                out.push_str(&format!(" — {d}"));
+            }
         }
         out.push_str(&format!("\nOutgoing queue: {queued} waiting."));
         let mut dead = Vec::new();
@@ -141,5 +146,42 @@ impl Bridge {
             )),
         }
         Ok(out)
+    }
+
+    /// `ussd <code> [via <link>]`: on the sender's own links (any link for admins).
+    async fn cmd_ussd(&self, sender: &str, args: &str) -> String {
+        let (code, via) = match args.rsplit_once(" via ") {
+            Some((c, v)) => (c.trim(), Some(v.trim())),
+            None => (args, None),
+        };
+        if code.is_empty() {
+            return "Usage: ussd <code> [via <link>], e.g. ussd *100#".into();
+        }
+        let admin = self.permission(sender) >= Permission::Admin;
+        let mine: Vec<_> = self
+            .config
+            .backends
+            .iter()
+            .filter(|c| admin || c.owner(&self.config.bridge) == sender)
+            .filter_map(|c| self.backends.get(&c.id))
+            .filter(|b| via.is_none_or(|v| b.id() == v))
+            .collect();
+        let backend = match (mine.as_slice(), via) {
+            ([b], _) => b,
+            ([], Some(v)) => return format!("No link of yours called {v:?}."),
+            ([], None) => return "You have no SMS links.".into(),
+            (_, _) => {
+                let ids: Vec<&str> = mine.iter().map(|b| b.id()).collect();
+                return format!("Say which link: ussd {code} via <link> ({}).", ids.join(", "));
+            }
+        };
+        match backend.ussd(code).await {
+            Ok(a) if a.text.is_empty() => format!("USSD {code} via {}: {}.", backend.id(), a.status),
+            Ok(a) if a.more => {
+                format!("{}\n\n(The network expects a reply: `ussd <your choice>`.)", a.text)
+            }
+            Ok(a) => a.text,
+            Err(e) => format!("USSD {code} via {}: {e}.", backend.id()),
+        }
     }
 }

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use sms_bridge::backend::test::TestBackend;
 use sms_bridge::backend::{Backend, DeliveryReport, DeliveryStatus, EventSink, LinkState, OutgoingSms, ReceivedSms};
 use sms_bridge::bridge::Bridge;
-use sms_bridge::config::{Config, Purpose, TestBackendConfig};
+use sms_bridge::config::{BackendKind, Config, Purpose, TestBackendConfig};
 use sms_bridge::matrix::memory::SentEvent;
 use sms_bridge::matrix::{MatrixApi, MatrixError, MemoryMatrix, RoomSpec};
 use sms_bridge::store::{OutJob, Store};
@@ -114,21 +114,29 @@ impl Harness {
         let config = Config::parse(config_text, Purpose::Run).unwrap();
         let store = Store::open(&db_path(dir.path())).unwrap();
         // No control API or sent log: the test looks at `TestBackend::sent` directly.
-        let links: Vec<Arc<TestBackend>> = config
-            .backends
-            .iter()
-            .map(|b| Arc::new(TestBackend::new(&b.id, &b.number, TestBackendConfig::default())))
-            .collect();
-        let dyns: Vec<Arc<dyn Backend>> = links.iter().map(|l| l.clone() as Arc<dyn Backend>).collect();
+        // Test links are kept as such so tests can look at them; other kinds (a modem on a
+        // simulator) are built as the bridge builds them.
+        let mut links: Vec<Arc<TestBackend>> = Vec::new();
+        let mut dyns: Vec<Arc<dyn Backend>> = Vec::new();
+        for b in &config.backends {
+            if let BackendKind::Test(_) = b.kind {
+                let link = Arc::new(TestBackend::new(&b.id, &b.number, TestBackendConfig::default()));
+                links.push(link.clone());
+                dyns.push(link);
+            } else {
+                dyns.push(sms_bridge::app::build_backend(&config, b));
+            }
+        }
         let flaky = Arc::new(Flaky { inner: matrix.clone(), faults: Mutex::default() });
         let bridge = Bridge::new(config, store.clone(), flaky.clone(), dyns.clone());
         let (tx, states) = mpsc::unbounded_channel();
-        for link in &links {
+        for link in &dyns {
             let sink = EventSink::new(link.id(), store.clone(), bridge.wake.inbox.clone(), tx.clone());
             link.clone().start(sink).await.unwrap();
         }
         let main = links.iter().position(|l| l.id() == "test1").unwrap_or(0);
-        let (backend, backend_dyn) = (links[main].clone(), dyns[main].clone());
+        let backend = links[main].clone();
+        let backend_dyn = dyns.iter().find(|d| d.id() == backend.id()).unwrap().clone();
         Harness { config_text, dir, matrix, flaky, bridge, backend, backend_dyn, links, mgmt, _states: states, counter }
     }
 

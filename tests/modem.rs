@@ -1,0 +1,365 @@
+//! The modem link against the simulated modem (`modem_sim`, itself checked against
+//! Debian's gammu in tests/modem_sim.rs), with the bridge core and an in-memory homeserver.
+//! The end-to-end case with a real Synapse is in tests/modem_e2e.rs.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::core::{ALICE, BOB, BOB_GHOST, Harness, config_with_links};
+use common::mmsc::{TestMmsc, notification_push, png, retrieve_conf};
+use serde_json::json;
+use sms_bridge::backend::{Backend, LinkState};
+use sms_bridge::modem_sim::{Fault, ModemSim, Options, Profile, UssdReply};
+
+const MODEM_NUMBER: &str = "+15550003333";
+const BOB_KEY: &str = "15551234567";
+
+async fn sim_with(f: impl FnOnce(&mut Options)) -> ModemSim {
+    let mut opts =
+        Options { number: MODEM_NUMBER.into(), quiet: true, dlr_delay: Duration::from_millis(50), ..Options::default() };
+    f(&mut opts);
+    ModemSim::start(opts).await.expect("the modem simulator starts")
+}
+
+async fn sim() -> ModemSim {
+    sim_with(|_| {}).await
+}
+
+/// The modem link first (so `start` uses it), then the harness's test link. `extra` adds
+/// keys to the modem's section; `tail` adds top-level sections.
+fn links(sim: &ModemSim, extra: &str, tail: &str) -> &'static str {
+    config_with_links(&format!(
+        r#"  - id: modem
+    type: modem
+    number: "{MODEM_NUMBER}"
+    device: {device}
+    poll_interval: 1
+    command_timeout: 3
+    send_timeout: 3
+    reconnect_min_delay: 1
+    reconnect_max_delay: 1
+{extra}
+  - id: test1
+    type: test
+    number: "+15550001111"
+{tail}"#,
+        device = sim.path().display()
+    ))
+}
+
+async fn rig(sim: &ModemSim, extra: &str) -> Harness {
+    Harness::new_with(links(sim, extra, "")).await
+}
+
+fn modem(h: &Harness) -> Arc<dyn Backend> {
+    h.bridge.backends.get("modem").expect("the modem link").clone()
+}
+
+/// Runs the bridge's workers until `done`, the modem's own task working meanwhile.
+async fn until(h: &Harness, what: &str, done: impl Fn(&Harness) -> bool) {
+    let end = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        h.make_due();
+        h.settle().await;
+        if done(h) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < end, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+async fn connected(h: &Harness) {
+    until(h, "the modem to be connected", |h| modem(h).state() == LinkState::Connected).await;
+}
+
+fn bob_room(h: &Harness) -> Option<String> {
+    h.bridge.store.portal_by_pair(MODEM_NUMBER, BOB_KEY).unwrap().and_then(|p| p.room_id)
+}
+
+fn bob_texts(h: &Harness) -> Vec<String> {
+    let Some(room) = bob_room(h) else { return vec![] };
+    h.ghost_messages(&room, BOB_GHOST).iter().map(|e| e.content["body"].as_str().unwrap_or("").to_string()).collect()
+}
+
+async fn bob_chat(h: &Harness) -> String {
+    h.say_text(ALICE, &h.mgmt, "start +1 555 123 4567 via modem").await;
+    bob_room(h).expect("a portal for Bob on the modem")
+}
+
+fn count(sim: &ModemSim, prefix: &str) -> usize {
+    sim.commands().iter().filter(|c| c.to_ascii_uppercase().starts_with(prefix)).count()
+}
+
+#[tokio::test]
+async fn sms_both_ways_long_ones_too_with_status_reports() {
+    let sim = sim().await;
+    let h = rig(&sim, "").await;
+    connected(&h).await;
+
+    // In: a short one and a long one (three parts), each shown once, whole.
+    sim.inject_sms(BOB, "Hello from the SIM");
+    let long = "Long message from a phone. ".repeat(12);
+    sim.inject_sms(BOB, &long);
+    until(&h, "both SMS in the portal", |h| bob_texts(h).len() == 2).await;
+    assert_eq!(bob_texts(&h), vec!["Hello from the SIM".to_string(), long.trim_end().to_string() + " "]);
+    // Deleted from the SIM only after the commit, and never acknowledged with +CNMA.
+    until(&h, "the SIM to be empty", |_| sim.stored().is_empty()).await;
+    assert_eq!(count(&sim, "AT+CNMA"), 0);
+    assert!(sim.commands().iter().any(|c| c.starts_with("AT+CNMI=") && c.contains(",1,")), "{:?}", sim.commands());
+
+    // Out: a long text goes as concatenated parts; status reports make it SUCCESS, with
+    // the phone's read receipt.
+    let room = bob_chat(&h).await;
+    let text = "Reply from Matrix that is long enough to need more than one part. ".repeat(4);
+    let ev = h.say_text(ALICE, &room, &text).await;
+    let sent = sim.wait_sent(1, Duration::from_secs(10)).await;
+    assert_eq!((sent[0].to.as_str(), sent[0].text.as_str(), sent[0].parts), (BOB, text.as_str(), 2));
+    assert!(sent[0].status_report);
+    until(&h, "the status reports", |h| h.status_names(&ev).contains(&"SUCCESS".to_string())).await;
+    let delivered = h.statuses(&ev).last().unwrap().clone();
+    assert_eq!(delivered["delivered_to_users"], json!(true), "{delivered}");
+    assert!(h.matrix.receipts().iter().any(|r| r.event_id == ev && r.user_id == BOB_GHOST), "a read receipt from Bob");
+}
+
+#[tokio::test]
+async fn messages_stored_while_the_bridge_was_away_are_caught_up() {
+    let sim = sim().await;
+    for i in 0..5 {
+        sim.inject_sms(BOB, &format!("stored {i}"));
+    }
+    assert_eq!(sim.stored().len(), 5);
+    let h = rig(&sim, "").await;
+    until(&h, "the stored messages", |h| bob_texts(h).len() == 5).await;
+    assert_eq!(bob_texts(&h), (0..5).map(|i| format!("stored {i}")).collect::<Vec<_>>());
+    until(&h, "the SIM to be empty", |_| sim.stored().is_empty()).await;
+}
+
+#[tokio::test]
+async fn a_message_read_again_is_not_shown_twice() {
+    // A modem that stores one message several times (EG25-G style).
+    let sim = sim().await;
+    let h = rig(&sim, "").await;
+    connected(&h).await;
+    sim.set_fault(Fault::Repeat(3));
+    sim.inject_sms(BOB, "only once please");
+    until(&h, "the SMS", |h| !bob_texts(h).is_empty()).await;
+    until(&h, "the copies deleted", |_| sim.stored().is_empty()).await;
+    assert_eq!(bob_texts(&h), vec!["only once please"]);
+    sim.clear_faults();
+
+    // A crash between commit and delete: the message is still on the SIM when a new
+    // process starts on the same database. It is deleted, not shown again.
+    sim.inject_sms(BOB, "committed, not deleted");
+    until(&h, "the second SMS", |h| bob_texts(h).len() == 2).await;
+    let pdu = last_received_pdu(&sim);
+    let h = h.restart().await;
+    sim.inject_pdu_line(&pdu);
+    until(&h, "the copy deleted", |_| sim.stored().is_empty()).await;
+    h.settle().await;
+    assert_eq!(bob_texts(&h), vec!["only once please", "committed, not deleted"]);
+}
+
+/// The PDU of the last message the modem printed in an answer to `AT+CMGR`/`AT+CMGL`.
+fn last_received_pdu(sim: &ModemSim) -> String {
+    sim.printed_pdus().last().expect("the simulator printed a PDU").clone()
+}
+
+#[tokio::test]
+async fn unplugged_in_the_middle_of_a_send_it_is_sent_once_after_reconnecting() {
+    let sim = sim().await;
+    let h = rig(&sim, "").await;
+    connected(&h).await;
+    let room = bob_chat(&h).await;
+    sim.set_fault(Fault::SlowCmgs(Duration::from_secs(30)));
+    let ev = h.message(ALICE, &room, json!({"msgtype": "m.text", "body": "through the unplug"}));
+    assert!(h.transact(std::slice::from_ref(&ev)));
+    let ev = ev["event_id"].as_str().unwrap().to_string();
+    let sending = {
+        let h_bridge = h.bridge.clone();
+        tokio::spawn(async move {
+            h_bridge.handle_pending_events().await.unwrap();
+            for link in h_bridge.backends.values() {
+                h_bridge.send_due(link).await.unwrap();
+            }
+        })
+    };
+    let end = tokio::time::Instant::now() + Duration::from_secs(10);
+    while count(&sim, "AT+CMGS") == 0 {
+        assert!(tokio::time::Instant::now() < end, "no AT+CMGS");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sim.unplug().await;
+    sending.await.unwrap();
+    until(&h, "the link to notice", |h| modem(h).state() != LinkState::Connected).await;
+    sim.clear_faults();
+    sim.replug().await.unwrap();
+    connected(&h).await;
+    until(&h, "the message sent", |h| h.status_names(&ev).contains(&"SUCCESS".to_string())).await;
+    let sent: Vec<_> = sim.sent().into_iter().filter(|s| s.text == "through the unplug").collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+}
+
+#[tokio::test]
+async fn urc_noise_inside_answers_changes_nothing() {
+    let sim = sim_with(|o| o.profile = Profile::Huawei).await;
+    sim.set_fault(Fault::UrcNoise);
+    let h = rig(&sim, "").await;
+    connected(&h).await;
+    sim.inject_sms(BOB, "through the noise");
+    sim.inject_sms(BOB, "and again");
+    until(&h, "the SMS", |h| bob_texts(h).len() == 2).await;
+    let room = bob_chat(&h).await;
+    let ev = h.say_text(ALICE, &room, "noisy reply").await;
+    until(&h, "the reply delivered", |h| h.status_names(&ev).contains(&"SUCCESS".to_string())).await;
+    assert_eq!(sim.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_full_storage_is_read_and_emptied_and_nothing_is_lost() {
+    let sim = sim_with(|o| o.sm_capacity = 3).await;
+    // More than fit: the rest wait in the network.
+    sim.set_fault(Fault::StorageFull);
+    for i in 0..3 {
+        sim.inject_sms(BOB, &format!("fits {i}"));
+    }
+    let h = rig(&sim, "").await;
+    until(&h, "the first three", |h| bob_texts(h).len() >= 3).await;
+    for i in 0..3 {
+        sim.inject_sms(BOB, &format!("later {i}"));
+    }
+    sim.clear_faults();
+    until(&h, "all six", |h| bob_texts(h).len() == 6).await;
+    let mut texts = bob_texts(&h);
+    texts.sort();
+    assert_eq!(texts, ["fits 0", "fits 1", "fits 2", "later 0", "later 1", "later 2"]);
+}
+
+#[tokio::test]
+async fn a_wrong_pin_is_entered_once_and_reported() {
+    let sim = sim_with(|o| o.pin = Some("1234".into())).await;
+    let h = rig(&sim, "    pin: \"9999\"").await;
+    until(&h, "bad credentials", |h| matches!(modem(h).state(), LinkState::BadCredentials { .. })).await;
+    // Reconnects happen (every second here), yet the PIN is never tried again.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(count(&sim, "AT+CPIN=\""), 1, "{:?}", sim.commands());
+    let LinkState::BadCredentials { reason } = modem(&h).state() else { panic!() };
+    assert!(reason.contains("refused the PIN"), "{reason}");
+    let backends = h.bridge.clone();
+    drop(backends);
+}
+
+#[tokio::test]
+async fn a_pin_is_entered_when_needed_and_its_absence_is_explained() {
+    let sim = sim_with(|o| o.pin = Some("1234".into())).await;
+    let h = rig(&sim, "").await;
+    until(&h, "not ready", |h| matches!(modem(h).state(), LinkState::NotReady { .. })).await;
+    let LinkState::NotReady { reason } = modem(&h).state() else { panic!() };
+    assert!(reason.contains("set `pin`"), "{reason}");
+    drop(h);
+
+    let sim = sim_with(|o| o.pin = Some("1234".into())).await;
+    let h = rig(&sim, "    pin: \"1234\"").await;
+    connected(&h).await;
+    assert_eq!(count(&sim, "AT+CPIN=\"1234\""), 1);
+}
+
+#[tokio::test]
+async fn without_network_messages_wait_and_go_when_it_returns() {
+    let sim = sim().await;
+    sim.set_fault(Fault::NoNetwork);
+    let h = rig(&sim, "").await;
+    until(&h, "not ready", |h| matches!(modem(h).state(), LinkState::NotReady { .. })).await;
+    let room = bob_chat(&h).await;
+    let ev = h.say_text(ALICE, &room, "after the tunnel").await;
+    assert!(sim.sent().is_empty());
+    assert!(!h.status_names(&ev).contains(&"FAIL_PERMANENT".to_string()));
+    sim.clear_faults();
+    until(&h, "sent after the network came back", |h| h.status_names(&ev).contains(&"SUCCESS".to_string())).await;
+    assert_eq!(sim.sent().len(), 1);
+    let answer = h.say_text(ALICE, &h.mgmt, "backends").await;
+    drop(answer);
+    let notices = h.notices(&h.mgmt);
+    let backends = notices.iter().rev().find(|n| n.starts_with("SMS links")).unwrap();
+    assert!(backends.contains("modem (modem)") && backends.contains("connected"), "{backends}");
+    assert!(backends.contains("signal"), "{backends}");
+}
+
+#[tokio::test]
+async fn cms_errors_are_retried_refused_or_given_up_by_class() {
+    let sim = sim().await;
+    let h = rig(&sim, "").await;
+    connected(&h).await;
+    let room = bob_chat(&h).await;
+
+    // 331 (no network service): tried again, sent once.
+    sim.set_fault(Fault::CmsError { code: 331, times: 1 });
+    let ev = h.say_text(ALICE, &room, "retried").await;
+    until(&h, "retried and sent", |h| h.status_names(&ev).contains(&"SUCCESS".to_string())).await;
+    assert_eq!(sim.sent().iter().filter(|s| s.text == "retried").count(), 1);
+
+    // 1 (unassigned number): refused at once, with the reason in words.
+    sim.set_fault(Fault::CmsError { code: 1, times: 1 });
+    let ev = h.say_text(ALICE, &room, "refused").await;
+    until(&h, "refused", |h| h.status_names(&ev).contains(&"FAIL_PERMANENT".to_string())).await;
+    assert!(h.notices(&room).iter().any(|n| n.contains("unassigned (unallocated) number")), "{:?}", h.notices(&room));
+
+    // 500 (unknown error): a few tries, then given up.
+    sim.set_fault(Fault::CmsError { code: 500, times: 10 });
+    let ev = h.say_text(ALICE, &room, "unknown").await;
+    until(&h, "given up", |h| h.status_names(&ev).contains(&"FAIL_PERMANENT".to_string())).await;
+    let tries = sim.commands().iter().filter(|c| c.starts_with("AT+CMGS")).count();
+    assert!((4..=6).contains(&tries), "{tries} AT+CMGS in all");
+}
+
+#[tokio::test]
+async fn ussd_answers_and_menus() {
+    let sim = sim().await;
+    sim.set_ussd_reply("*100#", UssdReply { text: "Balance: 5.00 EUR".into(), more: false });
+    sim.set_ussd_reply("*200#", UssdReply { text: "1. Data 2. Minutes".into(), more: true });
+    let h = rig(&sim, "").await;
+    connected(&h).await;
+    h.say_text(ALICE, &h.mgmt, "ussd *100#").await;
+    assert_eq!(h.notices(&h.mgmt).last().unwrap(), "Balance: 5.00 EUR");
+    h.say_text(ALICE, &h.mgmt, "ussd *200# via modem").await;
+    let last = h.notices(&h.mgmt).last().unwrap().clone();
+    assert!(last.starts_with("1. Data 2. Minutes") && last.contains("expects a reply"), "{last}");
+    h.say_text(ALICE, &h.mgmt, "ussd *999#").await;
+    let last = h.notices(&h.mgmt).last().unwrap().clone();
+    assert!(last.contains("not supported"), "{last}");
+}
+
+#[tokio::test]
+async fn a_wap_push_through_the_modem_becomes_a_picture() {
+    let mmsc = TestMmsc::start().await;
+    let sim = sim().await;
+    let tail = format!("mms:\n  mmsc_url: {}\n  allow_private_addresses: true", mmsc.url());
+    let h = Harness::new_with(links(&sim, "", &tail)).await;
+    connected(&h).await;
+    let image = png(40, 30);
+    let mms = retrieve_conf(BOB, &[MODEM_NUMBER], "From the modem", &image);
+    mmsc.put("m1", mms.clone());
+    sim.inject_wap_push("+15550009999", &notification_push(BOB, "T-1", &mmsc.location("m1"), mms.len() as u64));
+    let end = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        h.settle().await;
+        h.bridge.drain_mms().await.unwrap();
+        h.bridge.send_matrix_jobs().await.unwrap();
+        let images: Vec<_> = bob_room(&h)
+            .map(|r| h.ghost_messages(&r, BOB_GHOST))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| e.content["msgtype"] == "m.image")
+            .collect();
+        if let Some(img) = images.first() {
+            assert_eq!(img.content["body"], "From the modem");
+            assert_eq!(images.len(), 1);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < end, "no picture arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    until(&h, "the push deleted from the SIM", |_| sim.stored().is_empty()).await;
+}
