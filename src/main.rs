@@ -7,6 +7,7 @@ use sms_bridge::mms;
 use sms_bridge::registration;
 use sms_bridge::sms::time::Validity;
 use sms_bridge::sms::tpdu::{self, SubmitOptions};
+use sms_bridge::sms::{describe, lenient};
 use sms_bridge::smsc_sim;
 
 const EXAMPLE_CONFIG: &str = include_str!("../config.example.yaml");
@@ -82,12 +83,16 @@ struct SmscSimArgs {
 
 #[derive(Subcommand)]
 enum Decode {
-    /// An SMS TPDU in hex, with the SMSC field in front (as AT+CMGL shows it).
+    /// An SMS TPDU in hex, with the SMSC field in front (as AT+CMGL shows it). Read as
+    /// leniently as a modem's line needs; what was overlooked is listed under "warnings".
     Sms {
         hex: String,
         /// The hex starts at the TPDU (no SMSC field).
         #[arg(long)]
         no_smsc: bool,
+        /// Refuse anything that is not exactly a valid PDU.
+        #[arg(long)]
+        strict: bool,
     },
     /// An MMS PDU file (m-retrieve-conf, m-send-req, m-notification-ind, …).
     Mms { file: PathBuf },
@@ -164,11 +169,15 @@ fn main() -> ExitCode {
 fn run_tool(command: Command) -> Result<(), String> {
     match command {
         Command::SmscSim(args) => return smsc_sim_main(args),
-        Command::Decode { what: Decode::Sms { hex, no_smsc } } => {
+        Command::Decode { what: Decode::Sms { hex, no_smsc, strict: true } } => {
             let pdu = tpdu::from_hex(&hex)
                 .and_then(|b| tpdu::decode(&b, !no_smsc))
                 .map_err(|e| format!("decode sms: {e}"))?;
-            println!("{}", sms_bridge::sms::describe::describe(&pdu));
+            println!("{}", describe::describe(&pdu));
+        }
+        Command::Decode { what: Decode::Sms { hex, no_smsc, strict: false } } => {
+            let decoded = lenient::decode_line(&hex, !no_smsc).map_err(|e| format!("decode sms: {e}"))?;
+            println!("{}", describe::describe_lenient(&decoded));
         }
         Command::Decode { what: Decode::Mms { file } } => {
             let what = format!("decode mms {}", file.display());

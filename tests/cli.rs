@@ -108,11 +108,49 @@ fn decode_sms_prints_one_json_object() {
 fn decode_sms_rejects_bad_input_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     for bad in ["zz", "0791132604", "07911326040000F0040B9113", "123"] {
-        let o = run(dir.path(), &["decode", "sms", bad]);
-        assert_eq!(o.status.code(), Some(1), "{bad}");
-        assert_eq!(stderr(&o).lines().count(), 1, "{bad}: {}", stderr(&o));
-        assert!(stderr(&o).contains("at byte"), "{bad}: {}", stderr(&o));
+        for strict in [false, true] {
+            let args: &[&str] = if strict { &["decode", "sms", "--strict", bad] } else { &["decode", "sms", bad] };
+            let o = run(dir.path(), args);
+            assert_eq!(o.status.code(), Some(1), "{bad}");
+            assert_eq!(stderr(&o).lines().count(), 1, "{bad}: {}", stderr(&o));
+            assert!(stderr(&o).contains("at byte"), "{bad}: {}", stderr(&o));
+        }
     }
+}
+
+#[test]
+fn decode_sms_reads_a_modem_line_with_junk_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let hex = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07";
+    // As a modem's line might end: a stray quote, then CR LF.
+    let o = run(dir.path(), &["decode", "sms", &format!("{hex}\"\r\n")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["text"], "How are you?");
+    assert_eq!(v["warnings"], serde_json::json!(["ignored 1 character after the hex, from octet 38: \"\\\"\""]));
+    assert!(v.get("truncated").is_none(), "only when true");
+    // One digit short: the last septet is lost, and that is said.
+    let o = run(dir.path(), &["decode", "sms", &hex[..hex.len() - 1]]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((v["text"].as_str(), v["truncated"].as_bool()), (Some("How are you"), Some(true)));
+    assert_eq!(v["warnings"].as_array().map(Vec::len), Some(2));
+    // A clean PDU has neither field.
+    let v: serde_json::Value = serde_json::from_slice(&run(dir.path(), &["decode", "sms", hex]).stdout).unwrap();
+    assert!(v.get("warnings").is_none() && v.get("truncated").is_none(), "{v}");
+}
+
+#[test]
+fn decode_sms_strict_refuses_what_the_lenient_reading_overlooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let hex = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07";
+    let o = run(dir.path(), &["decode", "sms", "--strict", &format!("{hex}\",")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o), "sms-bridge: decode sms: not hex: \"\\\",\" at byte 38\n");
+    let o = run(dir.path(), &["decode", "sms", "--strict", &hex[..hex.len() - 1]]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o), "sms-bridge: decode sms: odd-length hex at byte 37\n");
+    let o = run(dir.path(), &["decode", "sms", "--strict", hex]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use super::dcs::Alphabet;
+use super::lenient::Lenient;
 use super::time::Validity;
 use super::tpdu::{Pdu, Tpdu, to_hex};
 
@@ -58,6 +59,18 @@ pub fn describe(pdu: &Pdu) -> Value {
             v["concat"] = udh.concat().map(|c| json!({ "ref": c.reference, "total": c.total, "seq": c.seq })).into();
             v["ports"] = udh.ports().map(|p| json!({ "src": p.src, "dst": p.dst })).into();
         }
+    }
+    v
+}
+
+/// [`describe`], plus `warnings` and `truncated` when there is something to say.
+pub fn describe_lenient(l: &Lenient) -> Value {
+    let mut v = describe(&l.pdu);
+    if !l.warnings.is_empty() {
+        v["warnings"] = l.warnings.clone().into();
+    }
+    if l.truncated {
+        v["truncated"] = true.into();
     }
     v
 }

@@ -6,6 +6,7 @@ pub mod dcs;
 pub mod describe;
 mod error;
 pub mod gsm7;
+pub mod lenient;
 pub mod national;
 pub mod reassembly;
 pub mod split;
