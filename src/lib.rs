@@ -10,6 +10,7 @@ pub mod matrix;
 pub mod message;
 pub mod mms;
 pub mod mmsc;
+pub mod modem_sim;
 pub mod phone;
 pub mod registration;
 pub mod smpp;

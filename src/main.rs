@@ -7,6 +7,7 @@ use sms_bridge::mms;
 use sms_bridge::registration;
 use sms_bridge::sms::time::Validity;
 use sms_bridge::sms::tpdu::{self, SubmitOptions};
+use sms_bridge::modem_sim;
 use sms_bridge::sms::{describe, lenient};
 use sms_bridge::smsc_sim;
 
@@ -47,6 +48,41 @@ enum Command {
     /// A virtual SMSC (SMPP 3.4 server) for trying the bridge without an operator. Prints what
     /// it receives; SMS typed as `+15551234567 Hello` are sent to the bridge from that number.
     SmscSim(SmscSimArgs),
+    /// A simulated AT modem on a pseudo-terminal, for trying modem clients without hardware.
+    /// Prints its device path; SMS typed as `+15551234567 Hello` arrive from that number.
+    ModemSim(ModemSimArgs),
+}
+
+#[derive(clap::Args)]
+struct ModemSimArgs {
+    /// generic, quectel, simcom or huawei: boot and noise URCs, answers to `=?` queries.
+    #[arg(long, default_value = "generic")]
+    profile: modem_sim::Profile,
+    /// A stable symlink to the PTY, re-pointed on replug (like /dev/serial/by-id).
+    #[arg(long)]
+    link: Option<PathBuf>,
+    /// Serve the HTTP API here (loopback only): POST /sms, /wap-push, /fault; GET /sent, /stored.
+    #[arg(long)]
+    http: Option<std::net::SocketAddr>,
+    /// The SIM's own number.
+    #[arg(long, default_value = "+15550001111")]
+    number: String,
+    /// What AT+CSCA? answers; an empty string for none.
+    #[arg(long, default_value = "+15550000000")]
+    smsc: String,
+    /// The SIM starts locked with this PIN.
+    #[arg(long)]
+    pin: Option<String>,
+    /// Milliseconds from a send to its status report.
+    #[arg(long, default_value_t = 200)]
+    dlr_delay_ms: u64,
+    /// A fault from the start: storage_full, slow_cmgs=5s, cms=331x2, noise, repeat=3,
+    /// no_network, no_sim, silent or failed_report. Repeatable.
+    #[arg(long)]
+    fault: Vec<modem_sim::Fault>,
+    /// Don't print a line per message.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -169,6 +205,7 @@ fn main() -> ExitCode {
 fn run_tool(command: Command) -> Result<(), String> {
     match command {
         Command::SmscSim(args) => return smsc_sim_main(args),
+        Command::ModemSim(args) => return modem_sim_main(args),
         Command::Decode { what: Decode::Sms { hex, no_smsc, strict: true } } => {
             let pdu = tpdu::from_hex(&hex)
                 .and_then(|b| tpdu::decode(&b, !no_smsc))
@@ -221,6 +258,30 @@ fn smsc_sim_main(a: SmscSimArgs) -> Result<(), String> {
         let _ = tokio::signal::ctrl_c().await;
     };
     let result = runtime.block_on(smsc_sim::run(opts, stopped));
+    // stdin's reader thread may be blocked in a read: don't wait for it.
+    runtime.shutdown_background();
+    result
+}
+
+fn modem_sim_main(a: ModemSimArgs) -> Result<(), String> {
+    let opts = modem_sim::Options {
+        profile: a.profile,
+        number: a.number,
+        smsc: Some(a.smsc).filter(|s| !s.is_empty()),
+        pin: a.pin,
+        link: a.link,
+        http: a.http,
+        dlr_delay: std::time::Duration::from_millis(a.dlr_delay_ms),
+        quiet: a.quiet,
+        faults: a.fault,
+        ..Default::default()
+    };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    let stopped = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let result = runtime.block_on(modem_sim::run(opts, stopped));
     // stdin's reader thread may be blocked in a read: don't wait for it.
     runtime.shutdown_background();
     result

@@ -2,6 +2,7 @@
 //! Pure: no I/O, no async; every decoder returns an error value on bad input, never panics.
 
 pub mod address;
+pub mod build;
 pub mod dcs;
 pub mod describe;
 mod error;
