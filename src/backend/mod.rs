@@ -87,6 +87,8 @@ pub struct Capabilities {
     pub delivery_reports: bool,
     /// Messages the core may have in `send` at once (an SMPP window, say).
     pub in_flight: usize,
+    /// Sends USSD codes ([`Backend::ussd`]).
+    pub ussd: bool,
 }
 
 #[async_trait::async_trait]

@@ -164,12 +164,12 @@ impl Bridge {
             .iter()
             .filter(|c| admin || c.owner(&self.config.bridge) == sender)
             .filter_map(|c| self.backends.get(&c.id))
-            .filter(|b| via.is_none_or(|v| b.id() == v))
+            .filter(|b| via.map_or(b.capabilities().ussd, |v| b.id() == v))
             .collect();
         let backend = match (mine.as_slice(), via) {
             ([b], _) => b,
             ([], Some(v)) => return format!("No link of yours called {v:?}."),
-            ([], None) => return "You have no SMS links.".into(),
+            ([], None) => return "None of your links can send USSD codes (modems can).".into(),
             (_, _) => {
                 let ids: Vec<&str> = mine.iter().map(|b| b.id()).collect();
                 return format!("Say which link: ussd {code} via <link> ({}).", ids.join(", "));

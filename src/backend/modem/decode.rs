@@ -1,7 +1,8 @@
-//! PDU lines as modems print them. Until the lenient decoder lands this is the strict
-//! one plus the trimming every modem needs.
+//! PDU lines as modems print them, decoded leniently: what can be read is kept, with a
+//! warning for each thing that was off.
 
-use crate::sms::tpdu::{self, Pdu};
+use crate::sms::lenient;
+use crate::sms::tpdu::Pdu;
 
 pub(super) struct Decoded {
     pub pdu: Pdu,
@@ -9,13 +10,8 @@ pub(super) struct Decoded {
     pub truncated: bool,
 }
 
+/// A line after `+CMGR:`, `+CMGL:`, `+CMT:` or `+CDS:` (SMSC field in front).
 pub(super) fn pdu_line(line: &str) -> Result<Decoded, String> {
-    let hex: String = line.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
-    let mut warnings = Vec::new();
-    if hex.len() != line.trim().len() {
-        warnings.push(format!("ignored {} characters after the hex", line.trim().len() - hex.len()));
-    }
-    let bytes = tpdu::from_hex(&hex).map_err(|e| e.to_string())?;
-    let pdu = tpdu::decode(&bytes, true).map_err(|e| e.to_string())?;
-    Ok(Decoded { pdu, warnings, truncated: false })
+    let l = lenient::decode_line(line, true).map_err(|e| e.to_string())?;
+    Ok(Decoded { pdu: l.pdu, warnings: l.warnings, truncated: l.truncated })
 }

@@ -198,6 +198,7 @@ impl Backend for SmppBackend {
             mms: false,
             delivery_reports: self.cfg.registered_delivery,
             in_flight: self.cfg.window as usize,
+            ussd: false,
         }
     }
 

@@ -114,7 +114,13 @@ impl Backend for TestBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { max_parts: 10, mms: false, delivery_reports: self.config.delivery_reports, in_flight: 10 }
+        Capabilities {
+            max_parts: 10,
+            mms: false,
+            delivery_reports: self.config.delivery_reports,
+            in_flight: 10,
+            ussd: false,
+        }
     }
 
     async fn start(self: Arc<Self>, sink: EventSink) -> Result<(), String> {
