@@ -176,9 +176,7 @@ fn extended(state: &Arc<State>, inner: &mut Inner, name: &str, op: Op) -> Reply 
         }
         ("+CPIN", Op::Set(a)) => pin(state, inner, &a),
         ("+CSQ", Op::Exec) => line(if registered { "+CSQ: 20,99" } else { "+CSQ: 99,99" }),
-        ("+CREG" | "+CGREG" | "+CEREG", Op::Read) => {
-            line(format!("{name}: 0,{}", if registered { 1 } else { 2 }))
-        }
+        ("+CREG" | "+CGREG" | "+CEREG", Op::Read) => line(format!("{name}: 0,{}", if registered { 1 } else { 2 })),
         ("+CREG" | "+CGREG" | "+CEREG", Op::Set(_)) => ok(),
         ("+COPS", Op::Read) => line(if registered { "+COPS: 0,0,\"Sim Network\",7" } else { "+COPS: 0" }),
         ("+CMGF", Op::Read) => line(format!("+CMGF: {}", s.cmgf)),
@@ -243,7 +241,7 @@ fn extended(state: &Arc<State>, inner: &mut Inner, name: &str, op: Op) -> Reply 
                 if !registered {
                     return cme(s, 30);
                 }
-                Reply::Done { info: vec![], result: "OK".into(), then: Some(network::ussd_answer(state, code)) }
+                Reply::Done { info: vec![], result: "OK".into(), then: Some(network::ussd_answer(inner, code)) }
             }
             ("0" | "1" | "2", _) => ok(),
             _ => error(),
@@ -325,10 +323,8 @@ fn tpdu_len(hex: &str) -> usize {
 fn list(state: &State, inner: &mut Inner, stat: u8) -> Reply {
     let mem = inner.settings.mems[0];
     let entries = inner.storage.get(mem).expect("known memory").list(stat);
-    let info = entries
-        .into_iter()
-        .map(|(i, st, pdu)| vec![format!("+CMGL: {i},{st},,{}", tpdu_len(&pdu)), pdu])
-        .collect();
+    let info =
+        entries.into_iter().map(|(i, st, pdu)| vec![format!("+CMGL: {i},{st},,{}", tpdu_len(&pdu)), pdu]).collect();
     let _ = state;
     done(info, "OK")
 }

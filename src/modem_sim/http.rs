@@ -23,9 +23,8 @@ use super::{Fault, network};
 use crate::sms::tpdu;
 
 pub(super) async fn serve(state: Arc<State>, addr: SocketAddr) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| std::io::Error::new(e.kind(), format!("--http {addr}: {e}")))?;
+    let listener =
+        TcpListener::bind(addr).await.map_err(|e| std::io::Error::new(e.kind(), format!("--http {addr}: {e}")))?;
     *state.http_addr.lock().unwrap() = listener.local_addr().ok();
     let app = Router::new()
         .route("/sms", post(sms))

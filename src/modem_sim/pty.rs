@@ -84,7 +84,10 @@ async fn write_loop(mut w: tokio::io::WriteHalf<SerialStream>, mut rx: mpsc::Unb
 enum Mode {
     Command(Vec<u8>),
     /// After the `> ` prompt: the PDU's hex until Ctrl-Z (ESC aborts).
-    Pdu { length: usize, hex: Vec<u8> },
+    Pdu {
+        length: usize,
+        hex: Vec<u8>,
+    },
 }
 
 async fn read_loop(state: Arc<State>, mut r: tokio::io::ReadHalf<SerialStream>) {
