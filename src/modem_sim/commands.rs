@@ -313,18 +313,13 @@ fn cpms(inner: &mut Inner, a: &[String]) -> Reply {
     line(format!("+CPMS: {}", counts.join(",")))
 }
 
-fn tpdu_len(hex: &str) -> usize {
-    match tpdu::from_hex(hex) {
-        Ok(b) if !b.is_empty() => b.len().saturating_sub(1 + b[0] as usize),
-        _ => hex.len() / 2,
-    }
-}
-
 fn list(state: &State, inner: &mut Inner, stat: u8) -> Reply {
     let mem = inner.settings.mems[0];
     let entries = inner.storage.get(mem).expect("known memory").list(stat);
-    let info =
-        entries.into_iter().map(|(i, st, pdu)| vec![format!("+CMGL: {i},{st},,{}", tpdu_len(&pdu)), pdu]).collect();
+    let info = entries
+        .into_iter()
+        .map(|(i, st, pdu)| vec![format!("+CMGL: {i},{st},,{}", network::tpdu_length(&pdu)), pdu])
+        .collect();
     let _ = state;
     done(info, "OK")
 }
@@ -334,7 +329,7 @@ fn read(state: &State, inner: &mut Inner, a: &[String]) -> Reply {
     let memory = inner.storage.get(mem).expect("known memory");
     let Some(index) = a[0].parse::<u32>().ok().filter(|&i| memory.valid(i)) else { return cms(321) };
     match memory.read(index) {
-        Some((st, pdu)) => done(vec![vec![format!("+CMGR: {st},,{}", tpdu_len(&pdu)), pdu]], "OK"),
+        Some((st, pdu)) => done(vec![vec![format!("+CMGR: {st},,{}", network::tpdu_length(&pdu)), pdu]], "OK"),
         None if state.opts.profile.empty_read_is_ok() => ok(),
         None => cms(321),
     }
