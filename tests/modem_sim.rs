@@ -489,3 +489,61 @@ async fn http_api_is_loopback_only() {
     let sent: serde_json::Value = http.get(format!("{base}/sent")).send().await.unwrap().json().await.unwrap();
     assert_eq!(sent, serde_json::json!([]));
 }
+
+/// gammu-smsd (files backend) polls the modem: an injected SMS lands in its inbox folder,
+/// a file in its outbox is sent, and it deletes what it stored only after reading it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gammu_smsd_receives_and_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("modem");
+    let sim = ModemSim::start(Options { link: Some(link.clone()), ..opts() }).await.unwrap();
+    let d = dir.path();
+    for sub in ["inbox", "outbox", "sent", "error"] {
+        std::fs::create_dir(d.join(sub)).unwrap();
+    }
+    let rc = d.join("smsdrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "[gammu]\ndevice = {}\nconnection = at\n\n[smsd]\nservice = files\ninboxpath = {p}/inbox/\noutboxpath = {p}/outbox/\nsentsmspath = {p}/sent/\nerrorsmspath = {p}/error/\nchecksecurity = 0\ncheckbattery = 0\nchecksignal = 0\nreceivefrequency = 1\nstatusfrequency = 0\ncommtimeout = 1\nloopsleep = 1\nlogfile = {p}/smsd.log\n",
+            link.display(),
+            p = d.display()
+        ),
+    )
+    .unwrap();
+    sim.inject_sms("+15551234567", "Hello smsd");
+    std::fs::write(d.join("outbox/OUT+15559876543.txt"), "Hi from smsd").unwrap();
+    let mut smsd = std::process::Command::new("gammu-smsd")
+        .arg("-c")
+        .arg(&rc)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("gammu-smsd cannot run ({e}): install Debian's gammu-smsd (apt-get install gammu-smsd)")
+        });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let inbox = loop {
+        let files: Vec<_> = std::fs::read_dir(d.join("inbox")).unwrap().flatten().map(|e| e.path()).collect();
+        if !files.is_empty() && !sim.sent().is_empty() {
+            break files;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = smsd.kill();
+            let log = std::fs::read_to_string(d.join("smsd.log")).unwrap_or_default();
+            panic!("gammu-smsd did not receive and send within 20 s; commands {:?}\nlog:\n{log}", sim.commands());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let _ = smsd.kill();
+    let _ = smsd.wait();
+    assert_eq!(inbox.len(), 1);
+    assert!(inbox[0].to_string_lossy().contains("+15551234567"), "{inbox:?}");
+    assert_eq!(std::fs::read_to_string(&inbox[0]).unwrap(), "Hello smsd");
+    let sent = sim.sent();
+    assert_eq!((sent[0].to.as_str(), sent[0].text.as_str()), ("+15559876543", "Hi from smsd"));
+    let commands = sim.commands();
+    let read = commands.iter().position(|c| c.starts_with("AT+CMGL") || c.starts_with("AT+CMGR"));
+    let deleted = commands.iter().position(|c| c.starts_with("AT+CMGD"));
+    assert!(read.is_some() && (deleted.is_none() || deleted > read), "read before delete: {commands:?}");
+}

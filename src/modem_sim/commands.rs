@@ -218,14 +218,14 @@ fn extended(state: &Arc<State>, inner: &mut Inner, name: &str, op: Op) -> Reply 
         }
         ("+CPMS", Op::Set(a)) => cpms(inner, &a),
         ("+CMGL" | "+CMGR" | "+CMGS" | "+CMGW", _) if s.cmgf == 1 => cms(302),
-        ("+CMGL", Op::Exec) => list(state, inner, 0),
+        ("+CMGL", Op::Exec) => list(inner, 0),
         ("+CMGL", Op::Set(a)) => match a[0].parse::<u8>() {
-            Ok(stat) if stat <= 4 => list(state, inner, stat),
+            Ok(stat) if stat <= 4 => list(inner, stat),
             _ => cms(302),
         },
         ("+CMGL", Op::Test) => line("+CMGL: (0-4)"),
         ("+CMGR", Op::Set(a)) => read(state, inner, &a),
-        ("+CMGD", Op::Set(a)) => delete(state, inner, &a),
+        ("+CMGD", Op::Set(a)) => delete(inner, &a),
         ("+CMGD", Op::Test) => {
             let mem = inner.storage.get(s.mems[0]).expect("known memory");
             line(format!("+CMGD: (1-{}),(0-4)", mem.total()))
@@ -313,14 +313,13 @@ fn cpms(inner: &mut Inner, a: &[String]) -> Reply {
     line(format!("+CPMS: {}", counts.join(",")))
 }
 
-fn list(state: &State, inner: &mut Inner, stat: u8) -> Reply {
+fn list(inner: &mut Inner, stat: u8) -> Reply {
     let mem = inner.settings.mems[0];
     let entries = inner.storage.get(mem).expect("known memory").list(stat);
     let info = entries
         .into_iter()
         .map(|(i, st, pdu)| vec![format!("+CMGL: {i},{st},,{}", network::tpdu_length(&pdu)), pdu])
         .collect();
-    let _ = state;
     done(info, "OK")
 }
 
@@ -335,7 +334,7 @@ fn read(state: &State, inner: &mut Inner, a: &[String]) -> Reply {
     }
 }
 
-fn delete(state: &State, inner: &mut Inner, a: &[String]) -> Reply {
+fn delete(inner: &mut Inner, a: &[String]) -> Reply {
     let mem = inner.settings.mems[0];
     let memory = inner.storage.get(mem).expect("known memory");
     let flag = match a.get(1).map(|f| f.parse::<u8>()) {
@@ -348,7 +347,6 @@ fn delete(state: &State, inner: &mut Inner, a: &[String]) -> Reply {
         return cms(321);
     }
     memory.delete(index, flag);
-    let _ = state;
     ok()
 }
 
