@@ -434,6 +434,8 @@ async fn loopback_ussd_and_reboot() {
     assert_eq!(c.at("AT+CUSD=2").await, "\r\nOK\r\n");
 
     assert_eq!(c.at("AT+CNMI=2,2,0,0,0").await, "\r\nOK\r\n");
+    assert_eq!(c.at("AT+CMGS=20").await, "\r\n> ");
+    tokio::time::sleep(Duration::from_millis(50)).await;
     sim.reboot();
     let boot = c.until("boot URCs", |s| s.find("SMS DONE\r\n").map(|i| i + 10)).await;
     assert!(boot.starts_with("\r\nRDY\r\n"), "{boot:?}");

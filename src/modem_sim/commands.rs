@@ -77,11 +77,44 @@ fn args(s: &str) -> Vec<String> {
 const SMS: &[&str] = &["+CMGL", "+CMGR", "+CMGS", "+CMGD", "+CMGW", "+CPMS", "+CNMI", "+CSCA", "+CNMA", "+CSMS"];
 const NEEDS_SIM: &[&str] = &["+CIMI", "+CUSD", "+COPS", "+CREG", "+CEREG", "+CGREG"];
 
+/// A command line: `AT` and one command, or several joined by `;` (`AT+CMGF=0;+CNMI=2,1`),
+/// run in order until one fails.
 pub(super) fn execute(state: &Arc<State>, raw: &str) -> Reply {
-    let mut inner = state.inner.lock().unwrap();
     let Some(body) = raw.get(..2).filter(|p| p.eq_ignore_ascii_case("AT")).map(|_| &raw[2..]) else {
         return error();
     };
+    let mut quoted = false;
+    let parts: Vec<&str> = body
+        .split(|c| {
+            quoted ^= c == '"';
+            c == ';' && !quoted
+        })
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    if parts.len() <= 1 {
+        return execute_one(state, body);
+    }
+    let mut info = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        match execute_one(state, part.trim()) {
+            Reply::Done { info: more, result, then } if result == "OK" && i + 1 < parts.len() => {
+                info.extend(more);
+                if let Some(t) = then {
+                    state.emit(t);
+                }
+            }
+            Reply::Done { info: more, result, then } => {
+                info.extend(more);
+                return Reply::Done { info, result, then };
+            }
+            prompt => return prompt,
+        }
+    }
+    ok()
+}
+
+fn execute_one(state: &Arc<State>, body: &str) -> Reply {
+    let mut inner = state.inner.lock().unwrap();
     if body.is_empty() {
         return ok();
     }
@@ -427,6 +460,21 @@ pub(super) fn render(state: &State, reply: Reply) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_commands_on_one_line() {
+        let state = State::new(super::super::Options { quiet: true, ..Default::default() });
+        let Reply::Done { info, result, .. } = execute(&state, "AT+CMGF=0;+CSCS?;+CNMI=2,1;E0") else { panic!() };
+        assert_eq!((info, result.as_str()), (vec![vec!["+CSCS: \"GSM\"".to_string()]], "OK"));
+        let s = state.inner.lock().unwrap().settings.clone();
+        assert_eq!((s.cnmi[1], s.echo), (1, false));
+        let Reply::Done { result, .. } = execute(&state, "AT+CMGF=0;+BOGUS;+CNMI=0,0") else { panic!() };
+        assert_eq!(result, "ERROR");
+        assert_eq!(state.inner.lock().unwrap().settings.cnmi[1], 1, "stops at the failing command");
+        let Reply::Done { result, .. } = execute(&state, "ATE1") else { panic!() };
+        assert_eq!(result, "OK");
+        assert!(matches!(execute(&state, "hello"), Reply::Done { result, .. } if result == "ERROR"));
+    }
 
     #[test]
     fn arguments_split_outside_quotes() {

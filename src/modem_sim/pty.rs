@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -92,6 +93,7 @@ enum Mode {
 
 async fn read_loop(state: Arc<State>, mut r: tokio::io::ReadHalf<SerialStream>) {
     let mut mode = Mode::Command(Vec::new());
+    let mut seen_boots = state.boots.load(Ordering::SeqCst);
     let mut buf = [0u8; 512];
     loop {
         let n = match r.read(&mut buf).await {
@@ -104,6 +106,11 @@ async fn read_loop(state: Arc<State>, mut r: tokio::io::ReadHalf<SerialStream>) 
         };
         if state.inner.lock().unwrap().faults.silent {
             continue;
+        }
+        let boots = state.boots.load(Ordering::SeqCst);
+        if boots != seen_boots {
+            seen_boots = boots;
+            mode = Mode::Command(Vec::new());
         }
         for &b in &buf[..n] {
             mode = step(&state, mode, b).await;
