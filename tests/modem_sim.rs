@@ -549,3 +549,25 @@ async fn gammu_smsd_receives_and_sends() {
     let deleted = commands.iter().position(|c| c.starts_with("AT+CMGD"));
     assert!(read.is_some() && (deleted.is_none() || deleted > read), "read before delete: {commands:?}");
 }
+
+/// gammu talks to each vendor profile (Huawei: it sends AT^CURC=0 and AT^PORTSEL=1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gammu_reads_every_vendor_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    for profile in [Profile::Quectel, Profile::Simcom, Profile::Huawei] {
+        let link = dir.path().join(format!("tty-{profile}"));
+        let sim = ModemSim::start(Options { profile, link: Some(link.clone()), ..opts() }).await.unwrap();
+        sim.inject_sms("+15551234567", &format!("Hello {profile}"));
+        let rc = dir.path().join(format!("gammurc-{profile}"));
+        std::fs::write(&rc, format!("[gammu]\ndevice = {}\nconnection = at\n", link.display())).unwrap();
+        runs.push((profile, sim, tokio::spawn(async move { gammu_async(&rc, &["getallsms"]).await })));
+    }
+    for (profile, sim, run) in runs {
+        let out = run.await.unwrap();
+        assert!(out.contains(&format!("Hello {profile}")), "{profile}: {out}");
+        if profile == Profile::Huawei {
+            assert!(sim.commands().contains(&"AT^CURC=0".to_string()), "{:?}", sim.commands());
+        }
+    }
+}

@@ -279,6 +279,8 @@ fn extended(state: &Arc<State>, inner: &mut Inner, name: &str, op: Op) -> Reply 
             ("0" | "1" | "2", _) => ok(),
             _ => error(),
         },
+        // gammu selects the modem port with it on Huawei sticks (and fails without an OK).
+        ("^PORTSEL", Op::Set(_)) if state.opts.profile == super::Profile::Huawei => ok(),
         ("^CURC", Op::Set(a)) if state.opts.profile == super::Profile::Huawei => {
             s.curc = a[0] != "0";
             ok()
