@@ -4,10 +4,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use sms_bridge::config::{self, Config, Purpose};
 use sms_bridge::mms;
+use sms_bridge::modem_sim;
 use sms_bridge::registration;
 use sms_bridge::sms::time::Validity;
 use sms_bridge::sms::tpdu::{self, SubmitOptions};
-use sms_bridge::modem_sim;
 use sms_bridge::sms::{describe, lenient};
 use sms_bridge::smsc_sim;
 

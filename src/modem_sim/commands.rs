@@ -77,11 +77,44 @@ fn args(s: &str) -> Vec<String> {
 const SMS: &[&str] = &["+CMGL", "+CMGR", "+CMGS", "+CMGD", "+CMGW", "+CPMS", "+CNMI", "+CSCA", "+CNMA", "+CSMS"];
 const NEEDS_SIM: &[&str] = &["+CIMI", "+CUSD", "+COPS", "+CREG", "+CEREG", "+CGREG"];
 
+/// A command line: `AT` and one command, or several joined by `;` (`AT+CMGF=0;+CNMI=2,1`),
+/// run in order until one fails.
 pub(super) fn execute(state: &Arc<State>, raw: &str) -> Reply {
-    let mut inner = state.inner.lock().unwrap();
     let Some(body) = raw.get(..2).filter(|p| p.eq_ignore_ascii_case("AT")).map(|_| &raw[2..]) else {
         return error();
     };
+    let mut quoted = false;
+    let parts: Vec<&str> = body
+        .split(|c| {
+            quoted ^= c == '"';
+            c == ';' && !quoted
+        })
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    if parts.len() <= 1 {
+        return execute_one(state, body);
+    }
+    let mut info = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        match execute_one(state, part.trim()) {
+            Reply::Done { info: more, result, then } if result == "OK" && i + 1 < parts.len() => {
+                info.extend(more);
+                if let Some(t) = then {
+                    state.emit(t);
+                }
+            }
+            Reply::Done { info: more, result, then } => {
+                info.extend(more);
+                return Reply::Done { info, result, then };
+            }
+            prompt => return prompt,
+        }
+    }
+    ok()
+}
+
+fn execute_one(state: &Arc<State>, body: &str) -> Reply {
+    let mut inner = state.inner.lock().unwrap();
     if body.is_empty() {
         return ok();
     }
@@ -176,9 +209,7 @@ fn extended(state: &Arc<State>, inner: &mut Inner, name: &str, op: Op) -> Reply 
         }
         ("+CPIN", Op::Set(a)) => pin(state, inner, &a),
         ("+CSQ", Op::Exec) => line(if registered { "+CSQ: 20,99" } else { "+CSQ: 99,99" }),
-        ("+CREG" | "+CGREG" | "+CEREG", Op::Read) => {
-            line(format!("{name}: 0,{}", if registered { 1 } else { 2 }))
-        }
+        ("+CREG" | "+CGREG" | "+CEREG", Op::Read) => line(format!("{name}: 0,{}", if registered { 1 } else { 2 })),
         ("+CREG" | "+CGREG" | "+CEREG", Op::Set(_)) => ok(),
         ("+COPS", Op::Read) => line(if registered { "+COPS: 0,0,\"Sim Network\",7" } else { "+COPS: 0" }),
         ("+CMGF", Op::Read) => line(format!("+CMGF: {}", s.cmgf)),
@@ -220,14 +251,14 @@ fn extended(state: &Arc<State>, inner: &mut Inner, name: &str, op: Op) -> Reply 
         }
         ("+CPMS", Op::Set(a)) => cpms(inner, &a),
         ("+CMGL" | "+CMGR" | "+CMGS" | "+CMGW", _) if s.cmgf == 1 => cms(302),
-        ("+CMGL", Op::Exec) => list(state, inner, 0),
+        ("+CMGL", Op::Exec) => list(inner, 0),
         ("+CMGL", Op::Set(a)) => match a[0].parse::<u8>() {
-            Ok(stat) if stat <= 4 => list(state, inner, stat),
+            Ok(stat) if stat <= 4 => list(inner, stat),
             _ => cms(302),
         },
         ("+CMGL", Op::Test) => line("+CMGL: (0-4)"),
         ("+CMGR", Op::Set(a)) => read(state, inner, &a),
-        ("+CMGD", Op::Set(a)) => delete(state, inner, &a),
+        ("+CMGD", Op::Set(a)) => delete(inner, &a),
         ("+CMGD", Op::Test) => {
             let mem = inner.storage.get(s.mems[0]).expect("known memory");
             line(format!("+CMGD: (1-{}),(0-4)", mem.total()))
@@ -243,11 +274,13 @@ fn extended(state: &Arc<State>, inner: &mut Inner, name: &str, op: Op) -> Reply 
                 if !registered {
                     return cme(s, 30);
                 }
-                Reply::Done { info: vec![], result: "OK".into(), then: Some(network::ussd_answer(state, code)) }
+                Reply::Done { info: vec![], result: "OK".into(), then: Some(network::ussd_answer(inner, code)) }
             }
             ("0" | "1" | "2", _) => ok(),
             _ => error(),
         },
+        // gammu selects the modem port with it on Huawei sticks (and fails without an OK).
+        ("^PORTSEL", Op::Set(_)) if state.opts.profile == super::Profile::Huawei => ok(),
         ("^CURC", Op::Set(a)) if state.opts.profile == super::Profile::Huawei => {
             s.curc = a[0] != "0";
             ok()
@@ -315,21 +348,13 @@ fn cpms(inner: &mut Inner, a: &[String]) -> Reply {
     line(format!("+CPMS: {}", counts.join(",")))
 }
 
-fn tpdu_len(hex: &str) -> usize {
-    match tpdu::from_hex(hex) {
-        Ok(b) if !b.is_empty() => b.len().saturating_sub(1 + b[0] as usize),
-        _ => hex.len() / 2,
-    }
-}
-
-fn list(state: &State, inner: &mut Inner, stat: u8) -> Reply {
+fn list(inner: &mut Inner, stat: u8) -> Reply {
     let mem = inner.settings.mems[0];
     let entries = inner.storage.get(mem).expect("known memory").list(stat);
     let info = entries
         .into_iter()
-        .map(|(i, st, pdu)| vec![format!("+CMGL: {i},{st},,{}", tpdu_len(&pdu)), pdu])
+        .map(|(i, st, pdu)| vec![format!("+CMGL: {i},{st},,{}", network::tpdu_length(&pdu)), pdu])
         .collect();
-    let _ = state;
     done(info, "OK")
 }
 
@@ -338,13 +363,13 @@ fn read(state: &State, inner: &mut Inner, a: &[String]) -> Reply {
     let memory = inner.storage.get(mem).expect("known memory");
     let Some(index) = a[0].parse::<u32>().ok().filter(|&i| memory.valid(i)) else { return cms(321) };
     match memory.read(index) {
-        Some((st, pdu)) => done(vec![vec![format!("+CMGR: {st},,{}", tpdu_len(&pdu)), pdu]], "OK"),
+        Some((st, pdu)) => done(vec![vec![format!("+CMGR: {st},,{}", network::tpdu_length(&pdu)), pdu]], "OK"),
         None if state.opts.profile.empty_read_is_ok() => ok(),
         None => cms(321),
     }
 }
 
-fn delete(state: &State, inner: &mut Inner, a: &[String]) -> Reply {
+fn delete(inner: &mut Inner, a: &[String]) -> Reply {
     let mem = inner.settings.mems[0];
     let memory = inner.storage.get(mem).expect("known memory");
     let flag = match a.get(1).map(|f| f.parse::<u8>()) {
@@ -357,7 +382,6 @@ fn delete(state: &State, inner: &mut Inner, a: &[String]) -> Reply {
         return cms(321);
     }
     memory.delete(index, flag);
-    let _ = state;
     ok()
 }
 
@@ -438,6 +462,21 @@ pub(super) fn render(state: &State, reply: Reply) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_commands_on_one_line() {
+        let state = State::new(super::super::Options { quiet: true, ..Default::default() });
+        let Reply::Done { info, result, .. } = execute(&state, "AT+CMGF=0;+CSCS?;+CNMI=2,1;E0") else { panic!() };
+        assert_eq!((info, result.as_str()), (vec![vec!["+CSCS: \"GSM\"".to_string()]], "OK"));
+        let s = state.inner.lock().unwrap().settings.clone();
+        assert_eq!((s.cnmi[1], s.echo), (1, false));
+        let Reply::Done { result, .. } = execute(&state, "AT+CMGF=0;+BOGUS;+CNMI=0,0") else { panic!() };
+        assert_eq!(result, "ERROR");
+        assert_eq!(state.inner.lock().unwrap().settings.cnmi[1], 1, "stops at the failing command");
+        let Reply::Done { result, .. } = execute(&state, "ATE1") else { panic!() };
+        assert_eq!(result, "OK");
+        assert!(matches!(execute(&state, "hello"), Reply::Done { result, .. } if result == "ERROR"));
+    }
 
     #[test]
     fn arguments_split_outside_quotes() {

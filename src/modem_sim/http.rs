@@ -3,7 +3,8 @@
 //! - `POST /sms {"from":"+1555…","text":"…"}`: an SMS from the network.
 //! - `POST /wap-push {"from":"+1555…","hex":"0106…"}`: a WAP push (WSP bytes) to port 2948.
 //! - `POST /fault {"fault":"cms=331x2"}` (`"none"` clears them), names as on the command line.
-//! - `GET /sent`: the messages clients sent; `GET /stored`: the storage.
+//! - `GET /sent`: the messages clients sent; `GET /stored`: the storage; `GET /commands`:
+//!   every AT command line received.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,9 +24,8 @@ use super::{Fault, network};
 use crate::sms::tpdu;
 
 pub(super) async fn serve(state: Arc<State>, addr: SocketAddr) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| std::io::Error::new(e.kind(), format!("--http {addr}: {e}")))?;
+    let listener =
+        TcpListener::bind(addr).await.map_err(|e| std::io::Error::new(e.kind(), format!("--http {addr}: {e}")))?;
     *state.http_addr.lock().unwrap() = listener.local_addr().ok();
     let app = Router::new()
         .route("/sms", post(sms))
@@ -33,6 +33,7 @@ pub(super) async fn serve(state: Arc<State>, addr: SocketAddr) -> std::io::Resul
         .route("/fault", post(fault))
         .route("/sent", get(sent))
         .route("/stored", get(stored))
+        .route("/commands", get(commands))
         .with_state(state);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -120,4 +121,8 @@ async fn sent(Shared(state): Shared<Arc<State>>) -> Json<Value> {
 
 async fn stored(Shared(state): Shared<Arc<State>>) -> Json<Value> {
     Json(json!(state.inner.lock().unwrap().storage.snapshot()))
+}
+
+async fn commands(Shared(state): Shared<Arc<State>>) -> Json<Value> {
+    Json(json!(state.inner.lock().unwrap().commands))
 }

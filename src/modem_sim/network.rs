@@ -14,6 +14,8 @@ use crate::sms::udh::WAP_PUSH_PORT;
 
 /// WAP push's source port (WAP connectionless session service).
 const WAP_SOURCE_PORT: u16 = 9200;
+/// From a send to the own number to its arrival.
+const LOOPBACK_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Now, in UTC, as a service-centre timestamp.
 pub fn now() -> Timestamp {
@@ -72,7 +74,7 @@ pub fn deliver_tpdu(state: &State, tpdu: &[u8]) {
 
 /// The length +CMT and +CMTI readers expect: the TPDU without the SMSC field. For junk,
 /// half the hex digits, as a modem that stored it would count.
-fn tpdu_length(hex: &str) -> usize {
+pub(super) fn tpdu_length(hex: &str) -> usize {
     match tpdu::from_hex(hex) {
         Ok(b) if !b.is_empty() => b.len().saturating_sub(1 + b[0] as usize),
         _ => hex.len() / 2,
@@ -139,7 +141,9 @@ pub fn record_send(state: &Arc<State>, hex: &str, bytes: &[u8], submit: &tpdu::S
     let text = submit.user_data.text.clone().unwrap_or_default();
     let srr = submit.status_report_request;
     let whole = match submit.user_data.udh.as_ref().and_then(|u| u.concat()).filter(|c| c.total > 1) {
-        None => Some(SentSms { to: to.clone(), text, parts: 1, mrs: vec![mr], pdus: vec![hex.into()], status_report: srr }),
+        None => {
+            Some(SentSms { to: to.clone(), text, parts: 1, mrs: vec![mr], pdus: vec![hex.into()], status_report: srr })
+        }
         Some(c) => {
             let key = (to.clone(), c.reference);
             let p = inner.partial.entry(key.clone()).or_default();
@@ -179,9 +183,16 @@ pub fn record_send(state: &Arc<State>, hex: &str, bytes: &[u8], submit: &tpdu::S
     }
     if own {
         // Sent to the SIM's own number: the network delivers it back.
+        // A moment later, as the network would: after the +CMGS answer, never inside it.
         let smsc_len = 1 + bytes[0] as usize;
         match build::submit_to_deliver(&bytes[smsc_len..], &state.opts.number, &now()) {
-            Ok(deliver) => deliver_tpdu(state, &deliver),
+            Ok(deliver) => {
+                let state = Arc::clone(state);
+                tokio::spawn(async move {
+                    tokio::time::sleep(LOOPBACK_DELAY).await;
+                    deliver_tpdu(&state, &deliver);
+                });
+            }
             Err(e) => state.say(format!("✗ loopback: {e}")),
         }
     }
@@ -218,8 +229,7 @@ fn schedule_report(state: &Arc<State>, mr: u8, to: String) {
 }
 
 /// The URC answering USSD `code` (sent shortly after the command's OK).
-pub fn ussd_answer(state: &State, code: &str) -> String {
-    let inner = state.inner.lock().unwrap();
+pub fn ussd_answer(inner: &Inner, code: &str) -> String {
     match inner.ussd.get(code) {
         Some(r) => format!("\r\n+CUSD: {},\"{}\",15\r\n", if r.more { 1 } else { 0 }, r.text),
         None => "\r\n+CUSD: 4\r\n".into(),
@@ -247,7 +257,7 @@ mod tests {
         assert!(same_number("5550001111", "+15550001111"));
         assert!(!same_number("+15550001112", "+15550001111"));
         assert!(!same_number("", ""));
-        assert_eq!(tpdu_length("0791448720003023240DD0E474D81C0EBB010000111011315214000BE474D81C0EBB5DE3771B"), 38);
+        assert_eq!(tpdu_length("07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"), 38 - 8);
         assert_eq!(tpdu_length("ZZZZ"), 2);
     }
 }

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -84,11 +85,15 @@ async fn write_loop(mut w: tokio::io::WriteHalf<SerialStream>, mut rx: mpsc::Unb
 enum Mode {
     Command(Vec<u8>),
     /// After the `> ` prompt: the PDU's hex until Ctrl-Z (ESC aborts).
-    Pdu { length: usize, hex: Vec<u8> },
+    Pdu {
+        length: usize,
+        hex: Vec<u8>,
+    },
 }
 
 async fn read_loop(state: Arc<State>, mut r: tokio::io::ReadHalf<SerialStream>) {
     let mut mode = Mode::Command(Vec::new());
+    let mut seen_boots = state.boots.load(Ordering::SeqCst);
     let mut buf = [0u8; 512];
     loop {
         let n = match r.read(&mut buf).await {
@@ -101,6 +106,11 @@ async fn read_loop(state: Arc<State>, mut r: tokio::io::ReadHalf<SerialStream>) 
         };
         if state.inner.lock().unwrap().faults.silent {
             continue;
+        }
+        let boots = state.boots.load(Ordering::SeqCst);
+        if boots != seen_boots {
+            seen_boots = boots;
+            mode = Mode::Command(Vec::new());
         }
         for &b in &buf[..n] {
             mode = step(&state, mode, b).await;

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{Notify, mpsc};
 
@@ -84,6 +85,8 @@ pub(super) struct State {
     pub device: Mutex<Option<PathBuf>>,
     pub http_addr: Mutex<Option<SocketAddr>>,
     pub sent_changed: Notify,
+    /// Bumped by a reboot: the PTY loop drops a half-typed line or PDU.
+    pub boots: AtomicU64,
 }
 
 impl State {
@@ -117,6 +120,7 @@ impl State {
             device: Mutex::new(None),
             http_addr: Mutex::new(None),
             sent_changed: Notify::new(),
+            boots: AtomicU64::new(0),
         })
     }
 
@@ -150,6 +154,7 @@ impl State {
 
     pub fn reset_settings(&self) {
         self.inner.lock().unwrap().settings = Settings::default();
+        self.boots.fetch_add(1, Ordering::SeqCst);
     }
 
     pub fn boot_urcs(&self) {
