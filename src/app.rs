@@ -18,7 +18,9 @@ pub fn build_backends(config: &Config) -> Vec<Arc<dyn Backend>> {
 pub fn build_backend(config: &Config, b: &BackendConfig) -> Arc<dyn Backend> {
     match &b.kind {
         BackendKind::Test(t) => Arc::new(TestBackend::new(&b.id, &b.number, t.clone())),
-        BackendKind::Modem(m) => Arc::new(ModemBackend::new(&b.id, &b.number, (**m).clone(), config.sms.split_options())),
+        BackendKind::Modem(m) => {
+            Arc::new(ModemBackend::new(&b.id, &b.number, (**m).clone(), config.sms.split_options()))
+        }
         BackendKind::Smpp(s) => Arc::new(SmppBackend::new(&b.id, &b.number, (**s).clone(), config.sms.split_options())),
     }
 }

@@ -3,7 +3,7 @@
 use super::fields::{fields, groups, number, number_list, split_prefix, string_list};
 
 /// The fields after `<prefix>:` if the line starts with it.
-fn after<'a>(line: &'a str, prefix: &str) -> Option<Vec<String>> {
+fn after(line: &str, prefix: &str) -> Option<Vec<String>> {
     let (p, rest) = split_prefix(line)?;
     (p == prefix).then(|| fields(rest))
 }

@@ -22,7 +22,7 @@ pub fn cms_class(code: u16) -> CmsClass {
         // ME failure and SIM problems pass when the modem or SIM comes back.
         300 | 301 | 310 | 311 | 312 | 313 | 316 | 317 | 318 | 320 => CmsClass::Transient,
         302..=305 | 330 => CmsClass::Configuration,
-        1..=127 | 128..=255 => CmsClass::Permanent,
+        1..=255 => CmsClass::Permanent,
         _ => CmsClass::Unknown,
     }
 }

@@ -3,11 +3,11 @@
 //! and the answers the SMS link needs. Pure: bytes in, values out; nothing here panics on
 //! any input.
 
+pub mod answers;
 pub mod errors;
 pub mod fields;
 pub mod lines;
 pub mod reply;
-pub mod answers;
 pub mod ussd;
 
 pub use errors::{CmsClass, cme_words, cms_class, cms_words};

@@ -46,15 +46,29 @@ impl std::fmt::Display for Final {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Urc {
     /// `+CMTI: "SM",3`: a message was stored.
-    NewMessage { storage: String, index: u32 },
+    NewMessage {
+        storage: String,
+        index: u32,
+    },
     /// `+CDSI: "SR",8`: a status report was stored.
-    NewReport { storage: String, index: u32 },
+    NewReport {
+        storage: String,
+        index: u32,
+    },
     /// `+CMT: [<alpha>],<len>`: a message follows on the next line, not stored.
-    Message { len: usize },
+    Message {
+        len: usize,
+    },
     /// `+CDS: <len>`: a status report follows on the next line.
-    Report { len: usize },
+    Report {
+        len: usize,
+    },
     /// `+CUSD: <m>[,<str>,<dcs>]`: the network's USSD answer.
-    Ussd { status: u8, text: Option<String>, dcs: Option<u8> },
+    Ussd {
+        status: u8,
+        text: Option<String>,
+        dcs: Option<u8>,
+    },
     /// Storage is full: new messages wait in the network until space is made.
     StorageFull,
     /// The modem (re)started: its settings are back to defaults.
@@ -86,9 +100,7 @@ impl Urc {
             // The alpha field may be absent ("+CMT: 27"), empty or "".
             "+CMT" => Urc::Message { len: number(&f, f.len() - 1)? },
             "+CDS" => Urc::Report { len: number(&f, f.len() - 1)? },
-            "+CUSD" => {
-                Urc::Ussd { status: number(&f, 0)?, text: f.get(1).cloned(), dcs: number(&f, 2) }
-            }
+            "+CUSD" => Urc::Ussd { status: number(&f, 0)?, text: f.get(1).cloned(), dcs: number(&f, 2) },
             "^SMMEMFULL" => Urc::StorageFull,
             "^BOOT" => Urc::Boot,
             "+CPIN" => Urc::Sim(rest.to_string()),
@@ -142,7 +154,17 @@ mod tests {
         assert_eq!(Urc::parse("+SMS FULL"), Some(Urc::StorageFull));
         assert_eq!(Urc::parse("RDY"), Some(Urc::Boot));
         assert_eq!(Urc::parse("^BOOT:20952015,0,0,0,75"), Some(Urc::Boot));
-        for l in ["^RSSI: 17", "^MODE: 5,4", "^HCSQ: \"LTE\",50,40,120,20", "^SRVST: 2", "^SIMST: 1", "^NWTIME: 26/12/04,10:00:00+4,0", "PB DONE", "SMS DONE", "+QIND: SMS DONE"] {
+        for l in [
+            "^RSSI: 17",
+            "^MODE: 5,4",
+            "^HCSQ: \"LTE\",50,40,120,20",
+            "^SRVST: 2",
+            "^SIMST: 1",
+            "^NWTIME: 26/12/04,10:00:00+4,0",
+            "PB DONE",
+            "SMS DONE",
+            "+QIND: SMS DONE",
+        ] {
             assert_eq!(Urc::parse(l), Some(Urc::Noise), "{l}");
         }
         assert_eq!(Urc::parse("+CPIN: READY"), Some(Urc::Sim("READY".into())));

@@ -52,7 +52,9 @@ pub fn answer_text(text: &str, dcs: Option<u8>) -> String {
         }
         let decoded = gsm7::decode(&septets, &Tables::DEFAULT);
         let readable = decoded.chars().all(|c| !c.is_control() || c == '\n' || c == '\r');
-        if readable && decoded.chars().any(|c| c.is_alphabetic() || c == ' ') && !text.bytes().all(|b| b.is_ascii_digit())
+        if readable
+            && decoded.chars().any(|c| c.is_alphabetic() || c == ' ')
+            && !text.bytes().all(|b| b.is_ascii_digit())
         {
             return decoded;
         }

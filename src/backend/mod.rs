@@ -57,11 +57,17 @@ impl SendError {
 pub enum LinkState {
     Starting,
     Connected,
-    Reconnecting { reason: String },
-    BadCredentials { reason: String },
+    Reconnecting {
+        reason: String,
+    },
+    BadCredentials {
+        reason: String,
+    },
     /// Connected to the device, which cannot carry messages yet (no SIM, PIN needed, no
     /// network): messages wait.
-    NotReady { reason: String },
+    NotReady {
+        reason: String,
+    },
     Stopped,
 }
 

@@ -34,7 +34,8 @@ mod tests {
     #[test]
     fn a_print_commits_once_per_link() {
         let store = Store::open_in_memory().unwrap();
-        let sms = InboxKind::Sms(ReceivedSms { from: "+1".into(), to: String::new(), text: "hi".into(), timestamp_ms: None });
+        let sms =
+            InboxKind::Sms(ReceivedSms { from: "+1".into(), to: String::new(), text: "hi".into(), timestamp_ms: None });
         let add = |b: &str| store.once(b, "p1", |tx| Store::insert_inbox_tx(tx, b, &sms)).unwrap();
         assert!(add("m1").is_some());
         assert!(add("m1").is_none());

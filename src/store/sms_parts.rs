@@ -24,7 +24,9 @@ impl Store {
                     "SELECT EXISTS (SELECT 1 FROM sms_done WHERE backend_id = ?1 AND sender = ?2 AND reference = ?3
                      AND total = ?4 AND seq = ?5 AND digest = ?6)",
                 )?
-                .query_row(params![backend_id, p.from, p.reference, p.total, p.part.seq, digest(&part)], |r| r.get(0))?;
+                .query_row(params![backend_id, p.from, p.reference, p.total, p.part.seq, digest(&part)], |r| {
+                    r.get(0)
+                })?;
             if seen {
                 tracing::info!(from = %p.from, reference = p.reference, seq = p.part.seq, "dropping a repeated part of a long SMS already shown");
                 return Ok(None);

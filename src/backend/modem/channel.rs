@@ -18,7 +18,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Port for T {}
 pub(super) enum Event {
     Urc(Urc),
     /// `+CMT`/`+CDS` with the PDU line that followed it.
-    Pdu { urc: Urc, pdu: String },
+    Pdu {
+        urc: Urc,
+        pdu: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,9 +91,7 @@ impl Channel {
         }
         self.write(format!("{hex}\x1a").as_bytes()).await?;
         match self.answer(&cmd, timeout).await {
-            Ok(info) => info.iter().find_map(|l| crate::at::answers::cmgs(l)).ok_or_else(|| {
-                AtError::Failed(Final::Error)
-            }),
+            Ok(info) => info.iter().find_map(|l| crate::at::answers::cmgs(l)).ok_or(AtError::Failed(Final::Error)),
             Err(AtError::Timeout(c, s)) => {
                 self.abort().await?;
                 Err(AtError::Timeout(c, s))
@@ -144,7 +145,11 @@ impl Channel {
     }
 
     /// Waits for an event `want` picks, keeping the others for later.
-    pub async fn wait_for(&mut self, timeout: Duration, want: impl Fn(&Event) -> bool) -> Result<Option<Event>, AtError> {
+    pub async fn wait_for(
+        &mut self,
+        timeout: Duration,
+        want: impl Fn(&Event) -> bool,
+    ) -> Result<Option<Event>, AtError> {
         let deadline = Instant::now() + timeout;
         if let Some(i) = self.events.iter().position(&want) {
             return Ok(self.events.remove(i));
@@ -305,10 +310,7 @@ mod tests {
     async fn errors_and_timeouts() {
         let (mut ch, mut modem) = pair();
         modem.write_all(b"\r\n+CMS ERROR: 331\r\n").await.unwrap();
-        assert_eq!(
-            ch.command("AT+CMGF=0", Duration::from_secs(1)).await,
-            Err(AtError::Failed(Final::CmsError(331)))
-        );
+        assert_eq!(ch.command("AT+CMGF=0", Duration::from_secs(1)).await, Err(AtError::Failed(Final::CmsError(331))));
         let e = ch.command("AT+CSQ", Duration::from_millis(50)).await.unwrap_err();
         assert!(matches!(e, AtError::Timeout(_, _)), "{e:?}");
         drop(modem);

@@ -1,7 +1,7 @@
 //! What a PDU read from the modem means: a text, a part of a long one, a WAP push or a
 //! status report, ready to commit.
 
-use crate::backend::{DeliveryReport, DeliveryStatus, IncomingPart, ReceivedSms, Received, WapPush};
+use crate::backend::{DeliveryReport, DeliveryStatus, IncomingPart, Received, ReceivedSms, WapPush};
 use crate::sms::dcs::Alphabet;
 use crate::sms::gsm7::Tables;
 use crate::sms::reassembly::{self, Part, PartEncoding};
@@ -113,7 +113,7 @@ fn status_words(s: u8) -> &'static str {
         0x48 => "deleted by the service centre",
         0x49 => "message does not exist",
         0x60..=0x65 => "gave up after temporary errors",
-        0x20..=0x3F => "still trying",
+        0x26..=0x3F => "still trying",
         0x03..=0x1F => "done",
         _ => "failed",
     }

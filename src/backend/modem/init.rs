@@ -92,7 +92,8 @@ pub(super) async fn run(ch: &mut Channel, cfg: &ModemConfig, pin_refused: bool) 
         (None, Some(_)) => None,
         (None, None) => {
             return Err(InitError::Config(
-                "the SIM has no SMSC number (AT+CSCA? is empty): set `smsc` to your operator's, e.g. \"+447785016005\"".into(),
+                "the SIM has no SMSC number (AT+CSCA? is empty): set `smsc` to your operator's, e.g. \"+447785016005\""
+                    .into(),
             ));
         }
     };
@@ -153,9 +154,9 @@ async fn unlock(ch: &mut Channel, cfg: &ModemConfig, pin_refused: bool, t: Durat
             }
             Err(InitError::Sim("the SIM took the PIN but did not become ready".into()))
         }
-        "SIM PUK" => Err(InitError::Sim(
-            "the SIM is locked (PUK needed): unlock it in a phone, then set the right `pin`".into(),
-        )),
+        "SIM PUK" => {
+            Err(InitError::Sim("the SIM is locked (PUK needed): unlock it in a phone, then set the right `pin`".into()))
+        }
         "" => Err(InitError::Sim("the modem did not say whether the SIM is ready (AT+CPIN?)".into())),
         other => Err(InitError::Sim(format!("the SIM is not ready: {other}"))),
     }
@@ -168,8 +169,8 @@ fn wrong_pin() -> String {
 
 /// `AT+CPMS` naming all three storages (some modems set only the first otherwise).
 async fn storage(ch: &mut Channel, cfg: &ModemConfig, t: Duration) -> Result<String, InitError> {
-    let offered = optional(ch.command("AT+CPMS=?", t).await)?
-        .and_then(|lines| lines.iter().find_map(|l| answers::cpms_test(l)));
+    let offered =
+        optional(ch.command("AT+CPMS=?", t).await)?.and_then(|lines| lines.iter().find_map(|l| answers::cpms_test(l)));
     let in_all = |s: &str| offered.as_ref().is_some_and(|o| o.iter().all(|l| l.iter().any(|x| x == s)));
     let wanted = match cfg.storage {
         Storage::SM => "SM",
@@ -217,7 +218,10 @@ async fn indications(ch: &mut Channel, cfg: &ModemConfig, t: Duration) -> Result
 }
 
 /// Where the network stands: registration (GSM/UMTS or LTE), operator, signal.
-pub(super) async fn network(ch: &mut Channel, t: Duration) -> Result<(Registration, Option<String>, Option<i32>), AtError> {
+pub(super) async fn network(
+    ch: &mut Channel,
+    t: Duration,
+) -> Result<(Registration, Option<String>, Option<i32>), AtError> {
     let mut reg = Registration::Unknown;
     for cmd in ["AT+CREG?", "AT+CEREG?"] {
         if let Some(r) = optional(ch.command(cmd, t).await)?.and_then(|l| l.iter().find_map(|l| answers::creg(l))) {
@@ -231,7 +235,8 @@ pub(super) async fn network(ch: &mut Channel, t: Duration) -> Result<(Registrati
         }
     }
     let operator = optional(ch.command("AT+COPS?", t).await)?.and_then(|l| l.iter().find_map(|l| answers::cops(l)));
-    let signal = optional(ch.command("AT+CSQ", t).await)?.and_then(|l| l.iter().find_map(|l| answers::csq(l))).flatten();
+    let signal =
+        optional(ch.command("AT+CSQ", t).await)?.and_then(|l| l.iter().find_map(|l| answers::csq(l))).flatten();
     Ok((reg, operator, signal))
 }
 

@@ -101,7 +101,13 @@ impl Backend for ModemBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { max_parts: 255, mms: false, delivery_reports: self.cfg.delivery_reports, in_flight: 1, ussd: true }
+        Capabilities {
+            max_parts: 255,
+            mms: false,
+            delivery_reports: self.cfg.delivery_reports,
+            in_flight: 1,
+            ussd: true,
+        }
     }
 
     async fn start(self: Arc<Self>, sink: EventSink) -> Result<(), String> {

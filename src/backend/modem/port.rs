@@ -101,11 +101,8 @@ mod tests {
         let file = dir.path().join("ttyFAKE");
         std::fs::write(&file, b"").unwrap();
         // Another process with the "device" open.
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .stdin(std::fs::File::open(&file).unwrap())
-            .spawn()
-            .unwrap();
+        let mut child =
+            std::process::Command::new("sleep").arg("30").stdin(std::fs::File::open(&file).unwrap()).spawn().unwrap();
         let mut found = Vec::new();
         for _ in 0..50 {
             found = holders(&std::fs::canonicalize(&file).unwrap());

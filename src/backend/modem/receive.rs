@@ -42,7 +42,10 @@ pub(super) fn commit(sink: &EventSink, line: &str, where_: &str) -> Outcome {
         Incoming::Received(what) => match sink.once(&fingerprint(line), what) {
             Ok(true) => Outcome::Committed,
             Ok(false) => {
-                tracing::info!(at = where_, "a message read before (repeated by the modem, or not deleted): not shown again");
+                tracing::info!(
+                    at = where_,
+                    "a message read before (repeated by the modem, or not deleted): not shown again"
+                );
                 Outcome::Committed
             }
             Err(e) => {

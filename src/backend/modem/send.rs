@@ -34,7 +34,11 @@ pub(super) struct Settings<'a> {
 
 /// Sends the parts not yet accepted. On failure, the parts accepted in this attempt come
 /// back with the error, so a retry sends only the others.
-pub(super) async fn send(ch: &mut Channel, sms: &OutgoingSms, s: &Settings<'_>) -> Result<Sent, (Failure, Vec<(u8, String)>)> {
+pub(super) async fn send(
+    ch: &mut Channel,
+    sms: &OutgoingSms,
+    s: &Settings<'_>,
+) -> Result<Sent, (Failure, Vec<(u8, String)>)> {
     let opts = SubmitOptions {
         smsc: s.smsc.clone(),
         status_report: s.status_report,
@@ -91,9 +95,7 @@ impl Failure {
         let e = match self {
             Failure::Retry(m) => SendError::transient(m),
             Failure::Refused(m) => SendError::permanent(m),
-            Failure::Unknown(m) if strikes >= UNKNOWN_TRIES => {
-                SendError::permanent(format!("{m}, {strikes} times"))
-            }
+            Failure::Unknown(m) if strikes >= UNKNOWN_TRIES => SendError::permanent(format!("{m}, {strikes} times")),
             Failure::Unknown(m) => SendError::transient(m),
             Failure::Setup(m) => SendError::link_down(format!("{m}: the modem's setup needs fixing")),
             Failure::Gone(m) => SendError::link_down(m),
@@ -113,7 +115,9 @@ mod tests {
         assert!(matches!(f(1), Failure::Refused(m) if m.contains("unassigned")));
         assert!(matches!(f(330), Failure::Setup(_)));
         assert!(matches!(f(500), Failure::Unknown(_)));
-        assert!(matches!(classify(&AtError::Failed(Final::CmsError(42)), 1, 3), Failure::Retry(m) if m.starts_with("part 2 of 3")));
+        assert!(
+            matches!(classify(&AtError::Failed(Final::CmsError(42)), 1, 3), Failure::Retry(m) if m.starts_with("part 2 of 3"))
+        );
         let e = Failure::Unknown("x".into()).into_send_error(vec![], 1);
         assert!(e.is_transient());
         let e = Failure::Unknown("x".into()).into_send_error(vec![], 3);

@@ -137,7 +137,9 @@ async fn serve(
     }
     // Catch-up: whatever the modem stored while we were away.
     match receive::read_all(ch, sink, t).await {
-        Ok(n) if n > 0 => tracing::info!(backend = %b.id, messages = n, "read messages stored while the bridge was away"),
+        Ok(n) if n > 0 => {
+            tracing::info!(backend = %b.id, messages = n, "read messages stored while the bridge was away")
+        }
         Ok(_) => {}
         Err(e) => return trouble(e),
     }
@@ -233,13 +235,7 @@ async fn event(
     r.map_err(trouble)
 }
 
-async fn request(
-    b: &ModemBackend,
-    ch: &mut Channel,
-    info: &ModemInfo,
-    r: Request,
-    t: Duration,
-) -> Result<(), Stop> {
+async fn request(b: &ModemBackend, ch: &mut Channel, info: &ModemInfo, r: Request, t: Duration) -> Result<(), Stop> {
     match r {
         Request::Send(sms, tx) => {
             let settings = send::Settings {
