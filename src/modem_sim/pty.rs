@@ -23,8 +23,6 @@ const MAX_LINE: usize = 1024;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub(super) struct Pty {
-    /// Held open so reads on the master never fail while no client has the slave open.
-    _slave: SerialStream,
     tasks: [JoinHandle<()>; 2],
 }
 
@@ -33,6 +31,10 @@ pub(super) fn plug(state: &Arc<State>) -> std::io::Result<()> {
     let (master, slave) = SerialStream::pair().map_err(std::io::Error::other)?;
     // pair() leaves the slave raw (cfmakeraw): no echo or CR translation by the kernel.
     let device = PathBuf::from(slave.name().ok_or_else(|| std::io::Error::other("the PTY has no name"))?);
+    // Not kept open: the bridge (rightly) refuses a port another process holds, and the
+    // simulator is often another process. The master reads EIO while no client has the
+    // slave open; the read loop waits that out.
+    drop(slave);
     if let Some(link) = &state.opts.link {
         point_link(link, &device)?;
     }
@@ -43,7 +45,7 @@ pub(super) fn plug(state: &Arc<State>) -> std::io::Result<()> {
     let tasks = [tokio::spawn(write_loop(writer, rx)), tokio::spawn(read_loop(Arc::clone(state), reader))];
     // try_lock: plug runs only from start and replug, after unplug released the lock.
     if let Ok(mut pty) = state.pty.try_lock() {
-        *pty = Some(Pty { _slave: slave, tasks });
+        *pty = Some(Pty { tasks });
     }
     Ok(())
 }
@@ -98,7 +100,7 @@ async fn read_loop(state: Arc<State>, mut r: tokio::io::ReadHalf<SerialStream>) 
     loop {
         let n = match r.read(&mut buf).await {
             Ok(0) | Err(_) => {
-                // EIO while the slave is between clients on some kernels: wait and retry.
+                // EIO while no client has the slave open: wait and retry.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
