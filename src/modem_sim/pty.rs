@@ -29,6 +29,9 @@ pub(super) struct Pty {
 /// Opens a new PTY pair, points the link at it and starts serving it.
 pub(super) fn plug(state: &Arc<State>) -> std::io::Result<()> {
     let (master, slave) = SerialStream::pair().map_err(std::io::Error::other)?;
+    // posix_openpt gives no O_CLOEXEC: a process started later (the bridge under test,
+    // Synapse) would inherit the master and keep the PTY alive through an unplug.
+    close_on_exec(&master)?;
     // pair() leaves the slave raw (cfmakeraw): no echo or CR translation by the kernel.
     let device = PathBuf::from(slave.name().ok_or_else(|| std::io::Error::other("the PTY has no name"))?);
     // Not kept open: the bridge (rightly) refuses a port another process holds, and the
@@ -63,6 +66,16 @@ pub(super) async fn unplug(state: &State) {
     if let Some(link) = &state.opts.link {
         let _ = std::fs::remove_file(link);
     }
+}
+
+fn close_on_exec(fd: &impl std::os::fd::AsRawFd) -> std::io::Result<()> {
+    let fd = fd.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own, with no pointers involved.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Re-points `link` atomically (a new symlink renamed over the old one).
