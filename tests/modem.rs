@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::core::{ALICE, BOB, BOB_GHOST, Harness, config_with_links};
+use common::gammu::{self, gammu_async};
 use common::mmsc::{TestMmsc, notification_push, png, retrieve_conf};
 use serde_json::json;
 use sms_bridge::backend::{Backend, LinkState};
@@ -374,5 +375,120 @@ async fn a_wap_push_through_the_modem_becomes_a_picture() {
         assert!(tokio::time::Instant::now() < end, "no picture arrived");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    until(&h, "the push deleted from the SIM", |_| sim.stored().is_empty()).await;
+}
+
+#[tokio::test]
+async fn a_modem_reboot_in_the_middle_of_work_runs_init_again() {
+    let sim = sim_with(|o| o.profile = Profile::Quectel).await;
+    let h = rig(&sim, "").await;
+    connected(&h).await;
+    let inits = || count(&sim, "AT+CNMI=") - count(&sim, "AT+CNMI=?");
+    assert_eq!(inits(), 1);
+    // RDY: the modem's settings are back to defaults (echo on, no indications).
+    sim.reboot();
+    until(&h, "init again", |_| inits() == 2).await;
+    connected(&h).await;
+    sim.inject_sms(BOB, "after the reboot");
+    until(&h, "the SMS", |h| bob_texts(h) == ["after the reboot"]).await;
+}
+
+#[tokio::test]
+async fn a_port_held_by_another_program_is_refused_naming_it() {
+    let sim = sim().await;
+    // Another program has the modem open (as ModemManager would).
+    let mut holder =
+        std::process::Command::new("sleep").arg("60").stdin(std::fs::File::open(sim.path()).unwrap()).spawn().unwrap();
+    let h = rig(&sim, "").await;
+    until(&h, "the refusal", |h| matches!(modem(h).state(), LinkState::Reconnecting { .. })).await;
+    let LinkState::Reconnecting { reason } = modem(&h).state() else { panic!() };
+    assert!(reason.contains(&format!("in use by sleep (pid {})", holder.id())), "{reason}");
+    assert!(sim.commands().is_empty(), "nothing was written to a port someone else holds");
+    holder.kill().unwrap();
+    let _ = holder.wait();
+    connected(&h).await;
+}
+
+#[tokio::test]
+async fn no_sim_card_is_shown_as_such() {
+    let sim = sim().await;
+    sim.set_fault(Fault::NoSim);
+    let h = rig(&sim, "").await;
+    until(&h, "not ready", |h| matches!(modem(h).state(), LinkState::NotReady { .. })).await;
+    let LinkState::NotReady { reason } = modem(&h).state() else { panic!() };
+    assert_eq!(reason, "no SIM card");
+    h.say_text(ALICE, &h.mgmt, "backends").await;
+    let backends = h.notices(&h.mgmt).last().unwrap().clone();
+    assert!(backends.contains("not ready (no SIM card)"), "{backends}");
+}
+
+#[tokio::test]
+async fn pdu_lines_as_real_modems_print_them_are_shown_with_what_was_off() {
+    let sim = sim().await;
+    let h = rig(&sim, "").await;
+    connected(&h).await;
+    let ts = Timestamp { year: 2026, month: 12, day: 4, hour: 9, minute: 30, second: 0, tz_quarters: 4 };
+    let tpdu = |text: &str| to_hex(&encode_deliver(BOB, text, &ts, 0).unwrap().remove(0));
+    // A stray quote after the hex.
+    sim.inject_pdu_line(&format!("00{}\"", tpdu("junk after the hex")));
+    until(&h, "the first", |h| bob_texts(h).len() == 1).await;
+    // User data shorter than its length says: what is there, marked as cut short.
+    let cut = tpdu("this message was cut short by the modem");
+    sim.inject_pdu_line(&format!("00{}", &cut[..cut.len() - 10]));
+    until(&h, "the second", |h| bob_texts(h).len() == 2).await;
+    // Garbage: left on the SIM, logged, and nothing else stops.
+    sim.inject_pdu_line("ZZZZ not a PDU");
+    sim.inject_sms(BOB, "still flowing");
+    until(&h, "the third", |h| bob_texts(h).len() == 3).await;
+    let texts = bob_texts(&h);
+    assert_eq!(texts[0], "junk after the hex");
+    assert!(texts[1].starts_with("this message was cut short") && texts[1].contains("[cut short"), "{texts:?}");
+    assert_eq!(texts[2], "still flowing");
+    until(&h, "only the garbage left", |_| sim.stored().len() == 1).await;
+    assert_eq!(sim.stored()[0].pdu, "ZZZZ not a PDU");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mms_notification_made_by_gammu_becomes_a_picture_in_matrix() {
+    // gammu (an independent client) sends an MMS indicator to the SIM's own number; the
+    // network hands it back as a WAP push, which waits on the SIM until the bridge starts.
+    let mmsc = TestMmsc::start().await;
+    let image = png(20, 10);
+    let mms = retrieve_conf(BOB, &[MODEM_NUMBER], "Sent through gammu", &image);
+    mmsc.put("g1", mms);
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim().await;
+    let rc = gammu::rc(dir.path(), &sim.path());
+    gammu_async(&rc, &["sendsms", "MMSINDICATOR", MODEM_NUMBER, &mmsc.location("g1"), "Photo", BOB]).await;
+    let end = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sim.stored().is_empty() {
+        assert!(tokio::time::Instant::now() < end, "the push never reached the SIM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let tail = format!("mms:\n  mmsc_url: {}\n  allow_private_addresses: true", mmsc.url());
+    let h = Harness::new_with(links(&sim, "", &tail)).await;
+    let end = tokio::time::Instant::now() + Duration::from_secs(20);
+    let picture = loop {
+        h.settle().await;
+        h.bridge.drain_mms().await.unwrap();
+        h.bridge.send_matrix_jobs().await.unwrap();
+        let found = h
+            .bridge
+            .store
+            .portals(None)
+            .unwrap()
+            .into_iter()
+            .filter_map(|p| p.room_id)
+            .flat_map(|r| h.matrix.events_in(&r))
+            .find(|e| e.content["msgtype"] == "m.image");
+        if let Some(e) = found {
+            break e;
+        }
+        assert!(tokio::time::Instant::now() < end, "no picture arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(picture.content["body"], "Sent through gammu");
+    assert_eq!(picture.sender, BOB_GHOST);
     until(&h, "the push deleted from the SIM", |_| sim.stored().is_empty()).await;
 }

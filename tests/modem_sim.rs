@@ -2,8 +2,12 @@
 //! simulator realistic) and by a small AT client over the PTY for the behaviour gammu
 //! does not reach (CNMI modes, status reports, faults, PIN, unplugging).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::time::Duration;
+
+use common::gammu::{self, gammu_async};
 
 use sms_bridge::mms;
 use sms_bridge::modem_sim::{Fault, ModemSim, Options, Profile, UssdReply};
@@ -130,27 +134,12 @@ async fn send(c: &mut Client, len: usize, hex: &str) -> String {
 
 // ---- gammu -------------------------------------------------------------------------
 
-fn gammu(rc: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("gammu").arg("-c").arg(rc).args(args).output().unwrap_or_else(|e| {
-        panic!("gammu cannot run ({e}): install Debian's gammu (apt-get install gammu) to run this test")
-    });
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "gammu {args:?} failed ({}):\n{stdout}\n{stderr}", out.status);
-    stdout.into_owned()
-}
-
-async fn gammu_async(rc: &Path, args: &[&str]) -> String {
-    let (rc, args): (PathBuf, Vec<String>) = (rc.into(), args.iter().map(|a| a.to_string()).collect());
-    tokio::task::spawn_blocking(move || gammu(&rc, &args.iter().map(String::as_str).collect::<Vec<_>>())).await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gammu_identifies_reads_and_sends() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("ttyUSB-sim");
     let sim = ModemSim::start(Options { link: Some(link.clone()), ..opts() }).await.unwrap();
-    let rc = dir.path().join("gammurc");
-    std::fs::write(&rc, format!("[gammu]\ndevice = {}\nconnection = at\n", link.display())).unwrap();
+    let rc = gammu::rc(dir.path(), &link);
 
     let id = gammu_async(&rc, &["identify"]).await;
     for want in ["SMS-Bridge", "ModemSim", "356938035643809", "001010123456789"] {

@@ -2,6 +2,7 @@
 
 pub mod bridge;
 pub mod core;
+pub mod gammu;
 pub mod hs_proxy;
 pub mod mmsc;
 pub mod pymessaging;
