@@ -560,3 +560,49 @@ async fn gammu_reads_every_vendor_profile() {
         }
     }
 }
+
+/// `sms-bridge modem-sim` as a person runs it: the device and link printed first, SMS and
+/// MMS notifications typed on stdin, what was stored visible over the HTTP API.
+#[tokio::test]
+async fn the_command_line_simulator_takes_typed_messages() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("modem");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sms-bridge"))
+        .args(["modem-sim", "--link", link.to_str().unwrap(), "--http", &format!("127.0.0.1:{port}")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with("modem-sim: device /dev/pts/"), "{first}");
+    assert!(std::fs::read_link(&link).is_ok_and(|t| first.contains(t.to_str().unwrap())), "{first}");
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "+15551234567 Typed on the terminal").unwrap();
+    writeln!(stdin, ":push +15551234567 http://mmsc.example/m/1").unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let end = tokio::time::Instant::now() + WAIT;
+    let stored = loop {
+        let stored: serde_json::Value = match http.get(format!("{base}/stored")).send().await {
+            Ok(r) => r.json().await.unwrap(),
+            Err(_) => serde_json::json!([]),
+        };
+        if stored.as_array().is_some_and(|a| a.len() >= 2) {
+            break stored;
+        }
+        assert!(tokio::time::Instant::now() < end, "not stored: {stored}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let pdus: Vec<_> = stored.as_array().unwrap().iter().map(|s| s["pdu"].as_str().unwrap().to_string()).collect();
+    let decoded: Vec<_> = pdus.iter().map(|p| tpdu::decode(&tpdu::from_hex(p).unwrap(), true).unwrap()).collect();
+    let Tpdu::Deliver(sms) = &decoded[0].tpdu else { panic!() };
+    assert_eq!(sms.user_data.text.as_deref(), Some("Typed on the terminal"));
+    let Tpdu::Deliver(push) = &decoded[1].tpdu else { panic!() };
+    assert_eq!(push.user_data.udh.as_ref().and_then(|u| u.ports()).map(|p| p.dst), Some(WAP_PUSH_PORT));
+    child.kill().unwrap();
+    let _ = child.wait();
+}

@@ -275,6 +275,34 @@ mod tests {
     }
 
     #[test]
+    fn modem_backend_section() {
+        let modem =
+            "  - id: sim1\n    type: modem\n    number: \"+15550002222\"\n    device: /dev/serial/by-id/usb-x\n";
+        let c = Config::parse(&format!("{MINIMAL}{modem}"), Purpose::Run).unwrap();
+        let BackendKind::Modem(m) = &c.backends[1].kind else { panic!("{:?}", c.backends[1].kind) };
+        assert_eq!((m.baud, m.poll_interval, m.send_timeout, m.storage), (115200, 30, 120, Storage::Auto));
+        assert!(m.delivery_reports && m.pin.is_none());
+        let bad = format!(
+            "{modem}    baud: 1234\n    pin: \"12\"\n    smsc: \"call me\"\n    init: [\"ATE1\", \"reboot\"]\n    poll_interval: 0\n"
+        );
+        assert_eq!(
+            problems(&format!("{MINIMAL}{bad}")),
+            vec![
+                "backends[1].baud: 1234 is not a serial speed; use one of [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1000000, 3000000, 4000000]",
+                "backends[1].pin: a SIM PIN is 4 to 8 digits (quote it in YAML: pin: \"0000\")",
+                "backends[1].smsc: not a phone number such as \"+447785016005\": \"call me\"",
+                "backends[1].init[1]: not one AT command line: \"reboot\"",
+                "backends[1].poll_interval: must be at least 1 second",
+            ]
+        );
+        let p = problems(&format!("{MINIMAL}{modem}    storage: SIM\n"));
+        assert!(p[0].contains("storage") && p[0].contains("unknown variant `SIM`"), "{p:?}");
+        let p = problems(&format!("{MINIMAL}  - id: s2\n    type: modem\n    number: \"+15550003333\"\n"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("backends[1].device: must name the serial device"), "{p:?}");
+    }
+
+    #[test]
     fn smpp_tls_keys() {
         let smpp = "  - id: smsc\n    type: smpp\n    number: \"+15550002222\"\n    host: smsc.example.net\n";
         let c = Config::parse(&format!("{MINIMAL}{smpp}    tls: true\n"), Purpose::Run).unwrap();
