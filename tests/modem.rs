@@ -492,3 +492,67 @@ async fn an_mms_notification_made_by_gammu_becomes_a_picture_in_matrix() {
     assert_eq!(picture.sender, BOB_GHOST);
     until(&h, "the push deleted from the SIM", |_| sim.stored().is_empty()).await;
 }
+
+#[tokio::test]
+async fn an_empty_smsc_uses_the_configured_one_or_says_so() {
+    let sim = sim_with(|o| o.smsc = None).await;
+    let h = rig(&sim, "").await;
+    until(&h, "not ready", |h| matches!(modem(h).state(), LinkState::NotReady { .. })).await;
+    let LinkState::NotReady { reason } = modem(&h).state() else { panic!() };
+    assert!(reason.contains("no SMSC number") && reason.contains("`smsc`"), "{reason}");
+    drop(h);
+
+    let sim = sim_with(|o| o.smsc = None).await;
+    let h = rig(&sim, "    smsc: \"+447785016005\"").await;
+    connected(&h).await;
+    let room = bob_chat(&h).await;
+    h.say_text(ALICE, &room, "through the configured SMSC").await;
+    let sent = sim.wait_sent(1, Duration::from_secs(10)).await;
+    let pdu = sms_bridge::sms::tpdu::from_hex(&sent[0].pdus[0]).unwrap();
+    let smsc = sms_bridge::sms::tpdu::decode(&pdu, true).unwrap().smsc.unwrap();
+    assert_eq!(smsc.value, "+447785016005");
+}
+
+#[tokio::test]
+async fn a_setup_error_from_the_modem_is_shown_and_the_message_waits() {
+    let sim = sim().await;
+    let h = rig(&sim, "").await;
+    connected(&h).await;
+    let room = bob_chat(&h).await;
+    // 330: the modem does not know the SMSC. No message can go until that is fixed.
+    sim.set_fault(Fault::CmsError { code: 330, times: 1 });
+    let ev = h.say_text(ALICE, &room, "waits for the fix").await;
+    until(&h, "not ready", |h| matches!(modem(h).state(), LinkState::NotReady { .. })).await;
+    let LinkState::NotReady { reason } = modem(&h).state() else { panic!() };
+    assert!(reason.contains("SMSC address unknown"), "{reason}");
+    assert!(!h.status_names(&ev).contains(&"FAIL_PERMANENT".to_string()));
+    // The link tries again later (here: the fault was once), and the message goes.
+    until(&h, "sent", |h| h.status_names(&ev).contains(&"SUCCESS".to_string())).await;
+    assert_eq!(sim.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn two_modems_run_side_by_side_each_with_its_own_conversations() {
+    const SECOND: &str = "+15550004444";
+    let (a, b) = (sim().await, sim_with(|o| o.number = SECOND.into()).await);
+    let second = format!(
+        "  - id: modem2\n    type: modem\n    number: \"{SECOND}\"\n    device: {}\n    poll_interval: 1\n    reconnect_min_delay: 1\n    reconnect_max_delay: 1",
+        b.path().display()
+    );
+    let h = Harness::new_with(links(&a, "", &second)).await;
+    until(&h, "both connected", |h| {
+        ["modem", "modem2"].iter().all(|id| h.bridge.backends[*id].state() == LinkState::Connected)
+    })
+    .await;
+    a.inject_sms(BOB, "to the first SIM");
+    b.inject_sms(BOB, "to the second SIM");
+    until(&h, "both", |h| {
+        h.bridge.store.portal_by_pair(SECOND, BOB_KEY).unwrap().and_then(|p| p.room_id).is_some()
+            && !bob_texts(h).is_empty()
+    })
+    .await;
+    assert_eq!(bob_texts(&h), ["to the first SIM"]);
+    let room2 = h.bridge.store.portal_by_pair(SECOND, BOB_KEY).unwrap().unwrap().room_id.unwrap();
+    until(&h, "the second", |h| !h.ghost_messages(&room2, BOB_GHOST).is_empty()).await;
+    assert_eq!(h.ghost_messages(&room2, BOB_GHOST)[0].content["body"], "to the second SIM");
+}
