@@ -556,3 +556,24 @@ async fn two_modems_run_side_by_side_each_with_its_own_conversations() {
     until(&h, "the second", |h| !h.ghost_messages(&room2, BOB_GHOST).is_empty()).await;
     assert_eq!(h.ghost_messages(&room2, BOB_GHOST)[0].content["body"], "to the second SIM");
 }
+
+#[tokio::test]
+async fn a_slow_modem_is_not_sent_to_twice_and_failed_reports_fail() {
+    let sim = sim().await;
+    let h = rig(&sim, "").await;
+    connected(&h).await;
+    let room = bob_chat(&h).await;
+    // +CMGS comes a second after send_timeout (3 s): the late answer means sent.
+    sim.set_fault(Fault::SlowCmgs(Duration::from_secs(4)));
+    let ev = h.say_text(ALICE, &room, "slow but sure").await;
+    until(&h, "sent", |h| h.status_names(&ev).contains(&"SUCCESS".to_string())).await;
+    assert_eq!(sim.sent().iter().filter(|s| s.text == "slow but sure").count(), 1);
+    assert_eq!(count(&sim, "AT+CMGS"), 1);
+    sim.clear_faults();
+
+    // A status report saying the phone never got it.
+    sim.set_fault(Fault::FailedReport);
+    let ev = h.say_text(ALICE, &room, "to a dead phone").await;
+    until(&h, "the failure", |h| h.status_names(&ev).contains(&"FAIL_PERMANENT".to_string())).await;
+    assert!(h.notices(&room).iter().any(|n| n.contains("TP-Status 0x41")), "{:?}", h.notices(&room));
+}

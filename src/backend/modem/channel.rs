@@ -47,6 +47,8 @@ pub(super) struct Channel {
 
 /// How long to wait for the `> ` prompt after `AT+CMGS=`.
 const PROMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// After a send timed out, how long a late `+CMGS` is still waited for.
+const LATE_ANSWER: Duration = Duration::from_secs(3);
 
 impl Channel {
     pub fn new(port: Box<dyn Port>) -> Channel {
@@ -93,8 +95,16 @@ impl Channel {
         match self.answer(&cmd, timeout).await {
             Ok(info) => info.iter().find_map(|l| crate::at::answers::cmgs(l)).ok_or(AtError::Failed(Final::Error)),
             Err(AtError::Timeout(c, s)) => {
-                self.abort().await?;
-                Err(AtError::Timeout(c, s))
+                // ESC cannot recall a PDU already handed over: a modem that was merely slow
+                // answers late, and that answer means sent (trying again would send twice).
+                let late = self.cancel(LATE_ANSWER).await?;
+                match late.iter().find_map(|l| crate::at::answers::cmgs(l)) {
+                    Some(mr) => {
+                        tracing::info!(cmd = c, "the modem answered the send late: sent");
+                        Ok(mr)
+                    }
+                    None => Err(AtError::Timeout(c, s)),
+                }
             }
             Err(e) => Err(e),
         }
@@ -102,25 +112,29 @@ impl Channel {
 
     /// ESC cancels a prompt or a half-typed command; what the modem says next is drained.
     pub async fn abort(&mut self) -> Result<(), AtError> {
-        self.write(b"\x1b\r").await?;
-        self.drain(Duration::from_millis(300)).await
+        self.cancel(Duration::from_millis(300)).await.map(drop)
     }
 
-    /// Reads for `quiet` and keeps the URCs: after a reset, or while a modem boots.
-    pub async fn drain(&mut self, quiet: Duration) -> Result<(), AtError> {
+    /// ESC, then reads until `quiet` passes without a line; returns the lines that were
+    /// not unsolicited (a late answer).
+    async fn cancel(&mut self, quiet: Duration) -> Result<Vec<String>, AtError> {
+        self.write(b"\x1b\r").await?;
+        let mut lines = Vec::new();
         loop {
             match tokio::time::timeout(quiet, self.next_item()).await {
                 Err(_) => break,
                 Ok(Err(e)) => return Err(e),
                 Ok(Ok(Item::Line(line))) => {
-                    self.unsolicited(&line);
+                    if !self.unsolicited(&line) {
+                        lines.push(line);
+                    }
                 }
                 Ok(Ok(Item::Prompt)) => {}
             }
         }
         self.items.clear();
         self.reader.clear();
-        Ok(())
+        Ok(lines)
     }
 
     /// The next thing the modem says on its own. Cancel-safe: nothing read is lost if the
@@ -338,5 +352,17 @@ mod tests {
         expect_written(&mut modem, "0011\x1a").await;
         expect_written(&mut modem, "\x1b\r").await;
         assert!(matches!(task.await.unwrap(), Err(AtError::Timeout(_, _))));
+    }
+
+    #[tokio::test]
+    async fn a_late_answer_after_the_timeout_counts_as_sent() {
+        let (mut ch, mut modem) = pair();
+        let task = tokio::spawn(async move { ch.send_pdu("0011", 1, Duration::from_millis(200)).await });
+        expect_written(&mut modem, "AT+CMGS=1\r").await;
+        modem.write_all(b"\r\n> ").await.unwrap();
+        expect_written(&mut modem, "0011\x1a").await;
+        expect_written(&mut modem, "\x1b\r").await;
+        modem.write_all(b"\r\n+CMGS: 9\r\n\r\nOK\r\n").await.unwrap();
+        assert_eq!(task.await.unwrap(), Ok(9));
     }
 }
