@@ -4,6 +4,9 @@
 #
 #   scripts/demo.sh          first run: installs Synapse into ./demo (a minute or two) and
 #                            builds the bridge; later runs reuse ./demo. Ctrl-C stops all.
+#   scripts/demo.sh --modem  the same with a simulated USB modem (`sms-bridge modem-sim`,
+#                            AT commands on a pseudo-terminal) instead of the SMSC, in
+#                            ./demo-modem.
 #   rm -rf demo              to start over (new users, empty databases).
 #
 # Needs Linux with Python 3 (with its venv module) and Rust; nothing else. Ports, first run
@@ -12,7 +15,12 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+MODE=smpp
+if [ "${1:-}" = "--modem" ]; then
+    MODE=modem
+fi
 DEMO=$ROOT/demo
+[ "$MODE" = modem ] && DEMO=$ROOT/demo-modem
 VENV=$DEMO/venv
 HS_DIR=$DEMO/synapse
 BRIDGE_DIR=$DEMO/bridge
@@ -78,7 +86,35 @@ fi
 say "building sms-bridge (cargo build --release; the first build takes a few minutes)…"
 cargo build --release --quiet
 
-# 3. The bridge's config: the homeserver, alice as admin, one SMPP link to the simulator.
+# 3. The bridge's config: the homeserver, alice as admin, one link to the simulator.
+backend_section() {
+    if [ "$MODE" = modem ]; then
+        cat <<EOF
+  # The simulated modem started by the demo (sms-bridge modem-sim); a real one would be
+  # a /dev/serial/by-id/... path.
+  - id: sim
+    type: modem
+    number: "$NUMBER"
+    device: $DEMO/modem
+    poll_interval: 10
+    reconnect_min_delay: 1
+    reconnect_max_delay: 5
+EOF
+    else
+        cat <<EOF
+  # The virtual SMSC started by the demo (sms-bridge smsc-sim).
+  - id: sim
+    type: smpp
+    number: "$NUMBER"
+    host: 127.0.0.1
+    port: $SMPP_PORT
+    system_id: demo
+    password: $SMPP_PASSWORD
+    reconnect_min_delay: 1
+    reconnect_max_delay: 5
+EOF
+    fi
+}
 if [ ! -f "$BRIDGE_DIR/config.yaml" ]; then
     cat >"$BRIDGE_DIR/config.yaml" <<EOF
 # sms-bridge config written by scripts/demo.sh; every key not here has its default
@@ -104,16 +140,7 @@ bridge:
     "@alice:localhost": admin
 
 backends:
-  # The virtual SMSC started by the demo (sms-bridge smsc-sim).
-  - id: sim
-    type: smpp
-    number: "$NUMBER"
-    host: 127.0.0.1
-    port: $SMPP_PORT
-    system_id: demo
-    password: $SMPP_PASSWORD
-    reconnect_min_delay: 1
-    reconnect_max_delay: 5
+$(backend_section)
 
 logging:
   level: info
@@ -180,20 +207,27 @@ wait_for() {
 }
 healthy() { python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "$1" 2>/dev/null; }
 
-# 5. The virtual SMSC, in this terminal: it shows what the bridge sends and reads the SMS
+# 5. The simulator, in this terminal: it shows what the bridge sends and reads the SMS
 # you type.
-say "starting the virtual SMSC on 127.0.0.1:$SMPP_PORT…"
-"$BIN" smsc-sim --listen "127.0.0.1:$SMPP_PORT" --http "127.0.0.1:$SIM_HTTP_PORT" --system-id demo \
-    --password "$SMPP_PASSWORD" --number "$NUMBER" <&0 &
+if [ "$MODE" = modem ]; then
+    say "starting the simulated modem at $DEMO/modem…"
+    "$BIN" modem-sim --link "$DEMO/modem" --http "127.0.0.1:$SIM_HTTP_PORT" --number "$NUMBER" <&0 &
+    INJECT=sms
+else
+    say "starting the virtual SMSC on 127.0.0.1:$SMPP_PORT…"
+    "$BIN" smsc-sim --listen "127.0.0.1:$SMPP_PORT" --http "127.0.0.1:$SIM_HTTP_PORT" --system-id demo \
+        --password "$SMPP_PASSWORD" --number "$NUMBER" <&0 &
+    INJECT=inject
+fi
 PIDS+=($!)
 SIM_PID=$!
 
 # 6. Synapse.
-say "starting Synapse on $HS_URL (log: demo/synapse/homeserver.log)…"
+say "starting Synapse on $HS_URL (log: ${HS_DIR#"$ROOT"/}/homeserver.log)…"
 (cd "$HS_DIR" && exec env PYTHONUNBUFFERED=1 "$VENV/bin/python" -m synapse.app.homeserver -c homeserver.yaml \
     >>homeserver.log 2>&1 </dev/null) &
 PIDS+=($!)
-wait_for Synapse "healthy $HS_URL/health" 90 demo/synapse/homeserver.log
+wait_for Synapse "healthy $HS_URL/health" 90 ${HS_DIR#"$ROOT"/}/homeserver.log
 
 if [ ! -f "$DEMO/.alice-registered" ]; then
     "$VENV/bin/register_new_matrix_user" -u alice -p "$ALICE_PASSWORD" -a -c "$HS_DIR/homeserver.yaml" "$HS_URL" \
@@ -202,13 +236,15 @@ if [ ! -f "$DEMO/.alice-registered" ]; then
 fi
 
 # 7. The bridge.
-say "starting sms-bridge (log: demo/bridge/bridge.log)…"
+say "starting sms-bridge (log: ${BRIDGE_DIR#"$ROOT"/}/bridge.log)…"
 : >>"$BRIDGE_DIR/bridge.log"
 LOG_START=$(wc -c <"$BRIDGE_DIR/bridge.log")
 (cd "$BRIDGE_DIR" && exec "$BIN" -c config.yaml >>bridge.log 2>&1 </dev/null) &
 PIDS+=($!)
-bound() { tail -c +"$((LOG_START + 1))" "$BRIDGE_DIR/bridge.log" | grep -q "SMPP bound"; }
-wait_for "the bridge's SMPP link" bound 60 demo/bridge/bridge.log
+READY="SMPP bound"
+[ "$MODE" = modem ] && READY="modem ready"
+bound() { tail -c +"$((LOG_START + 1))" "$BRIDGE_DIR/bridge.log" | grep -q "$READY"; }
+wait_for "the bridge's $MODE link" bound 60 "$BRIDGE_DIR/bridge.log"
 
 cat <<EOF
 
@@ -220,14 +256,14 @@ cat <<EOF
 
  1. Start a direct chat with @smsbot:localhost: that is your management room.
  2. Send it:  start $PHONE    — you are invited to a room with that number.
- 3. Write in that room: the virtual SMSC below shows each SMS as it arrives, and
-    a second later its delivery receipt goes back (Element shows it as read).
+ 3. Write in that room: the simulator below shows each SMS as it arrives, and
+    its delivery report goes back (Element shows it as read).
  4. Answer "from the phone": type into this terminal
         $PHONE Hello from my phone
     or, from another terminal:
-        curl -d '{"from":"$PHONE","text":"Hello"}' http://127.0.0.1:$SIM_HTTP_PORT/inject
+        curl -d '{"from":"$PHONE","text":"Hello"}' http://127.0.0.1:$SIM_HTTP_PORT/$INJECT
 
- Logs: demo/synapse/homeserver.log, demo/bridge/bridge.log. Ctrl-C stops everything.
+ Logs: ${HS_DIR#"$ROOT"/}/homeserver.log, ${BRIDGE_DIR#"$ROOT"/}/bridge.log. Ctrl-C stops everything.
 ────────────────────────────────────────────────────────────────────────────────
 
 EOF
