@@ -18,7 +18,9 @@ impl Final {
         match line {
             "OK" => return Some(Final::Ok),
             // Huawei answers unknown commands "COMMAND NOT SUPPORT", some "TOO MANY PARAMETERS".
-            "ERROR" | "COMMAND NOT SUPPORT" | "TOO MANY PARAMETERS" | "NO CARRIER" => return Some(Final::Error),
+            // NO CARRIER ends only dialling, which the bridge never does: a caller hanging
+            // up prints it at any time, so it is noise (see Urc::parse).
+            "ERROR" | "COMMAND NOT SUPPORT" | "TOO MANY PARAMETERS" => return Some(Final::Error),
             _ => {}
         }
         let (prefix, rest) = split_prefix(line)?;
@@ -86,10 +88,11 @@ impl Urc {
     /// Recognises a URC; None for lines that are not one (answers, echo, PDUs).
     pub fn parse(line: &str) -> Option<Urc> {
         match line {
-            "RDY" | "^BOOT" => return Some(Urc::Boot),
+            "RDY" => return Some(Urc::Boot),
             "POWERED DOWN" | "NORMAL POWER DOWN" => return Some(Urc::PoweredDown),
             "+SMS FULL" | "SMS FULL" => return Some(Urc::StorageFull),
-            "PB DONE" | "SMS DONE" | "CALL READY" | "SMS READY" | "RING" | "*ATREADY: 1" => return Some(Urc::Noise),
+            "PB DONE" | "SMS DONE" | "CALL READY" | "SMS READY" | "RING" | "*ATREADY: 1" | "NO CARRIER" | "BUSY"
+            | "NO ANSWER" | "NO DIALTONE" => return Some(Urc::Noise),
             _ => {}
         }
         let (prefix, rest) = split_prefix(line)?;
@@ -103,6 +106,8 @@ impl Urc {
             "+CUSD" => Urc::Ussd { status: number(&f, 0)?, text: f.get(1).cloned(), dcs: number(&f, 2) },
             "^SMMEMFULL" => Urc::StorageFull,
             "^BOOT" => Urc::Boot,
+            // Quectel: +QIND: "smsfull","SM".
+            "+QIND" if f.first().is_some_and(|k| k.eq_ignore_ascii_case("smsfull")) => Urc::StorageFull,
             "+CPIN" => Urc::Sim(rest.to_string()),
             // The unsolicited form has the state first; the answer to `?` has `n` first
             // and is taken as an answer by the channel before it gets here.
@@ -152,6 +157,9 @@ mod tests {
         assert_eq!(Urc::parse("+CUSD: 4"), Some(Urc::Ussd { status: 4, text: None, dcs: None }));
         assert_eq!(Urc::parse("^SMMEMFULL: \"SM\""), Some(Urc::StorageFull));
         assert_eq!(Urc::parse("+SMS FULL"), Some(Urc::StorageFull));
+        assert_eq!(Urc::parse("+QIND: \"smsfull\",\"SM\""), Some(Urc::StorageFull));
+        assert_eq!(Urc::parse("NO CARRIER"), Some(Urc::Noise));
+        assert_eq!(Final::parse("NO CARRIER"), None);
         assert_eq!(Urc::parse("RDY"), Some(Urc::Boot));
         assert_eq!(Urc::parse("^BOOT:20952015,0,0,0,75"), Some(Urc::Boot));
         for l in [

@@ -43,24 +43,42 @@ pub(super) struct Channel {
     events: VecDeque<Event>,
     /// A `+CMT`/`+CDS` whose PDU line is still to come.
     awaiting_pdu: Option<Urc>,
+    /// A line whose quoted text goes on over the next lines (a USSD menu).
+    partial: Option<String>,
 }
 
 /// How long to wait for the `> ` prompt after `AT+CMGS=`.
 const PROMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// After a send timed out, how long a late `+CMGS` is still waited for.
 const LATE_ANSWER: Duration = Duration::from_secs(3);
+/// Silence that shows nothing more is on its way.
+const QUIET: Duration = Duration::from_millis(500);
 
 impl Channel {
     pub fn new(port: Box<dyn Port>) -> Channel {
-        Channel { port, reader: LineReader::new(), items: VecDeque::new(), events: VecDeque::new(), awaiting_pdu: None }
+        Channel {
+            port,
+            reader: LineReader::new(),
+            items: VecDeque::new(),
+            events: VecDeque::new(),
+            awaiting_pdu: None,
+            partial: None,
+        }
     }
 
     /// Sends one command line and returns its information lines (echo and URCs taken out)
     /// once the final result is OK.
     pub async fn command(&mut self, cmd: &str, timeout: Duration) -> Result<Vec<String>, AtError> {
-        tracing::trace!(cmd, "AT >");
+        // The PIN stays out of logs.
+        tracing::trace!(cmd = if cmd.starts_with("AT+CPIN=") { "AT+CPIN=…" } else { cmd }, "AT >");
         self.write(format!("{cmd}\r").as_bytes()).await?;
-        self.answer(cmd, timeout).await
+        match self.answer(cmd, timeout).await {
+            Err(AtError::Timeout(c, s)) => {
+                self.resync().await?;
+                Err(AtError::Timeout(c, s))
+            }
+            r => r,
+        }
     }
 
     /// Sends an SMS-SUBMIT: `AT+CMGS=<len>`, the prompt, the PDU and Ctrl-Z. Returns the
@@ -74,7 +92,7 @@ impl Channel {
             let item = match tokio::time::timeout_at(deadline, self.next_item()).await {
                 Ok(item) => item?,
                 Err(_) => {
-                    self.abort().await?;
+                    self.resync().await?;
                     return Err(AtError::Timeout(cmd, PROMPT_TIMEOUT.as_secs()));
                 }
             };
@@ -103,7 +121,10 @@ impl Channel {
                         tracing::info!(cmd = c, "the modem answered the send late: sent");
                         Ok(mr)
                     }
-                    None => Err(AtError::Timeout(c, s)),
+                    None => {
+                        self.resync().await?;
+                        Err(AtError::Timeout(c, s))
+                    }
                 }
             }
             Err(e) => Err(e),
@@ -119,8 +140,15 @@ impl Channel {
     /// not unsolicited (a late answer).
     async fn cancel(&mut self, quiet: Duration) -> Result<Vec<String>, AtError> {
         self.write(b"\x1b\r").await?;
+        self.until_quiet(quiet).await
+    }
+
+    /// Reads until `quiet` passes without a line (at most 10 s), routing URCs; returns
+    /// the other lines.
+    async fn until_quiet(&mut self, quiet: Duration) -> Result<Vec<String>, AtError> {
+        let end = Instant::now() + Duration::from_secs(10);
         let mut lines = Vec::new();
-        loop {
+        while Instant::now() < end {
             match tokio::time::timeout(quiet, self.next_item()).await {
                 Err(_) => break,
                 Ok(Err(e)) => return Err(e),
@@ -132,9 +160,26 @@ impl Channel {
                 Ok(Ok(Item::Prompt)) => {}
             }
         }
-        self.items.clear();
-        self.reader.clear();
         Ok(lines)
+    }
+
+    /// Brings the channel back in step after a command went unanswered: its late answer
+    /// would otherwise be read as the answer to the next command (and, say, the `OK` of a
+    /// delete taken for a read). `AT` until its `OK` is the last thing the modem says.
+    async fn resync(&mut self) -> Result<(), AtError> {
+        let mut lines = self.cancel(QUIET).await?;
+        for _ in 0..5 {
+            if !lines.is_empty() {
+                tracing::warn!(?lines, "the modem answered out of turn; dropped");
+            }
+            self.write(b"AT\r").await?;
+            lines = self.until_quiet(QUIET).await?;
+            lines.retain(|l| !l.eq_ignore_ascii_case("AT"));
+            if lines == ["OK"] {
+                return Ok(());
+            }
+        }
+        Err(AtError::Gone("the modem answers out of turn and does not get back in step".into()))
     }
 
     /// The next thing the modem says on its own. Cancel-safe: nothing read is lost if the
@@ -144,11 +189,15 @@ impl Channel {
             if let Some(e) = self.events.pop_front() {
                 return Ok(e);
             }
-            if let Item::Line(line) = self.next_item().await?
-                && !self.unsolicited(&line)
-                && Final::parse(&line).is_none()
-            {
-                tracing::warn!(line, "unexpected line from the modem, ignored");
+            let Item::Line(line) = self.next_item().await? else { continue };
+            if self.unsolicited(&line) {
+                continue;
+            }
+            match Final::parse(&line) {
+                // Some modems say their storage is full this way, unasked.
+                Some(Final::CmsError(322)) => self.events.push_back(Event::Urc(Urc::StorageFull)),
+                Some(f) => tracing::warn!(result = %f, "a final result out of turn from the modem, ignored"),
+                None => tracing::warn!(line, "unexpected line from the modem, ignored"),
             }
         }
     }
@@ -241,7 +290,10 @@ impl Channel {
     async fn next_item(&mut self) -> Result<Item, AtError> {
         loop {
             if let Some(item) = self.items.pop_front() {
-                return Ok(item);
+                match self.join_quoted(item) {
+                    Some(item) => return Ok(item),
+                    None => continue,
+                }
             }
             let mut buf = [0u8; 2048];
             let n = self.port.read(&mut buf).await.map_err(|e| AtError::Gone(format!("reading: {e}")))?;
@@ -249,6 +301,30 @@ impl Channel {
                 return Err(AtError::Gone("the device closed (unplugged or reset)".into()));
             }
             self.items.extend(self.reader.push(&buf[..n]));
+        }
+    }
+
+    /// A `+CUSD` answer whose quoted text spans lines (a menu) is joined back into one
+    /// line; None while its quote is still open.
+    fn join_quoted(&mut self, item: Item) -> Option<Item> {
+        let Item::Line(line) = item else { return Some(item) };
+        let open = |s: &str| s.matches('"').count() % 2 == 1;
+        match self.partial.take() {
+            Some(mut p) => {
+                p.push('\n');
+                p.push_str(&line);
+                if open(&p) && p.len() < crate::at::lines::MAX_LINE {
+                    self.partial = Some(p);
+                    None
+                } else {
+                    Some(Item::Line(p))
+                }
+            }
+            None if line.starts_with("+CUSD:") && open(&line) => {
+                self.partial = Some(line);
+                None
+            }
+            None => Some(Item::Line(line)),
         }
     }
 
@@ -325,8 +401,23 @@ mod tests {
         let (mut ch, mut modem) = pair();
         modem.write_all(b"\r\n+CMS ERROR: 331\r\n").await.unwrap();
         assert_eq!(ch.command("AT+CMGF=0", Duration::from_secs(1)).await, Err(AtError::Failed(Final::CmsError(331))));
-        let e = ch.command("AT+CSQ", Duration::from_millis(50)).await.unwrap_err();
+        // Unanswered: ESC, then AT until the modem is back in step.
+        let task = tokio::spawn(async move {
+            let e = ch.command("AT+CSQ", Duration::from_millis(50)).await.unwrap_err();
+            (e, ch)
+        });
+        expect_written(&mut modem, "AT+CMGF=0\r").await;
+        expect_written(&mut modem, "AT+CSQ\r").await;
+        expect_written(&mut modem, "\x1b\r").await;
+        expect_written(&mut modem, "AT\r").await;
+        modem.write_all(b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n\r\nOK\r\n").await.unwrap();
+        expect_written(&mut modem, "AT\r").await;
+        modem.write_all(b"\r\nOK\r\n").await.unwrap();
+        let (e, mut ch) = task.await.unwrap();
         assert!(matches!(e, AtError::Timeout(_, _)), "{e:?}");
+        // In step again: the next command gets its own answer, not the late one.
+        modem.write_all(b"\r\n+CREG: 0,1\r\n\r\nOK\r\n").await.unwrap();
+        assert_eq!(ch.command("AT+CREG?", Duration::from_secs(1)).await, Ok(vec!["+CREG: 0,1".to_string()]));
         drop(modem);
         let e = ch.command("AT", Duration::from_secs(1)).await.unwrap_err();
         assert!(matches!(e, AtError::Gone(_)), "{e:?}");
@@ -351,7 +442,20 @@ mod tests {
         modem.write_all(b"\r\n> ").await.unwrap();
         expect_written(&mut modem, "0011\x1a").await;
         expect_written(&mut modem, "\x1b\r").await;
+        // No late answer: back in step, and the part is tried again later.
+        expect_written(&mut modem, "\x1b\r").await;
+        expect_written(&mut modem, "AT\r").await;
+        modem.write_all(b"\r\nOK\r\n").await.unwrap();
         assert!(matches!(task.await.unwrap(), Err(AtError::Timeout(_, _))));
+    }
+
+    #[tokio::test]
+    async fn a_ussd_menu_over_several_lines_is_one_answer() {
+        let (mut ch, mut modem) = pair();
+        modem.write_all(b"\r\n+CUSD: 1,\"Choose:\r\n1. Data\r\n2. Minutes\",15\r\n").await.unwrap();
+        let ev = ch.next_event().await.unwrap();
+        let text = "Choose:\n1. Data\n2. Minutes".to_string();
+        assert_eq!(ev, Event::Urc(Urc::Ussd { status: 1, text: Some(text), dcs: Some(15) }));
     }
 
     #[tokio::test]
