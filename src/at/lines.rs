@@ -32,9 +32,7 @@ impl LineReader {
         for &b in bytes {
             match b {
                 b'\r' | b'\n' => {
-                    if !self.buf.is_empty() {
-                        out.push(Item::Line(self.take()));
-                    }
+                    out.extend(self.take().map(Item::Line));
                     self.skipping = false;
                 }
                 // NUL and other control bytes are line noise (a modem powering up).
@@ -43,7 +41,7 @@ impl LineReader {
                 _ => {
                     self.buf.push(b);
                     if self.buf.len() >= MAX_LINE {
-                        out.push(Item::Line(self.take()));
+                        out.extend(self.take().map(Item::Line));
                         self.skipping = true;
                     }
                 }
@@ -69,10 +67,12 @@ impl LineReader {
         self.skipping = false;
     }
 
-    fn take(&mut self) -> String {
+    /// The line so far, trimmed; None when it is blank (only spaces and tabs are blank
+    /// too: they trim to nothing, and an empty line would pass for a missing PDU).
+    fn take(&mut self) -> Option<String> {
         let line = String::from_utf8_lossy(&self.buf).trim().to_string();
         self.buf.clear();
-        line
+        (!line.is_empty()).then_some(line)
     }
 }
 
@@ -93,6 +93,16 @@ mod tests {
     fn splits_every_line_end_and_skips_blanks() {
         let got = lines(&[b"\r\nOK\r\n\r\n^MODE: 5,4\r\r\n+CMTI: \"SM\",3\n", b"RDY\r"]);
         assert_eq!(got, vec![l("OK"), l("^MODE: 5,4"), l("+CMTI: \"SM\",3"), l("RDY")]);
+    }
+
+    #[test]
+    fn whitespace_only_lines_are_blank() {
+        // Found by the at_lines fuzz target: "\r \n" gave an empty Line.
+        assert_eq!(lines(&[b"^4\r\r\n^RS\x80I:71\r \n"]), vec![l("^4"), l("^RS\u{FFFD}I:71")]);
+        assert_eq!(lines(&[b"\r\n \t \r\nOK\r\n"]), vec![l("OK")]);
+        let mut spaces = vec![b' '; MAX_LINE + 10];
+        spaces.extend(b"\r\nOK\r\n");
+        assert_eq!(lines(&[&spaces]), vec![l("OK")]);
     }
 
     #[test]
