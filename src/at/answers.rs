@@ -66,6 +66,11 @@ pub fn cnmi_test(line: &str) -> Option<Vec<Vec<u32>>> {
     (p == "+CNMI").then(|| groups(rest).iter().map(|g| number_list(g)).collect())
 }
 
+/// The `mt` of an `AT+CNMI?` answer (`+CNMI: 2,1,0,1,0`).
+pub fn cnmi_mt(line: &str) -> Option<u32> {
+    number(&after(line, "+CNMI")?, 1)
+}
+
 /// The new-message indication settings to use, from what the modem allows: messages are
 /// stored and announced (mt=1, never 2 or 3, which would need +CNMA acknowledgements on
 /// some modems), status reports routed (ds=1) or stored and announced (ds=2).
@@ -181,6 +186,8 @@ mod tests {
         assert_eq!(cpms_usage("+CPMS: \"SM\",3,30,\"SM\",3,30,\"SM\",3,30"), Some((3, 30)));
         let allowed = cnmi_test("+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)").unwrap();
         assert_eq!(choose_cnmi(&allowed), [2, 1, 0, 1, 0]);
+        assert_eq!(cnmi_mt("+CNMI: 2,1,0,1,0"), Some(1));
+        assert_eq!(cnmi_mt("+CNMI: 0,0,0,0,0"), Some(0));
         // Modes a modem lacks are not chosen.
         let allowed = cnmi_test("+CNMI: (1),(0-3),(0),(0,2),(1)").unwrap();
         assert_eq!(choose_cnmi(&allowed), [1, 1, 0, 2, 1]);

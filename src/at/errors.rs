@@ -18,10 +18,13 @@ pub enum CmsClass {
 
 pub fn cms_class(code: u16) -> CmsClass {
     match code {
-        38 | 41 | 42 | 47 | 314 | 331 | 332 => CmsClass::Transient,
+        // Network out of order, temporary failure, congestion, resources unavailable, and
+        // the SMSC busy or failing (0xC0, 0xC2); the recipient away or full (17, 22, 27).
+        17 | 22 | 27 | 38 | 41 | 42 | 47 | 192 | 194 | 314 | 331 | 332 => CmsClass::Transient,
         // ME failure and SIM problems pass when the modem or SIM comes back.
         300 | 301 | 310 | 311 | 312 | 313 | 316 | 317 | 318 | 320 => CmsClass::Transient,
-        302..=305 | 330 => CmsClass::Configuration,
+        // 304 (invalid PDU parameter) is about one message: limited tries, not the link.
+        302 | 303 | 305 | 330 => CmsClass::Configuration,
         1..=255 => CmsClass::Permanent,
         _ => CmsClass::Unknown,
     }
@@ -151,7 +154,9 @@ mod tests {
         for c in [1, 8, 10, 21, 28, 29, 30, 50, 69, 96, 97] {
             assert_eq!(cms_class(c), CmsClass::Permanent, "{c}");
         }
-        for c in [302, 303, 304, 305, 330] {
+        assert_eq!(cms_class(192), CmsClass::Transient);
+        assert_eq!(cms_class(304), CmsClass::Unknown);
+        for c in [302, 303, 305, 330] {
             assert_eq!(cms_class(c), CmsClass::Configuration, "{c}");
         }
         assert_eq!(cms_class(500), CmsClass::Unknown);

@@ -1,9 +1,11 @@
-//! Management-room commands: help, start, list, backends, version.
+//! Management-room commands: help, start, list, backends, ussd, version.
+
+use std::sync::Arc;
 
 use super::{Bridge, BridgeError};
 use crate::config::Permission;
 use crate::phone::{self, Address};
-use crate::store::Queue;
+use crate::store::{Queue, Store};
 
 pub(super) const HELP: &str = "Commands:\n\
 • start <number> [via <link>] — open a chat with a phone number\n\
@@ -20,7 +22,7 @@ pub(super) const HELP: &str = "Commands:\n\
 impl Bridge {
     /// Runs one command for `sender` and returns the reply. Errors are only those worth
     /// retrying the whole event for (homeserver or database trouble).
-    pub(super) async fn run_command(&self, sender: &str, _room: &str, line: &str) -> Result<String, BridgeError> {
+    pub(super) async fn run_command(&self, sender: &str, room: &str, line: &str) -> Result<String, BridgeError> {
         let (cmd, args) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
         let args = args.trim();
         Ok(match cmd.to_ascii_lowercase().as_str() {
@@ -32,7 +34,7 @@ impl Bridge {
             "dead" => self.cmd_dead(sender)?,
             "retry" => self.cmd_revive(sender, args, true)?,
             "drop" => self.cmd_revive(sender, args, false)?,
-            "ussd" => self.cmd_ussd(sender, args).await,
+            "ussd" => self.cmd_ussd(sender, room, args),
             other => format!("Unknown command {other:?}. Try `help`."),
         })
     }
@@ -148,8 +150,11 @@ impl Bridge {
         Ok(out)
     }
 
-    /// `ussd <code> [via <link>]`: on the sender's own links (any link for admins).
-    async fn cmd_ussd(&self, sender: &str, args: &str) -> String {
+    /// `ussd <code> [via <link>]`: on the sender's own links (any link for admins). The
+    /// network's answer can take half a minute: it comes as its own notice, so other
+    /// events are not held up, and the command is done (never replayed, which could buy
+    /// a bundle twice) before the code is sent.
+    fn cmd_ussd(&self, sender: &str, room: &str, args: &str) -> String {
         let (code, via) = match args.rsplit_once(" via ") {
             Some((c, v)) => (c.trim(), Some(v.trim())),
             None => (args, None),
@@ -175,13 +180,24 @@ impl Bridge {
                 return format!("Say which link: ussd {code} via <link> ({}).", ids.join(", "));
             }
         };
-        match backend.ussd(code).await {
-            Ok(a) if a.text.is_empty() => format!("USSD {code} via {}: {}.", backend.id(), a.status),
-            Ok(a) if a.more => {
-                format!("{}\n\n(The network expects a reply: `ussd <your choice>`.)", a.text)
+        let reply = format!("Sending {code} via {}…", backend.id());
+        let (backend, code, room) = (Arc::clone(backend), code.to_string(), room.to_string());
+        let (store, bot, wake) = (self.store.clone(), self.bot.clone(), Arc::clone(&self.wake.matrix_out));
+        tokio::spawn(async move {
+            let body = match backend.ussd(&code).await {
+                Ok(a) if a.text.is_empty() => format!("USSD {code} via {}: {}.", backend.id(), a.status),
+                Ok(a) if a.more => format!("{}\n\n(The network expects a reply: `ussd <your choice>`.)", a.text),
+                Ok(a) => a.text,
+                Err(e) => format!("USSD {code} via {}: {e}.", backend.id()),
+            };
+            let queued = store.tx(|tx| {
+                Store::enqueue_matrix(tx, &room, &bot, "message", "m.room.message", &super::status::notice(&body))
+            });
+            match queued {
+                Ok(_) => wake.notify_one(),
+                Err(e) => tracing::error!(error = %e, "could not queue the USSD answer"),
             }
-            Ok(a) => a.text,
-            Err(e) => format!("USSD {code} via {}: {e}.", backend.id()),
-        }
+        });
+        reply
     }
 }

@@ -92,7 +92,7 @@ pub struct Wakers {
     /// One per backend, so waking one link's sender never steals another's wake-up.
     pub outbox: BTreeMap<String, Notify>,
     pub inbox: Arc<Notify>,
-    pub matrix_out: Notify,
+    pub matrix_out: Arc<Notify>,
     pub mms: Arc<Notify>,
     pub mms_out: Arc<Notify>,
 }

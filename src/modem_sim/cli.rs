@@ -11,7 +11,7 @@ const HELP: &str = concat!(
     "  +15551234567 Hello there               an SMS from +15551234567 to the SIM\n",
     "  :push +15551234567 http://mmsc/x       an MMS notification (WAP push) from +15551234567\n",
     "  :unplug | :replug | :reboot            the USB cable and the power\n",
-    "  :fault storage_full|slow_cmgs=5s|cms=331x2|noise|repeat=3|no_network|no_sim|silent|failed_report|none",
+    "  :fault storage_full|slow_cmgs=5s|cms=331x2|noise|repeat=3|no_network|no_sim|silent|failed_report|lost_indication|none",
 );
 
 /// Serves until `shutdown` resolves.

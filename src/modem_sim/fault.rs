@@ -25,6 +25,8 @@ pub enum Fault {
     Silent,
     /// Status reports say failed (TP-Status 0x41).
     FailedReport,
+    /// Incoming SMS are stored without +CMTI (a notification lost on the line).
+    LostIndication,
 }
 
 impl FromStr for Fault {
@@ -58,9 +60,10 @@ impl FromStr for Fault {
             "no_sim" => Fault::NoSim,
             "silent" => Fault::Silent,
             "failed_report" => Fault::FailedReport,
+            "lost_indication" => Fault::LostIndication,
             _ => {
                 return Err(format!(
-                    "unknown fault {s:?}: use storage_full, slow_cmgs=5s, cms=331x2, noise, repeat=3, no_network, no_sim, silent or failed_report"
+                    "unknown fault {s:?}: use storage_full, slow_cmgs=5s, cms=331x2, noise, repeat=3, no_network, no_sim, silent, failed_report or lost_indication"
                 ));
             }
         })
@@ -79,6 +82,7 @@ impl fmt::Display for Fault {
             Fault::NoSim => f.write_str("no SIM"),
             Fault::Silent => f.write_str("silent"),
             Fault::FailedReport => f.write_str("status reports say failed"),
+            Fault::LostIndication => f.write_str("no +CMTI for incoming SMS"),
         }
     }
 }
@@ -95,6 +99,7 @@ pub(super) struct Faults {
     pub no_sim: bool,
     pub silent: bool,
     pub failed_report: bool,
+    pub lost_indication: bool,
 }
 
 impl Faults {
@@ -109,6 +114,7 @@ impl Faults {
             Fault::NoSim => self.no_sim = true,
             Fault::Silent => self.silent = true,
             Fault::FailedReport => self.failed_report = true,
+            Fault::LostIndication => self.lost_indication = true,
         }
     }
 

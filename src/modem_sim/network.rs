@@ -100,7 +100,9 @@ fn store_incoming(state: &State, inner: &mut Inner, hex: String) {
     let mem = inner.settings.mems[2];
     let full = inner.faults.storage_full;
     let Some(memory) = inner.storage.get(mem) else { return };
+    let quiet = inner.faults.lost_indication;
     match if full { None } else { memory.put(0, hex.clone()) } {
+        Some(_) if quiet => {}
         Some(index) => state.emit(format!("\r\n+CMTI: \"{mem}\",{index}\r\n")),
         None => {
             inner.held.push(hex);
@@ -119,8 +121,10 @@ pub fn store_held(state: &State) {
     let mut rest = held.into_iter();
     for hex in rest.by_ref() {
         let mem = inner.settings.mems[2];
+        let quiet = inner.faults.lost_indication;
         let Some(memory) = inner.storage.get(mem) else { break };
         match memory.put(0, hex.clone()) {
+            Some(_) if quiet => {}
             Some(index) => state.emit(format!("\r\n+CMTI: \"{mem}\",{index}\r\n")),
             None => {
                 inner.held.push(hex);

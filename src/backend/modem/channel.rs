@@ -202,6 +202,11 @@ impl Channel {
         }
     }
 
+    /// Keeps only the events `keep` picks.
+    pub fn retain_events(&mut self, keep: impl Fn(&Event) -> bool) {
+        self.events.retain(keep);
+    }
+
     /// An event already read, without waiting.
     pub fn pending_event(&mut self) -> Option<Event> {
         self.events.pop_front()

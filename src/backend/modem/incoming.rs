@@ -14,22 +14,23 @@ pub(super) const TRUNCATED: &str = " [cut short: the modem gave only part of thi
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Incoming {
     Received(Received),
-    /// A message we keep no record of (a sent message stored on the SIM, a silent SMS).
-    Skip(String),
+    /// A message not for Matrix: a silent SMS (deleted, as 23.040 says) or a message
+    /// stored for sending (left alone: it is not ours).
+    Skip { why: String, delete: bool },
 }
 
 pub(super) fn interpret(pdu: &Pdu, truncated: bool) -> Incoming {
     match &pdu.tpdu {
         Tpdu::Deliver(d) => deliver(d, truncated),
         Tpdu::StatusReport(r) => Incoming::Received(Received::Report(report(r))),
-        Tpdu::Submit(_) => Incoming::Skip("a message stored for sending, not a received one".into()),
+        Tpdu::Submit(_) => Incoming::Skip { why: "a message stored for sending, not a received one".into(), delete: false },
     }
 }
 
 fn deliver(d: &Deliver, truncated: bool) -> Incoming {
     // Type 0 ("silent") messages are to be acknowledged and thrown away (23.040 §9.2.3.9).
     if d.pid == 0x40 {
-        return Incoming::Skip("a type-0 (silent) SMS".into());
+        return Incoming::Skip { why: "a type-0 (silent) SMS".into(), delete: true };
     }
     let from = d.originator.value.clone();
     let udh = d.user_data.udh.as_ref();

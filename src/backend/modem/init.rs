@@ -50,7 +50,9 @@ impl std::fmt::Display for InitError {
     }
 }
 
-pub(super) async fn run(ch: &mut Channel, cfg: &ModemConfig, pin_refused: bool) -> Result<ModemInfo, InitError> {
+/// `pin_tried` is set when the PIN is entered and cleared only when the SIM confirms it:
+/// a PIN that was refused, or whose fate is unknown, is never entered again.
+pub(super) async fn run(ch: &mut Channel, cfg: &ModemConfig, pin_tried: &mut bool) -> Result<ModemInfo, InitError> {
     let t = Duration::from_secs(cfg.command_timeout);
     // ESC ends a prompt left open by a crash in the middle of a send; CR a half-typed line.
     ch.abort().await?;
@@ -70,11 +72,13 @@ pub(super) async fn run(ch: &mut Channel, cfg: &ModemConfig, pin_refused: bool) 
         ..ModemInfo::default()
     };
     info.huawei = info.manufacturer.to_ascii_lowercase().contains("huawei");
-    unlock(ch, cfg, pin_refused, t).await?;
+    unlock(ch, cfg, pin_tried, t).await?;
     if info.huawei {
         // Stops ^RSSI, ^MODE, ^BOOT … from interleaving with answers.
         optional(ch.command("AT^CURC=0", t).await)?;
     }
+    // Acknowledgements (+CNMA) are not asked for: phase 2 service only.
+    optional(ch.command("AT+CSMS=0", t).await)?;
     match ch.command("AT+CMGF=0", t).await {
         Ok(_) => {}
         Err(AtError::Failed(f)) => {
@@ -110,7 +114,7 @@ pub(super) async fn run(ch: &mut Channel, cfg: &ModemConfig, pin_refused: bool) 
 
 /// Enters the PIN once when the SIM asks for it. A refused PIN is never tried again: three
 /// wrong tries lock the SIM.
-async fn unlock(ch: &mut Channel, cfg: &ModemConfig, pin_refused: bool, t: Duration) -> Result<(), InitError> {
+async fn unlock(ch: &mut Channel, cfg: &ModemConfig, pin_tried: &mut bool, t: Duration) -> Result<(), InitError> {
     // A SIM still starting answers "busy" (CME 14) for a few seconds.
     let mut state = String::new();
     for _ in 0..10 {
@@ -133,26 +137,29 @@ async fn unlock(ch: &mut Channel, cfg: &ModemConfig, pin_refused: bool, t: Durat
             let Some(pin) = &cfg.pin else {
                 return Err(InitError::Sim("the SIM needs its PIN: set `pin` in the config".into()));
             };
-            if pin_refused {
+            if *pin_tried {
                 return Err(InitError::WrongPin(wrong_pin()));
             }
+            // Counted as tried before it is sent: a timeout or an odd answer must not lead
+            // to a second try (three wrong ones lock the SIM).
+            *pin_tried = true;
             match ch.command(&format!("AT+CPIN=\"{pin}\""), t).await {
                 Ok(_) => {}
-                Err(AtError::Failed(Final::CmeError(16 | 12))) | Err(AtError::Failed(Final::Error)) => {
-                    return Err(InitError::WrongPin(wrong_pin()));
-                }
-                Err(e) => return Err(e.into()),
+                Err(AtError::Gone(g)) => return Err(AtError::Gone(g).into()),
+                Err(_) => return Err(InitError::WrongPin(wrong_pin())),
             }
             // The SIM takes a moment to be ready after the PIN.
             for _ in 0..20 {
-                if let Ok(lines) = ch.command("AT+CPIN?", t).await
-                    && lines.iter().any(|l| answers::cpin(l).as_deref() == Some("READY"))
-                {
-                    return Ok(());
+                match ch.command("AT+CPIN?", t).await {
+                    Ok(lines) if lines.iter().any(|l| answers::cpin(l).as_deref() == Some("READY")) => {
+                        *pin_tried = false;
+                        return Ok(());
+                    }
+                    Err(AtError::Gone(g)) => return Err(AtError::Gone(g).into()),
+                    _ => tokio::time::sleep(Duration::from_millis(500)).await,
                 }
-                tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Err(InitError::Sim("the SIM took the PIN but did not become ready".into()))
+            Err(InitError::WrongPin(wrong_pin()))
         }
         "SIM PUK" => {
             Err(InitError::Sim("the SIM is locked (PUK needed): unlock it in a phone, then set the right `pin`".into()))
@@ -163,7 +170,7 @@ async fn unlock(ch: &mut Channel, cfg: &ModemConfig, pin_refused: bool, t: Durat
 }
 
 fn wrong_pin() -> String {
-    "the SIM refused the PIN; it is not tried again, because three wrong tries lock the SIM: fix `pin` and restart"
+    "the SIM refused the PIN (or never confirmed it); it is not tried again, because three wrong tries lock the SIM: fix `pin` and restart"
         .into()
 }
 

@@ -13,7 +13,7 @@ use crate::backend::EventSink;
 /// What became of one PDU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Outcome {
-    /// Committed now, or before: it may be deleted.
+    /// Committed now or before (or nothing to commit): it may be deleted.
     Committed,
     /// Not ours to keep or delete (a message stored for sending).
     Skipped,
@@ -35,9 +35,9 @@ pub(super) fn commit(sink: &EventSink, line: &str, where_: &str) -> Outcome {
         tracing::warn!(at = where_, pdu = line, warning = %w, "message decoded leniently");
     }
     match incoming::interpret(&decoded.pdu, decoded.truncated) {
-        Incoming::Skip(why) => {
+        Incoming::Skip { why, delete } => {
             tracing::debug!(at = where_, why, "message skipped");
-            Outcome::Skipped
+            if delete { Outcome::Committed } else { Outcome::Skipped }
         }
         Incoming::Received(what) => match sink.once(&fingerprint(line), what) {
             Ok(true) => Outcome::Committed,

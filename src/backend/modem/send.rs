@@ -80,6 +80,10 @@ fn classify(e: &AtError, part: usize, total: usize) -> Failure {
                 CmsClass::Unknown => Failure::Unknown(words),
             }
         }
+        // The SIM's state (not inserted, PIN, PUK, failure): the setup, not the message.
+        AtError::Failed(f @ Final::CmeError(10..=18)) => Failure::Setup(format!("{which}{f}")),
+        // Not allowed / not supported (a data-only SIM): a few tries, then the user is told.
+        AtError::Failed(f @ Final::CmeError(3 | 4)) => Failure::Unknown(format!("{which}{f}")),
         AtError::Failed(f @ Final::CmeError(_)) => Failure::Retry(format!("{which}{f}")),
         AtError::Failed(f) => Failure::Unknown(format!("{which}the modem answered {f}")),
         AtError::Timeout(..) => Failure::Retry(format!("{which}{e}; the send was cancelled and will be tried again")),

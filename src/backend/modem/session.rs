@@ -29,20 +29,24 @@ pub(super) async fn run(b: Arc<ModemBackend>, sink: EventSink, mut requests: mps
     let min = Duration::from_secs(b.cfg.reconnect_min_delay);
     let max = Duration::from_secs(b.cfg.reconnect_max_delay);
     let mut delay = min;
-    let mut pin_refused = false;
+    let mut pin_tried = false;
     loop {
         let state = match port::open(&b.cfg.device, b.cfg.baud) {
             Err(why) => LinkState::Reconnecting { reason: why },
             Ok(port) => {
                 let mut ch = Channel::new(Box::new(port));
-                match connected(&b, &sink, &mut ch, &mut requests, &mut pin_refused).await {
+                let mut served = false;
+                match connected(&b, &sink, &mut ch, &mut requests, &mut pin_tried, &mut served).await {
                     Stop::Stopped => {
                         b.set_state(&sink, LinkState::Stopped);
                         return;
                     }
                     Stop::Gone(why) | Stop::Reinit(why) => {
-                        // It worked for a while: the next reconnect starts quickly again.
-                        delay = min;
+                        // It worked for a while: the next reconnect starts quickly again. A
+                        // port that never answers (the wrong interface) keeps backing off.
+                        if served {
+                            delay = min;
+                        }
                         LinkState::Reconnecting { reason: why }
                     }
                     Stop::Wait(state) => {
@@ -96,21 +100,22 @@ async fn connected(
     sink: &EventSink,
     ch: &mut Channel,
     requests: &mut mpsc::Receiver<Request>,
-    pin_refused: &mut bool,
+    pin_tried: &mut bool,
+    served: &mut bool,
 ) -> Stop {
     loop {
-        let info = match init::run(ch, &b.cfg, *pin_refused).await {
+        let info = match init::run(ch, &b.cfg, pin_tried).await {
             Ok(info) => info,
             Err(InitError::Channel(AtError::Gone(why))) => return Stop::Gone(why),
             Err(InitError::Channel(e)) => return Stop::Gone(format!("the modem does not answer: {e}")),
-            Err(InitError::WrongPin(why)) => {
-                *pin_refused = true;
-                return Stop::Wait(LinkState::BadCredentials { reason: why });
-            }
+            Err(InitError::WrongPin(why)) => return Stop::Wait(LinkState::BadCredentials { reason: why }),
             Err(InitError::Sim(why)) | Err(InitError::Config(why)) => {
                 return Stop::Wait(LinkState::NotReady { reason: why });
             }
         };
+        *served = true;
+        // A restart or SIM change noticed during init is what init just handled.
+        ch.retain_events(|e| !matches!(e, Event::Urc(Urc::Boot) | Event::Urc(Urc::Sim(_))));
         tracing::info!(backend = %b.id, model = %info.model, storage = %info.storage, "modem ready");
         {
             let mut s = b.status.lock().unwrap();
@@ -219,13 +224,20 @@ async fn event(
             tracing::warn!(backend = %b.id, "the modem's storage is full: reading it now");
             receive::read_all(ch, sink, t).await.map(|_| ())
         }
-        Event::Urc(Urc::Boot) => return Err(Stop::Reinit("the modem restarted".into())),
+        Event::Urc(Urc::Boot) => {
+            // Some Huawei firmware repeats ^BOOT as a heartbeat: only settings lost to a
+            // restart (our new-message indications) mean one.
+            let cnmi = ch.command("AT+CNMI?", t).await.map_err(trouble)?;
+            if cnmi.iter().any(|l| crate::at::answers::cnmi_mt(l) == Some(1)) {
+                tracing::debug!(backend = %b.id, "a boot message, but the settings are intact");
+                return Ok(());
+            }
+            return Err(Stop::Reinit("the modem restarted".into()));
+        }
         Event::Urc(Urc::PoweredDown) => return Err(Stop::Gone("the modem powered down".into())),
         Event::Urc(Urc::Sim(s)) if s != "READY" => return Err(Stop::Reinit(format!("SIM: {s}"))),
-        Event::Urc(Urc::Registration(stat)) => {
-            registration(b, sink, Registration::from_stat(stat));
-            Ok(())
-        }
+        // One kind of registration (voice, say) tells little on an LTE-only modem: ask.
+        Event::Urc(Urc::Registration(_)) => return refresh_network(b, sink, ch, t).await,
         Event::Urc(Urc::Ussd { status, text, .. }) => {
             tracing::info!(backend = %b.id, status, text, "USSD from the network with no request waiting");
             Ok(())
