@@ -54,19 +54,17 @@ use serde_json::{Value, json};
 use sms_bridge::backend::ReceivedSms;
 use sms_bridge::backend::test::TestBackend;
 use sms_bridge::bridge::Bridge;
-use sms_bridge::config::{Config, Purpose, TestBackendConfig};
 use sms_bridge::matrix::{HttpMatrix, MatrixApi};
-use sms_bridge::store::Store;
 
 #[path = "support/stub_hs.rs"]
 mod stub_hs;
 use stub_hs::{DOMAIN, Stub, StubServer, start_stub};
+#[path = "support/bridge.rs"]
+mod bridge;
+use bridge::{AS_TOKEN, Args, HS_TOKEN, InProcess, OWNER, median};
 
-const OWNER: &str = "@owner:bench.test";
 const LOCAL_NUMBER: &str = "+15550001111";
 const BACKEND_ID: &str = "bench";
-const AS_TOKEN: &str = "bench_as_token";
-const HS_TOKEN: &str = "bench_hs_token";
 /// Proposed for `Store::due_out` (not in the schema): the head-of-portal check and the
 /// ordered scan of queued jobs become index lookups instead of scans of the whole outbox.
 const PROPOSED_INDEXES: &str = "
@@ -95,25 +93,9 @@ struct Opts {
 
 impl Opts {
     fn parse() -> Opts {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        let get = |key: &str| -> Option<String> {
-            let flag = format!("--{key}");
-            let prefix = format!("--{key}=");
-            for (i, a) in args.iter().enumerate() {
-                if let Some(v) = a.strip_prefix(&prefix) {
-                    return Some(v.to_string());
-                }
-                if *a == flag {
-                    return Some(
-                        args.get(i + 1).filter(|v| !v.starts_with("--")).cloned().unwrap_or_else(|| "1".into()),
-                    );
-                }
-            }
-            std::env::var(format!("INBOUND_{}", key.to_ascii_uppercase().replace('-', "_"))).ok()
-        };
-        let num = |key: &str, default: usize| -> usize {
-            get(key).map(|v| v.parse().unwrap_or_else(|_| panic!("--{key}: not a number: {v:?}"))).unwrap_or(default)
-        };
+        let args = Args::new("INBOUND");
+        let get = |key: &str| args.get(key);
+        let num = |key: &str, default: usize| args.num(key, default);
         let opts = Opts {
             n: num("n", 20_000),
             runs: num("runs", 3).max(1),
@@ -137,35 +119,16 @@ impl Opts {
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-fn config_yaml(hs: SocketAddr, as_port: u16, db: &Path, control: Option<u16>) -> String {
+/// The bench's test link (with the control API when `control` is set), as YAML list items.
+fn links(control: Option<u16>) -> String {
     let control = control.map(|p| format!("    control: 127.0.0.1:{p}\n")).unwrap_or_default();
     format!(
-        r#"homeserver:
-  address: http://{hs}
-  domain: {DOMAIN}
-appservice:
-  address: http://127.0.0.1:{as_port}
-  hostname: 127.0.0.1
-  port: {as_port}
-  as_token: {AS_TOKEN}
-  hs_token: {HS_TOKEN}
-database:
-  path: "{db}"
-bridge:
-  permissions:
-    "*": none
-    "{DOMAIN}": user
-    "{OWNER}": admin
-backends:
-  - id: {BACKEND_ID}
-    type: test
-    number: "{LOCAL_NUMBER}"
-    delivery_reports: true
-{control}logging:
-  level: warn
-"#,
-        db = db.display()
+        "  - id: {BACKEND_ID}\n    type: test\n    number: \"{LOCAL_NUMBER}\"\n    delivery_reports: true\n{control}"
     )
+}
+
+fn config_yaml(hs: SocketAddr, as_port: u16, db: &Path, control: Option<u16>) -> String {
+    bridge::config_yaml(hs, as_port, db, &links(control))
 }
 
 fn phone(k: usize) -> String {
@@ -202,25 +165,9 @@ fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-/// Polls `done` every 2 ms until it holds; panics with `diag` after [`PHASE_TIMEOUT`].
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool, diag: impl Fn() -> String) {
-    let deadline = Instant::now() + PHASE_TIMEOUT;
-    while !done() {
-        if Instant::now() > deadline {
-            panic!("timed out waiting for {what}: {}", diag());
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
-
-fn median(xs: &[f64]) -> f64 {
-    if xs.is_empty() {
-        return f64::NAN;
-    }
-    let mut v = xs.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 }
+/// [`bridge::wait_until`] with [`PHASE_TIMEOUT`].
+async fn wait_until(what: &str, done: impl FnMut() -> bool, diag: impl Fn() -> String) {
+    bridge::wait_until(what, PHASE_TIMEOUT, done, diag).await
 }
 
 /// One line of the summary: a rate measured `runs` times.
@@ -284,42 +231,19 @@ impl Drop for Harness {
 
 impl Harness {
     async fn start(dir: &Path, extra_sql: Option<&str>) -> Harness {
-        std::fs::create_dir_all(dir).expect("harness dir");
-        let stub_server = start_stub();
-        let (stub_addr, stub) = (stub_server.addr, stub_server.stats.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("appservice: bind");
-        let as_addr = listener.local_addr().expect("appservice address");
-        let db = dir.join("bench.db");
-        let config =
-            Config::parse(&config_yaml(stub_addr, as_addr.port(), &db, None), Purpose::Run).expect("bench config");
-        sms_bridge::app::init_logging(&config);
-        let store = Store::open(&db).expect("store");
-        if let Some(sql) = extra_sql {
-            rusqlite::Connection::open(&db).and_then(|c| c.execute_batch(sql)).expect("extra SQL");
-        }
-        let matrix = Arc::new(HttpMatrix::new(&format!("http://{stub_addr}"), AS_TOKEN));
-        let backend = Arc::new(TestBackend::new(
-            BACKEND_ID,
-            LOCAL_NUMBER,
-            TestBackendConfig { control: None, sent_log: None, delivery_reports: true },
-        ));
-        let bridge = Bridge::new(config, store, matrix, vec![backend.clone()]);
-        let app = sms_bridge::appservice::router(bridge.clone());
-        let server = tokio::spawn(async move { axum::serve(listener, app).await.expect("appservice: serve") });
-        let mut tasks = bridge.start().await.expect("bridge start");
-        tasks.push(server);
+        let b = InProcess::start(dir, &links(None), extra_sql).await;
         let reader =
-            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("reader");
+            rusqlite::Connection::open_with_flags(&b.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("reader");
         Harness {
-            bridge,
-            backend,
-            stub,
-            stub_addr,
-            as_addr,
-            db,
+            bridge: b.bridge,
+            backend: b.tests[0].clone(),
+            stub: b.stub,
+            stub_addr: b.stub_addr,
+            as_addr: b.as_addr,
+            db: b.db,
             reader: Mutex::new(reader),
-            tasks,
-            _stub_server: stub_server,
+            tasks: b.tasks,
+            _stub_server: b.stub_server,
         }
     }
 

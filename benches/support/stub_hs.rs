@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
@@ -54,6 +54,17 @@ pub struct StubStats {
     /// event and before replying).
     #[allow(dead_code)]
     pub reply_delay_ms: AtomicU64,
+    /// Off unless a bench turns it on: record when each `m.room.message` body first
+    /// arrived (the handler's first instruction, once axum has read the request).
+    #[allow(dead_code)]
+    pub record_arrivals: AtomicBool,
+    /// With `record_arrivals`: body → its first arrival. A bench removes what it has read.
+    #[allow(dead_code)]
+    pub arrivals: Mutex<HashMap<String, Instant>>,
+    /// With `record_arrivals`: notified (`notify_one`, so a permit waits if nobody does)
+    /// after each arrival is recorded.
+    #[allow(dead_code)]
+    pub arrived: tokio::sync::Notify,
 }
 
 pub type Stub = Arc<StubStats>;
@@ -108,7 +119,16 @@ async fn stub_send(
     UrlPath((_room, event_type, txn)): UrlPath<(String, String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
+    let at = Instant::now();
     let n = s.requests.fetch_add(1, Ordering::Relaxed);
+    if event_type == "m.room.message" && s.record_arrivals.load(Ordering::Relaxed) {
+        let text = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v["body"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        s.arrivals.lock().unwrap().entry(text).or_insert(at);
+        s.arrived.notify_one();
+    }
     if event_type == "m.room.message" && s.record_texts.load(Ordering::Relaxed) {
         let text = serde_json::from_slice::<Value>(&body)
             .ok()

@@ -25,7 +25,7 @@ mod storage;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -160,6 +160,21 @@ impl ModemSim {
     /// Every AT command line received, in order.
     pub fn commands(&self) -> Vec<String> {
         self.state.inner.lock().unwrap().commands.clone()
+    }
+
+    /// Every AT command line received from the `skip`th on, with when its CR was read.
+    /// For latency measurements (benches/modem.rs).
+    pub fn timed_commands(&self, skip: usize) -> Vec<(Instant, String)> {
+        let inner = self.state.inner.lock().unwrap();
+        let times = inner.command_times.iter().skip(skip);
+        times.copied().zip(inner.commands.iter().skip(skip).cloned()).collect()
+    }
+
+    /// When the simulator last began writing a new-message or report indication (+CMTI,
+    /// +CDSI, +CMT, +CDS) to the PTY: the moment a client could first see it. For
+    /// latency measurements (benches/modem.rs).
+    pub fn last_indication_written(&self) -> Option<Instant> {
+        self.state.inner.lock().unwrap().indication_written
     }
 
     pub fn set_fault(&self, f: Fault) {

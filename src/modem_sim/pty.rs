@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -45,7 +45,8 @@ pub(super) fn plug(state: &Arc<State>) -> std::io::Result<()> {
     let (tx, rx) = mpsc::unbounded_channel();
     *state.out.lock().unwrap() = Some(tx);
     *state.device.lock().unwrap() = Some(device);
-    let tasks = [tokio::spawn(write_loop(writer, rx)), tokio::spawn(read_loop(Arc::clone(state), reader))];
+    let tasks =
+        [tokio::spawn(write_loop(Arc::clone(state), writer, rx)), tokio::spawn(read_loop(Arc::clone(state), reader))];
     // try_lock: plug runs only from start and replug, after unplug released the lock.
     if let Ok(mut pty) = state.pty.try_lock() {
         *pty = Some(Pty { tasks });
@@ -87,14 +88,26 @@ fn point_link(link: &Path, device: &Path) -> std::io::Result<()> {
         .map_err(|e| std::io::Error::new(e.kind(), format!("--link {}: {e}", link.display())))
 }
 
-async fn write_loop(mut w: tokio::io::WriteHalf<SerialStream>, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
+async fn write_loop(
+    state: Arc<State>,
+    mut w: tokio::io::WriteHalf<SerialStream>,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+) {
     while let Some(bytes) = rx.recv().await {
+        if is_indication(&bytes) {
+            state.inner.lock().unwrap().indication_written = Some(Instant::now());
+        }
         match tokio::time::timeout(WRITE_TIMEOUT, w.write_all(&bytes)).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return,
             Err(_) => {} // nobody reading: dropped
         }
     }
+}
+
+/// A new-message or report indication, as `network` emits them (one write each).
+fn is_indication(bytes: &[u8]) -> bool {
+    [&b"\r\n+CMTI:"[..], b"\r\n+CDSI:", b"\r\n+CMT:", b"\r\n+CDS:"].iter().any(|p| bytes.starts_with(p))
 }
 
 enum Mode {
@@ -184,6 +197,7 @@ fn command_line(state: &Arc<State>, text: &str) -> Mode {
     let echo_on = {
         let mut inner = state.inner.lock().unwrap();
         inner.commands.push(text.to_string());
+        inner.command_times.push(Instant::now());
         inner.settings.echo
     };
     if echo_on {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use tokio::sync::{Notify, mpsc};
 
@@ -68,6 +69,11 @@ pub(super) struct Inner {
     /// Concatenated sends by (destination, reference).
     pub partial: HashMap<(String, u16), Partial>,
     pub commands: Vec<String>,
+    /// When each of `commands` was received (its CR read), for latency measurements.
+    pub command_times: Vec<Instant>,
+    /// When the PTY writer last began writing a new-message or report indication
+    /// (+CMTI, +CDSI, +CMT, +CDS), for latency measurements.
+    pub indication_written: Option<Instant>,
     /// Incoming PDUs (hex) waiting for storage space.
     pub held: Vec<String>,
     pub next_mr: u8,
@@ -106,6 +112,8 @@ impl State {
             sent: Vec::new(),
             partial: HashMap::new(),
             commands: Vec::new(),
+            command_times: Vec::new(),
+            indication_written: None,
             held: Vec::new(),
             next_mr: 1,
             next_ref: 1,
