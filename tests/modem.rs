@@ -263,7 +263,8 @@ async fn every_storage_full_signal_makes_the_bridge_read_storage() {
             o.sm_capacity = 2;
         })
         .await;
-        let h = rig(&sim, "").await;
+        // The SIM's small storage, not the modem's.
+        let h = rig(&sim, "    storage: SM").await;
         connected(&h).await;
         sim.set_fault(Fault::LostIndication);
         // Two fill the SIM without a word; the third makes it say it is full.
@@ -357,9 +358,9 @@ async fn cms_errors_are_retried_refused_or_given_up_by_class() {
     sim.set_fault(Fault::CmsError { code: 500, times: 10 });
     let ev = h.say_text(ALICE, &room, "unknown").await;
     until(&h, "given up", |h| h.status_names(&ev).contains(&"FAIL_PERMANENT".to_string())).await;
-    // 1 + 1 for the earlier messages, then exactly three tries of this one.
+    // Two for the retried message, one for the refused one, then exactly three tries.
     let tries = sim.commands().iter().filter(|c| c.starts_with("AT+CMGS")).count();
-    assert_eq!(tries, 2 + 3, "{:?}", sim.commands());
+    assert_eq!(tries, 2 + 1 + 3, "{:?}", sim.commands());
 }
 
 /// Sends a USSD command; returns the network's answer, which follows the command's reply.

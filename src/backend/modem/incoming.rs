@@ -16,14 +16,19 @@ pub(super) enum Incoming {
     Received(Received),
     /// A message not for Matrix: a silent SMS (deleted, as 23.040 says) or a message
     /// stored for sending (left alone: it is not ours).
-    Skip { why: String, delete: bool },
+    Skip {
+        why: String,
+        delete: bool,
+    },
 }
 
 pub(super) fn interpret(pdu: &Pdu, truncated: bool) -> Incoming {
     match &pdu.tpdu {
         Tpdu::Deliver(d) => deliver(d, truncated),
         Tpdu::StatusReport(r) => Incoming::Received(Received::Report(report(r))),
-        Tpdu::Submit(_) => Incoming::Skip { why: "a message stored for sending, not a received one".into(), delete: false },
+        Tpdu::Submit(_) => {
+            Incoming::Skip { why: "a message stored for sending, not a received one".into(), delete: false }
+        }
     }
 }
 

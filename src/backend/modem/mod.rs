@@ -16,6 +16,7 @@ mod ussd;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -122,9 +123,16 @@ impl Backend for ModemBackend {
             return Err(SendError::link_down(format!("the modem is {state}")));
         }
         let sms = sms.clone();
-        self.ask(|tx| Request::Send(sms, tx))
-            .await
-            .unwrap_or_else(|| Err(SendError::link_down("the modem went away during the send")))
+        // Bounded: a session busy elsewhere must not hold the core's sender for ever. A
+        // request given up on is skipped by the session (it checks before sending).
+        // Enough for every part (UCS-2 parts hold 67 characters) to take its whole timeout.
+        let parts = sms.text.chars().count() as u64 / 67 + 1;
+        let limit = Duration::from_secs(self.cfg.send_timeout * (parts + 1) + 60);
+        match tokio::time::timeout(limit, self.ask(|tx| Request::Send(sms, tx))).await {
+            Ok(Some(r)) => r,
+            Ok(None) => Err(SendError::link_down("the modem went away during the send")),
+            Err(_) => Err(SendError::transient("the modem was busy and did not take the message in time")),
+        }
     }
 
     fn state(&self) -> LinkState {

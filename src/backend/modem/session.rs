@@ -236,8 +236,15 @@ async fn event(
         }
         Event::Urc(Urc::PoweredDown) => return Err(Stop::Gone("the modem powered down".into())),
         Event::Urc(Urc::Sim(s)) if s != "READY" => return Err(Stop::Reinit(format!("SIM: {s}"))),
-        // One kind of registration (voice, say) tells little on an LTE-only modem: ask.
-        Event::Urc(Urc::Registration(_)) => return refresh_network(b, sink, ch, t).await,
+        // One kind of registration (voice, say) tells little on an LTE-only modem: ask, but
+        // only when it contradicts what we know (answers may carry more such URCs).
+        Event::Urc(Urc::Registration(stat)) => {
+            let connected = b.state() == LinkState::Connected;
+            if Registration::from_stat(stat).is_registered() != connected {
+                return refresh_network(b, sink, ch, t).await;
+            }
+            Ok(())
+        }
         Event::Urc(Urc::Ussd { status, text, .. }) => {
             tracing::info!(backend = %b.id, status, text, "USSD from the network with no request waiting");
             Ok(())
@@ -249,6 +256,8 @@ async fn event(
 
 async fn request(b: &ModemBackend, ch: &mut Channel, info: &ModemInfo, r: Request, t: Duration) -> Result<(), Stop> {
     match r {
+        // The core gave up waiting (and will try again): sending now could send twice.
+        Request::Send(_, tx) if tx.is_closed() => Ok(()),
         Request::Send(sms, tx) => {
             let settings = send::Settings {
                 smsc: info.smsc.clone(),
