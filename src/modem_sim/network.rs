@@ -20,19 +20,7 @@ const LOOPBACK_DELAY: std::time::Duration = std::time::Duration::from_millis(100
 /// Now, in UTC, as a service-centre timestamp.
 pub fn now() -> Timestamp {
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01, in 400-year eras (proleptic Gregorian).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
-    let (hour, minute, second) = ((rem / 3600) as u8, (rem / 60 % 60) as u8, (rem % 60) as u8);
-    Timestamp { year, month, day, hour, minute, second, tz_quarters: 0 }
+    Timestamp::from_unix(secs as i64)
 }
 
 /// The SMSC field the sim puts in front of PDUs it hands out.

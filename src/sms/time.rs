@@ -98,6 +98,23 @@ impl Timestamp {
             - self.tz_quarters as i64 * 900;
         secs * 1000
     }
+
+    /// Unix seconds as a UTC timestamp (the inverse of [`Timestamp::unix_ms`]).
+    pub fn from_unix(secs: i64) -> Timestamp {
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        // Civil date from days since 1970-01-01, in 400-year eras (proleptic Gregorian).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
+        let (hour, minute, second) = ((rem / 3600) as u8, (rem / 60 % 60) as u8, (rem % 60) as u8);
+        Timestamp { year, month, day, hour, minute, second, tz_quarters: 0 }
+    }
 }
 
 /// TP-VP as sent.
@@ -139,6 +156,15 @@ impl Validity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unix_seconds_round_trip() {
+        for secs in [0, 951_782_400, 1_796_426_270, 4_102_444_799] {
+            assert_eq!(Timestamp::from_unix(secs).unix_ms(), secs * 1000, "{secs}");
+        }
+        let t = Timestamp::from_unix(951_782_400);
+        assert_eq!((t.year, t.month, t.day), (2000, 2, 29));
+    }
 
     #[test]
     fn decodes_with_offsets() {

@@ -260,18 +260,8 @@ pub fn receipt_text(id: &str, submitted: u64, done: u64, stat: &str, delivered: 
 
 /// Unix seconds as `YYMMDDhhmm` (UTC).
 pub fn yymmddhhmm(unix: u64) -> String {
-    let (days, secs) = (unix / 86_400, unix % 86_400);
-    // Civil date from days since 1970-01-01 (proleptic Gregorian, 400-year eras).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{:02}{month:02}{day:02}{:02}{:02}", year % 100, secs / 3600, secs % 3600 / 60)
+    let t = crate::sms::time::Timestamp::from_unix(unix as i64);
+    format!("{:02}{:02}{:02}{:02}{:02}", t.year % 100, t.month, t.day, t.hour, t.minute)
 }
 
 #[cfg(test)]
