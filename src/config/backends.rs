@@ -98,6 +98,7 @@ fn kind_section<T: serde::de::DeserializeOwned, E: serde::de::Error>(rest: serde
 pub(super) fn validate_all(backends: &[BackendConfig], bridge: &BridgeConfig, p: &mut Problems) {
     let mut ids = HashSet::new();
     let mut numbers = HashSet::new();
+    let mut devices = HashSet::new();
     let admins: Vec<&String> = bridge
         .permissions
         .iter()
@@ -144,7 +145,13 @@ pub(super) fn validate_all(backends: &[BackendConfig], bridge: &BridgeConfig, p:
                 }
             }
             BackendKind::Smpp(s) => s.validate(&key, p),
-            BackendKind::Modem(m) => m.validate(&key, p),
+            BackendKind::Modem(m) => {
+                m.validate(&key, p);
+                // Two links on one port would garble each other's commands.
+                if !m.device.is_empty() && !devices.insert(m.device.clone()) {
+                    p.add(key("device"), format!("another backend already uses {:?}", m.device));
+                }
+            }
         }
     }
 }

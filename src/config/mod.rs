@@ -295,6 +295,11 @@ mod tests {
                 "backends[1].poll_interval: must be at least 1 second",
             ]
         );
+        let twice = modem.replace("sim1", "sim2").replace("+15550002222", "+15550003333");
+        assert_eq!(
+            problems(&format!("{MINIMAL}{modem}{twice}")),
+            vec!["backends[2].device: another backend already uses \"/dev/serial/by-id/usb-x\""]
+        );
         let p = problems(&format!("{MINIMAL}{modem}    storage: SIM\n"));
         assert!(p[0].contains("storage") && p[0].contains("unknown variant `SIM`"), "{p:?}");
         let p = problems(&format!("{MINIMAL}  - id: s2\n    type: modem\n    number: \"+15550003333\"\n"));
