@@ -620,3 +620,25 @@ async fn a_slow_modem_is_not_sent_to_twice_and_failed_reports_fail() {
     until(&h, "the failure", |h| h.status_names(&ev).contains(&"FAIL_PERMANENT".to_string())).await;
     assert!(h.notices(&room).iter().any(|n| n.contains("TP-Status 0x41")), "{:?}", h.notices(&room));
 }
+
+#[tokio::test]
+async fn status_reports_stored_by_the_modem_are_read_from_their_storage() {
+    // A modem that can only store reports (ds 0 or 2): +CDSI: "SR",n, read with the
+    // storage switched to "SR" and back.
+    let sim = sim_with(|o| o.cnmi_test = Some("+CNMI: (0-2),(0-3),(0,2),(0,2),(0,1)".into())).await;
+    let h = rig(&sim, "").await;
+    connected(&h).await;
+    assert!(sim.commands().iter().any(|c| c == "AT+CNMI=2,1,0,2,0"), "{:?}", sim.commands());
+    let room = bob_chat(&h).await;
+    let ev = h.say_text(ALICE, &room, "report me from SR").await;
+    until(&h, "the stored report", |h| h.statuses(&ev).iter().any(|s| s["delivered_to_users"] == json!([BOB_GHOST])))
+        .await;
+    let cmds = sim.commands();
+    let at = cmds.iter().position(|c| c.starts_with("AT+CPMS=\"SR\"")).expect("switched to SR");
+    assert!(cmds[at + 1].starts_with("AT+CMGR=") && cmds[at + 2].starts_with("AT+CMGD="), "{cmds:?}");
+    assert!(cmds[at + 3].starts_with("AT+CPMS=\"ME\""), "and back: {cmds:?}");
+    until(&h, "SR empty", |_| sim.stored().iter().all(|s| s.storage != "SR")).await;
+    // Messages still arrive in the usual storage afterwards.
+    sim.inject_sms(BOB, "after the report");
+    until(&h, "the SMS", |h| bob_texts(h).contains(&"after the report".to_string())).await;
+}

@@ -232,7 +232,7 @@ fn extended(state: &Arc<State>, inner: &mut Inner, name: &str, op: Op) -> Reply 
             inner.smsc = Some(a[0].clone()).filter(|n| !n.is_empty());
             ok()
         }
-        ("+CNMI", Op::Test) => line(state.opts.profile.cnmi_ranges()),
+        ("+CNMI", Op::Test) => line(state.opts.cnmi_test.as_deref().unwrap_or(state.opts.profile.cnmi_ranges())),
         ("+CNMI", Op::Read) => {
             let c = s.cnmi;
             line(format!("+CNMI: {},{},{},{},{}", c[0], c[1], c[2], c[3], c[4]))

@@ -56,6 +56,8 @@ pub struct Options {
     /// No per-message lines on stdout.
     pub quiet: bool,
     pub faults: Vec<Fault>,
+    /// What `AT+CNMI=?` answers instead of the profile's (a modem that lacks some modes).
+    pub cnmi_test: Option<String>,
 }
 
 impl Default for Options {
@@ -71,6 +73,7 @@ impl Default for Options {
             sm_capacity: 30,
             quiet: false,
             faults: Vec::new(),
+            cnmi_test: None,
         }
     }
 }
