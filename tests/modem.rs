@@ -171,6 +171,9 @@ async fn a_message_read_again_is_not_shown_twice() {
     sim.inject_pdu_line(&line);
     until(&h, "the third SMS", |h| bob_texts(h).len() == 3).await;
     until(&h, "the SIM to be empty", |_| sim.stored().is_empty()).await;
+    // The old process's link lets go of the port first, as an exiting process would.
+    modem(&h).stop().await;
+    until(&h, "the old link stopped", |h| modem(h).state() == LinkState::Stopped).await;
     let h = h.restart().await;
     sim.inject_pdu_line(&line);
     until(&h, "the copy deleted", |_| sim.stored().is_empty()).await;
@@ -297,6 +300,32 @@ async fn a_wrong_pin_is_entered_once_and_reported() {
     assert_eq!(count(&sim, "AT+CPIN=\""), 1, "{:?}", sim.commands());
     let LinkState::BadCredentials { reason } = modem(&h).state() else { panic!() };
     assert!(reason.contains("refused the PIN"), "{reason}");
+
+    // A new process (the bridge restarted, say in a loop) does not try again either: the
+    // SIM's own count shows a try was used.
+    modem(&h).stop().await;
+    until(&h, "stopped", |h| modem(h).state() == LinkState::Stopped).await;
+    let h = h.restart().await;
+    until(&h, "bad credentials again", |h| matches!(modem(h).state(), LinkState::BadCredentials { .. })).await;
+    let LinkState::BadCredentials { reason } = modem(&h).state() else { panic!() };
+    assert!(reason.contains("2 of 3 PIN tries left"), "{reason}");
+    assert_eq!(count(&sim, "AT+CPIN=\""), 1, "{:?}", sim.commands());
+}
+
+#[tokio::test]
+async fn a_modem_reboot_asks_for_the_pin_again_and_gets_it() {
+    let sim = sim_with(|o| {
+        o.pin = Some("1234".into());
+        o.profile = Profile::Quectel;
+    })
+    .await;
+    let h = rig(&sim, "    pin: \"1234\"").await;
+    connected(&h).await;
+    sim.reboot();
+    until(&h, "the PIN entered again", |_| count(&sim, "AT+CPIN=\"1234\"") == 2).await;
+    connected(&h).await;
+    sim.inject_sms(BOB, "after the power cycle");
+    until(&h, "the SMS", |h| bob_texts(h) == ["after the power cycle"]).await;
 }
 
 #[tokio::test]

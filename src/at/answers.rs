@@ -154,6 +154,12 @@ pub fn cops(line: &str) -> Option<String> {
     f.get(2).filter(|s| !s.is_empty()).cloned()
 }
 
+/// `+CPINR: SIM PIN,<retries>,<default retries>` → (tries left, tries when full).
+pub fn cpinr(line: &str) -> Option<(u32, u32)> {
+    let f = after(line, "+CPINR")?;
+    (f.first()?.trim_matches('"') == "SIM PIN").then_some((number(&f, 1)?, number(&f, 2).unwrap_or(3)))
+}
+
 /// `+CPIN: <code>`: READY, SIM PIN, SIM PUK, …
 pub fn cpin(line: &str) -> Option<String> {
     let (p, rest) = split_prefix(line)?;
@@ -205,5 +211,8 @@ mod tests {
         assert_eq!(cops("+COPS: 0,0,\"Vodafone UK\",7"), Some("Vodafone UK".into()));
         assert_eq!(cops("+COPS: 0"), None);
         assert_eq!(cpin("+CPIN: SIM PIN"), Some("SIM PIN".into()));
+        assert_eq!(cpinr("+CPINR: SIM PIN,2,3"), Some((2, 3)));
+        assert_eq!(cpinr("+CPINR: \"SIM PIN\",3,3"), Some((3, 3)));
+        assert_eq!(cpinr("+CPINR: SIM PUK,10,10"), None);
     }
 }

@@ -21,8 +21,10 @@ pub fn cms_class(code: u16) -> CmsClass {
         // Network out of order, temporary failure, congestion, resources unavailable, and
         // the SMSC busy or failing (0xC0, 0xC2); the recipient away or full (17, 22, 27).
         17 | 22 | 27 | 38 | 41 | 42 | 47 | 192 | 194 | 314 | 331 | 332 => CmsClass::Transient,
-        // ME failure and SIM problems pass when the modem or SIM comes back.
-        300 | 301 | 310 | 311 | 312 | 313 | 316 | 317 | 318 | 320 => CmsClass::Transient,
+        // The modem busy or failing passes; a SIM that needs its PIN (after a silent
+        // reboot), or is missing, needs init again.
+        300 | 301 | 320 => CmsClass::Transient,
+        310..=313 | 315..=318 => CmsClass::Configuration,
         // 304 (invalid PDU parameter) is about one message: limited tries, not the link.
         302 | 303 | 305 | 330 => CmsClass::Configuration,
         1..=255 => CmsClass::Permanent,

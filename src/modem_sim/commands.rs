@@ -208,6 +208,15 @@ fn extended(state: &Arc<State>, inner: &mut Inner, name: &str, op: Op) -> Reply 
             })
         }
         ("+CPIN", Op::Set(a)) => pin(state, inner, &a),
+        // Tries left (27.007 §8.65): the PIN's count survives power cycles, as on a SIM.
+        ("+CPINR", Op::Set(_) | Op::Exec) => {
+            let left = match inner.lock {
+                Lock::Pin(left) => left,
+                Lock::Puk => 0,
+                Lock::Ready => 3,
+            };
+            line(format!("+CPINR: SIM PIN,{left},3"))
+        }
         ("+CSQ", Op::Exec) => line(if registered { "+CSQ: 20,99" } else { "+CSQ: 99,99" }),
         ("+CREG" | "+CGREG" | "+CEREG", Op::Read) => line(format!("{name}: 0,{}", if registered { 1 } else { 2 })),
         ("+CREG" | "+CGREG" | "+CEREG", Op::Set(_)) => ok(),

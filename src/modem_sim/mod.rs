@@ -205,6 +205,13 @@ impl ModemSim {
     /// Boot URCs on the same PTY and settings reset (echo on, CNMI off); storage kept.
     pub fn reboot(&self) {
         self.state.reset_settings();
+        // A SIM with a PIN asks for it again after a power cycle.
+        {
+            let mut inner = self.state.inner.lock().unwrap();
+            if self.state.opts.pin.is_some() && matches!(inner.lock, state::Lock::Ready) {
+                inner.lock = state::Lock::Pin(3);
+            }
+        }
         self.state.boot_urcs();
     }
 

@@ -166,8 +166,10 @@ impl State {
     }
 
     pub fn boot_urcs(&self) {
+        let locked = !matches!(self.inner.lock().unwrap().lock, Lock::Ready);
         for urc in self.opts.profile.boot_urcs() {
-            self.emit(urc);
+            // A locked SIM says so where an unlocked one says READY.
+            self.emit(if locked { urc.replace("+CPIN: READY", "+CPIN: SIM PIN") } else { urc });
         }
     }
 

@@ -140,6 +140,18 @@ async fn unlock(ch: &mut Channel, cfg: &ModemConfig, pin_tried: &mut bool, t: Du
             if *pin_tried {
                 return Err(InitError::WrongPin(wrong_pin()));
             }
+            // A try already used (by an earlier run of the bridge, or a person) means the
+            // PIN may be wrong: the SIM's own count outlives this process.
+            if let Some((left, full)) = optional(ch.command("AT+CPINR=\"SIM PIN\"", t).await)?
+                .and_then(|lines| lines.iter().find_map(|l| answers::cpinr(l)))
+                && left < full
+            {
+                *pin_tried = true;
+                return Err(InitError::WrongPin(format!(
+                    "the SIM has {left} of {full} PIN tries left, so a wrong PIN was entered before; the bridge \
+                     does not risk another: check `pin`, enter it once by hand (AT+CPIN), and restart"
+                )));
+            }
             // Counted as tried before it is sent: a timeout or an odd answer must not lead
             // to a second try (three wrong ones lock the SIM).
             *pin_tried = true;
