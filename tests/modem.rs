@@ -663,11 +663,28 @@ async fn status_reports_stored_by_the_modem_are_read_from_their_storage() {
     until(&h, "the stored report", |h| h.statuses(&ev).iter().any(|s| s["delivered_to_users"] == json!([BOB_GHOST])))
         .await;
     let cmds = sim.commands();
-    let at = cmds.iter().position(|c| c.starts_with("AT+CPMS=\"SR\"")).expect("switched to SR");
+    // The last switch to SR is the one for the report (the first lists SR at start).
+    let at = cmds.iter().rposition(|c| c.starts_with("AT+CPMS=\"SR\"")).expect("switched to SR");
     assert!(cmds[at + 1].starts_with("AT+CMGR=") && cmds[at + 2].starts_with("AT+CMGD="), "{cmds:?}");
     assert!(cmds[at + 3].starts_with("AT+CPMS=\"ME\""), "and back: {cmds:?}");
     until(&h, "SR empty", |_| sim.stored().iter().all(|s| s.storage != "SR")).await;
     // Messages still arrive in the usual storage afterwards.
     sim.inject_sms(BOB, "after the report");
     until(&h, "the SMS", |h| bob_texts(h).contains(&"after the report".to_string())).await;
+}
+
+#[tokio::test]
+async fn status_reports_left_in_sr_are_found_by_listing_it() {
+    // Reports stored without a word (the +CDSI lost, or printed while the bridge was
+    // away) are found by listing "SR" along with the messages.
+    let sim = sim_with(|o| o.cnmi_test = Some("+CNMI: (0-2),(0-3),(0,2),(0,2),(0,1)".into())).await;
+    let h = rig(&sim, "    poll_interval: 1").await;
+    connected(&h).await;
+    sim.set_fault(Fault::LostIndication);
+    let room = bob_chat(&h).await;
+    let ev = h.say_text(ALICE, &room, "report me later").await;
+    until(&h, "the listed report", |h| h.statuses(&ev).iter().any(|s| s["delivered_to_users"] == json!([BOB_GHOST])))
+        .await;
+    assert!(!sim.commands().iter().any(|c| c.starts_with("AT+CMGR=")), "found by listing, not by +CDSI");
+    until(&h, "SR empty", |_| sim.stored().iter().all(|s| s.storage != "SR")).await;
 }

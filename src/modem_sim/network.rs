@@ -212,6 +212,7 @@ fn schedule_report(state: &Arc<State>, mr: u8, to: String) {
         match inner.settings.cnmi[3] {
             1 => state.emit(format!("\r\n+CDS: {}\r\n{hex}\r\n", report.len())),
             2 => match inner.storage.sr.put(0, hex) {
+                Some(_) if inner.faults.lost_indication => {}
                 Some(i) => state.emit(format!("\r\n+CDSI: \"SR\",{i}\r\n")),
                 None => state.emit(state.opts.profile.storage_full_urc("SR")),
             },

@@ -19,8 +19,9 @@ pub(super) struct ModemInfo {
     pub smsc: Option<String>,
     /// Huawei wants USSD as packed hex.
     pub huawei: bool,
-    /// Whether new messages are announced (`+CMTI`); without it only polling finds them.
-    pub announced: bool,
+    /// The new-message indication mode set, None if the modem refused them all (then only
+    /// polling finds messages).
+    pub cnmi: Option<[u32; 5]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +88,7 @@ pub(super) async fn run(ch: &mut Channel, cfg: &ModemConfig, pin_tried: &mut boo
         Err(e) => return Err(e.into()),
     }
     info.storage = storage(ch, cfg, t).await?;
-    info.announced = indications(ch, cfg, t).await?;
+    info.cnmi = indications(ch, cfg, t).await?;
     let sim_smsc = optional(ch.command("AT+CSCA?", t).await)?
         .and_then(|lines| lines.iter().find_map(|l| answers::csca(l)))
         .flatten();
@@ -215,7 +216,7 @@ async fn storage(ch: &mut Channel, cfg: &ModemConfig, t: Duration) -> Result<Str
 
 /// New messages stored and announced (`+CMTI`), status reports routed or announced. Never
 /// a mode that needs `+CNMA`: a missed acknowledgement makes many modems stop delivering.
-async fn indications(ch: &mut Channel, cfg: &ModemConfig, t: Duration) -> Result<bool, InitError> {
+async fn indications(ch: &mut Channel, cfg: &ModemConfig, t: Duration) -> Result<Option<[u32; 5]>, InitError> {
     let allowed = optional(ch.command("AT+CNMI=?", t).await)?
         .and_then(|lines| lines.iter().find_map(|l| answers::cnmi_test(l)))
         .unwrap_or_default();
@@ -227,13 +228,13 @@ async fn indications(ch: &mut Channel, cfg: &ModemConfig, t: Duration) -> Result
     for c in tries {
         let cmd = format!("AT+CNMI={},{},{},{},{}", c[0], c[1], c[2], c[3], c[4]);
         match ch.command(&cmd, t).await {
-            Ok(_) => return Ok(true),
+            Ok(_) => return Ok(Some(c)),
             Err(AtError::Failed(f)) => tracing::debug!(cmd, error = %f, "indication mode refused"),
             Err(e) => return Err(e.into()),
         }
     }
     tracing::warn!("the modem refused every new-message indication mode; messages are found by polling only");
-    Ok(false)
+    Ok(None)
 }
 
 /// Where the network stands: registration (GSM/UMTS or LTE), operator, signal.

@@ -106,6 +106,27 @@ pub(super) async fn read_all(ch: &mut Channel, sink: &EventSink, t: Duration) ->
     Ok(done.len())
 }
 
+/// Lists, commits and deletes everything in another storage ("SR", where status reports
+/// wait that came while the bridge was away), switched to and back.
+pub(super) async fn read_all_in(
+    ch: &mut Channel,
+    sink: &EventSink,
+    storage: &str,
+    ours: &str,
+    t: Duration,
+) -> Result<usize, AtError> {
+    if let Err(e) = ch.command(&format!("AT+CPMS=\"{storage}\",\"{ours}\",\"{ours}\""), t).await {
+        tracing::warn!(storage, error = %e, "cannot open the storage to list it");
+        return match e {
+            AtError::Gone(_) => Err(e),
+            _ => Ok(0),
+        };
+    }
+    let read = read_all(ch, sink, t).await;
+    ch.command(&format!("AT+CPMS=\"{ours}\",\"{ours}\",\"{ours}\""), t).await?;
+    read
+}
+
 /// Reads a message from `storage` (a status report in "SR", announced by `+CDSI`): another
 /// storage than ours is switched to for the read and back.
 pub(super) async fn read_from(

@@ -141,7 +141,7 @@ async fn serve(
         return stop;
     }
     // Catch-up: whatever the modem stored while we were away.
-    match receive::read_all(ch, sink, t).await {
+    match read_storages(ch, sink, info, t).await {
         Ok(n) if n > 0 => {
             tracing::info!(backend = %b.id, messages = n, "read messages stored while the bridge was away")
         }
@@ -167,7 +167,7 @@ async fn serve(
                 None => return Stop::Stopped,
                 Some(r) => request(b, ch, info, r, t).await,
             },
-            _ = poll.tick() => poll_once(b, sink, ch, t).await,
+            _ = poll.tick() => poll_once(b, sink, ch, info, t).await,
         };
         if let Err(stop) = step {
             return stop;
@@ -175,8 +175,23 @@ async fn serve(
     }
 }
 
-async fn poll_once(b: &ModemBackend, sink: &EventSink, ch: &mut Channel, t: Duration) -> Result<(), Stop> {
-    receive::read_all(ch, sink, t).await.map_err(trouble)?;
+/// Everything stored: messages, and status reports when the modem stores them (ds=2).
+async fn read_storages(ch: &mut Channel, sink: &EventSink, info: &ModemInfo, t: Duration) -> Result<usize, AtError> {
+    let mut n = receive::read_all(ch, sink, t).await?;
+    if info.cnmi.is_some_and(|c| c[3] == 2) && info.storage != "SR" {
+        n += receive::read_all_in(ch, sink, "SR", &info.storage, t).await?;
+    }
+    Ok(n)
+}
+
+async fn poll_once(
+    b: &ModemBackend,
+    sink: &EventSink,
+    ch: &mut Channel,
+    info: &ModemInfo,
+    t: Duration,
+) -> Result<(), Stop> {
+    read_storages(ch, sink, info, t).await.map_err(trouble)?;
     refresh_network(b, sink, ch, t).await
 }
 
