@@ -315,6 +315,12 @@ impl Channel {
         let Item::Line(line) = item else { return Some(item) };
         let open = |s: &str| s.matches('"').count() % 2 == 1;
         match self.partial.take() {
+            // A quote that never closes must not swallow what follows: a final result or
+            // a URC is a new line, not more menu text.
+            Some(p) if Final::parse(&line).is_some() || Urc::parse(&line).is_some_and(|u| u != Urc::Noise) => {
+                self.items.push_front(Item::Line(line));
+                Some(Item::Line(p))
+            }
             Some(mut p) => {
                 p.push('\n');
                 p.push_str(&line);
@@ -452,6 +458,14 @@ mod tests {
         expect_written(&mut modem, "AT\r").await;
         modem.write_all(b"\r\nOK\r\n").await.unwrap();
         assert!(matches!(task.await.unwrap(), Err(AtError::Timeout(_, _))));
+    }
+
+    #[tokio::test]
+    async fn an_unclosed_quote_does_not_swallow_what_follows() {
+        let (mut ch, mut modem) = pair();
+        modem.write_all(b"\r\n+CUSD: 0,\"Broken\r\n+CMTI: \"SM\",4\r\n").await.unwrap();
+        let Event::Urc(Urc::Ussd { status: 0, .. }) = ch.next_event().await.unwrap() else { panic!() };
+        assert_eq!(ch.next_event().await.unwrap(), Event::Urc(Urc::NewMessage { storage: "SM".into(), index: 4 }));
     }
 
     #[tokio::test]
