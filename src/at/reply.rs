@@ -75,6 +75,8 @@ pub enum Urc {
     StorageFull,
     /// The modem (re)started: its settings are back to defaults.
     Boot,
+    /// Huawei's `^BOOT`: a restart, or a heartbeat some firmware repeats.
+    BootHint,
     PoweredDown,
     /// `+CPIN: READY`, `+CPIN: NOT READY`, …
     Sim(String),
@@ -105,7 +107,7 @@ impl Urc {
             "+CDS" => Urc::Report { len: number(&f, f.len() - 1)? },
             "+CUSD" => Urc::Ussd { status: number(&f, 0)?, text: f.get(1).cloned(), dcs: number(&f, 2) },
             "^SMMEMFULL" => Urc::StorageFull,
-            "^BOOT" => Urc::Boot,
+            "^BOOT" => Urc::BootHint,
             // Quectel: +QIND: "smsfull","SM".
             "+QIND" if f.first().is_some_and(|k| k.eq_ignore_ascii_case("smsfull")) => Urc::StorageFull,
             "+CPIN" => Urc::Sim(rest.to_string()),
@@ -161,7 +163,7 @@ mod tests {
         assert_eq!(Urc::parse("NO CARRIER"), Some(Urc::Noise));
         assert_eq!(Final::parse("NO CARRIER"), None);
         assert_eq!(Urc::parse("RDY"), Some(Urc::Boot));
-        assert_eq!(Urc::parse("^BOOT:20952015,0,0,0,75"), Some(Urc::Boot));
+        assert_eq!(Urc::parse("^BOOT:20952015,0,0,0,75"), Some(Urc::BootHint));
         for l in [
             "^RSSI: 17",
             "^MODE: 5,4",

@@ -22,7 +22,13 @@ pub(super) const HELP: &str = "Commands:\n\
 impl Bridge {
     /// Runs one command for `sender` and returns the reply. Errors are only those worth
     /// retrying the whole event for (homeserver or database trouble).
-    pub(super) async fn run_command(&self, sender: &str, room: &str, line: &str) -> Result<String, BridgeError> {
+    pub(super) async fn run_command(
+        &self,
+        sender: &str,
+        room: &str,
+        event_id: &str,
+        line: &str,
+    ) -> Result<String, BridgeError> {
         let (cmd, args) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
         let args = args.trim();
         Ok(match cmd.to_ascii_lowercase().as_str() {
@@ -34,7 +40,7 @@ impl Bridge {
             "dead" => self.cmd_dead(sender)?,
             "retry" => self.cmd_revive(sender, args, true)?,
             "drop" => self.cmd_revive(sender, args, false)?,
-            "ussd" => self.cmd_ussd(sender, room, args),
+            "ussd" => self.cmd_ussd(sender, room, event_id, args),
             other => format!("Unknown command {other:?}. Try `help`."),
         })
     }
@@ -152,9 +158,10 @@ impl Bridge {
 
     /// `ussd <code> [via <link>]`: on the sender's own links (any link for admins). The
     /// network's answer can take half a minute: it comes as its own notice, so other
-    /// events are not held up, and the command is done (never replayed, which could buy
-    /// a bundle twice) before the code is sent.
-    fn cmd_ussd(&self, sender: &str, room: &str, args: &str) -> String {
+    /// events are not held up. The command event is marked before the code goes out, so
+    /// a replayed event (after a crash) never sends a code twice, which could buy a
+    /// bundle twice.
+    fn cmd_ussd(&self, sender: &str, room: &str, event_id: &str, args: &str) -> String {
         let (code, via) = match args.rsplit_once(" via ") {
             Some((c, v)) => (c.trim(), Some(v.trim())),
             None => (args, None),
@@ -181,6 +188,12 @@ impl Bridge {
             }
         };
         let reply = format!("Sending {code} via {}…", backend.id());
+        let mark = format!("ussd:{event_id}");
+        match self.store.once(backend.id(), &mark, |_| Ok(())) {
+            Ok(Some(())) => {}
+            Ok(None) => return format!("{code} was already sent for this message."),
+            Err(e) => return format!("USSD {code}: the database failed ({e}); not sent."),
+        }
         let (backend, code, room) = (Arc::clone(backend), code.to_string(), room.to_string());
         let (store, bot, wake) = (self.store.clone(), self.bot.clone(), Arc::clone(&self.wake.matrix_out));
         tokio::spawn(async move {

@@ -327,7 +327,8 @@ impl Bridge {
         } else if body.eq_ignore_ascii_case("delete") {
             self.cmd_delete(room, sender).await?
         } else {
-            Some(self.run_command(sender, room, body).await?)
+            let event_id = ev.event["event_id"].as_str().unwrap_or("");
+            Some(self.run_command(sender, room, event_id, body).await?)
         };
         self.store.tx(|tx| {
             if let Some(r) = &reply {

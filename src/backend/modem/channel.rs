@@ -53,6 +53,8 @@ const PROMPT_TIMEOUT: Duration = Duration::from_secs(10);
 const LATE_ANSWER: Duration = Duration::from_secs(3);
 /// Silence that shows nothing more is on its way.
 const QUIET: Duration = Duration::from_millis(500);
+/// How long getting back in step waits for the `OK` to `AT`.
+const RESYNC_WAIT: Duration = Duration::from_secs(30);
 
 impl Channel {
     pub fn new(port: Box<dyn Port>) -> Channel {
@@ -92,6 +94,7 @@ impl Channel {
             let item = match tokio::time::timeout_at(deadline, self.next_item()).await {
                 Ok(item) => item?,
                 Err(_) => {
+                    // No prompt, so no PDU went out: nothing late can mean sent.
                     self.resync().await?;
                     return Err(AtError::Timeout(cmd, PROMPT_TIMEOUT.as_secs()));
                 }
@@ -115,16 +118,18 @@ impl Channel {
             Err(AtError::Timeout(c, s)) => {
                 // ESC cannot recall a PDU already handed over: a modem that was merely slow
                 // answers late, and that answer means sent (trying again would send twice).
-                let late = self.cancel(LATE_ANSWER).await?;
+                let mut late = self.cancel(LATE_ANSWER).await?;
+                if !late.iter().any(|l| crate::at::answers::cmgs(l).is_some()) {
+                    // Still nothing: getting back in step reads whatever the modem says
+                    // first, the send's answer included.
+                    late.extend(self.resync().await?);
+                }
                 match late.iter().find_map(|l| crate::at::answers::cmgs(l)) {
                     Some(mr) => {
                         tracing::info!(cmd = c, "the modem answered the send late: sent");
                         Ok(mr)
                     }
-                    None => {
-                        self.resync().await?;
-                        Err(AtError::Timeout(c, s))
-                    }
+                    None => Err(AtError::Timeout(c, s)),
                 }
             }
             Err(e) => Err(e),
@@ -166,18 +171,31 @@ impl Channel {
     /// Brings the channel back in step after a command went unanswered: its late answer
     /// would otherwise be read as the answer to the next command (and, say, the `OK` of a
     /// delete taken for a read). `AT` until its `OK` is the last thing the modem says.
-    async fn resync(&mut self) -> Result<(), AtError> {
-        let mut lines = self.cancel(QUIET).await?;
+    /// Returns the lines dropped on the way (a late answer the caller may still want).
+    async fn resync(&mut self) -> Result<Vec<String>, AtError> {
+        let mut dropped = self.cancel(QUIET).await?;
         for _ in 0..5 {
-            if !lines.is_empty() {
-                tracing::warn!(?lines, "the modem answered out of turn; dropped");
-            }
             self.write(b"AT\r").await?;
-            lines = self.until_quiet(QUIET).await?;
+            // A modem still busy (finishing a send) answers `AT` only after that: wait for
+            // an OK, then for silence.
+            let mut lines = Vec::new();
+            let end = Instant::now() + RESYNC_WAIT;
+            while Instant::now() < end && !lines.iter().any(|l: &String| l == "OK") {
+                lines.extend(self.until_quiet(QUIET).await?);
+            }
+            if !lines.iter().any(|l| l == "OK") {
+                dropped.extend(lines);
+                return Err(AtError::Gone(format!("the modem does not answer AT within {} s", RESYNC_WAIT.as_secs())));
+            }
+            lines.extend(self.until_quiet(QUIET).await?);
             lines.retain(|l| !l.eq_ignore_ascii_case("AT"));
             if lines == ["OK"] {
-                return Ok(());
+                if !dropped.is_empty() {
+                    tracing::warn!(lines = ?dropped, "the modem answered out of turn");
+                }
+                return Ok(dropped);
             }
+            dropped.extend(lines);
         }
         Err(AtError::Gone("the modem answers out of turn and does not get back in step".into()))
     }
@@ -257,6 +275,12 @@ impl Channel {
                 tracing::warn!(?urc, line, "a message announcement without its PDU line");
             }
             if let Some(f) = Final::parse(&line) {
+                if f == Final::CmsError(322) {
+                    // No command of ours fails with "memory full": an unsolicited storage-
+                    // full signal; the command's own answer is still to come.
+                    self.events.push_back(Event::Urc(Urc::StorageFull));
+                    continue;
+                }
                 tracing::trace!(cmd, result = %f, "AT <");
                 return if f == Final::Ok { Ok(info) } else { Err(AtError::Failed(f)) };
             }
@@ -317,7 +341,12 @@ impl Channel {
         match self.partial.take() {
             // A quote that never closes must not swallow what follows: a final result or
             // a URC is a new line, not more menu text.
-            Some(p) if Final::parse(&line).is_some() || Urc::parse(&line).is_some_and(|u| u != Urc::Noise) => {
+            Some(p)
+                if Final::parse(&line).is_some()
+                    || line.starts_with(['+', '^'])
+                    || looks_like_pdu(&line)
+                    || Urc::parse(&line).is_some_and(|u| u != Urc::Noise) =>
+            {
                 self.items.push_front(Item::Line(line));
                 Some(Item::Line(p))
             }
@@ -340,6 +369,10 @@ impl Channel {
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<(), AtError> {
+        // A USSD text still open ends here: what follows answers this command.
+        if let Some(p) = self.partial.take() {
+            self.unsolicited(&p);
+        }
         let io = async {
             self.port.write_all(bytes).await?;
             self.port.flush().await

@@ -133,7 +133,10 @@ async fn unlock(ch: &mut Channel, cfg: &ModemConfig, pin_tried: &mut bool, t: Du
         }
     }
     match state.as_str() {
-        "READY" => Ok(()),
+        "READY" => {
+            *pin_tried = false;
+            Ok(())
+        }
         "SIM PIN" => {
             let Some(pin) = &cfg.pin else {
                 return Err(InitError::Sim("the SIM needs its PIN: set `pin` in the config".into()));

@@ -40,7 +40,8 @@ pub struct ModemBackend {
 }
 
 enum Request {
-    Send(OutgoingSms, oneshot::Sender<Result<Sent, SendError>>),
+    /// The message, whom to tell that the session took it up, and where the result goes.
+    Send(OutgoingSms, oneshot::Sender<()>, oneshot::Sender<Result<Sent, SendError>>),
     Ussd(String, oneshot::Sender<Result<UssdAnswer, String>>),
 }
 
@@ -122,17 +123,21 @@ impl Backend for ModemBackend {
         if state != LinkState::Connected {
             return Err(SendError::link_down(format!("the modem is {state}")));
         }
-        let sms = sms.clone();
-        // Bounded: a session busy elsewhere must not hold the core's sender for ever. A
-        // request given up on is skipped by the session (it checks before sending).
-        // Enough for every part (UCS-2 parts hold 67 characters) to take its whole timeout.
-        let parts = sms.text.chars().count() as u64 / 67 + 1;
-        let limit = Duration::from_secs(self.cfg.send_timeout * (parts + 1) + 60);
-        match tokio::time::timeout(limit, self.ask(|tx| Request::Send(sms, tx))).await {
-            Ok(Some(r)) => r,
-            Ok(None) => Err(SendError::link_down("the modem went away during the send")),
-            Err(_) => Err(SendError::transient("the modem was busy and did not take the message in time")),
+        let (started_tx, started) = oneshot::channel();
+        let (reply, result) = oneshot::channel();
+        if self.requests.send(Request::Send(sms.clone(), started_tx, reply)).await.is_err() {
+            return Err(SendError::link_down("the modem link is not running"));
         }
+        // A session busy elsewhere must not hold the core's sender for ever, but once it
+        // has begun the send, its outcome must be waited for: giving up then could send
+        // the message twice. A request given up on before that is skipped by the session.
+        let limit = Duration::from_secs(self.cfg.send_timeout + 60);
+        match tokio::time::timeout(limit, started).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(SendError::link_down("the modem went away before the send")),
+            Err(_) => return Err(SendError::transient("the modem was busy and did not take the message in time")),
+        }
+        result.await.unwrap_or_else(|_| Err(SendError::link_down("the modem went away during the send")))
     }
 
     fn state(&self) -> LinkState {

@@ -85,7 +85,7 @@ async fn wait(b: &ModemBackend, requests: &mut mpsc::Receiver<Request>, delay: D
 
 fn refuse(r: Request, state: &str) {
     match r {
-        Request::Send(_, tx) => {
+        Request::Send(_, _, tx) => {
             let _ = tx.send(Err(SendError::link_down(format!("the modem is {state}"))));
         }
         Request::Ussd(_, tx) => {
@@ -114,8 +114,9 @@ async fn connected(
             }
         };
         *served = true;
-        // A restart or SIM change noticed during init is what init just handled.
-        ch.retain_events(|e| !matches!(e, Event::Urc(Urc::Boot) | Event::Urc(Urc::Sim(_))));
+        // A SIM state noticed during init is what init just handled (a restart is checked
+        // again when its turn comes).
+        ch.retain_events(|e| !matches!(e, Event::Urc(Urc::Sim(_))));
         tracing::info!(backend = %b.id, model = %info.model, storage = %info.storage, "modem ready");
         {
             let mut s = b.status.lock().unwrap();
@@ -237,15 +238,21 @@ async fn event(
         }
         Event::Urc(Urc::StorageFull) => {
             tracing::warn!(backend = %b.id, "the modem's storage is full: reading it now");
-            receive::read_all(ch, sink, t).await.map(|_| ())
+            read_storages(ch, sink, info, t).await.map(|_| ())
         }
-        Event::Urc(Urc::Boot) => {
-            // Some Huawei firmware repeats ^BOOT as a heartbeat: only settings lost to a
-            // restart (our new-message indications) mean one.
-            let cnmi = ch.command("AT+CNMI?", t).await.map_err(trouble)?;
-            if cnmi.iter().any(|l| crate::at::answers::cnmi_mt(l) == Some(1)) {
-                tracing::debug!(backend = %b.id, "a boot message, but the settings are intact");
+        Event::Urc(Urc::Boot) => return Err(Stop::Reinit("the modem restarted".into())),
+        Event::Urc(Urc::BootHint) => {
+            // Some Huawei firmware repeats ^BOOT as a heartbeat: only a setting lost to a
+            // restart (numeric errors, AT+CMEE=1; modems start with 0) means one.
+            let cmee = ch.command("AT+CMEE?", t).await;
+            if let Ok(lines) = &cmee
+                && lines.iter().any(|l| l.replace(' ', "") == "+CMEE:1")
+            {
+                tracing::debug!(backend = %b.id, "^BOOT, but the settings are intact");
                 return Ok(());
+            }
+            if let Err(AtError::Gone(g)) = cmee {
+                return Err(Stop::Gone(g));
             }
             return Err(Stop::Reinit("the modem restarted".into()));
         }
@@ -272,8 +279,11 @@ async fn event(
 async fn request(b: &ModemBackend, ch: &mut Channel, info: &ModemInfo, r: Request, t: Duration) -> Result<(), Stop> {
     match r {
         // The core gave up waiting (and will try again): sending now could send twice.
-        Request::Send(_, tx) if tx.is_closed() => Ok(()),
-        Request::Send(sms, tx) => {
+        Request::Send(_, _, tx) if tx.is_closed() => Ok(()),
+        Request::Send(sms, started, tx) => {
+            if started.send(()).is_err() {
+                return Ok(()); // given up on just now
+            }
             let settings = send::Settings {
                 smsc: info.smsc.clone(),
                 status_report: b.cfg.delivery_reports,
