@@ -2,8 +2,12 @@
 //! link needs it: request bodies, answers, tokens, login hashes and SMS lists. Pure: no
 //! I/O; nothing here panics on any input.
 
+pub mod cesu8;
 pub mod errors;
+pub mod login;
+pub mod tokens;
 pub mod xml;
 
 pub use errors::{Error, ErrorClass, RouterError, error_class, error_words};
+pub use tokens::Tokens;
 pub use xml::{Element, Field};
