@@ -5,9 +5,11 @@
 pub mod cesu8;
 pub mod errors;
 pub mod login;
+pub mod sms;
 pub mod tokens;
 pub mod xml;
 
 pub use errors::{Error, ErrorClass, RouterError, error_class, error_words};
+pub use sms::{ListRequest, LocalDateTime, Message, SendStatus, SmsList, SmsType};
 pub use tokens::Tokens;
 pub use xml::{Element, Field};
