@@ -6,6 +6,7 @@ pub mod at;
 pub mod backend;
 pub mod bridge;
 pub mod config;
+pub mod hilink;
 pub mod matrix;
 pub mod message;
 pub mod mms;
