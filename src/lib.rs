@@ -14,6 +14,7 @@ pub mod mmsc;
 pub mod modem_sim;
 pub mod phone;
 pub mod registration;
+mod sim_stdin;
 pub mod smpp;
 pub mod sms;
 pub mod smsc_sim;

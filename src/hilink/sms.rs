@@ -130,14 +130,7 @@ impl LocalDateTime {
 
     /// Seconds since the Unix epoch of this time on a clock `offset_minutes` east of UTC.
     pub fn unix_seconds(&self, offset_minutes: i32) -> i64 {
-        // Days from civil date (Howard Hinnant's algorithm).
-        let (y, m, d) = (self.year as i64, self.month as i64, self.day as i64);
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        let days = era * 146_097 + doe - 719_468;
+        let days = crate::sms::time::days_from_civil(self.year as i64, self.month as i64, self.day as i64);
         days * 86_400 + self.hour as i64 * 3600 + self.minute as i64 * 60 + self.second as i64
             - offset_minutes as i64 * 60
     }

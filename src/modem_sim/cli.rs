@@ -3,8 +3,6 @@
 
 use std::future::Future;
 
-use tokio::sync::mpsc;
-
 use super::{Fault, ModemSim, Options, mms_push};
 
 const HELP: &str = concat!(
@@ -32,16 +30,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     }
     println!("modem-sim: type to play the network:\n{HELP}");
 
-    // A plain thread: a blocked stdin read must not hold up the runtime's shutdown.
-    let (tx, mut lines) = mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let mut lines = crate::sim_stdin::lines();
     tokio::pin!(shutdown);
     let mut stdin_open = true;
     loop {

@@ -86,14 +86,7 @@ impl Timestamp {
 
     /// Milliseconds since the Unix epoch (UTC).
     pub fn unix_ms(&self) -> i64 {
-        // Days from civil date (Howard Hinnant's algorithm).
-        let (y, m, d) = (self.year as i64, self.month as i64, self.day as i64);
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        let days = era * 146_097 + doe - 719_468;
+        let days = days_from_civil(self.year as i64, self.month as i64, self.day as i64);
         let secs = days * 86_400 + self.hour as i64 * 3600 + self.minute as i64 * 60 + self.second as i64
             - self.tz_quarters as i64 * 900;
         secs * 1000
@@ -115,6 +108,16 @@ impl Timestamp {
         let (hour, minute, second) = ((rem / 3600) as u8, (rem / 60 % 60) as u8, (rem % 60) as u8);
         Timestamp { year, month, day, hour, minute, second, tz_quarters: 0 }
     }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// TP-VP as sent.

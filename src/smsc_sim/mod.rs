@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, oneshot, watch};
 
 pub use display::{Added, Message, Messages, Shown};
 
@@ -538,16 +538,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     }
     println!("smsc-sim: type an SMS to send it from a phone:\n{HELP}");
 
-    // A plain thread: a blocked stdin read must not hold up the runtime's shutdown.
-    let (tx, mut lines) = mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let mut lines = crate::sim_stdin::lines();
     tokio::pin!(shutdown);
     let mut stdin_open = true;
     loop {
