@@ -173,7 +173,12 @@ async fn gammu_identifies_reads_and_sends() {
     let url = "http://mmsc.example/mms/abc123";
     gammu_async(&rc, &["sendsms", "MMSINDICATOR", "+15550001111", url, "Title", "Sender"]).await;
     assert_eq!(sim.wait_sent(2, WAIT).await.len(), 2);
-    // Loopback: the push arrived back as an SMS-DELIVER to port 2948.
+    // Loopback: the push comes back as an SMS-DELIVER to port 2948, about 100 ms after
+    // the +CMGS answer; wait for it rather than race it.
+    let end = tokio::time::Instant::now() + WAIT;
+    while sim.stored().len() < 5 && tokio::time::Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut parts = Vec::new();
     for s in sim.stored() {
         let pdu = tpdu::decode(&tpdu::from_hex(&s.pdu).unwrap(), true).unwrap();
