@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::backend::Backend;
+use crate::backend::hilink::HilinkBackend;
 use crate::backend::modem::ModemBackend;
 use crate::backend::smpp::SmppBackend;
 use crate::backend::test::TestBackend;
@@ -20,6 +21,9 @@ pub fn build_backend(config: &Config, b: &BackendConfig) -> Arc<dyn Backend> {
         BackendKind::Test(t) => Arc::new(TestBackend::new(&b.id, &b.number, t.clone())),
         BackendKind::Modem(m) => {
             Arc::new(ModemBackend::new(&b.id, &b.number, (**m).clone(), config.sms.split_options()))
+        }
+        BackendKind::Hilink(h) => {
+            Arc::new(HilinkBackend::new(&b.id, &b.number, (**h).clone(), config.sms.split_options()))
         }
         BackendKind::Smpp(s) => Arc::new(SmppBackend::new(&b.id, &b.number, (**s).clone(), config.sms.split_options())),
     }

@@ -5,6 +5,7 @@
 //! peer (deliver_sm_resp, deleting from SIM storage, …) only after that returns Ok: by
 //! then the event is committed in the inbox.
 
+pub mod hilink;
 pub mod modem;
 pub mod smpp;
 pub mod test;
@@ -147,6 +148,7 @@ pub struct EventSink {
     store: Store,
     inbox_wake: Arc<Notify>,
     states: mpsc::UnboundedSender<(String, LinkState)>,
+    warnings: Option<mpsc::UnboundedSender<(String, String)>>,
 }
 
 impl EventSink {
@@ -156,7 +158,13 @@ impl EventSink {
         inbox_wake: Arc<Notify>,
         states: mpsc::UnboundedSender<(String, LinkState)>,
     ) -> EventSink {
-        EventSink { backend_id: backend_id.into(), store, inbox_wake, states }
+        EventSink { backend_id: backend_id.into(), store, inbox_wake, states, warnings: None }
+    }
+
+    /// Where [`EventSink::warn`] goes: the owner's management room, in the bridge.
+    pub fn with_warnings(mut self, warnings: mpsc::UnboundedSender<(String, String)>) -> EventSink {
+        self.warnings = Some(warnings);
+        self
     }
 
     /// Commits a received SMS; Ok means the link may acknowledge it. Returns the inbox id.
@@ -202,10 +210,26 @@ impl EventSink {
         Ok(done.is_some())
     }
 
+    /// The oldest message sent to a recipient (ids starting `prefix`) still waiting for
+    /// its delivery report, other than `skip`; see [`Store::awaiting_report`].
+    pub fn awaiting_report(&self, prefix: &str, skip: &[String]) -> Result<Option<String>, StoreError> {
+        self.store.awaiting_report(&self.backend_id, prefix, skip)
+    }
+
     fn commit(&self, item: InboxKind) -> Result<i64, StoreError> {
         let id = self.store.insert_inbox(&self.backend_id, &item)?;
         self.inbox_wake.notify_one();
         Ok(id)
+    }
+
+    /// Something the link's owner should act on while the link still works (the
+    /// router's storage is full, say). Logged; the bridge also posts it to the management
+    /// room. The link says it once per occurrence, not on every poll.
+    pub fn warn(&self, text: &str) {
+        tracing::warn!(backend = %self.backend_id, "{text}");
+        if let Some(w) = &self.warnings {
+            let _ = w.send((self.backend_id.to_string(), text.to_string()));
+        }
     }
 
     /// Tells the core the link went up or down.

@@ -92,7 +92,7 @@ impl Bridge {
                 .relay_notice(item, &sender, &p.to, refuse("the notification has no content location".into()))
                 .await;
         };
-        let location = match mmsc::complete_location(location, cfg.mmsc_url.as_deref()) {
+        let location = match mmsc::complete_location(location, cfg.retrieve_base()) {
             Ok(l) => l,
             Err(e) => return self.relay_notice(item, &sender, &p.to, refuse(e.to_string())).await,
         };

@@ -217,9 +217,11 @@ impl Bridge {
         *self.room_version.lock().unwrap() = Some(version);
 
         let (state_tx, state_rx) = mpsc::unbounded_channel();
+        let (warn_tx, warn_rx) = mpsc::unbounded_channel();
         let mut tasks = Vec::new();
         for b in self.backends.values() {
-            let sink = EventSink::new(b.id(), self.store.clone(), self.wake.inbox.clone(), state_tx.clone());
+            let sink = EventSink::new(b.id(), self.store.clone(), self.wake.inbox.clone(), state_tx.clone())
+                .with_warnings(warn_tx.clone());
             b.clone().start(sink).await.map_err(|e| BridgeError::Other(format!("backend {}: {e}", b.id())))?;
             tasks.push(tokio::spawn(outbound::run(self.clone(), b.clone())));
         }
@@ -229,6 +231,7 @@ impl Bridge {
         tasks.push(tokio::spawn(mms_in::run(self.clone())));
         tasks.push(tokio::spawn(mms_out::run(self.clone())));
         tasks.push(tokio::spawn(self.clone().watch_links(state_rx)));
+        tasks.push(tokio::spawn(self.clone().watch_warnings(warn_rx)));
         tasks.push(tokio::spawn(self.clone().housekeeping()));
         tasks.push(tokio::spawn(self.clone().probe_homeserver()));
         tracing::info!(backends = self.backends.len(), "bridge started");
@@ -278,15 +281,25 @@ impl Bridge {
             if !news {
                 continue;
             }
-            let Some(owner) = self.link_owner(&id) else { continue };
-            if let Ok(Some(room)) = self.store.management_room(&owner) {
-                let body = format!("Link {id} is now {state}.");
-                let r = self.store.tx(|tx| {
-                    Store::enqueue_matrix(tx, &room, &self.bot, "message", "m.room.message", &status::notice(&body))
-                });
-                if r.is_ok() {
-                    self.wake.matrix_out.notify_one();
-                }
+            self.tell_link_owner(&id, &format!("Link {id} is now {state}."));
+        }
+    }
+
+    /// Warnings from links (storage full, say) go to the owners' management rooms.
+    async fn watch_warnings(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<(String, String)>) {
+        while let Some((id, text)) = rx.recv().await {
+            self.tell_link_owner(&id, &format!("⚠️ Link {id}: {text}"));
+        }
+    }
+
+    fn tell_link_owner(&self, id: &str, body: &str) {
+        let Some(owner) = self.link_owner(id) else { return };
+        if let Ok(Some(room)) = self.store.management_room(&owner) {
+            let r = self.store.tx(|tx| {
+                Store::enqueue_matrix(tx, &room, &self.bot, "message", "m.room.message", &status::notice(body))
+            });
+            if r.is_ok() {
+                self.wake.matrix_out.notify_one();
             }
         }
     }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde::de::Error as _;
 
-use super::{BridgeConfig, ModemConfig, Permission, Problems, SmppConfig};
+use super::{BridgeConfig, HilinkConfig, ModemConfig, Permission, Problems, SmppConfig};
 
 #[derive(Debug, Clone)]
 pub struct BackendConfig {
@@ -23,6 +23,7 @@ pub enum BackendKind {
     Test(TestBackendConfig),
     Smpp(Box<SmppConfig>),
     Modem(Box<ModemConfig>),
+    Hilink(Box<HilinkConfig>),
 }
 
 impl BackendKind {
@@ -31,6 +32,7 @@ impl BackendKind {
             BackendKind::Test(_) => "test",
             BackendKind::Smpp(_) => "smpp",
             BackendKind::Modem(_) => "modem",
+            BackendKind::Hilink(_) => "hilink",
         }
     }
 }
@@ -76,9 +78,10 @@ impl<'de> Deserialize<'de> for BackendConfig {
             "test" => BackendKind::Test(kind_section(rest)?),
             "smpp" => BackendKind::Smpp(Box::new(kind_section(rest)?)),
             "modem" => BackendKind::Modem(Box::new(kind_section(rest)?)),
+            "hilink" => BackendKind::Hilink(Box::new(kind_section(rest)?)),
             other => {
                 return Err(D::Error::custom(format!(
-                    "backend {:?}: unknown type {other:?} (known: test, smpp, modem)",
+                    "backend {:?}: unknown type {other:?} (known: test, smpp, modem, hilink)",
                     c.id
                 )));
             }
@@ -99,6 +102,7 @@ pub(super) fn validate_all(backends: &[BackendConfig], bridge: &BridgeConfig, p:
     let mut ids = HashSet::new();
     let mut numbers = HashSet::new();
     let mut devices = HashSet::new();
+    let mut routers = HashSet::new();
     let admins: Vec<&String> = bridge
         .permissions
         .iter()
@@ -150,6 +154,14 @@ pub(super) fn validate_all(backends: &[BackendConfig], bridge: &BridgeConfig, p:
                 // Two links on one port would garble each other's commands.
                 if !m.device.is_empty() && !devices.insert(m.device.clone()) {
                     p.add(key("device"), format!("another backend already uses {:?}", m.device));
+                }
+            }
+            BackendKind::Hilink(h) => {
+                h.validate(&key, p);
+                // Two links polling one router would each delete what the other has not shown.
+                let url = h.url.trim_end_matches('/').to_ascii_lowercase();
+                if !url.is_empty() && !routers.insert(url) {
+                    p.add(key("url"), format!("another backend already uses {:?}", h.url));
                 }
             }
         }

@@ -13,6 +13,10 @@ pub struct MmsConfig {
     /// and m-notifyresp-ind are POSTed, the host notifications may point at, and the base
     /// for content locations a router passes on incomplete.
     pub mmsc_url: Option<String>,
+    /// Where incoming MMS are downloaded from, when a router shows only part of the address
+    /// (a file name or a path): the operator's download host often differs from the MMSC
+    /// used for sending. Default: `mmsc_url`.
+    pub retrieve_url_base: Option<String>,
     /// An HTTP proxy for MMSC traffic (the operator's WAP proxy on an MMS APN).
     pub proxy: Option<String>,
     /// Bind MMSC traffic to this network interface (the modem's MMS APN, e.g. `wwan1`).
@@ -45,6 +49,7 @@ impl Default for MmsConfig {
         MmsConfig {
             enabled: true,
             mmsc_url: None,
+            retrieve_url_base: None,
             proxy: None,
             interface: None,
             allowed_hosts: Vec::new(),
@@ -61,7 +66,11 @@ impl Default for MmsConfig {
 
 impl MmsConfig {
     pub(super) fn validate(&self, p: &mut Problems) {
-        for (key, url) in [("mms.mmsc_url", &self.mmsc_url), ("mms.proxy", &self.proxy)] {
+        for (key, url) in [
+            ("mms.mmsc_url", &self.mmsc_url),
+            ("mms.retrieve_url_base", &self.retrieve_url_base),
+            ("mms.proxy", &self.proxy),
+        ] {
             if let Some(u) = url {
                 match reqwest::Url::parse(u) {
                     Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some() => {}
@@ -99,18 +108,28 @@ impl MmsConfig {
         self.enabled && self.mmsc_url.is_some()
     }
 
-    /// Hosts a content location may name: the MMSC's and the allow-list.
+    /// The base that completes a partial content location.
+    pub fn retrieve_base(&self) -> Option<&str> {
+        self.retrieve_url_base.as_deref().or(self.mmsc_url.as_deref())
+    }
+
+    fn urls(&self) -> impl Iterator<Item = reqwest::Url> + '_ {
+        [&self.mmsc_url, &self.retrieve_url_base].into_iter().flatten().filter_map(|u| reqwest::Url::parse(u).ok())
+    }
+
+    /// Hosts a content location may name: the MMSC's, the download host's and the allow-list.
     pub fn hosts(&self) -> Vec<String> {
-        let mmsc = self.mmsc_url.as_deref().and_then(|u| reqwest::Url::parse(u).ok()?.host_str().map(str::to_string));
-        mmsc.into_iter()
+        let configured: Vec<String> = self.urls().filter_map(|u| u.host_str().map(str::to_string)).collect();
+        configured
+            .into_iter()
             .chain(self.allowed_hosts.iter().cloned())
             .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())
             .collect()
     }
 
-    /// The MMSC URL's port, if it names one besides 80 and 443.
+    /// Ports the MMSC and download URLs name besides 80 and 443.
     fn ports(&self) -> Vec<u16> {
-        self.mmsc_url.as_deref().and_then(|u| reqwest::Url::parse(u).ok()?.port()).into_iter().collect()
+        self.urls().filter_map(|u| u.port()).collect()
     }
 
     pub fn fetch_policy(&self) -> crate::mmsc::FetchPolicy {

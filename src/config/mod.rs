@@ -3,6 +3,7 @@
 mod appservice;
 mod backends;
 mod bridge;
+mod hilink;
 mod homeserver;
 mod logging;
 mod matrix;
@@ -20,6 +21,7 @@ use serde::Deserialize;
 pub use appservice::{AppserviceConfig, BotConfig};
 pub use backends::{BackendConfig, BackendKind, TestBackendConfig};
 pub use bridge::{BridgeConfig, Permission};
+pub use hilink::HilinkConfig;
 pub use homeserver::HomeserverConfig;
 pub use logging::{LogFormat, LoggingConfig};
 pub use matrix::MatrixConfig;
@@ -305,6 +307,32 @@ mod tests {
         let p = problems(&format!("{MINIMAL}  - id: s2\n    type: modem\n    number: \"+15550003333\"\n"));
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].starts_with("backends[1].device: must name the serial device"), "{p:?}");
+    }
+
+    #[test]
+    fn hilink_backend_section() {
+        let router = "  - id: b315\n    type: hilink\n    number: \"+15550002222\"\n    url: http://192.168.8.1\n";
+        let c = Config::parse(&format!("{MINIMAL}{router}"), Purpose::Run).unwrap();
+        let BackendKind::Hilink(h) = &c.backends[1].kind else { panic!("{:?}", c.backends[1].kind) };
+        assert_eq!((h.username.as_str(), h.poll_interval, h.keep_on_router), ("admin", 5, false));
+        assert!(h.password.is_none() && h.timezone.is_none());
+        let bad = format!("{router}    timezone: Mars/Olympus\n    poll_interval: 0\n")
+            .replace("http://192.168.8.1", "192.168.8.1");
+        assert_eq!(
+            problems(&format!("{MINIMAL}{bad}")),
+            vec![
+                "backends[1].url: the router's web address, such as http://192.168.8.1, not \"192.168.8.1\"",
+                "backends[1].timezone: not a time zone such as Europe/Berlin, UTC or +02:00: \"Mars/Olympus\"",
+                "backends[1].poll_interval: must be at least 1 second",
+            ]
+        );
+        let twice = router.replace("b315", "b525").replace("+15550002222", "+15550003333").replace(".1\n", ".1/\n");
+        assert_eq!(
+            problems(&format!("{MINIMAL}{router}{twice}")),
+            vec!["backends[2].url: another backend already uses \"http://192.168.8.1/\""]
+        );
+        let p = problems(&format!("{MINIMAL}{router}    pasword: x\n"));
+        assert!(p[0].contains("unknown field `pasword`"), "{p:?}");
     }
 
     #[test]

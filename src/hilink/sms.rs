@@ -217,8 +217,12 @@ impl Message {
 
 /// Reads an `sms-list` answer: one `<Message>`, several, or none (`<Messages/>`).
 pub fn parse_list(answer: &[u8]) -> Result<SmsList> {
-    let r = response(answer)?;
-    let count = number(&r, "Count")?.ok_or(Error::Missing { element: "Count", parent: "response".into() })?;
+    list_from(&response(answer)?)
+}
+
+/// [`parse_list`] of an answer already read.
+pub fn list_from(r: &Element) -> Result<SmsList> {
+    let count = number(r, "Count")?.ok_or(Error::Missing { element: "Count", parent: "response".into() })?;
     let mut list = SmsList { count, messages: Vec::new(), unreadable: Vec::new() };
     if let Some(messages) = r.child("Messages") {
         for m in messages.children_named("Message") {
@@ -286,11 +290,15 @@ impl SendStatus {
 }
 
 pub fn parse_send_status(answer: &[u8]) -> Result<SendStatus> {
-    let r = response(answer)?;
+    send_status_from(&response(answer)?)
+}
+
+/// [`parse_send_status`] of an answer already read.
+pub fn send_status_from(r: &Element) -> Result<SendStatus> {
     let list = |name| split_phones(r.text_of(name).unwrap_or_default());
     Ok(SendStatus {
-        total_count: number(&r, "TotalCount")?,
-        cur_index: number(&r, "CurIndex")?,
+        total_count: number(r, "TotalCount")?,
+        cur_index: number(r, "CurIndex")?,
         phone: list("Phone"),
         suc_phone: list("SucPhone"),
         fail_phone: list("FailPhone"),

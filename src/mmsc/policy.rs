@@ -30,7 +30,7 @@ pub fn complete_location(location: &str, base: Option<&str>) -> Result<String, F
     if let Ok(url) = Url::parse(location) {
         return Ok(url.to_string());
     }
-    let base = base.ok_or_else(|| refused("not an absolute URL and no MMSC base URL is configured"))?;
+    let base = base.ok_or_else(|| refused("only part of the download address, and neither mms.retrieve_url_base nor mms.mmsc_url is set to complete it"))?;
     let base = Url::parse(base).map_err(|e| refused(&format!("MMSC base URL: {e}")))?;
     let joined = if location.starts_with('/') {
         base.join(location)

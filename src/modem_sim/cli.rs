@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use super::{Fault, ModemSim, Options, mms_push};
+use super::{Fault, ModemSim, Options};
 
 const HELP: &str = concat!(
     "  +15551234567 Hello there               an SMS from +15551234567 to the SIM\n",
@@ -74,7 +74,7 @@ async fn typed(sim: &ModemSim, line: &str) {
                 println!("✗ :push FROM URL, e.g. :push +15551234567 http://mmsc.example/x");
                 return;
             };
-            match mms_push::notification(from, url.trim(), "modem-sim-1") {
+            match crate::mms::push::mms_notification(from, url.trim(), "modem-sim-1", Some(30_000)) {
                 Ok(push) => sim.inject_wap_push(from, &push),
                 Err(e) => println!("✗ {e}"),
             }

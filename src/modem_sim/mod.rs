@@ -15,7 +15,6 @@ mod cli;
 mod commands;
 mod fault;
 mod http;
-mod mms_push;
 mod network;
 mod profile;
 mod pty;

@@ -286,6 +286,27 @@ impl Store {
         })
     }
 
+    /// The oldest part sent on `backend_id` whose id starts with `prefix` and that still
+    /// waits for its delivery report, leaving out `skip` (ids a link matched already): for
+    /// links whose reports name only the recipient.
+    pub fn awaiting_report(&self, backend_id: &str, prefix: &str, skip: &[String]) -> Result<Option<String>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT m.backend_msg_id FROM message_map m JOIN outbox o ON o.id = m.outbox_id
+                 WHERE m.backend_id = ?1 AND substr(m.backend_msg_id, 1, length(?2)) = ?2
+                 AND m.state = 'sent' AND o.state = 'sent' ORDER BY m.outbox_id, m.part",
+            )?;
+            let ids = stmt.query_map([backend_id, prefix], |r| r.get::<_, String>(0))?;
+            for id in ids {
+                let id = id?;
+                if !skip.contains(&id) {
+                    return Ok(Some(id));
+                }
+            }
+            Ok(None)
+        })
+    }
+
     /// Records what became of one part; returns (parts that can be reported on,
     /// delivered, failed) for its message.
     pub fn set_part_state_tx(tx: &Transaction, backend_id: &str, key: &str, state: &str) -> Result<(u32, u32, u32)> {
