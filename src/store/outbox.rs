@@ -387,6 +387,26 @@ mod tests {
     }
 
     #[test]
+    fn reports_naming_only_the_recipient_find_the_oldest_waiting_send() {
+        let (s, p) = setup();
+        let a = enqueue(&s, p, "$a").unwrap();
+        let b = enqueue(&s, p, "$b").unwrap();
+        let c = enqueue(&s, p, "$c").unwrap();
+        for (job, id) in [(a, "hl:12:1"), (b, "hl:99:2"), (c, "hl:12:3")] {
+            s.set_out_state(job, OutState::Sending, None).unwrap();
+            assert!(s.tx(|tx| Store::mark_sent(tx, job, "b", &[id.into()])).unwrap());
+        }
+        assert_eq!(s.awaiting_report("b", "hl:12:", &[]).unwrap().as_deref(), Some("hl:12:1"));
+        assert_eq!(s.awaiting_report("b", "hl:12:", &["hl:12:1".into()]).unwrap().as_deref(), Some("hl:12:3"));
+        assert_eq!(s.awaiting_report("other", "hl:12:", &[]).unwrap(), None);
+        // Once reported on, a send waits no more.
+        s.tx(|tx| Store::set_part_state_tx(tx, "b", "hl:12:1", "delivered")).unwrap();
+        assert_eq!(s.awaiting_report("b", "hl:12:", &[]).unwrap().as_deref(), Some("hl:12:3"));
+        s.set_out_state(c, OutState::Delivered, None).unwrap();
+        assert_eq!(s.awaiting_report("b", "hl:12:", &[]).unwrap(), None);
+    }
+
+    #[test]
     fn sending_jobs_are_recovered_after_a_crash() {
         let (s, p) = setup();
         let a = enqueue(&s, p, "$a").unwrap();
