@@ -13,8 +13,8 @@ pub struct HilinkConfig {
     pub username: String,
     /// None: the stick has no login.
     pub password: Option<String>,
-    /// Seconds between polls of the inbox.
-    pub poll_interval: u64,
+    /// Seconds between polls of the inbox (fractions allowed, at least 0.1).
+    pub poll_interval: f64,
     /// The router's clock, which stamps messages in local time: an IANA zone such as
     /// `Europe/Berlin`, `UTC`, or an offset such as `+02:00`. Default: the system's.
     pub timezone: Option<String>,
@@ -40,7 +40,7 @@ impl Default for HilinkConfig {
             url: String::new(),
             username: "admin".into(),
             password: None,
-            poll_interval: 5,
+            poll_interval: 5.0,
             timezone: None,
             keep_on_router: false,
             delivery_reports: true,
@@ -76,11 +76,10 @@ impl HilinkConfig {
         if let Err(e) = self.clock() {
             p.add(key("timezone"), e);
         }
-        for (name, value) in [
-            ("poll_interval", self.poll_interval),
-            ("request_timeout", self.request_timeout),
-            ("send_timeout", self.send_timeout),
-        ] {
+        if !(0.1..=86_400.0).contains(&self.poll_interval) {
+            p.add(key("poll_interval"), "must be between 0.1 and 86400 seconds");
+        }
+        for (name, value) in [("request_timeout", self.request_timeout), ("send_timeout", self.send_timeout)] {
             if value == 0 {
                 p.add(key(name), "must be at least 1 second");
             }

@@ -314,7 +314,7 @@ mod tests {
         let router = "  - id: b315\n    type: hilink\n    number: \"+15550002222\"\n    url: http://192.168.8.1\n";
         let c = Config::parse(&format!("{MINIMAL}{router}"), Purpose::Run).unwrap();
         let BackendKind::Hilink(h) = &c.backends[1].kind else { panic!("{:?}", c.backends[1].kind) };
-        assert_eq!((h.username.as_str(), h.poll_interval, h.keep_on_router), ("admin", 5, false));
+        assert_eq!((h.username.as_str(), h.poll_interval, h.keep_on_router), ("admin", 5.0, false));
         assert!(h.password.is_none() && h.timezone.is_none());
         let bad = format!("{router}    timezone: Mars/Olympus\n    poll_interval: 0\n")
             .replace("http://192.168.8.1", "192.168.8.1");
@@ -323,7 +323,7 @@ mod tests {
             vec![
                 "backends[1].url: the router's web address, such as http://192.168.8.1, not \"192.168.8.1\"",
                 "backends[1].timezone: not a time zone such as Europe/Berlin, UTC or +02:00: \"Mars/Olympus\"",
-                "backends[1].poll_interval: must be at least 1 second",
+                "backends[1].poll_interval: must be between 0.1 and 86400 seconds",
             ]
         );
         let twice = router.replace("b315", "b525").replace("+15550002222", "+15550003333").replace(".1\n", ".1/\n");

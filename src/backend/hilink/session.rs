@@ -64,7 +64,7 @@ async fn wait(b: &HilinkBackend, delay: Duration) -> bool {
 
 /// Polls until the session breaks (the trouble) or the link stops (None).
 async fn serve(b: &Arc<HilinkBackend>, sink: &EventSink, memory: &mut PollMemory) -> Option<Trouble> {
-    let interval = Duration::from_secs(b.cfg.poll_interval);
+    let interval = Duration::from_secs_f64(b.cfg.poll_interval);
     let mut polls = 0u32;
     let mut last_failure: Option<String> = None;
     loop {
