@@ -48,7 +48,9 @@ impl FromStr for Fault {
             "slow" => Fault::Slow(duration("slow", arg)?),
             "send_fail" => Fault::SendFail(count(arg)?),
             _ => {
-                return Err(format!("unknown fault {name:?}: error=CODExN, expire, reboot=2s, slow=300ms, send_fail=N"));
+                return Err(format!(
+                    "unknown fault {name:?}: error=CODExN, expire, reboot=2s, slow=300ms, send_fail=N"
+                ));
             }
         })
     }
