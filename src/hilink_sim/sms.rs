@@ -21,7 +21,7 @@ fn number(e: &Element, name: &str) -> Option<i64> {
 }
 
 /// The request's `<request>` with exactly these fields in this order, or why not.
-fn fields_in_order<'a>(body: &[u8], expected: &[&str]) -> Result<Element, String> {
+fn fields_in_order(body: &[u8], expected: &[&str]) -> Result<Element, String> {
     let e = parse(body).map_err(|e| format!("not XML: {e}"))?;
     if e.name != "request" {
         return Err(format!("root <{}>, not <request>", e.name));
