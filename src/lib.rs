@@ -7,6 +7,7 @@ pub mod backend;
 pub mod bridge;
 pub mod config;
 pub mod hilink;
+pub mod hilink_sim;
 pub mod matrix;
 pub mod message;
 pub mod mms;

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sms_bridge::config::{self, Config, Purpose};
+use sms_bridge::hilink_sim;
 use sms_bridge::mms;
 use sms_bridge::modem_sim;
 use sms_bridge::registration;
@@ -51,6 +52,59 @@ enum Command {
     /// A simulated AT modem on a pseudo-terminal, for trying modem clients without hardware.
     /// Prints its device path; SMS typed as `+15551234567 Hello` arrive from that number.
     ModemSim(ModemSimArgs),
+    /// A fake Huawei HiLink router (B315/B525/E3372h web API) on 127.0.0.1, for trying
+    /// HiLink clients without one. Prints its URLs; SMS typed as `+15551234567 Hello` arrive.
+    HilinkSim(HilinkSimArgs),
+}
+
+#[derive(clap::Args)]
+struct HilinkSimArgs {
+    /// The web API's port on 127.0.0.1 (0: a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// The control API's port on 127.0.0.1 (0: a free one): POST /sms, /long, /report, /mms,
+    /// /fault; GET /state.
+    #[arg(long, default_value_t = 0)]
+    control_port: u16,
+    /// The SIM's own number (sends to it loop back).
+    #[arg(long, default_value = "+15550001111")]
+    number: String,
+    #[arg(long, default_value = "admin")]
+    username: String,
+    #[arg(long, default_value = "admin")]
+    password: String,
+    /// 4 (sha256) or 0 (base64).
+    #[arg(long, default_value_t = 4)]
+    password_type: u8,
+    /// A stick without login: every call allowed.
+    #[arg(long)]
+    no_login: bool,
+    /// Seconds a session may stay unused.
+    #[arg(long, default_value_t = 300)]
+    session_idle: u64,
+    /// Logged-in sessions at most (one more login answers 108003).
+    #[arg(long, default_value_t = 4)]
+    max_sessions: usize,
+    /// Wrong logins before 108007, and seconds the lockout lasts.
+    #[arg(long, default_value_t = 3)]
+    max_login_failures: u32,
+    #[arg(long, default_value_t = 60)]
+    lockout_secs: u64,
+    /// Messages local storage holds (LocalMax).
+    #[arg(long, default_value_t = 500)]
+    local_max: usize,
+    /// Milliseconds from send-sms to SucPhone/FailPhone.
+    #[arg(long, default_value_t = 500)]
+    send_delay_ms: u64,
+    /// A delivery report (SmsType 7) after each successful send.
+    #[arg(long)]
+    delivery_reports: bool,
+    /// DeviceName in device/information.
+    #[arg(long, default_value = "B315s-22")]
+    device_name: String,
+    /// Don't print a line per message.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -206,6 +260,7 @@ fn run_tool(command: Command) -> Result<(), String> {
     match command {
         Command::SmscSim(args) => return smsc_sim_main(args),
         Command::ModemSim(args) => return modem_sim_main(args),
+        Command::HilinkSim(args) => return hilink_sim_main(args),
         Command::Decode { what: Decode::Sms { hex, no_smsc, strict: true } } => {
             let pdu = tpdu::from_hex(&hex)
                 .and_then(|b| tpdu::decode(&b, !no_smsc))
@@ -282,6 +337,41 @@ fn modem_sim_main(a: ModemSimArgs) -> Result<(), String> {
         let _ = tokio::signal::ctrl_c().await;
     };
     let result = runtime.block_on(modem_sim::run(opts, stopped));
+    // stdin's reader thread may be blocked in a read: don't wait for it.
+    runtime.shutdown_background();
+    result
+}
+
+fn hilink_sim_main(a: HilinkSimArgs) -> Result<(), String> {
+    use std::time::Duration;
+    if !matches!(a.password_type, 0 | 4) {
+        return Err(format!("--password-type {}: 0 or 4", a.password_type));
+    }
+    let opts = hilink_sim::Options {
+        port: a.port,
+        control_port: a.control_port,
+        number: a.number,
+        username: a.username,
+        password: a.password,
+        password_type: a.password_type,
+        login_required: !a.no_login,
+        session_idle: Duration::from_secs(a.session_idle),
+        max_sessions: a.max_sessions,
+        max_login_failures: a.max_login_failures,
+        lockout: Duration::from_secs(a.lockout_secs),
+        local_max: a.local_max,
+        send_delay: Duration::from_millis(a.send_delay_ms),
+        delivery_reports: a.delivery_reports,
+        device_name: a.device_name,
+        quiet: a.quiet,
+        ..Default::default()
+    };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    let stopped = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let result = runtime.block_on(hilink_sim::run(opts, stopped));
     // stdin's reader thread may be blocked in a read: don't wait for it.
     runtime.shutdown_background();
     result

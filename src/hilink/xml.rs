@@ -190,6 +190,79 @@ pub fn ok(bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// An answer as routers write it: CRLF after the prolog and around each element (clients
+/// must read layout whitespace; only requests have to be compact).
+pub fn answer_body(fields: &[Field]) -> String {
+    let mut out = format!("{PROLOG}\r\n<response>\r\n");
+    for f in fields {
+        write_field(&mut out, f);
+        out.push_str("\r\n");
+    }
+    out.push_str("</response>\r\n");
+    out
+}
+
+/// `<response>OK</response>`.
+pub fn ok_response_body() -> String {
+    format!("{PROLOG}\r\n<response>OK</response>\r\n")
+}
+
+/// `<error><code>…</code><message></message></error>`, as routers answer a failed call.
+pub fn error_body(code: i64) -> String {
+    format!("{PROLOG}\r\n<error>\r\n<code>{code}</code>\r\n<message></message>\r\n</error>\r\n")
+}
+
+/// Whether a request has whitespace between elements inside its root (pretty-printed), which
+/// E3372h-320 firmwares answer with 100005. Blanks before the root and a leaf's own text (an
+/// SMS of spaces) do not count. Unreadable XML counts as not pretty; parsing reports it.
+pub fn has_layout_whitespace(bytes: &[u8]) -> bool {
+    let mut reader = Reader::from_reader(bytes);
+    let mut depth = 0usize;
+    // Blank text seen inside the root, waiting to learn whether a leaf's end follows.
+    let mut pending_blank = false;
+    let mut last_was_start = false;
+    loop {
+        let event = match reader.read_event() {
+            Ok(e) => e,
+            Err(_) => return false,
+        };
+        match event {
+            Event::Start(_) => {
+                if pending_blank {
+                    return true;
+                }
+                depth += 1;
+                last_was_start = true;
+            }
+            Event::Empty(_) => {
+                if pending_blank {
+                    return true;
+                }
+                last_was_start = false;
+            }
+            Event::End(_) => {
+                // Blank text right inside a leaf is content.
+                if pending_blank && !last_was_start {
+                    return true;
+                }
+                pending_blank = false;
+                depth = depth.saturating_sub(1);
+                last_was_start = false;
+            }
+            Event::Text(t) if depth > 0 => {
+                if t.iter().all(u8::is_ascii_whitespace) {
+                    pending_blank = true;
+                } else {
+                    pending_blank = false;
+                    last_was_start = true; // a leaf with real text: treat as content
+                }
+            }
+            Event::Eof => return false,
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,5 +354,27 @@ mod tests {
         }
         let deep = "<a>".repeat(100);
         assert!(parse(deep.as_bytes()).unwrap_err().to_string().contains("deeper"));
+    }
+
+    #[test]
+    fn layout_whitespace() {
+        let compact = request(&[Field::text("A", " "), Field::Group("B", vec![Field::text("C", "\n")])]);
+        assert!(!has_layout_whitespace(compact.as_bytes()));
+        // A newline after the prolog is what Python's xmltodict writes; routers take it.
+        assert!(!has_layout_whitespace(b"<?xml version=\"1.0\"?>\n<request><A>1</A></request>\n"));
+        assert!(has_layout_whitespace(b"<request>\n  <A>1</A>\n</request>"));
+        assert!(has_layout_whitespace(b"<request><A>1</A> </request>"));
+        assert!(has_layout_whitespace(b"<request><B>\n<C>1</C></B></request>"));
+        assert!(has_layout_whitespace(b"<request><A/>\n<B/></request>"));
+    }
+
+    #[test]
+    fn answers_read_back() {
+        let a = answer_body(&[Field::text("Count", 1), Field::Group("Messages", vec![Field::text("X", "a&b\n")])]);
+        let e = response(a.as_bytes()).unwrap();
+        assert_eq!(e.text_of("Count"), Some("1"));
+        assert_eq!(e.child("Messages").unwrap().text_of("X"), Some("a&b\n"));
+        assert_eq!(ok(ok_response_body().as_bytes()), Ok(()));
+        assert!(matches!(response(error_body(125002).as_bytes()), Err(Error::Router(r)) if r.code == 125002));
     }
 }

@@ -3,6 +3,7 @@
 pub mod bridge;
 pub mod core;
 pub mod gammu;
+pub mod hilink;
 pub mod hs_proxy;
 pub mod mmsc;
 pub mod pymessaging;
