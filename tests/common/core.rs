@@ -69,6 +69,9 @@ pub struct Harness {
     pub mgmt: String,
     /// Keeps the link-state channel open, as `Bridge::start` would.
     pub _states: mpsc::UnboundedReceiver<(String, LinkState)>,
+    /// What links asked to tell their owners ([`EventSink::warn`]), as `Bridge::start`
+    /// would post them.
+    pub warnings: Mutex<mpsc::UnboundedReceiver<(String, String)>>,
     /// Source of fresh transaction and event ids (continues across restarts, since the
     /// store remembers transaction ids).
     pub counter: Arc<AtomicU32>,
@@ -130,20 +133,42 @@ impl Harness {
         let flaky = Arc::new(Flaky { inner: matrix.clone(), faults: Mutex::default() });
         let bridge = Bridge::new(config, store.clone(), flaky.clone(), dyns.clone());
         let (tx, states) = mpsc::unbounded_channel();
+        let (warn_tx, warnings) = mpsc::unbounded_channel();
         for link in &dyns {
-            let sink = EventSink::new(link.id(), store.clone(), bridge.wake.inbox.clone(), tx.clone());
+            let sink = EventSink::new(link.id(), store.clone(), bridge.wake.inbox.clone(), tx.clone())
+                .with_warnings(warn_tx.clone());
             link.clone().start(sink).await.unwrap();
         }
         let main = links.iter().position(|l| l.id() == "test1").unwrap_or(0);
         let backend = links[main].clone();
         let backend_dyn = dyns.iter().find(|d| d.id() == backend.id()).unwrap().clone();
-        Harness { config_text, dir, matrix, flaky, bridge, backend, backend_dyn, links, mgmt, _states: states, counter }
+        let warnings = Mutex::new(warnings);
+        Harness {
+            config_text,
+            dir,
+            matrix,
+            flaky,
+            bridge,
+            backend,
+            backend_dyn,
+            links,
+            mgmt,
+            _states: states,
+            warnings,
+            counter,
+        }
     }
 
     /// A new process on the same database and homeserver (the old one is dropped).
     pub async fn restart(self) -> Harness {
         let Harness { config_text, dir, matrix, mgmt, counter, .. } = self;
         Harness::attach(config_text, dir, matrix, mgmt, counter).await
+    }
+
+    /// The warnings links gave since the last call.
+    pub fn take_warnings(&self) -> Vec<String> {
+        let mut rx = self.warnings.lock().unwrap();
+        std::iter::from_fn(|| rx.try_recv().ok()).map(|(id, text)| format!("{id}: {text}")).collect()
     }
 
     pub fn next(&self) -> u32 {
