@@ -4,6 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sms_bridge::hilink::login::LoginState;
+use sms_bridge::hilink::scram::{self, AuthenticationRequest, ChallengeRequest};
 use sms_bridge::hilink::sms::{self, LocalDateTime};
 use sms_bridge::hilink::{Error, Field, Tokens, cesu8, xml};
 
@@ -37,6 +38,20 @@ fuzz_target!(|data: &[u8]| {
             assert!(!p.is_empty() && !p.contains(';'), "{p:?}");
         }
     }
+
+    // The challenge login: a hostile answer never asks for more PBKDF2 rounds than the cap.
+    if let Ok(c) = scram::parse_challenge(data) {
+        assert!(c.iterations.get() <= scram::MAX_ITERATIONS && !c.salt.is_empty() && !c.servernonce.is_empty());
+    }
+    if let Ok(a) = scram::parse_authentication(data) {
+        if let Some(rsa) = &a.rsa {
+            assert!(scram::unhex(&rsa.n).is_some_and(|n| !n.is_empty()), "{:?}", rsa.n);
+        }
+    }
+    if let Ok(r) = ChallengeRequest::parse(data) {
+        assert!(!r.firstnonce.is_empty());
+    }
+    let _ = AuthenticationRequest::parse(data);
 
     let mut tokens = Tokens::new();
     let _ = tokens.bootstrap_from_token(data);

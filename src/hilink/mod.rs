@@ -1,10 +1,12 @@
 //! The Huawei HiLink web API (B315, B525, B535, B618, E3372h in HiLink mode) as the SMS
-//! link needs it: request bodies, answers, tokens, login hashes and SMS lists. Pure: no
-//! I/O; nothing here panics on any input.
+//! link needs it: request bodies, answers, tokens, login hashes (`login`, and the SCRAM
+//! challenge login of newer firmwares in `scram`) and SMS lists. Pure: no I/O; nothing
+//! here panics on any input.
 
 pub mod cesu8;
 pub mod errors;
 pub mod login;
+pub mod scram;
 pub mod sms;
 pub mod tokens;
 pub mod xml;
