@@ -79,6 +79,9 @@ struct HilinkSimArgs {
     /// A stick without login: every call allowed.
     #[arg(long)]
     no_login: bool,
+    /// The challenge (SCRAM) login of B525s-65a/B618 firmwares instead of /api/user/login.
+    #[arg(long)]
+    challenge_login: bool,
     /// Seconds a session may stay unused.
     #[arg(long, default_value_t = 300)]
     session_idle: u64,
@@ -355,6 +358,7 @@ fn hilink_sim_main(a: HilinkSimArgs) -> Result<(), String> {
         password: a.password,
         password_type: a.password_type,
         login_required: !a.no_login,
+        challenge_login: a.challenge_login,
         session_idle: Duration::from_secs(a.session_idle),
         max_sessions: a.max_sessions,
         max_login_failures: a.max_login_failures,

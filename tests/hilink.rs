@@ -246,6 +246,28 @@ async fn a_wrong_password_is_reported_and_not_retried_into_a_lockout() {
 }
 
 #[tokio::test]
+async fn the_challenge_login_of_newer_firmwares() {
+    let sim = sim_with(|o| o.challenge_login = true).await;
+    let h = rig(&sim, "").await;
+    connected(&h).await;
+    sim.inject_sms(BOB, "through a SCRAM router");
+    until(&h, "the SMS", |h| bob_texts(h) == ["through a SCRAM router"]).await;
+    let c = sim.snapshot().counters;
+    assert_eq!((c.logins, c.login_failures), (1, 0), "{c:?}");
+    // Sessions lost later log in the same way, without trying the password login first.
+    sim.set_fault(&Fault::ExpireSessions);
+    sim.inject_sms(BOB, "after a new session");
+    until(&h, "the second SMS", |h| bob_texts(h).len() == 2).await;
+    let c = sim.snapshot().counters;
+    assert_eq!((c.logins, c.login_failures), (2, 0), "{c:?}");
+
+    let sim = sim_with(|o| o.challenge_login = true).await;
+    let h = rig(&sim, "    password: wrong").await;
+    until(&h, "bad credentials", |h| matches!(router(h).state(), LinkState::BadCredentials { .. })).await;
+    assert_eq!(sim.snapshot().counters.login_failures, 1);
+}
+
+#[tokio::test]
 async fn a_reboot_and_a_slow_router() {
     let sim = sim_with(|_| {}).await;
     let h = rig(&sim, "").await;

@@ -44,7 +44,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use ring::{hmac, pbkdf2};
 
 use super::errors::{Error, Result};
-use super::xml::{Element, Field, answer, parse, request, response};
+use super::xml::{Element, Field, answer_body, parse, request, response};
 
 /// `<mode>`: 1, the web UI's `RSA_LOGIN_MODE` (the router then sends its RSA key).
 pub const MODE: i64 = 1;
@@ -363,7 +363,7 @@ impl AuthenticationRequest {
 
 /// A router's answer to `challenge_login`.
 pub fn challenge_answer(salt: &[u8], iterations: NonZeroU32, servernonce: &str) -> String {
-    answer(&[
+    answer_body(&[
         Field::text("salt", hex(salt)),
         Field::text("iterations", iterations),
         Field::text("servernonce", servernonce),
@@ -374,7 +374,7 @@ pub fn challenge_answer(salt: &[u8], iterations: NonZeroU32, servernonce: &str) 
 /// A router's answer to a right `authentication_login`: its signature and its RSA key
 /// (modulus and exponent as bytes) signed with the server key.
 pub fn authentication_answer(keys: &Keys, firstnonce: &str, servernonce: &str, rsan: &[u8], rsae: &[u8]) -> String {
-    answer(&[
+    answer_body(&[
         Field::text("serversignature", keys.server_signature(firstnonce, servernonce)),
         Field::text("rsapubkeysignature", keys.rsa_pubkey_signature(rsan)),
         Field::text("rsan", hex(rsan)),
@@ -533,8 +533,8 @@ mod tests {
         assert!(challenge_request("a<b", "x").contains("<username>a&lt;b</username>"));
         assert_eq!(
             challenge_answer(&[0, 0xab], n(100), "xy"),
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><response><salt>00ab</salt><iterations>100</iterations>\
-             <servernonce>xy</servernonce><modeselected>1</modeselected></response>"
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<response>\r\n<salt>00ab</salt>\r\n<iterations>100</iterations>\r\n\
+             <servernonce>xy</servernonce>\r\n<modeselected>1</modeselected>\r\n</response>\r\n"
         );
         assert_eq!(
             authentication_request("00ff", "nonce"),

@@ -33,14 +33,6 @@ pub fn request(fields: &[Field]) -> String {
     out
 }
 
-/// `<?xml …?><response>fields</response>`, compact like [`request`]: what a router answers,
-/// for the fake routers of the tests and simulators.
-pub fn answer(fields: &[Field]) -> String {
-    let mut out = String::from(PROLOG);
-    write_field(&mut out, &Field::Group("response", fields.to_vec()));
-    out
-}
-
 fn write_field(out: &mut String, field: &Field) {
     match field {
         Field::Text(name, value) => {

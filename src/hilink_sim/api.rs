@@ -56,6 +56,9 @@ pub(super) fn cookie(id: &str) -> (&'static str, String) {
 }
 
 /// Calls that answer 100003 without a logged-in session (as on B315/B525).
+/// Calls whose answer hands out its own tokens (the general path adds none).
+const LOGIN_CALLS: &[&str] = &["/api/user/login", "/api/user/challenge_login", "/api/user/authentication_login"];
+
 fn needs_login(path: &str) -> bool {
     path.starts_with("/api/sms/") || path.starts_with("/api/device/") || path == "/api/user/logout"
 }
@@ -97,13 +100,13 @@ fn api_call(state: &State, inner: &mut Inner, session: Option<String>, req: &Req
         tokens.remove(at);
         inner.counters.tokens_consumed += 1;
         // The login answer hands back its own pair of tokens.
-        if req.path != "/api/user/login" {
+        if !LOGIN_CALLS.contains(&req.path) {
             turned.push((TOKEN_HEADER, inner.issue_token(id)));
         }
     }
     if let Some((code, left)) = inner.error_fault {
         inner.error_fault = (left > 1).then_some((code, left - 1));
-        if req.path == "/api/user/login"
+        if LOGIN_CALLS.contains(&req.path)
             && let Some(id) = session.as_deref()
         {
             turned.push((TOKEN_HEADER, inner.issue_token(id)));
@@ -126,6 +129,8 @@ fn api_call(state: &State, inner: &mut Inner, session: Option<String>, req: &Req
             Reply::fields(&[Field::text("hilink_login", state.opts.login_required as u8)])
         }
         (true, "/api/user/login") => login::login(state, inner, &session, token, req.body),
+        (true, "/api/user/challenge_login") => login::challenge(state, inner, &session, req.body),
+        (true, "/api/user/authentication_login") => login::authenticate(state, inner, &session, req.body),
         (true, "/api/user/logout") => login::logout(inner, &session),
         (true, "/api/sms/sms-list") => sms::list(state, inner, req),
         (true, "/api/sms/send-sms") => sms::send(state, inner, req),

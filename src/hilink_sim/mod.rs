@@ -47,6 +47,9 @@ pub struct Options {
     pub password_type: u8,
     /// false: a stick without login (every call allowed, state-login shows State 0).
     pub login_required: bool,
+    /// The SCRAM-style challenge login of B525s-65a/B618 firmwares instead of
+    /// `/api/user/login` (which then answers 108006).
+    pub challenge_login: bool,
     /// A session unused this long ends.
     pub session_idle: Duration,
     /// Logged-in sessions at most; one more login answers 108003.
@@ -80,6 +83,7 @@ impl Default for Options {
             password: "admin".into(),
             password_type: 4,
             login_required: true,
+            challenge_login: false,
             session_idle: Duration::from_secs(300),
             max_sessions: 4,
             max_login_failures: 3,

@@ -22,6 +22,8 @@ const MAX_REJECTIONS: usize = 100;
 
 pub(super) struct Session {
     pub logged_in: bool,
+    /// A challenge login under way: (firstnonce, servernonce).
+    pub challenge: Option<(String, String)>,
     pub last_seen: Instant,
     pub tokens: VecDeque<String>,
 }
@@ -208,7 +210,10 @@ impl Inner {
             }
         }
         let id = random_text(64);
-        self.sessions.insert(id.clone(), Session { logged_in, last_seen: Instant::now(), tokens: VecDeque::new() });
+        self.sessions.insert(
+            id.clone(),
+            Session { logged_in, challenge: None, last_seen: Instant::now(), tokens: VecDeque::new() },
+        );
         id
     }
 

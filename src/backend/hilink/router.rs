@@ -8,7 +8,7 @@ use reqwest::Url;
 use crate::hilink::errors::Error as CodecError;
 use crate::hilink::login::{LoginState, login_request, logout_request};
 use crate::hilink::xml::{Element, response};
-use crate::hilink::{ErrorClass, RouterError, Tokens};
+use crate::hilink::{ErrorClass, RouterError, Tokens, scram};
 
 /// Why a call did not work, sorted by what the link does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,8 @@ pub(super) struct Router {
     ready: bool,
     /// We logged in (so we log out on shutdown).
     logged_in: bool,
+    /// The router has no challenge login: use `/api/user/login` straight away.
+    password_login: bool,
 }
 
 impl Router {
@@ -77,6 +79,7 @@ impl Router {
             cookie: None,
             ready: false,
             logged_in: false,
+            password_login: false,
         })
     }
 
@@ -178,6 +181,16 @@ impl Router {
         let Some(password) = self.password.clone() else {
             return Err(Trouble::BadCredentials("the router asks for a login and no password is configured".into()));
         };
+        if !self.password_login {
+            match self.challenge_login(&password).await? {
+                true => {
+                    self.logged_in = true;
+                    return Ok(());
+                }
+                // No challenge login here: the password login, from now on.
+                false => self.password_login = true,
+            }
+        }
         let token = self.tokens.take().unwrap_or_default();
         let body = login_request(&self.username, &password, state.password_type, &token);
         let answer = self.exchange("/api/user/login", Some(body.into_bytes()), Some(token), true).await?;
@@ -186,15 +199,48 @@ impl Router {
                 self.logged_in = true;
                 Ok(())
             }
-            Err(CodecError::Router(e)) => Err(match e.class() {
-                ErrorClass::BadCredentials => Trouble::BadCredentials(format!("login refused: {e}")),
-                ErrorClass::LockedOut => Trouble::LockedOut(format!("login refused: {e}")),
-                ErrorClass::TooManySessions => Trouble::TooManySessions(format!("login refused: {e}")),
-                ErrorClass::Busy => Trouble::Busy(e),
-                _ => Trouble::Failed(format!("login refused: {e}")),
-            }),
+            Err(CodecError::Router(e)) => Err(login_trouble(e)),
             Err(e) => Err(Trouble::Failed(format!("login: {e}"))),
         }
+    }
+
+    /// The challenge (SCRAM-style) login of B525s-65a, B618 and B610h firmwares. Ok(false):
+    /// the router does not offer it.
+    async fn challenge_login(&mut self, password: &str) -> Result<bool, Trouble> {
+        let firstnonce = scram::new_nonce().map_err(|e| Trouble::Failed(format!("challenge login: {e}")))?;
+        let token = self.tokens.take();
+        let body = scram::challenge_request(&self.username, &firstnonce).into_bytes();
+        let answer = self.exchange("/api/user/challenge_login", Some(body), token, false).await?;
+        let challenge = match response(&answer) {
+            Ok(r) => scram::Challenge::parse(&r).map_err(|e| Trouble::Failed(format!("challenge_login: {e}")))?,
+            Err(CodecError::Router(e)) if e.code == 100002 => return Ok(false),
+            Err(CodecError::Router(e)) => return Err(login_trouble(e)),
+            // A firmware without the call may answer with its web page.
+            Err(e) => {
+                tracing::debug!(router = %self.base, error = %e, "no challenge login");
+                return Ok(false);
+            }
+        };
+        if !challenge.extends(&firstnonce) {
+            tracing::warn!(router = %self.base, "the router's nonce does not extend ours; going on as its web page does");
+        }
+        let keys = challenge.keys(password);
+        let servernonce = challenge.servernonce.clone();
+        let proof = keys.client_proof(&firstnonce, &servernonce);
+        let token = self.tokens.take();
+        let body = scram::authentication_request(&proof, &servernonce).into_bytes();
+        let answer = self.exchange("/api/user/authentication_login", Some(body), token, true).await?;
+        let auth = match response(&answer) {
+            Ok(r) => {
+                scram::Authentication::parse(&r).map_err(|e| Trouble::Failed(format!("authentication_login: {e}")))?
+            }
+            Err(CodecError::Router(e)) => return Err(login_trouble(e)),
+            Err(e) => return Err(Trouble::Failed(format!("authentication_login: {e}"))),
+        };
+        keys.verify_authentication(&firstnonce, &servernonce, &auth).map_err(|e| {
+            Trouble::Failed(format!("the router's login answer does not prove it knows the password: {e}"))
+        })?;
+        Ok(true)
     }
 
     /// Logs out if we logged in: routers allow few sessions, and an abandoned one blocks
@@ -271,6 +317,17 @@ impl Router {
                 ErrorClass::Other => return Err(Trouble::Failed(format!("{path}: {e}"))),
             }
         }
+    }
+}
+
+/// What a refused login means for the link.
+fn login_trouble(e: RouterError) -> Trouble {
+    match e.class() {
+        ErrorClass::BadCredentials => Trouble::BadCredentials(format!("login refused: {e}")),
+        ErrorClass::LockedOut => Trouble::LockedOut(format!("login refused: {e}")),
+        ErrorClass::TooManySessions => Trouble::TooManySessions(format!("login refused: {e}")),
+        ErrorClass::Busy => Trouble::Busy(e),
+        _ => Trouble::Failed(format!("login refused: {e}")),
     }
 }
 
