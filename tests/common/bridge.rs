@@ -128,6 +128,24 @@ impl BridgeProc {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// SIGTERM, as `docker stop` sends it, and the exit status once the bridge has shut
+    /// down (SIGKILL after 20 s).
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                let _ = self.child.kill();
+                panic!("the bridge did not stop within 20 s of SIGTERM:\n{}", tail(&self.log_text()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGKILL: no shutdown code runs, as in a crash.
     pub fn kill9(mut self) {
         let _ = self.child.kill();

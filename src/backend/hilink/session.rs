@@ -40,6 +40,7 @@ pub(super) async fn run(b: Arc<HilinkBackend>, sink: EventSink) {
             continue;
         }
         backoff = Duration::from_secs(b.cfg.reconnect_min_delay);
+        tracing::info!(backend = %b.id, router = %b.cfg.url, details = ?b.details(), "HiLink router ready");
         let t = serve(&b, &sink, &mut memory).await;
         let Some(t) = t else { return };
         let delay = trouble(&b, &sink, &t, backoff);
