@@ -220,6 +220,13 @@ async fn lost_sessions_token_errors_and_busy_sends_are_ridden_out() {
     sim.set_fault(&Fault::Error { code: 125003, times: 1 });
     sim.inject_sms(BOB, "after a 125003");
     until(&h, "the second SMS", |h| bob_texts(h).len() == 2).await;
+    // "Not logged in" on the third call of a poll (the list), as when the router drops
+    // the session between two calls.
+    let requests = sim.snapshot().counters.requests;
+    sim.inject_sms(BOB, "after a 100003 mid-poll");
+    until(&h, "the next poll to begin", |_| sim.snapshot().counters.requests > requests).await;
+    sim.set_fault(&Fault::Error { code: 100003, times: 1 });
+    until(&h, "the third SMS", |h| bob_texts(h).len() == 3).await;
     // Busy twice on the send: retried, not failed.
     let room = bob_chat(&h).await;
     sim.set_fault(&Fault::Error { code: 113018, times: 2 });
@@ -265,6 +272,35 @@ async fn the_challenge_login_of_newer_firmwares() {
     let h = rig(&sim, "    password: wrong").await;
     until(&h, "bad credentials", |h| matches!(router(h).state(), LinkState::BadCredentials { .. })).await;
     assert_eq!(sim.snapshot().counters.login_failures, 1);
+}
+
+#[tokio::test]
+async fn no_sim_or_no_signal_hold_messages_back_until_the_router_can_send() {
+    let sim = sim_with(|_| {}).await;
+    let h = rig(&sim, "").await;
+    connected(&h).await;
+    let room = bob_chat(&h).await;
+    sim.set_fault(&Fault::NoSim);
+    until(&h, "not ready", |h| matches!(router(h).state(), LinkState::NotReady { .. })).await;
+    let LinkState::NotReady { reason } = router(&h).state() else { unreachable!() };
+    assert!(reason.contains("SIM"), "{reason}");
+    let ev = h.say_text(ALICE, &room, "waits for the SIM").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    h.settle().await;
+    assert!(sim.snapshot().sends.is_empty(), "nothing sent without a SIM");
+    assert!(!h.status_names(&ev).iter().any(|s| s.starts_with("FAIL_PERMANENT")), "{:?}", h.status_names(&ev));
+    sim.clear_faults();
+    sim.set_fault(&Fault::NoSignal);
+    until(
+        &h,
+        "no signal",
+        |h| matches!(router(h).state(), LinkState::NotReady { reason } if reason.contains("signal")),
+    )
+    .await;
+    sim.clear_faults();
+    connected(&h).await;
+    until(&h, "SUCCESS", |h| h.status_names(&ev).contains(&"SUCCESS".to_string())).await;
+    assert_eq!(sim.snapshot().sends.len(), 1);
 }
 
 #[tokio::test]

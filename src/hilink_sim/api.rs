@@ -139,7 +139,7 @@ fn api_call(state: &State, inner: &mut Inner, session: Option<String>, req: &Req
         (false, "/api/sms/sms-count") => sms::count(state, inner),
         (false, "/api/sms/send-status") => sms::send_status(inner),
         (false, "/api/monitoring/check-notifications") => sms::notifications(state, inner),
-        (false, "/api/monitoring/status") => status(),
+        (false, "/api/monitoring/status") => status(inner),
         (false, "/api/device/signal") => signal(),
         (false, "/api/device/information") => information(state),
         // Routers answer calls they lack with 100002, over HTTP 200.
@@ -156,18 +156,18 @@ pub(super) fn format_error(state: &State, inner: &mut Inner, req: &Req, why: &st
     Reply::error(100005)
 }
 
-fn status() -> Reply {
+fn status(inner: &Inner) -> Reply {
     Reply::fields(&[
         f("ConnectionStatus", 901),
         f("WifiConnectionStatus", ""),
         f("SignalStrength", ""),
-        f("SignalIcon", 4),
+        f("SignalIcon", if inner.no_signal { 0 } else { 4 }),
         f("CurrentNetworkType", 19),
         f("CurrentServiceDomain", 3),
         f("RoamingStatus", 0),
         f("BatteryStatus", ""),
         f("BatteryLevel", ""),
-        f("SimStatus", 1),
+        f("SimStatus", if inner.no_sim { 255 } else { 1 }),
         f("WifiStatus", 1),
         f("CurrentWifiUser", 1),
         f("TotalWifiUser", 32),

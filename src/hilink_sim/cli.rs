@@ -12,7 +12,7 @@ const HELP: &str = concat!(
     "  :long +15551234567 A long text…          a long message, listed as SmsType 2 and growing\n",
     "  :report +15551234567 ok|fail             a delivery report (SmsType 7 or 8)\n",
     "  :mms +15551234567 http://mmsc/x [file|url]  an MMS notification as the router lists it\n",
-    "  :fault error=125003x2|expire|reboot=3s|slow=300ms|send_fail=1|none\n",
+    "  :fault error=125003x2|expire|reboot=3s|slow=300ms|send_fail=1|no_sim|no_signal|none\n",
     "  :state                                   what the router holds, as JSON",
 );
 

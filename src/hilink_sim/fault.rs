@@ -17,6 +17,10 @@ pub enum Fault {
     Slow(Duration),
     /// The next `times` sends end in `FailPhone`.
     SendFail(u32),
+    /// `monitoring/status` shows no SIM (`SimStatus` 255) until cleared.
+    NoSim,
+    /// `monitoring/status` shows no signal (`SignalIcon` 0) until cleared.
+    NoSignal,
 }
 
 /// `5s`, `300ms` or bare seconds.
@@ -47,9 +51,11 @@ impl FromStr for Fault {
             "reboot" => Fault::Reboot(if arg.is_empty() { Duration::from_secs(2) } else { duration("reboot", arg)? }),
             "slow" => Fault::Slow(duration("slow", arg)?),
             "send_fail" => Fault::SendFail(count(arg)?),
+            "no_sim" => Fault::NoSim,
+            "no_signal" => Fault::NoSignal,
             _ => {
                 return Err(format!(
-                    "unknown fault {name:?}: error=CODExN, expire, reboot=2s, slow=300ms, send_fail=N"
+                    "unknown fault {name:?}: error=CODExN, expire, reboot=2s, slow=300ms, send_fail=N, no_sim, no_signal"
                 ));
             }
         })
@@ -64,6 +70,8 @@ impl fmt::Display for Fault {
             Fault::Reboot(d) => write!(f, "reboot={}ms", d.as_millis()),
             Fault::Slow(d) => write!(f, "slow={}ms", d.as_millis()),
             Fault::SendFail(n) => write!(f, "send_fail={n}"),
+            Fault::NoSim => write!(f, "no_sim"),
+            Fault::NoSignal => write!(f, "no_signal"),
         }
     }
 }
@@ -83,6 +91,8 @@ mod tests {
             ("slow=300ms", Fault::Slow(Duration::from_millis(300))),
             ("send-fail", Fault::SendFail(1)),
             ("send_fail=4", Fault::SendFail(4)),
+            ("no-sim", Fault::NoSim),
+            ("no_signal", Fault::NoSignal),
         ] {
             let parsed: Fault = text.parse().unwrap();
             assert_eq!(parsed, fault, "{text}");

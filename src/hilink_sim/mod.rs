@@ -218,6 +218,8 @@ impl HilinkSim {
             }
             Fault::Slow(d) => inner.slow = d,
             Fault::SendFail(n) => inner.send_fail = n,
+            Fault::NoSim => inner.no_sim = true,
+            Fault::NoSignal => inner.no_signal = true,
         }
     }
 
@@ -226,6 +228,8 @@ impl HilinkSim {
         inner.error_fault = None;
         inner.slow = Duration::ZERO;
         inner.send_fail = 0;
+        inner.no_sim = false;
+        inner.no_signal = false;
     }
 
     pub fn snapshot(&self) -> Snapshot {
