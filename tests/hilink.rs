@@ -372,3 +372,31 @@ async fn emoji_go_out_as_cesu8_and_stop_logs_out() {
     assert_eq!(sim.snapshot().counters.logouts, 1);
     assert_eq!(sim.snapshot().live_sessions, 0);
 }
+
+#[tokio::test]
+async fn two_routers_at_once() {
+    let first = sim_with(|_| {}).await;
+    let second = sim_with(|o| o.number = "+15550005555".into()).await;
+    let config = links(&first, "", "").replace(
+        "  - id: test1",
+        &format!(
+            "  - id: second\n    type: hilink\n    number: \"+15550005555\"\n    url: {}\n    password: s3cret\n    poll_interval: 0.2\n  - id: test1",
+            second.url()
+        ),
+    );
+    let h = Harness::new_with(Box::leak(config.into_boxed_str())).await;
+    connected(&h).await;
+    first.inject_sms(BOB, "to the first router");
+    second.inject_sms(BOB, "to the second router");
+    let texts = |h: &Harness, ours: &str| -> Vec<String> {
+        let Some(room) = h.bridge.store.portal_by_pair(ours, BOB_KEY).unwrap().and_then(|p| p.room_id) else {
+            return vec![];
+        };
+        h.ghost_messages(&room, BOB_GHOST).iter().map(|e| e.content["body"].as_str().unwrap().to_string()).collect()
+    };
+    until(&h, "one SMS in each portal", |h| {
+        texts(h, ROUTER_NUMBER) == ["to the first router"] && texts(h, "+15550005555") == ["to the second router"]
+    })
+    .await;
+    assert_eq!((first.snapshot().counters.logins, second.snapshot().counters.logins), (1, 1));
+}
