@@ -99,6 +99,9 @@ struct HilinkSimArgs {
     /// Milliseconds from send-sms to SucPhone/FailPhone.
     #[arg(long, default_value_t = 500)]
     send_delay_ms: u64,
+    /// Milliseconds send-status still shows the previous send after send-sms.
+    #[arg(long, default_value_t = 0)]
+    status_lag_ms: u64,
     /// A delivery report (SmsType 7) after each successful send.
     #[arg(long)]
     delivery_reports: bool,
@@ -365,6 +368,7 @@ fn hilink_sim_main(a: HilinkSimArgs) -> Result<(), String> {
         lockout: Duration::from_secs(a.lockout_secs),
         local_max: a.local_max,
         send_delay: Duration::from_millis(a.send_delay_ms),
+        status_lag: Duration::from_millis(a.status_lag_ms),
         delivery_reports: a.delivery_reports,
         device_name: a.device_name,
         quiet: a.quiet,

@@ -166,7 +166,8 @@ async fn odd_kinds_and_mms_notifications_do_not_stop_sms() {
         .find(|e| e.content["msgtype"] == "m.notice")
         .map(|e| e.content["body"].as_str().unwrap().to_string())
         .unwrap();
-    assert!(notice.contains("ABCDEF123.mms") && notice.contains("mms.retrieve_url_base"), "{notice}");
+    assert!(notice.contains("mms.retrieve_url_base"), "{notice}");
+    assert!(notice.contains("the notification reads \"MMS: ABCDEF123.mms\""), "what the router showed: {notice}");
     until(&h, "the inbox to be empty", |_| sim.snapshot().inbox.is_empty()).await;
 }
 
@@ -399,4 +400,26 @@ async fn two_routers_at_once() {
     })
     .await;
     assert_eq!((first.snapshot().counters.logins, second.snapshot().counters.logins), (1, 1));
+}
+
+#[tokio::test]
+async fn a_failed_send_is_retried_and_a_stale_send_status_is_not_believed() {
+    // The router shows the previous send's result for a while after each send-sms.
+    let sim = sim_with(|o| o.status_lag = Duration::from_millis(700)).await;
+    let h = rig(&sim, "").await;
+    connected(&h).await;
+    let room = bob_chat(&h).await;
+    sim.set_fault(&Fault::SendFail(1));
+    let ev = h.say_text(ALICE, &room, "first try fails").await;
+    until(&h, "SUCCESS", |h| h.status_names(&ev).contains(&"SUCCESS".to_string())).await;
+    let sends = sim.snapshot().sends;
+    let results: Vec<&str> = sends.iter().map(|s| s.result.as_str()).collect();
+    // The FailPhone the retry still saw at first was the first try's, not its own.
+    assert_eq!(results, ["failed", "ok"]);
+    assert!(!h.status_names(&ev).iter().any(|s| s == "FAIL_PERMANENT"), "{:?}", h.status_names(&ev));
+    // Every try failing: given up after three, with a reason.
+    sim.set_fault(&Fault::SendFail(5));
+    let ev = h.say_text(ALICE, &room, "never goes").await;
+    until(&h, "FAIL_PERMANENT", |h| h.status_names(&ev).iter().any(|s| s == "FAIL_PERMANENT")).await;
+    assert_eq!(sim.snapshot().sends.len(), 5, "three tries of the second message");
 }

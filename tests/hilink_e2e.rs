@@ -103,8 +103,8 @@ async fn a_router_in_matrix_stored_messages_replies_reports_reboot_and_full_stor
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // Storage fills (the SIM's messages are kept while the link is logged out by a
-    // fault): the owner is warned once in the management room.
+    // Storage fills while the router answers every call "busy" (so nothing is read):
+    // the owner is warned once in the management room.
     sim.set_fault(&Fault::Error { code: 100004, times: 1_000_000 });
     for i in 0..6 {
         sim.inject_sms(PHONE, &format!("stored {i}"));

@@ -210,10 +210,12 @@ impl EventSink {
         Ok(done.is_some())
     }
 
-    /// The oldest message sent to a recipient (ids starting `prefix`) still waiting for
-    /// its delivery report, other than `skip`; see [`Store::awaiting_report`].
+    /// The oldest message sent to a recipient (ids starting `prefix`) in the last three
+    /// days still waiting for its delivery report, other than `skip`; see
+    /// [`Store::awaiting_report`].
     pub fn awaiting_report(&self, prefix: &str, skip: &[String]) -> Result<Option<String>, StoreError> {
-        self.store.awaiting_report(&self.backend_id, prefix, skip)
+        const WINDOW_MS: i64 = 3 * 24 * 3600 * 1000;
+        self.store.awaiting_report(&self.backend_id, prefix, skip, crate::store::now_ms() - WINDOW_MS)
     }
 
     fn commit(&self, item: InboxKind) -> Result<i64, StoreError> {

@@ -77,7 +77,12 @@ impl Bridge {
             _ => p.from.clone(),
         };
         let cfg = &self.config.mms;
-        let refuse = |why: String| notice(format!("📎 sent a picture message (MMS), not fetched: {why}"));
+        // A router that consumed the real notification passes on what it showed as the subject.
+        let reads =
+            m.subject.as_deref().filter(|s| !s.trim().is_empty()).map(|s| format!(" (the notification reads {s:?})"));
+        let refuse = |why: String| {
+            notice(format!("📎 sent a picture message (MMS), not fetched: {why}{}", reads.as_deref().unwrap_or("")))
+        };
         let (major, minor) = m.version.unwrap_or((1, 0));
         let version = format!("{major}.{minor}");
         let tid = m.transaction_id.clone().unwrap_or_default();

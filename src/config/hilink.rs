@@ -76,6 +76,9 @@ impl HilinkConfig {
         if let Err(e) = self.clock() {
             p.add(key("timezone"), e);
         }
+        if self.multipart_wait > 600 {
+            p.add(key("multipart_wait"), "at most 600 seconds: routers finish assembling long messages within minutes");
+        }
         if !(0.1..=86_400.0).contains(&self.poll_interval) {
             p.add(key("poll_interval"), "must be between 0.1 and 86400 seconds");
         }

@@ -12,7 +12,7 @@ pub enum ErrorClass {
     BadCredentials,
     /// Too many failed attempts; the router refuses logins for a while.
     LockedOut,
-    /// Already logged in or too many sessions: back off.
+    /// Already logged in, too many sessions, or logged in elsewhere: back off.
     TooManySessions,
     /// The router (or its SMS part) is busy: retry.
     Busy,
@@ -28,7 +28,7 @@ pub fn error_class(code: i64) -> ErrorClass {
         // 108001 (unknown user) is a wrong credential too, whatever the firmware's reason.
         108001 | 108002 | 108006 => ErrorClass::BadCredentials,
         108007 => ErrorClass::LockedOut,
-        108003 | 108005 => ErrorClass::TooManySessions,
+        108003 | 108005 | 108009 => ErrorClass::TooManySessions,
         100004 | 113018 => ErrorClass::Busy,
         100005 => ErrorClass::FormatBug,
         _ => ErrorClass::Other,

@@ -12,6 +12,8 @@ const MAX_TOKENS: usize = 64;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tokens {
     queue: VecDeque<String>,
+    /// The last token, lent out again because no other was held.
+    lent: Option<String>,
 }
 
 impl Tokens {
@@ -71,8 +73,16 @@ impl Tokens {
         Ok(cookie.to_string())
     }
 
-    /// The token for the next POST (its `__RequestVerificationToken` header).
+    /// The token for the next POST (its `__RequestVerificationToken` header). The last one
+    /// is lent rather than taken, as huawei-lte-api does: some firmwares answer POSTs with
+    /// no new token and accept the old one again. When an answer does bring a new one, the
+    /// lent one is dropped.
     pub fn take(&mut self) -> Option<String> {
+        if self.queue.len() == 1 {
+            self.lent = self.queue.front().cloned();
+            return self.lent.clone();
+        }
+        self.lent = None;
         self.queue.pop_front()
     }
 
@@ -98,12 +108,19 @@ impl Tokens {
                 n += 1;
             }
         }
+        if n > 0
+            && let Some(lent) = self.lent.take()
+            && self.queue.front() == Some(&lent)
+        {
+            self.queue.pop_front();
+        }
         n
     }
 
     /// After a login the old tokens are void; the login answer's headers bring new ones.
     pub fn clear(&mut self) {
         self.queue.clear();
+        self.lent = None;
     }
 }
 
@@ -179,7 +196,8 @@ mod tests {
         assert_eq!(t.for_get(), None);
         assert_eq!(
             [t.take(), t.take(), t.take(), t.take()],
-            [Some("aaa111".into()), Some("bbb222".into()), Some("ccc333".into()), None]
+            // The last one is lent again while no answer brings another.
+            [Some("aaa111".into()), Some("bbb222".into()), Some("ccc333".into()), Some("ccc333".into())]
         );
         assert_eq!(Tokens::new().bootstrap_from_html("<meta name=\"csrf_token\" content=\"x"), 1);
         assert_eq!(Tokens::new().bootstrap_from_html("no tags <meta"), 0);
@@ -231,6 +249,21 @@ mod tests {
         t.clear();
         assert!(t.is_empty());
         assert_eq!(t.take(), None);
+    }
+
+    #[test]
+    fn the_last_token_is_lent_until_an_answer_brings_another() {
+        let mut t = Tokens::new();
+        t.push_from_headers([("__RequestVerificationTokenone", "a"), ("__RequestVerificationTokentwo", "b")]);
+        assert_eq!(t.take().as_deref(), Some("a"));
+        // Only "b" left: lent, and lent again while answers bring nothing.
+        assert_eq!(t.take().as_deref(), Some("b"));
+        assert_eq!(t.push_from_headers([("Content-Type", "text/xml")]), 0);
+        assert_eq!(t.take().as_deref(), Some("b"));
+        // An answer with a new token: "b" is spent, "c" is next.
+        t.push_from_headers([("__RequestVerificationToken", "c")]);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.take().as_deref(), Some("c"));
     }
 
     #[test]

@@ -61,7 +61,10 @@ pub struct Options {
     pub local_max: usize,
     /// From send-sms to SucPhone/FailPhone in send-status.
     pub send_delay: Duration,
-    /// After each successful send, a delivery report (SmsType 7) arrives.
+    /// How long after send-sms `send-status` still shows the previous send (a router that
+    /// has not started the new one yet).
+    pub status_lag: Duration,
+    /// After each successful send, a delivery report (SmsType 7) arrives for each part.
     pub delivery_reports: bool,
     /// Between the parts of a long message arriving.
     pub long_part_delay: Duration,
@@ -90,6 +93,7 @@ impl Default for Options {
             lockout: Duration::from_secs(60),
             local_max: 500,
             send_delay: Duration::from_millis(500),
+            status_lag: Duration::ZERO,
             delivery_reports: false,
             long_part_delay: Duration::from_secs(2),
             device_name: "B315s-22".into(),

@@ -186,14 +186,17 @@ pub(super) fn send(state: &State, inner: &mut Inner, req: &Req) -> Reply {
     });
     state.say(format!("hilink-sim: sending to {}: {}", phones.join(";"), text("Content")));
     let record = inner.sent_records.len() - 1;
-    inner.last_send = None;
-    inner.sending = Some(Send { phones, fail, done_at: Instant::now() + state.opts.send_delay, record });
+    // Until the send starts, send-status still shows the previous one (`status_lag`).
+    let started_at = Instant::now() + state.opts.status_lag;
+    inner.sending = Some(Send { phones, fail, started_at, done_at: started_at + state.opts.send_delay, record });
     Reply::xml(ok_response_body())
 }
 
-/// `GET /api/sms/send-status`: `Phone` holds who is still being sent to.
+/// `GET /api/sms/send-status`: `Phone` holds who is still being sent to; a send not yet
+/// started shows the previous one's result.
 pub(super) fn send_status(inner: &Inner) -> Reply {
-    let (total, cur, phone, suc, fail) = match (&inner.sending, &inner.last_send) {
+    let started = inner.sending.as_ref().filter(|s| s.started_at <= Instant::now());
+    let (total, cur, phone, suc, fail) = match (started, &inner.last_send) {
         (Some(s), _) => (s.phones.len(), 0, s.phones.join(";"), String::new(), String::new()),
         (None, Some((p, failed))) => {
             let list = p.join(";");

@@ -104,6 +104,7 @@ pub struct Counters {
 pub(super) struct Send {
     pub phones: Vec<String>,
     pub fail: bool,
+    pub started_at: Instant,
     pub done_at: Instant,
     pub record: usize,
 }
@@ -331,7 +332,13 @@ fn settle_send(state: &State, inner: &mut Inner, send: Send) {
                 deliver(state, inner, Incoming::sms(&state.opts.number, &record.content));
             }
             if state.opts.delivery_reports {
-                deliver(state, inner, report(phone, true));
+                // The network reports each part of a long message on its own.
+                let opts = crate::sms::split::SplitOptions { max_parts: 255, ..Default::default() };
+                let parts =
+                    crate::sms::split::split_buffer(&record.content, &opts).map_or(1, |(_, _, ends)| ends.len());
+                for _ in 0..parts.max(1) {
+                    deliver(state, inner, report(phone, true));
+                }
             }
         }
     }

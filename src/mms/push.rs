@@ -67,12 +67,13 @@ pub fn encode(
 
 /// The push that announces an MMS from `from` at `location`: an m-notification-ind (MMS
 /// 1.2) in a WSP push, as an MMSC sends it. For simulators, and for links whose device
-/// consumed the real push and shows only what it said.
+/// consumed the real push and shows only what it said (as the subject).
 pub fn mms_notification(
     from: &str,
     location: &str,
     transaction_id: &str,
     size: Option<u64>,
+    subject: Option<&str>,
 ) -> std::result::Result<Vec<u8>, EncodeError> {
     use super::{From, Message, MessageType};
     let mut m = Message::new(MessageType::NOTIFICATION_IND);
@@ -82,6 +83,7 @@ pub fn mms_notification(
     m.message_class = Some("Personal".into());
     m.message_size = size;
     m.content_location = Some(location.to_string());
+    m.subject = subject.map(str::to_string);
     let body = super::encode(&m)?;
     encode(1, &ContentType::new(MMS_CONTENT_TYPE), 4, &body)
 }
@@ -92,13 +94,13 @@ mod tests {
 
     #[test]
     fn notification_decodes_back() {
-        let bytes = mms_notification("+15551234567", "http://mmsc.example/x", "T1", None).unwrap();
+        let bytes = mms_notification("+15551234567", "http://mmsc.example/x", "T1", None, Some("Hi")).unwrap();
         let p = decode(&bytes).unwrap();
         assert!(p.is_mms());
         let m = crate::mms::decode(&p.body).unwrap();
         assert_eq!(m.message_type.name(), "m-notification-ind");
         assert_eq!(m.content_location.as_deref(), Some("http://mmsc.example/x"));
-        assert_eq!(m.message_size, None);
+        assert_eq!((m.message_size, m.subject.as_deref()), (None, Some("Hi")));
     }
 
     #[test]

@@ -59,7 +59,9 @@ pub fn check_url(url: &str, policy: &FetchPolicy) -> Result<Url, FetchError> {
     }
     let host = bare_host(parsed.host_str().ok_or_else(|| refused("no host".into()))?);
     if !policy.allowed_hosts.iter().any(|h| bare_host(h) == host) {
-        return Err(refused(format!("host {host} is not the configured MMSC")));
+        return Err(refused(format!(
+            "host {host} is not the configured MMSC (mms.mmsc_url, mms.retrieve_url_base, mms.allowed_hosts)"
+        )));
     }
     // Another port on the MMSC's host could be any service it runs.
     let port = parsed.port_or_known_default().unwrap_or(0);

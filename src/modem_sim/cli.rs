@@ -74,7 +74,7 @@ async fn typed(sim: &ModemSim, line: &str) {
                 println!("✗ :push FROM URL, e.g. :push +15551234567 http://mmsc.example/x");
                 return;
             };
-            match crate::mms::push::mms_notification(from, url.trim(), "modem-sim-1", Some(30_000)) {
+            match crate::mms::push::mms_notification(from, url.trim(), "modem-sim-1", Some(30_000), None) {
                 Ok(push) => sim.inject_wap_push(from, &push),
                 Err(e) => println!("✗ {e}"),
             }

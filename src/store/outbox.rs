@@ -286,17 +286,23 @@ impl Store {
         })
     }
 
-    /// The oldest part sent on `backend_id` whose id starts with `prefix` and that still
-    /// waits for its delivery report, leaving out `skip` (ids a link matched already): for
-    /// links whose reports name only the recipient.
-    pub fn awaiting_report(&self, backend_id: &str, prefix: &str, skip: &[String]) -> Result<Option<String>> {
+    /// The oldest part sent on `backend_id` since `since_ms` whose id starts with `prefix`
+    /// and that still waits for its delivery report, leaving out `skip` (ids a link matched
+    /// already): for links whose reports name only the recipient.
+    pub fn awaiting_report(
+        &self,
+        backend_id: &str,
+        prefix: &str,
+        skip: &[String],
+        since_ms: i64,
+    ) -> Result<Option<String>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT m.backend_msg_id FROM message_map m JOIN outbox o ON o.id = m.outbox_id
                  WHERE m.backend_id = ?1 AND substr(m.backend_msg_id, 1, length(?2)) = ?2
-                 AND m.state = 'sent' AND o.state = 'sent' ORDER BY m.outbox_id, m.part",
+                 AND m.state = 'sent' AND o.state = 'sent' AND o.updated_at >= ?3 ORDER BY m.outbox_id, m.part",
             )?;
-            let ids = stmt.query_map([backend_id, prefix], |r| r.get::<_, String>(0))?;
+            let ids = stmt.query_map(params![backend_id, prefix, since_ms], |r| r.get::<_, String>(0))?;
             for id in ids {
                 let id = id?;
                 if !skip.contains(&id) {
@@ -396,14 +402,17 @@ mod tests {
             s.set_out_state(job, OutState::Sending, None).unwrap();
             assert!(s.tx(|tx| Store::mark_sent(tx, job, "b", &[id.into()])).unwrap());
         }
-        assert_eq!(s.awaiting_report("b", "hl:12:", &[]).unwrap().as_deref(), Some("hl:12:1"));
-        assert_eq!(s.awaiting_report("b", "hl:12:", &["hl:12:1".into()]).unwrap().as_deref(), Some("hl:12:3"));
-        assert_eq!(s.awaiting_report("other", "hl:12:", &[]).unwrap(), None);
+        let waiting = |skip: &[String]| s.awaiting_report("b", "hl:12:", skip, now_ms() - 60_000).unwrap();
+        assert_eq!(waiting(&[]).as_deref(), Some("hl:12:1"));
+        assert_eq!(waiting(&["hl:12:1".into()]).as_deref(), Some("hl:12:3"));
+        assert_eq!(s.awaiting_report("other", "hl:12:", &[], 0).unwrap(), None);
+        // Sends older than the window are not waited on.
+        assert_eq!(s.awaiting_report("b", "hl:12:", &[], now_ms() + 60_000).unwrap(), None);
         // Once reported on, a send waits no more.
         s.tx(|tx| Store::set_part_state_tx(tx, "b", "hl:12:1", "delivered")).unwrap();
-        assert_eq!(s.awaiting_report("b", "hl:12:", &[]).unwrap().as_deref(), Some("hl:12:3"));
+        assert_eq!(waiting(&[]).as_deref(), Some("hl:12:3"));
         s.set_out_state(c, OutState::Delivered, None).unwrap();
-        assert_eq!(s.awaiting_report("b", "hl:12:", &[]).unwrap(), None);
+        assert_eq!(waiting(&[]), None);
     }
 
     #[test]

@@ -82,12 +82,13 @@ pub(super) fn mms_location(content: &str) -> Option<String> {
 }
 
 /// The WAP push the router consumed, rebuilt from what it shows, for the MMS pipeline
-/// (which completes a partial location from `mms.retrieve_url_base`). The transaction id is
+/// (which completes a partial location from `mms.retrieve_url_base`). What the router
+/// showed goes in as the subject, so a notice about it can quote it. The transaction id is
 /// made from the listing: the real one is lost with the push.
 pub(super) fn mms_push(from: &str, location: &str, m: &Message) -> Result<Vec<u8>, String> {
     let stamp: String = m.date_text.chars().filter(char::is_ascii_digit).collect();
     let tid = format!("hilink-{}-{stamp}", m.index);
-    crate::mms::push::mms_notification(from, location, &tid, None).map_err(|e| e.to_string())
+    crate::mms::push::mms_notification(from, location, &tid, None, Some(&m.content)).map_err(|e| e.to_string())
 }
 
 /// What identifies a listed message across polls and restarts. The index alone is reused

@@ -72,7 +72,8 @@ impl HilinkBackend {
 
     fn set_state(&self, sink: &EventSink, state: LinkState) {
         let mut s = self.state.lock().unwrap();
-        if *s != state {
+        // Stopped is final.
+        if *s != state && *s != LinkState::Stopped {
             *s = state.clone();
             drop(s);
             sink.state(state);
@@ -169,6 +170,10 @@ impl Backend for HilinkBackend {
             }
             send::Outcome::Failed(why) => {
                 let mut strikes = self.strikes.lock().unwrap();
+                // Jobs that expired or were cancelled between strikes leave entries behind.
+                if strikes.len() > 1000 {
+                    strikes.clear();
+                }
                 let n = strikes.entry(sms.job_id).or_insert(0);
                 *n += 1;
                 if *n >= send::MAX_FAILS {
@@ -197,15 +202,16 @@ impl Backend for HilinkBackend {
     }
 
     async fn stop(&self) {
-        self.stop.notify_one();
-        // Logged out here, not by the session task, so the caller knows it happened.
-        self.router.lock().await.logout().await;
-        self.set_stopped();
-    }
-}
-
-impl HilinkBackend {
-    fn set_stopped(&self) {
         *self.state.lock().unwrap() = LinkState::Stopped;
+        self.stop.notify_one();
+        // Logged out here, not by the session task, so the caller knows it happened. A send
+        // under way is waited for, but not for ever: a service manager stops waiting too.
+        match tokio::time::timeout(Duration::from_secs(10), self.router.lock()).await {
+            Ok(mut router) => {
+                router.close();
+                router.logout().await;
+            }
+            Err(_) => tracing::warn!(backend = %self.id, "the router was busy for 10 s; stopping without logging out"),
+        }
     }
 }

@@ -28,6 +28,8 @@ pub(super) struct PollMemory {
     matched: Vec<String>,
     /// Messages whose commit or delete failed: tried again next poll, logged once.
     failing: HashMap<String, String>,
+    /// Listings that could not be read, told once each.
+    unreadable: Vec<String>,
     storage_full: bool,
     nearly_full: bool,
 }
@@ -38,10 +40,12 @@ pub(super) async fn poll(
     sink: &EventSink,
     memory: &mut PollMemory,
 ) -> Result<usize, Trouble> {
-    let notes = router.get("/api/monitoring/check-notifications").await?;
-    let full = notes.text_of("SmsStorageFull").is_some_and(|v| v.trim() == "1");
-    let counts = router.get("/api/sms/sms-count").await?;
-    let number = |name: &str| counts.text_of(name).and_then(|v| v.trim().parse::<u64>().ok());
+    // Both calls only save work and tell about storage: a firmware without one still has
+    // its inbox read.
+    let notes = optional(router.get("/api/monitoring/check-notifications").await)?;
+    let full = notes.as_ref().is_some_and(|n| n.text_of("SmsStorageFull").is_some_and(|v| v.trim() == "1"));
+    let counts = optional(router.get("/api/sms/sms-count").await)?;
+    let number = |name: &str| counts.as_ref()?.text_of(name).and_then(|v| v.trim().parse::<u64>().ok());
     let (inbox, unread) = (number("LocalInbox"), number("LocalUnread"));
     let (outbox, max) = (number("LocalOutbox").unwrap_or(0), number("LocalMax"));
     storage_warnings(b, sink, memory, full, inbox.unwrap_or(0) + outbox, max);
@@ -50,7 +54,7 @@ pub(super) async fn poll(
     if waiting == Some(0) && memory.assembling.is_empty() {
         return Ok(0);
     }
-    let messages = list_all(router).await?;
+    let messages = list_all(router, sink, memory).await?;
     let mut handled = 0;
     for m in messages {
         if b.cfg.keep_on_router && m.smstat == Some(1) {
@@ -71,14 +75,20 @@ pub(super) async fn poll(
 
 /// Every page of the inbox, oldest first. Deleting while paging would shift the pages,
 /// so the list is read whole first.
-async fn list_all(router: &mut Router) -> Result<Vec<Message>, Trouble> {
+async fn list_all(router: &mut Router, sink: &EventSink, memory: &mut PollMemory) -> Result<Vec<Message>, Trouble> {
     let mut all: Vec<Message> = Vec::new();
     for page in 1..=MAX_PAGES {
         let req = ListRequest { page_index: page, ..ListRequest::default() };
         let answer = router.post("/api/sms/sms-list", req.to_xml().into_bytes()).await?;
         let list = list_from(&answer).map_err(|e| Trouble::Failed(format!("sms-list: {e}")))?;
         for e in &list.unreadable {
-            tracing::warn!(error = %e, "a listed message could not be read; skipped");
+            let e = e.to_string();
+            if !memory.unreadable.contains(&e) {
+                sink.warn(&format!(
+                    "the router lists a message the bridge cannot read ({e}); it stays on the router, see its web page"
+                ));
+                memory.unreadable.push(e);
+            }
         }
         let got = list.messages.len() + list.unreadable.len();
         for m in list.messages {
@@ -212,9 +222,21 @@ async fn remove(b: &HilinkBackend, router: &mut Router, index: i64) -> Result<()
         Ok(_) => Ok(()),
         // Committed already: a failed delete is tried again on the next poll, and the
         // fingerprint keeps the message from being shown twice.
-        Err(Trouble::Failed(e)) | Err(Trouble::Busy(crate::hilink::RouterError { message: e, .. })) => {
-            tracing::warn!(index, error = %e, "could not {what} a bridged message on the router; trying again later");
+        Err(t @ (Trouble::Failed(_) | Trouble::Busy(_))) => {
+            tracing::warn!(index, error = %t, "could not {what} a bridged message on the router; trying again later");
             Ok(())
+        }
+        Err(t) => Err(t),
+    }
+}
+
+/// A call whose failure is no reason to stop the poll: None then, unless the router is gone.
+fn optional(r: Result<crate::hilink::Element, Trouble>) -> Result<Option<crate::hilink::Element>, Trouble> {
+    match r {
+        Ok(e) => Ok(Some(e)),
+        Err(t @ (Trouble::Failed(_) | Trouble::Busy(_))) => {
+            tracing::debug!(error = %t, "an optional call failed");
+            Ok(None)
         }
         Err(t) => Err(t),
     }

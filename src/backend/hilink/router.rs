@@ -53,6 +53,10 @@ pub(super) struct Router {
     logged_in: bool,
     /// The router has no challenge login: use `/api/user/login` straight away.
     password_login: bool,
+    /// The last POST failed after it may have reached the router (a timeout, a reset).
+    maybe_delivered: bool,
+    /// The link is stopping: no new session.
+    closed: bool,
 }
 
 impl Router {
@@ -80,6 +84,8 @@ impl Router {
             ready: false,
             logged_in: false,
             password_login: false,
+            maybe_delivered: false,
+            closed: false,
         })
     }
 
@@ -112,7 +118,13 @@ impl Router {
         if let Some(c) = &self.cookie {
             req = req.header("Cookie", c);
         }
-        let answer = req.send().await.map_err(|e| Trouble::Unreachable(format!("{path}: {}", plain(&e))))?;
+        let posting = body.is_some();
+        self.maybe_delivered = false;
+        let answer = req.send().await.map_err(|e| {
+            // A refused connection never reached the router; anything later may have.
+            self.maybe_delivered = posting && !e.is_connect();
+            Trouble::Unreachable(format!("{path}: {}", plain(&e)))
+        })?;
         if let Some(cookie) = session_cookie(answer.headers()) {
             self.cookie = Some(cookie);
         }
@@ -123,7 +135,10 @@ impl Router {
             answer.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect::<Vec<_>>(),
         );
         let status = answer.status();
-        let bytes = answer.bytes().await.map_err(|e| Trouble::Unreachable(format!("{path}: {}", plain(&e))))?;
+        let bytes = answer.bytes().await.map_err(|e| {
+            self.maybe_delivered = posting;
+            Trouble::Unreachable(format!("{path}: {}", plain(&e)))
+        })?;
         if status.is_server_error() {
             return Err(Trouble::Unreachable(format!("{path}: HTTP {status}")));
         }
@@ -157,8 +172,21 @@ impl Router {
         }
     }
 
+    /// Whether the last POST may have reached the router although no answer came.
+    pub(super) fn maybe_delivered(&self) -> bool {
+        self.maybe_delivered
+    }
+
+    /// No new session from now on (the link is stopping); [`Router::logout`] ends this one.
+    pub(super) fn close(&mut self) {
+        self.closed = true;
+    }
+
     /// A fresh session: tokens, then a login if the router asks for one.
     pub(super) async fn connect(&mut self) -> Result<(), Trouble> {
+        if self.closed {
+            return Err(Trouble::Unreachable("the link is stopping".into()));
+        }
         self.bootstrap().await?;
         self.login().await?;
         self.ready = true;
@@ -171,7 +199,8 @@ impl Router {
         let state = match response(&state) {
             Ok(r) => LoginState::parse(&r).map_err(|e| Trouble::Failed(format!("state-login: {e}")))?,
             // Sticks without a login may not have the call at all.
-            Err(CodecError::Router(_)) => return Ok(()),
+            Err(CodecError::Router(e)) if e.code == 100002 => return Ok(()),
+            Err(CodecError::Router(e)) => return Err(Trouble::Failed(format!("state-login: {e}"))),
             Err(e) => return Err(Trouble::Failed(format!("state-login: {e}"))),
         };
         // A stick without login says nothing or says it is logged in.
@@ -210,11 +239,26 @@ impl Router {
         let firstnonce = scram::new_nonce().map_err(|e| Trouble::Failed(format!("challenge login: {e}")))?;
         let token = self.tokens.take();
         let body = scram::challenge_request(&self.username, &firstnonce).into_bytes();
-        let answer = self.exchange("/api/user/challenge_login", Some(body), token, false).await?;
+        let answer = match self.exchange("/api/user/challenge_login", Some(body), token, false).await {
+            Ok(a) => a,
+            // A firmware without the call may answer 404.
+            Err(Trouble::Failed(e)) => {
+                tracing::debug!(router = %self.base, error = %e, "no challenge login");
+                return Ok(false);
+            }
+            Err(t) => return Err(t),
+        };
         let challenge = match response(&answer) {
             Ok(r) => scram::Challenge::parse(&r).map_err(|e| Trouble::Failed(format!("challenge_login: {e}")))?,
-            Err(CodecError::Router(e)) if e.code == 100002 => return Ok(false),
-            Err(CodecError::Router(e)) => return Err(login_trouble(e)),
+            Err(CodecError::Router(e)) => {
+                return match login_trouble(e) {
+                    Trouble::Failed(e) => {
+                        tracing::debug!(router = %self.base, error = %e, "no challenge login");
+                        Ok(false)
+                    }
+                    t => Err(t),
+                };
+            }
             // A firmware without the call may answer with its web page.
             Err(e) => {
                 tracing::debug!(router = %self.base, error = %e, "no challenge login");
@@ -237,9 +281,13 @@ impl Router {
             Err(CodecError::Router(e)) => return Err(login_trouble(e)),
             Err(e) => return Err(Trouble::Failed(format!("authentication_login: {e}"))),
         };
-        keys.verify_authentication(&firstnonce, &servernonce, &auth).map_err(|e| {
-            Trouble::Failed(format!("the router's login answer does not prove it knows the password: {e}"))
-        })?;
+        // Logged in from here: a refused proof of the router's would leave a session open.
+        self.logged_in = true;
+        if let Err(e) = keys.verify_authentication(&firstnonce, &servernonce, &auth) {
+            // The web page refuses such a router; public clients go on. A firmware that
+            // signs differently would otherwise never work, so this is said, not enforced.
+            tracing::error!(router = %self.base, error = %e, "the router's login answer does not prove it knows the password");
+        }
         Ok(true)
     }
 
@@ -267,6 +315,17 @@ impl Router {
         self.logged_in = false;
     }
 
+    /// A token from `/api/webserver/token` in the current session.
+    async fn fresh_token(&mut self) -> bool {
+        match self.exchange("/api/webserver/token", None, None, false).await {
+            Ok(answer) => {
+                self.tokens.clear();
+                self.tokens.bootstrap_from_token(&answer).is_ok()
+            }
+            Err(_) => false,
+        }
+    }
+
     /// A GET; the `<response>` element.
     pub(super) async fn get(&mut self, path: &str) -> Result<Element, Trouble> {
         self.call(path, None).await
@@ -280,6 +339,9 @@ impl Router {
     /// A call on a working session. Not logged in: log in and try again; a token or
     /// session refused: a new session and one more try.
     async fn call(&mut self, path: &str, body: Option<Vec<u8>>) -> Result<Element, Trouble> {
+        if self.closed {
+            return Err(Trouble::Unreachable("the link is stopping".into()));
+        }
         if !self.ready {
             self.connect().await?;
         }
@@ -296,6 +358,11 @@ impl Router {
                 Err(e) => return Err(Trouble::Failed(format!("{path}: unreadable answer: {e}"))),
             };
             match e.class() {
+                // A token refused in a live session: a fresh token may be all it takes.
+                ErrorClass::Session if !retried && e.code != 125002 && self.fresh_token().await => {
+                    tracing::info!(router = %self.base, path, error = %e, "token refused; trying again with a fresh one");
+                    retried = true;
+                }
                 ErrorClass::Login | ErrorClass::Session if !retried => {
                     tracing::info!(router = %self.base, path, error = %e, "session lost; starting a new one");
                     retried = true;
