@@ -68,6 +68,7 @@ pub(super) fn handle(state: &State, req: &Req) -> Reply {
     let inner = &mut *guard;
     tick(state, inner);
     inner.counters.requests += 1;
+    *inner.counters.by_path.entry(req.path.to_string()).or_default() += 1;
     let session = req.session.clone().filter(|id| inner.sessions.contains_key(id));
     if let Some(s) = session.as_ref().and_then(|id| inner.sessions.get_mut(id)) {
         s.last_seen = Instant::now();

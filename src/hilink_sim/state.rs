@@ -91,6 +91,8 @@ pub struct Rejection {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Counters {
     pub requests: u64,
+    /// Requests to the web API by path (`/api/sms/sms-count`, `/`), for benchmarks.
+    pub by_path: std::collections::BTreeMap<String, u64>,
     pub logins: u64,
     pub logouts: u64,
     pub login_failures: u64,
