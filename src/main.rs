@@ -313,15 +313,7 @@ fn smsc_sim_main(a: SmscSimArgs) -> Result<(), String> {
         quiet: a.quiet,
         ..Default::default()
     };
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
-    let stopped = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let result = runtime.block_on(smsc_sim::run(opts, stopped));
-    // stdin's reader thread may be blocked in a read: don't wait for it.
-    runtime.shutdown_background();
-    result
+    run_simulator(|stopped| smsc_sim::run(opts, stopped))
 }
 
 fn modem_sim_main(a: ModemSimArgs) -> Result<(), String> {
@@ -337,15 +329,7 @@ fn modem_sim_main(a: ModemSimArgs) -> Result<(), String> {
         faults: a.fault,
         ..Default::default()
     };
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
-    let stopped = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let result = runtime.block_on(modem_sim::run(opts, stopped));
-    // stdin's reader thread may be blocked in a read: don't wait for it.
-    runtime.shutdown_background();
-    result
+    run_simulator(|stopped| modem_sim::run(opts, stopped))
 }
 
 fn hilink_sim_main(a: HilinkSimArgs) -> Result<(), String> {
@@ -374,12 +358,19 @@ fn hilink_sim_main(a: HilinkSimArgs) -> Result<(), String> {
         quiet: a.quiet,
         ..Default::default()
     };
+    run_simulator(|stopped| hilink_sim::run(opts, stopped))
+}
+
+/// Runs a simulator on its own runtime until Ctrl-C.
+fn run_simulator<F: std::future::Future<Output = Result<(), String>>>(
+    run: impl FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) -> F,
+) -> Result<(), String> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
-    let stopped = async {
+    let stopped = Box::pin(async {
         let _ = tokio::signal::ctrl_c().await;
-    };
-    let result = runtime.block_on(hilink_sim::run(opts, stopped));
+    });
+    let result = runtime.block_on(run(stopped));
     // stdin's reader thread may be blocked in a read: don't wait for it.
     runtime.shutdown_background();
     result

@@ -68,16 +68,7 @@ fn modem(h: &Harness) -> Arc<dyn Backend> {
 
 /// Runs the bridge's workers until `done`, the modem's own task working meanwhile.
 async fn until(h: &Harness, what: &str, done: impl Fn(&Harness) -> bool) {
-    let end = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        h.make_due();
-        h.settle().await;
-        if done(h) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < end, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
+    h.run_until(what, done, |h| format!("modem: {}", modem(h).state())).await
 }
 
 async fn connected(h: &Harness) {

@@ -106,14 +106,8 @@ impl Challenge {
             return Err(bad("salt", salt_text, "empty"));
         }
         let iterations = iterations(required(answer, "iterations")?)?;
-        let servernonce = required(answer, "servernonce")?;
-        if servernonce.is_empty() {
-            return Err(bad("servernonce", servernonce, "empty"));
-        }
-        let mode_selected = match answer.text_of("modeselected").map(str::trim) {
-            None | Some("") => None,
-            Some(v) => Some(v.parse().map_err(|_| bad("modeselected", v, "not a number"))?),
-        };
+        let servernonce = non_empty(answer, "servernonce")?;
+        let mode_selected = optional_number(answer, "modeselected")?;
         Ok(Challenge {
             salt,
             iterations,
@@ -327,14 +321,8 @@ pub struct ChallengeRequest {
 impl ChallengeRequest {
     pub fn parse(bytes: &[u8]) -> Result<ChallengeRequest> {
         let r = request_root(bytes)?;
-        let firstnonce = required(&r, "firstnonce")?;
-        if firstnonce.is_empty() {
-            return Err(bad("firstnonce", firstnonce, "empty"));
-        }
-        let mode = match r.text_of("mode").map(str::trim) {
-            None | Some("") => None,
-            Some(v) => Some(v.parse().map_err(|_| bad("mode", v, "not a number"))?),
-        };
+        let firstnonce = non_empty(&r, "firstnonce")?;
+        let mode = optional_number(&r, "mode")?;
         Ok(ChallengeRequest {
             username: required(&r, "username")?.to_string(),
             firstnonce: firstnonce.to_string(),
@@ -424,6 +412,19 @@ fn request_root(bytes: &[u8]) -> Result<Element> {
 
 fn required<'a>(parent: &'a Element, element: &'static str) -> Result<&'a str> {
     parent.text_of(element).ok_or_else(|| Error::Missing { element, parent: parent.name.clone() })
+}
+
+fn non_empty<'a>(parent: &'a Element, element: &'static str) -> Result<&'a str> {
+    let v = required(parent, element)?;
+    if v.is_empty() { Err(bad(element, v, "empty")) } else { Ok(v) }
+}
+
+/// A number that may be absent or blank.
+fn optional_number<T: std::str::FromStr>(parent: &Element, element: &'static str) -> Result<Option<T>> {
+    match parent.text_of(element).map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| bad(element, v, "not a number")),
+    }
 }
 
 /// A value for an error message: a hostile answer's megabyte stays out of the logs.

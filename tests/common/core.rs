@@ -263,6 +263,21 @@ impl Harness {
             .unwrap();
     }
 
+    /// Runs the bridge's workers until `done` (for at most 20 s), a real link's own task
+    /// working meanwhile; `context` says what to show when it times out.
+    pub async fn run_until(&self, what: &str, done: impl Fn(&Harness) -> bool, context: impl Fn(&Harness) -> String) {
+        let end = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            self.make_due();
+            self.settle().await;
+            if done(self) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < end, "timed out waiting for {what}; {}", context(self));
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        }
+    }
+
     /// `start <number>` in the management room; returns the portal's room.
     pub async fn start_chat(&self, number: &str, key: &str) -> String {
         self.say_text(ALICE, &self.mgmt, &format!("start {number}")).await;
