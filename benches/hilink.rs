@@ -22,9 +22,11 @@
 //!   its link stopped (logged out) before the Python side runs.
 //! - **python**: `benches/hilink_poll.py` in the venv `target/tmp/hilink-venv`
 //!   (huawei-lte-api 2.0.1, created here as `tests/common/venv.rs` does when missing) does
-//!   the same requests per poll as the link (`receive.rs` `poll`, `session.rs` status
-//!   refresh every 12 polls) with the same sleep between polls, and reports its own
-//!   `time.process_time()` around the loop (not start-up, imports or login).
+//!   the same requests per poll as the link (`receive.rs` `poll`: `check-notifications`,
+//!   and the counts and the list only with something unread or every `refresh_interval`;
+//!   `session.rs`: the status every `refresh_interval`) with the same sleep between polls,
+//!   and reports its own `time.process_time()` around the loop (not start-up, imports or
+//!   login).
 //! - **references**, each run, with no router link running: the same bridge with a
 //!   `type: test` link, idle (the bridge's own background: workers, housekeeping) and per
 //!   message (`TestBackend::inject` on a worker → stub: the core's commit and post); and
@@ -39,8 +41,10 @@
 //! - **messages**: `messages` SMS from one sender put in the inbox at once; timed until
 //!   the side has deleted them all (the bridge: and posted them to the stub homeserver and
 //!   drained its queues). Per message = (CPU − the window's idle requests × idle CPU per
-//!   request of the same run) / messages, where idle requests are all but `sms-list` and
-//!   `delete-sms` (a status refresh falling in the window is not the messages' cost).
+//!   request of the same run) / messages, where idle requests are all but `sms-count`,
+//!   `sms-list` and `delete-sms` (the link reads the counts only when something is unread
+//!   or every `refresh_interval`; a status refresh falling in the window is not the
+//!   messages' cost).
 //!
 //! The summary gives medians over runs and the ratios python / bridge. The Python side has
 //! no Matrix side to feed and no database to commit to, which favours it. The issue's
@@ -74,9 +78,11 @@ const USERNAME: &str = "admin";
 const PASSWORD: &str = "bench-s3cret";
 const HUAWEI_LTE_API_VERSION: &str = "2.0.1";
 const CHECK_NOTIFICATIONS: &str = "/api/monitoring/check-notifications";
-/// The requests only messages cause.
-const MESSAGE_PATHS: [&str; 2] = ["/api/sms/sms-list", "/api/sms/delete-sms"];
+/// The requests messages cause (the counts, also every `refresh_interval`).
+const MESSAGE_PATHS: [&str; 3] = ["/api/sms/sms-count", "/api/sms/sms-list", "/api/sms/delete-sms"];
 const TIMEOUT: Duration = Duration::from_secs(60);
+/// The link's `refresh_interval` (its default), and the Python side's `refresh_s`.
+const REFRESH_S: u64 = 60;
 
 struct Opts {
     polls: usize,
@@ -213,7 +219,7 @@ impl Requests {
     fn polls(&self) -> u64 {
         self.0.get(CHECK_NOTIFICATIONS).copied().unwrap_or(0)
     }
-    /// Requests an idle poll makes too: all but the list and the deletes.
+    /// Requests an idle poll makes too: all but the counts, the list and the deletes.
     fn idle_part(&self) -> u64 {
         self.0.iter().filter(|(k, _)| !MESSAGE_PATHS.contains(&k.as_str())).map(|(_, v)| v).sum()
     }
@@ -383,11 +389,11 @@ impl Side {
     fn idle_us_per_poll(&self) -> f64 {
         self.idle_cpu / self.idle_polls as f64 * 1e6
     }
-    /// The message window less what its idle requests (every request but `sms-list` and
-    /// `delete-sms`: notifications, counts, a status refresh if one fell in the window)
-    /// cost in the idle window, per message. By request rather than by poll, so a status
-    /// refresh (4 requests every 12 polls) landing in a short window is not charged to
-    /// the messages.
+    /// The message window less what its idle requests (every request but `sms-count`,
+    /// `sms-list` and `delete-sms`: notifications, a status refresh if one fell in the
+    /// window) cost in the idle window, per message. By request rather than by poll, so a
+    /// status refresh (4 requests every `refresh_interval`) landing in a short window is
+    /// not charged to the messages.
     fn msg_us_per_message(&self, n: usize) -> f64 {
         let per_request = self.idle_cpu / self.idle_requests.total() as f64;
         (self.msg_cpu - self.msg_requests.idle_part() as f64 * per_request) / n as f64 * 1e6
@@ -427,6 +433,7 @@ fn links(url: &str, interval: f64) -> String {
     username: {USERNAME}
     password: {PASSWORD}
     poll_interval: {interval}
+    refresh_interval: {REFRESH_S}
     timezone: UTC
 "#
     )
@@ -576,14 +583,14 @@ fn reference_run(rt: &tokio::runtime::Runtime, router: &Router, opts: &Opts, req
     let InProcess { stub_server, .. } = b;
     stub_server.kill();
 
-    // The HTTP floor: GETs only, no session (the router answers 100003 to sms-count, a
-    // whole exchange all the same).
+    // The HTTP floor: GETs only, no session (the router answers 100003, a whole exchange
+    // all the same); mostly check-notifications, as the link's idle polls.
     let (url, polls, interval) = (router.url.clone(), opts.polls, opts.interval);
     let per_poll = requests_per_poll;
     let c0 = BridgeClock::now(router.pid());
     let done = rt.spawn(async move {
         let http = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("reqwest client");
-        let paths = ["api/monitoring/check-notifications", "api/sms/sms-count"];
+        let paths = ["api/sms/sms-count", "api/monitoring/check-notifications"];
         let mut owed = 0.0;
         for _ in 0..polls {
             owed += per_poll;
@@ -625,7 +632,7 @@ fn python_run(python: &Path, router: &mut Router, opts: &Opts, run: usize) -> Si
     let args = json!({
         "url": router.url, "username": USERNAME, "password": PASSWORD, "interval": opts.interval,
         "polls": opts.polls, "messages": opts.messages, "warmup": opts.warmup_polls.max(1),
-        "status_every": 12,
+        "refresh_s": REFRESH_S,
     });
     // The warm-up messages are there from the start: the warm-up polls take them.
     router.inject(&format!("python r{run} warm-up"), opts.warmup_messages);
@@ -703,7 +710,8 @@ fn main() {
     for run in 1..=opts.runs {
         // Alternately first, so that drift in the machine's load falls on both.
         let bridge_first = run % 2 == 1;
-        let reference = reference_run(&rt, &router, &opts, 2.0 + 4.0 / 12.0);
+        // One request a poll, and now and then the counts and the status (5 requests).
+        let reference = reference_run(&rt, &router, &opts, 1.0 + 5.0 * opts.interval / REFRESH_S as f64);
         println!(
             "run {run} references: bridge with a test link, idle {:.1} µs/s, {:.1} µs/message | bare reqwest \
              {:.1} µs/poll",

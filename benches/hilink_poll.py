@@ -1,16 +1,20 @@
 """The HiLink polling loop with PyPI's huawei-lte-api, for benches/hilink.rs.
 
 Usage: hilink_poll.py '{"url", "username", "password", "interval", "polls", "messages",
-                        "warmup", "status_every"}'
+                        "warmup", "refresh_s"}'
 
 Does what the bridge's HiLink link does on each poll (src/backend/hilink/receive.rs and
 session.rs), with the same requests in the same order:
 
-- monitoring/check-notifications, then sms/sms-count;
-- only when LocalInbox > 0: every page of sms/sms-list (50 per page, oldest first), read
-  whole before anything is deleted, then sms/delete-sms for each message;
-- every `status_every` polls (12, as the bridge): device/information, monitoring/status,
-  device/signal, net/current-plmn;
+- monitoring/check-notifications;
+- only when UnreadMessage > 0, SmsStorageFull changed, the last read left messages behind,
+  or `refresh_s` seconds (60, the bridge's refresh_interval) have passed since the last
+  full read (and at the first poll): sms/sms-count, then, only when LocalInbox > 0, every
+  page of sms/sms-list (50 per page, oldest first), read whole before anything is
+  deleted, then sms/delete-sms for each message;
+- after the poll, when `refresh_s` seconds have passed since the last status read (done
+  once after logging in, as the bridge does on connecting): device/information,
+  monitoring/status, device/signal, net/current-plmn;
 - then sleep `interval` seconds.
 
 Talks to benches/hilink.rs over stdin and stdout, one JSON object per line:
@@ -57,12 +61,16 @@ def messages_of(listing):
 
 
 class Poller:
-    def __init__(self, client, status_every):
+    def __init__(self, client, refresh_s):
         self.client = client
-        self.status_every = status_every
+        self.refresh_s = refresh_s
         self.polls = 0
         self.handled = 0
         self.last = []
+        self.full = False
+        self.left_behind = False
+        self.next_full_read = None
+        self.next_status = None
 
     def list_all(self):
         """Every page, oldest first, before anything is deleted (deleting shifts pages)."""
@@ -79,17 +87,30 @@ class Poller:
     def poll(self):
         sms = self.client.sms
         notes = self.client.monitoring.check_notifications()
-        _full = notes.get("SmsStorageFull") == "1"
-        counts = sms.sms_count()
-        inbox = int(counts.get("LocalInbox") or 0)
-        if inbox > 0:
-            msgs = self.list_all()
-            for m in msgs:
-                sms.delete_sms(int(m["Index"]))
-                self.handled += 1
-            self.last = msgs
+        full = notes.get("SmsStorageFull") == "1"
+        unread = notes.get("UnreadMessage")
+        quiet = (
+            unread is not None
+            and int(unread) == 0
+            and full == self.full
+            and not self.left_behind
+            and self.next_full_read is not None
+            and time.monotonic() < self.next_full_read
+        )
+        if not quiet:
+            counts = sms.sms_count()
+            self.full = full
+            inbox = int(counts.get("LocalInbox") or 0)
+            if inbox > 0:
+                msgs = self.list_all()
+                for m in msgs:
+                    sms.delete_sms(int(m["Index"]))
+                    self.handled += 1
+                self.last = msgs
+            self.left_behind = False
+            self.next_full_read = time.monotonic() + self.refresh_s
         self.polls += 1
-        if self.status_every and self.polls % self.status_every == 0:
+        if time.monotonic() >= self.next_status:
             self.refresh_status()
 
     def refresh_status(self):
@@ -100,13 +121,15 @@ class Poller:
                 call()
             except ResponseErrorException:
                 pass
+        self.next_status = time.monotonic() + self.refresh_s
 
 
 def main():
     a = json.loads(sys.argv[1])
     interval = float(a["interval"])
     with Connection(a["url"], username=a["username"], password=a["password"], timeout=10) as conn:
-        p = Poller(Client(conn), int(a.get("status_every", 12)))
+        p = Poller(Client(conn), float(a.get("refresh_s", 60)))
+        p.refresh_status()
         for _ in range(int(a.get("warmup", 10))):
             p.poll()
             time.sleep(interval)

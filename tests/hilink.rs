@@ -269,7 +269,8 @@ async fn the_challenge_login_of_newer_firmwares() {
 #[tokio::test]
 async fn no_sim_or_no_signal_hold_messages_back_until_the_router_can_send() {
     let sim = sim_with(|_| {}).await;
-    let h = rig(&sim, "").await;
+    // The status (SIM, signal) is read every refresh_interval while all is well.
+    let h = rig(&sim, "    refresh_interval: 1").await;
     connected(&h).await;
     let room = bob_chat(&h).await;
     sim.set_fault(&Fault::NoSim);
@@ -293,6 +294,27 @@ async fn no_sim_or_no_signal_hold_messages_back_until_the_router_can_send() {
     connected(&h).await;
     until(&h, "SUCCESS", |h| h.status_names(&ev).contains(&"SUCCESS".to_string())).await;
     assert_eq!(sim.snapshot().sends.len(), 1);
+}
+
+#[tokio::test]
+async fn an_idle_poll_is_one_request_and_a_message_read_on_the_router_is_still_taken() {
+    let sim = sim_with(|_| {}).await;
+    let h = rig(&sim, "    refresh_interval: 2").await;
+    connected(&h).await;
+    let requests = |path: &str| sim.snapshot().counters.by_path.get(path).copied().unwrap_or(0);
+    let (polls, counts) = (requests("/api/monitoring/check-notifications"), requests("/api/sms/sms-count"));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let polls = requests("/api/monitoring/check-notifications") - polls;
+    let counts = requests("/api/sms/sms-count") - counts;
+    // Every 0.2 s a poll; the counts only every refresh_interval (2 s) with nothing unread.
+    assert!(polls >= 4 && counts <= 1, "{polls} polls, {counts} count reads");
+
+    // Read in the router's web page before the bridge saw it: not unread, taken all the
+    // same at the next full read.
+    let index = sim.inject_sms(BOB, "read in the web page").expect("stored");
+    assert!(sim.mark_read(index));
+    until(&h, "the read message", |h| bob_texts(h) == ["read in the web page"]).await;
+    until(&h, "the inbox to empty", |_| sim.snapshot().inbox.is_empty()).await;
 }
 
 #[tokio::test]

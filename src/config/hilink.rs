@@ -15,6 +15,9 @@ pub struct HilinkConfig {
     pub password: Option<String>,
     /// Seconds between polls of the inbox (fractions allowed, at least 0.1).
     pub poll_interval: f64,
+    /// Seconds between the reads a poll skips while nothing is unread: the counts and the
+    /// whole inbox (messages read in the router's web page), and SIM, signal and network.
+    pub refresh_interval: u64,
     /// The router's clock, which stamps messages in local time: an IANA zone such as
     /// `Europe/Berlin`, `UTC`, or an offset such as `+02:00`. Default: the system's.
     pub timezone: Option<String>,
@@ -41,6 +44,7 @@ impl Default for HilinkConfig {
             username: "admin".into(),
             password: None,
             poll_interval: 5.0,
+            refresh_interval: 60,
             timezone: None,
             keep_on_router: false,
             delivery_reports: true,
@@ -81,6 +85,9 @@ impl HilinkConfig {
         }
         if !(0.1..=86_400.0).contains(&self.poll_interval) {
             p.add(key("poll_interval"), "must be between 0.1 and 86400 seconds");
+        }
+        if !(1..=86_400).contains(&self.refresh_interval) {
+            p.add(key("refresh_interval"), "must be between 1 and 86400 seconds");
         }
         for (name, value) in [("request_timeout", self.request_timeout), ("send_timeout", self.send_timeout)] {
             if value == 0 {

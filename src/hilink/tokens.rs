@@ -99,11 +99,10 @@ impl Tokens {
     pub fn push_from_headers<'a>(&mut self, headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> usize {
         let mut n = 0;
         for (name, value) in headers {
-            let name = name.to_ascii_lowercase();
-            let is_token = matches!(
-                name.as_str(),
-                "__requestverificationtoken" | "__requestverificationtokenone" | "__requestverificationtokentwo"
-            );
+            let is_token =
+                ["__requestverificationtoken", "__requestverificationtokenone", "__requestverificationtokentwo"]
+                    .iter()
+                    .any(|t| name.eq_ignore_ascii_case(t));
             if is_token && self.push(value) {
                 n += 1;
             }

@@ -212,6 +212,13 @@ impl HilinkSim {
         self.inject(Incoming { content, sms_type: sms_type.into(), ..Incoming::sms(from, "") })
     }
 
+    /// Marks a message read, as opening it in the router's web page does; whether it was
+    /// there.
+    pub fn mark_read(&self, index: i64) -> bool {
+        let mut inner = self.state.inner.lock().unwrap();
+        inner.inbox.iter_mut().find(|m| m.index == index).map(|m| m.smstat = 1).is_some()
+    }
+
     pub fn set_fault(&self, f: &Fault) {
         let mut inner = self.state.inner.lock().unwrap();
         match *f {

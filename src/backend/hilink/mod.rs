@@ -109,6 +109,11 @@ impl HilinkBackend {
         }
     }
 
+    /// How often what a quiet poll skips is read all the same.
+    fn refresh_interval(&self) -> Duration {
+        Duration::from_secs(self.cfg.refresh_interval)
+    }
+
     fn set_storage(&self, inbox: Option<u64>, outbox: u64, max: Option<u64>) {
         let used = inbox.map_or("?".into(), |i| (i + outbox).to_string());
         let max = max.map_or("?".into(), |m| m.to_string());

@@ -1,5 +1,6 @@
-//! One poll of the inbox: notifications and counts, every page of the list, each message
-//! committed and only then deleted (or marked read).
+//! One poll of the inbox: the notifications; when something is unread (or now and then),
+//! the counts and every page of the list, each message committed and only then deleted (or
+//! marked read).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -32,6 +33,18 @@ pub(super) struct PollMemory {
     unreadable: Vec<String>,
     storage_full: bool,
     nearly_full: bool,
+    /// When the inbox is next read whatever the notifications say; None: at the next poll.
+    next_full_read: Option<Instant>,
+    /// The last full read left messages on the router (not yet taken, or not removed).
+    left_behind: bool,
+}
+
+impl PollMemory {
+    /// The next poll reads the counts and the inbox whatever the notifications say (a new
+    /// session: anything may have changed meanwhile).
+    pub(super) fn read_all_next(&mut self) {
+        self.next_full_read = None;
+    }
 }
 
 pub(super) async fn poll(
@@ -40,10 +53,23 @@ pub(super) async fn poll(
     sink: &EventSink,
     memory: &mut PollMemory,
 ) -> Result<usize, Trouble> {
-    // Both calls only save work and tell about storage: a firmware without one still has
-    // its inbox read.
+    // Only saves work and tells about storage: a firmware without it has its inbox read
+    // on every poll.
     let notes = optional(router.get("/api/monitoring/check-notifications").await)?;
-    let full = notes.as_ref().is_some_and(|n| n.text_of("SmsStorageFull").is_some_and(|v| v.trim() == "1"));
+    let note = |name: &str| notes.as_ref()?.text_of(name).and_then(|v| v.trim().parse::<u64>().ok());
+    let full = note("SmsStorageFull") == Some(1);
+    // An idle poll is this one request. Nothing unread is not always nothing to do: a
+    // message read in the router's web page is not unread (and is still bridged unless
+    // keep_on_router), and the storage numbers change with sends; so the inbox is also
+    // read every refresh_interval, after a new session, and while a message waits.
+    let quiet = note("UnreadMessage") == Some(0)
+        && full == memory.storage_full
+        && !memory.left_behind
+        && memory.assembling.is_empty()
+        && memory.next_full_read.is_some_and(|at| Instant::now() < at);
+    if quiet {
+        return Ok(0);
+    }
     let counts = optional(router.get("/api/sms/sms-count").await)?;
     let number = |name: &str| counts.as_ref()?.text_of(name).and_then(|v| v.trim().parse::<u64>().ok());
     let (inbox, unread) = (number("LocalInbox"), number("LocalUnread"));
@@ -52,14 +78,17 @@ pub(super) async fn poll(
     b.set_storage(inbox, outbox, max);
     let waiting = if b.cfg.keep_on_router { unread } else { inbox };
     if waiting == Some(0) && memory.assembling.is_empty() {
+        memory.left_behind = false;
+        memory.next_full_read = Some(Instant::now() + b.refresh_interval());
         return Ok(0);
     }
     let messages = list_all(router, sink, memory).await?;
-    let mut handled = 0;
+    let (mut taken, mut handled) = (0, 0);
     for m in messages {
         if b.cfg.keep_on_router && m.smstat == Some(1) {
             continue;
         }
+        taken += 1;
         if handle(b, router, sink, memory, &m).await? {
             handled += 1;
         }
@@ -70,6 +99,8 @@ pub(super) async fn poll(
             memory.assembling.remove(&index);
         }
     }
+    memory.left_behind = handled < taken;
+    memory.next_full_read = Some(Instant::now() + b.refresh_interval());
     Ok(handled)
 }
 
@@ -104,7 +135,7 @@ async fn list_all(router: &mut Router, sink: &EventSink, memory: &mut PollMemory
 }
 
 /// One message: committed (unless seen before), then removed from the router's list.
-/// Ok(false): left for a later poll.
+/// Ok(false): left on the router for a later poll.
 async fn handle(
     b: &HilinkBackend,
     router: &mut Router,
@@ -178,8 +209,7 @@ async fn handle(
     }
     memory.unmatched.remove(&print);
     memory.failing.remove(&print);
-    remove(b, router, m.index).await?;
-    Ok(true)
+    remove(b, router, m.index).await
 }
 
 /// A report as the core wants it, naming the oldest send to that number still waiting for
@@ -213,18 +243,19 @@ fn report(
     Some(DeliveryReport { message_id: id, status, detail, alt_ids: Vec::new() })
 }
 
-/// Deletes a committed message, or marks it read with `keep_on_router`.
-async fn remove(b: &HilinkBackend, router: &mut Router, index: i64) -> Result<(), Trouble> {
+/// Deletes a committed message, or marks it read with `keep_on_router`. Ok(false): it is
+/// still there.
+async fn remove(b: &HilinkBackend, router: &mut Router, index: i64) -> Result<bool, Trouble> {
     let (path, what) =
         if b.cfg.keep_on_router { ("/api/sms/set-read", "mark") } else { ("/api/sms/delete-sms", "delete") };
     let body = request(&[Field::text("Index", index)]);
     match router.post(path, body.into_bytes()).await {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(true),
         // Committed already: a failed delete is tried again on the next poll, and the
         // fingerprint keeps the message from being shown twice.
         Err(t @ (Trouble::Failed(_) | Trouble::Busy(_))) => {
             tracing::warn!(index, error = %t, "could not {what} a bridged message on the router; trying again later");
-            Ok(())
+            Ok(false)
         }
         Err(t) => Err(t),
     }

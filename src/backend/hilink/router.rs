@@ -1,14 +1,20 @@
 //! The router's web API as a session: the SessionID cookie, the token queue, login and
 //! logout, and one call at a time with the retries the error codes ask for.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use reqwest::Url;
+use reqwest::header::{CONTENT_TYPE, COOKIE, HeaderName, HeaderValue};
 
 use crate::hilink::errors::Error as CodecError;
 use crate::hilink::login::{LoginState, login_request, logout_request};
 use crate::hilink::xml::{Element, response};
 use crate::hilink::{ErrorClass, RouterError, Tokens, scram};
+
+const FORM: &str = "application/x-www-form-urlencoded; charset=UTF-8";
+const REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
+const VERIFICATION_TOKEN: HeaderName = HeaderName::from_static("__requestverificationtoken");
 
 /// Why a call did not work, sorted by what the link does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +49,8 @@ impl std::fmt::Display for Trouble {
 pub(super) struct Router {
     http: reqwest::Client,
     base: Url,
+    /// `base` joined with each path called so far.
+    urls: HashMap<String, Url>,
     username: String,
     password: Option<String>,
     tokens: Tokens,
@@ -77,6 +85,7 @@ impl Router {
         Ok(Router {
             http,
             base,
+            urls: HashMap::new(),
             username: username.into(),
             password,
             tokens: Tokens::new(),
@@ -89,8 +98,14 @@ impl Router {
         })
     }
 
-    fn url(&self, path: &str) -> Url {
-        self.base.join(path).unwrap_or_else(|_| self.base.clone())
+    /// The address of `path`, joined once per path.
+    fn url(&mut self, path: &str) -> Url {
+        if let Some(u) = self.urls.get(path) {
+            return u.clone();
+        }
+        let u = self.base.join(path).unwrap_or_else(|_| self.base.clone());
+        self.urls.insert(path.to_string(), u.clone());
+        u
     }
 
     /// One HTTP exchange. `token` goes in the verification header; `fresh` voids the old
@@ -103,22 +118,18 @@ impl Router {
         fresh: bool,
     ) -> Result<Vec<u8>, Trouble> {
         let url = self.url(path);
-        let mut req = match &body {
-            Some(b) => self
-                .http
-                .post(url)
-                .header("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")
-                .body(b.clone()),
+        let posting = body.is_some();
+        let mut req = match body {
+            Some(b) => self.http.post(url).header(CONTENT_TYPE, HeaderValue::from_static(FORM)).body(b),
             None => self.http.get(url),
         };
-        req = req.header("X-Requested-With", "XMLHttpRequest");
+        req = req.header(REQUESTED_WITH, HeaderValue::from_static("XMLHttpRequest"));
         if let Some(t) = &token {
-            req = req.header("__RequestVerificationToken", t);
+            req = req.header(VERIFICATION_TOKEN, t);
         }
         if let Some(c) = &self.cookie {
-            req = req.header("Cookie", c);
+            req = req.header(COOKIE, c);
         }
-        let posting = body.is_some();
         self.maybe_delivered = false;
         let answer = req.send().await.map_err(|e| {
             // A refused connection never reached the router; anything later may have.
@@ -131,9 +142,8 @@ impl Router {
         if fresh {
             self.tokens.clear();
         }
-        self.tokens.push_from_headers(
-            answer.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect::<Vec<_>>(),
-        );
+        self.tokens
+            .push_from_headers(answer.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))));
         let status = answer.status();
         let bytes = answer.bytes().await.map_err(|e| {
             self.maybe_delivered = posting;

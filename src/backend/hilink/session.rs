@@ -2,7 +2,7 @@
 //! trouble asks (a wrong password slowly, a lockout long), and connect again.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::receive::{PollMemory, poll};
 use super::router::{Router, Trouble};
@@ -10,8 +10,6 @@ use super::{HilinkBackend, Status};
 use crate::backend::{Backend, EventSink, LinkState};
 use crate::hilink::xml::Element;
 
-/// Polls between refreshes of what `backends` shows (SIM, signal, model).
-const STATUS_EVERY: u32 = 12;
 /// A wrong password is tried again this rarely at most: routers lock logins after a few.
 const BAD_CREDENTIALS_DELAY: Duration = Duration::from_secs(300);
 const LOCKED_OUT_DELAY: Duration = Duration::from_secs(1800);
@@ -66,7 +64,9 @@ async fn wait(b: &HilinkBackend, delay: Duration) -> bool {
 /// Polls until the session breaks (the trouble) or the link stops (None).
 async fn serve(b: &Arc<HilinkBackend>, sink: &EventSink, memory: &mut PollMemory) -> Option<Trouble> {
     let interval = Duration::from_secs_f64(b.cfg.poll_interval);
-    let mut polls = 0u32;
+    // What `backends` shows (SIM, signal, model) was read on connecting.
+    let mut next_status = Instant::now() + b.refresh_interval();
+    memory.read_all_next();
     let mut last_failure: Option<String> = None;
     loop {
         if stopped(b) {
@@ -75,9 +75,9 @@ async fn serve(b: &Arc<HilinkBackend>, sink: &EventSink, memory: &mut PollMemory
         let result = {
             let mut router = b.router.lock().await;
             let mut r = poll(b, &mut router, sink, memory).await.map(|_| ());
-            polls += 1;
-            if r.is_ok() && (polls.is_multiple_of(STATUS_EVERY) || b.state() != LinkState::Connected) {
+            if r.is_ok() && (Instant::now() >= next_status || b.state() != LinkState::Connected) {
                 r = refresh_status(b, sink, &mut router).await;
+                next_status = Instant::now() + b.refresh_interval();
             }
             r
         };
