@@ -365,7 +365,7 @@ async fn storage_nearly_full_and_full_are_told_once_each() {
     assert!(h.take_warnings().is_empty(), "told once");
     assert_eq!(bob_texts(&h).len(), 10);
     let details = router(&h).details().unwrap();
-    assert!(details.contains("storage 10/10") && details.contains("B315"), "{details}");
+    assert!(details.contains("storage 10/10 FULL") && details.contains("B315"), "{details}");
 }
 
 #[tokio::test]

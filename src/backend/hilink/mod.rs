@@ -114,10 +114,12 @@ impl HilinkBackend {
         Duration::from_secs(self.cfg.refresh_interval)
     }
 
-    fn set_storage(&self, inbox: Option<u64>, outbox: u64, max: Option<u64>) {
+    fn set_storage(&self, inbox: Option<u64>, outbox: u64, max: Option<u64>, full: bool) {
         let used = inbox.map_or("?".into(), |i| (i + outbox).to_string());
         let max = max.map_or("?".into(), |m| m.to_string());
-        self.status.lock().unwrap().storage = format!("{used}/{max}");
+        // A full router receives nothing: `backends` says so, not only the warning.
+        let full = if full { " FULL, nothing more is received" } else { "" };
+        self.status.lock().unwrap().storage = format!("{used}/{max}{full}");
     }
 }
 

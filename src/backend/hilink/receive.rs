@@ -75,7 +75,7 @@ pub(super) async fn poll(
     let (inbox, unread) = (number("LocalInbox"), number("LocalUnread"));
     let (outbox, max) = (number("LocalOutbox").unwrap_or(0), number("LocalMax"));
     storage_warnings(b, sink, memory, full, inbox.unwrap_or(0) + outbox, max);
-    b.set_storage(inbox, outbox, max);
+    b.set_storage(inbox, outbox, max, full);
     let waiting = if b.cfg.keep_on_router { unread } else { inbox };
     if waiting == Some(0) && memory.assembling.is_empty() {
         memory.left_behind = false;
