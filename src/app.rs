@@ -59,6 +59,8 @@ pub async fn run(config: Config) -> Result<(), String> {
     let server =
         tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await });
 
+    // The gateway for applications, when configured: an address in use fails the start.
+    let gateway = crate::api::start(bridge.clone()).await?;
     let starting = bridge.clone();
     let started = tokio::spawn(async move { starting.start().await });
     tokio::select! {
@@ -73,6 +75,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         b.stop().await;
     }
     server.abort();
+    if let Some(g) = gateway {
+        g.abort();
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! sms-bridge: a Matrix appservice bridge for SMS.
 
+pub mod api;
 pub mod app;
 pub mod appservice;
 pub mod at;

@@ -54,6 +54,18 @@ pub struct WapPush {
     pub data: Vec<u8>,
 }
 
+/// A message an application sent through the gateway, shown in its conversation's portal
+/// so the person and the applications share one history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppSent {
+    /// Our number it leaves from.
+    pub from: String,
+    pub to: String,
+    pub text: String,
+    /// Who sent it: a gateway user or a service.
+    pub by: String,
+}
+
 /// A message to send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutgoingSms {

@@ -126,6 +126,7 @@ fn describe(item: &DeadItem) -> String {
             Ok(InboxKind::Sms(sms)) => format!("SMS from {}: {}", sms.from, sms.text),
             Ok(InboxKind::WapPush(p)) => format!("MMS notification from {}", p.from),
             Ok(InboxKind::Report(r)) => format!("delivery report for {}", r.message_id),
+            Ok(InboxKind::AppSent(a)) => format!("copy of a message {} sent to {}: {}", a.by, a.to, a.text),
             Err(_) => item.what.clone(),
         },
         Queue::MatrixIn | Queue::MatrixOut => match serde_json::from_str::<serde_json::Value>(&item.what) {

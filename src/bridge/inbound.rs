@@ -53,6 +53,7 @@ impl Bridge {
                 InboxKind::WapPush(p) => {
                     self.accept_wap_push(item, p).await.map(|ev| relayed.extend(ev.map(|ev| (item.id, ev))))
                 }
+                InboxKind::AppSent(a) => self.show_app_sent(item, a).await.map(|ev| relayed.push((item.id, ev))),
             };
             if let Err(e) = result {
                 self.record_relayed(&mut relayed).await?;
@@ -136,7 +137,8 @@ impl Bridge {
         let (from, to) = match &item.item {
             InboxKind::Sms(sms) => (Address::parse(&sms.from, region), sms.to.as_str()),
             InboxKind::WapPush(p) => (Address::parse(&p.from, region), p.to.as_str()),
-            InboxKind::Report(_) => return Ok(None),
+            // Only a copy: the message itself went, and the application was told.
+            InboxKind::Report(_) | InboxKind::AppSent(_) => return Ok(None),
         };
         let what = match &item.item {
             InboxKind::Sms(sms) => {
@@ -153,6 +155,21 @@ impl Bridge {
             return Ok(Some((Target::Room(room), body)));
         }
         Ok(self.link_owner(&item.backend_id).filter(|o| !o.is_empty()).map(|o| (Target::Owner(o), body)))
+    }
+
+    /// Shows a message an application sent in its conversation's portal, posted by the
+    /// bot; returns the event id.
+    async fn show_app_sent(&self, item: &InboxItem, a: &crate::message::AppSent) -> Result<String, BridgeError> {
+        let owner = self
+            .link_owner(&item.backend_id)
+            .ok_or_else(|| BridgeError::Other(format!("message on unknown link {:?}", item.backend_id)))?;
+        let to = Address::parse_cached(&a.to, self.config.bridge.default_region.as_deref());
+        let portal = self.ensure_portal_at(&item.backend_id, &a.from, &to, &owner).await?;
+        let mut portal = self.usable_portal(portal, &to).await?;
+        let txn = format!("app-sent-{}", item.id);
+        let content = json!({ "msgtype": "m.notice", "body": format!("📤 {} (sent by {})", a.text, a.by) });
+        let post = GhostPost { ghost: &self.bot, txn: &txn, content: &content, ts: None, retry: item.attempts > 0 };
+        self.send_as_ghost(&mut portal, &to, &post).await
     }
 
     /// Posts an SMS to its portal; returns the event id (recorded by the caller).
@@ -239,7 +256,7 @@ impl Bridge {
             } else if delivered == parts && job.state == OutState::Sent {
                 Store::set_out_state_tx(tx, job.id, OutState::Delivered, None)?;
                 self.status_tx(tx, room, ev, Update::delivered(&[&ghost]))?;
-                if self.config.matrix.delivery_receipts {
+                if self.config.matrix.delivery_receipts && !room.is_empty() {
                     Store::enqueue_matrix(tx, room, &ghost, "receipt", "m.read", &json!({ "event_id": ev }))?;
                 }
             }
@@ -254,6 +271,7 @@ fn conversation_of(item: &InboxItem) -> Option<(&str, &str)> {
     match &item.item {
         InboxKind::Sms(sms) => Some((item.backend_id.as_str(), sms.from.as_str())),
         InboxKind::WapPush(p) => Some((item.backend_id.as_str(), p.from.as_str())),
+        InboxKind::AppSent(a) => Some((item.backend_id.as_str(), a.to.as_str())),
         InboxKind::Report(_) => None,
     }
 }

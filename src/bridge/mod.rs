@@ -5,6 +5,7 @@ mod commands;
 mod dead;
 mod events;
 mod failpoint;
+pub mod gateway;
 mod health;
 mod inbound;
 mod keyed_lock;
@@ -95,6 +96,9 @@ pub struct Wakers {
     pub matrix_out: Arc<Notify>,
     pub mms: Arc<Notify>,
     pub mms_out: Arc<Notify>,
+    /// Applications' messages changed state.
+    pub api: Arc<Notify>,
+    pub callbacks: Arc<Notify>,
 }
 
 pub struct Bridge {
@@ -109,6 +113,8 @@ pub struct Bridge {
     portal_locks: KeyedLock,
     room_version: Mutex<Option<String>>,
     health: health::Health,
+    /// Callbacks to applications (dlr-url, callback_url, webhooks).
+    callbacks_http: reqwest::Client,
 }
 
 impl Bridge {
@@ -133,6 +139,11 @@ impl Bridge {
             portal_locks: KeyedLock::default(),
             room_version: Mutex::default(),
             health: health::Health::default(),
+            callbacks_http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("an HTTP client"),
         })
     }
 
@@ -232,6 +243,10 @@ impl Bridge {
         tasks.push(tokio::spawn(mms_out::run(self.clone())));
         tasks.push(tokio::spawn(self.clone().watch_links(state_rx)));
         tasks.push(tokio::spawn(self.clone().watch_warnings(warn_rx)));
+        if self.config.gateway.is_some() {
+            tasks.push(tokio::spawn(gateway::run_changes(self.clone())));
+            tasks.push(tokio::spawn(gateway::run_callbacks(self.clone())));
+        }
         tasks.push(tokio::spawn(self.clone().housekeeping()));
         tasks.push(tokio::spawn(self.clone().probe_homeserver()));
         tracing::info!(backends = self.backends.len(), "bridge started");
@@ -354,6 +369,10 @@ impl Bridge {
 
     /// Queues a notice from the bot.
     pub(crate) fn notice_tx(&self, tx: &rusqlite::Transaction, room_id: &str, body: &str) -> Result<(), StoreError> {
+        // An application's message has no room of its own: it is told through the gateway.
+        if room_id.is_empty() {
+            return Ok(());
+        }
         Store::enqueue_matrix(tx, room_id, &self.bot, "message", "m.room.message", &status::notice(body)).map(|_| ())
     }
 
@@ -365,7 +384,7 @@ impl Bridge {
         event_id: &str,
         update: status::Update,
     ) -> Result<(), StoreError> {
-        if !self.config.matrix.message_status_events {
+        if !self.config.matrix.message_status_events || room_id.is_empty() {
             return Ok(());
         }
         let content = status::status_content(event_id, &update);

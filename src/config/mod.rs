@@ -2,6 +2,7 @@
 
 mod appservice;
 mod backends;
+mod gateway;
 mod bridge;
 mod hilink;
 mod homeserver;
@@ -20,6 +21,7 @@ use serde::Deserialize;
 
 pub use appservice::{AppserviceConfig, BotConfig};
 pub use backends::{BackendConfig, BackendKind, TestBackendConfig};
+pub use gateway::{GatewayConfig, GatewayUser, Webhook};
 pub use bridge::{BridgeConfig, Permission};
 pub use hilink::HilinkConfig;
 pub use homeserver::HomeserverConfig;
@@ -52,6 +54,9 @@ pub struct Config {
     pub backends: Vec<BackendConfig>,
     #[serde(default)]
     pub logging: LoggingConfig,
+    /// The API for applications; off when absent.
+    #[serde(default)]
+    pub gateway: Option<GatewayConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,6 +155,10 @@ impl Config {
         self.sms.validate(&mut p);
         self.mms.validate(&mut p);
         backends::validate_all(&self.backends, &self.bridge, &mut p);
+        if let Some(g) = &self.gateway {
+            let ids: Vec<String> = self.backends.iter().map(|b| b.id.clone()).collect();
+            g.validate(&ids, &mut p);
+        }
         self.logging.validate(&mut p);
         p
     }

@@ -4,7 +4,7 @@ use rusqlite::{Transaction, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Result, Store, now_ms};
-use crate::message::{DeliveryReport, ReceivedSms, WapPush};
+use crate::message::{AppSent, DeliveryReport, ReceivedSms, WapPush};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -12,6 +12,7 @@ pub enum InboxKind {
     Sms(ReceivedSms),
     Report(DeliveryReport),
     WapPush(WapPush),
+    AppSent(AppSent),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +36,7 @@ impl Store {
             InboxKind::Sms(sms) => ("sms", Some(format!("{backend_id}/{}", sms.from))),
             InboxKind::Report(_) => ("report", None),
             InboxKind::WapPush(p) => ("wap_push", Some(format!("{backend_id}/{}", p.from))),
+            InboxKind::AppSent(a) => ("app_sent", Some(format!("{backend_id}/{}", a.to))),
         };
         let now = now_ms();
         tx.prepare_cached(

@@ -1,5 +1,6 @@
 //! Durable state in SQLite (WAL). Everything the bridge acknowledges is committed here first.
 
+mod gateway;
 mod inbox;
 mod link_seen;
 mod matrix_in;
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, Transaction};
 
+pub use gateway::{ApiMessage, Callback, NewApiMessage, NewCallback};
 pub use inbox::{InboxItem, InboxKind};
 pub use matrix_in::PendingEvent;
 pub use matrix_out::MatrixJob;
@@ -42,6 +44,8 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
     #[error("database: bad JSON in {what}: {source}")]
     Json { what: &'static str, source: serde_json::Error },
+    #[error("database: {0}")]
+    Other(String),
 }
 
 /// A shared handle; calls are short and synchronous, so a mutex is enough.

@@ -21,7 +21,7 @@ pub enum OutState {
 }
 
 impl OutState {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             OutState::Queued => "queued",
             OutState::Sending => "sending",

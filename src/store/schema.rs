@@ -226,6 +226,39 @@ CREATE TABLE link_seen (
 );
 CREATE INDEX link_seen_age ON link_seen (seen_at);
 "#,
+    // 6: messages applications sent through the gateway, and the callbacks owed to them.
+    r#"
+CREATE TABLE api_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user TEXT NOT NULL,
+    backend_id TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    body TEXT NOT NULL,
+    outbox_id INTEGER NOT NULL UNIQUE REFERENCES outbox(id),
+    -- The outbox state last told to the application.
+    state TEXT NOT NULL DEFAULT 'queued',
+    dlr_mask INTEGER NOT NULL DEFAULT 0,
+    dlr_url TEXT,
+    callback_url TEXT,
+    client_ref TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE callbacks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    url TEXT NOT NULL,
+    -- NULL: a GET (Kannel's dlr-url); else the JSON body POSTed.
+    body TEXT,
+    -- Whose secret signs it: a gateway user or webhook name; NULL: unsigned.
+    signer TEXT,
+    state TEXT NOT NULL DEFAULT 'new',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX callbacks_due ON callbacks (next_attempt_at) WHERE state = 'new';
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

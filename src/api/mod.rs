@@ -1,0 +1,41 @@
+//! The HTTP API for applications (the `gateway:` section): Kannel's `sendsms` for
+//! existing scripts, and a JSON API for new code. Every answer that accepts a message is
+//! given only after the message is committed.
+
+mod json;
+mod sendsms;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::bridge::Bridge;
+
+pub fn router(bridge: Arc<Bridge>) -> Router {
+    Router::new()
+        .route("/cgi-bin/sendsms", get(sendsms::get).post(sendsms::post))
+        .route("/api/v1/messages", post(json::send))
+        .route("/api/v1/messages/{id}", get(json::status))
+        .with_state(bridge)
+}
+
+/// Binds the gateway's address (so a bad one fails the start) and serves it in a task;
+/// None when the gateway is not configured.
+pub async fn start(bridge: Arc<Bridge>) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+    let Some(g) = &bridge.config.gateway else { return Ok(None) };
+    let addr = g.listen.clone();
+    let listener =
+        tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("gateway: cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, "gateway for applications listening");
+    Ok(Some(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router(bridge)).await {
+            tracing::error!(error = %e, "gateway stopped");
+        }
+    })))
+}
+
+/// Constant-time comparison of a secret.
+fn same_secret(a: &str, b: &str) -> bool {
+    ring::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+}

@@ -1,0 +1,72 @@
+//! `GET/POST /cgi-bin/sendsms`, as Kannel's smsbox answers it.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::bridge::Bridge;
+use crate::bridge::gateway::{ApiSend, SubmitError};
+use crate::gateway::kannel::{Payload, SendsmsError, accepted_answer, parse_sendsms};
+
+pub(super) async fn get(State(bridge): State<Arc<Bridge>>, RawQuery(query): RawQuery) -> Response {
+    handle(&bridge, query.unwrap_or_default().as_bytes())
+}
+
+pub(super) async fn post(State(bridge): State<Arc<Bridge>>, RawQuery(query): RawQuery, body: Bytes) -> Response {
+    // Kannel takes the parameters from the query, or from a form body.
+    let raw = match query {
+        Some(q) if !q.is_empty() => q.into_bytes(),
+        _ => body.to_vec(),
+    };
+    handle(&bridge, &raw)
+}
+
+fn answer((status, text): (u16, String)) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [("Content-Type", "text/html; charset=UTF-8")], text).into_response()
+}
+
+fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
+    let req = match parse_sendsms(raw) {
+        Ok(r) => r,
+        Err(e) => return answer(e.answer()),
+    };
+    let Some(gateway) = &bridge.config.gateway else { return answer(SendsmsError::Unauthorized.answer()) };
+    let user = gateway
+        .user(&req.user)
+        .filter(|u| u.password.as_deref().is_some_and(|p| super::same_secret(p, &req.password)));
+    let Some(user) = user else {
+        tracing::warn!(user = %req.user, "sendsms: authorization failed");
+        return answer(SendsmsError::Unauthorized.answer());
+    };
+    let text = match &req.payload {
+        Payload::Text(t) => t.clone(),
+        Payload::Binary(_) => {
+            return answer((400, "Binary messages (coding=1, udh) are not supported by this gateway".into()));
+        }
+    };
+    let mut queued_ids = Vec::new();
+    for to in &req.recipients {
+        let send = ApiSend {
+            link: req.smsc.clone(),
+            to: to.clone(),
+            text: text.clone(),
+            dlr_mask: req.dlr_mask.unwrap_or(0),
+            dlr_url: req.dlr_url.clone(),
+            ..ApiSend::default()
+        };
+        match bridge.submit(user, &send) {
+            Ok(s) => queued_ids.push(s.id),
+            Err(SubmitError::Forbidden(why)) => return answer((403, format!("Forbidden: {why}"))),
+            Err(SubmitError::Refused(why)) => return answer((400, why)),
+            Err(SubmitError::Bridge(e)) => {
+                tracing::error!(error = %e, "sendsms: could not queue the message");
+                return answer((503, "Sending failed.".into()));
+            }
+        }
+    }
+    answer(accepted_answer(false, queued_ids.len()))
+}

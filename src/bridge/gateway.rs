@@ -1,0 +1,278 @@
+//! Messages applications send through the gateway: queued like a Matrix message (same
+//! outbox, same retries), shown in the conversation's portal, and each change of state
+//! told back to the application (Kannel's dlr-url, the JSON API's callback) through a
+//! durable queue of callbacks, signed and retried.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ring::hmac;
+use serde_json::json;
+
+use super::{Bridge, BridgeError};
+use crate::config::GatewayUser;
+use crate::gateway::kannel::{Dlr, dlr_mask, expand_dlr_url};
+use crate::message::AppSent;
+use crate::phone::Address;
+use crate::store::{ApiMessage, Callback, InboxKind, NewApiMessage, NewCallback, NewOutJob, Portal, Store, now_ms};
+
+/// How long a callback is retried before it is given up (and kept, with its error).
+const CALLBACK_WINDOW_MS: i64 = 3 * 24 * 3600 * 1000;
+
+/// One message an application asks to send.
+#[derive(Debug, Clone, Default)]
+pub struct ApiSend {
+    /// A link id; None: the user's default, or the only link.
+    pub link: Option<String>,
+    pub to: String,
+    pub text: String,
+    pub dlr_mask: u8,
+    pub dlr_url: Option<String>,
+    pub callback_url: Option<String>,
+    pub client_ref: Option<String>,
+}
+
+/// Committed: the application may be told "accepted".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    pub id: i64,
+    pub link: String,
+    pub parts: usize,
+    pub encoding: &'static str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The request cannot be sent as it is (no such link, not a number, too long).
+    #[error("{0}")]
+    Refused(String),
+    /// The user may not use this link.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Bridge(#[from] BridgeError),
+}
+
+impl From<crate::store::StoreError> for SubmitError {
+    fn from(e: crate::store::StoreError) -> Self {
+        SubmitError::Bridge(e.into())
+    }
+}
+
+impl Bridge {
+    /// Queues a message from an application; Ok once it is committed.
+    pub fn submit(&self, user: &GatewayUser, req: &ApiSend) -> Result<Submitted, SubmitError> {
+        let link = match req.link.as_deref().or(user.default_link.as_deref()) {
+            Some(l) => l.to_string(),
+            None if self.backends.len() == 1 => self.backends.keys().next().cloned().unwrap_or_default(),
+            None => return Err(SubmitError::Refused("name the link to send through (smsc= or via)".into())),
+        };
+        let Some(backend) = self.backends.get(&link) else {
+            return Err(SubmitError::Refused(format!("no link {link:?}")));
+        };
+        if !user.may_use(&link) {
+            return Err(SubmitError::Forbidden(format!("{} may not send through {link}", user.username)));
+        }
+        let to = Address::parse(req.to.trim(), self.config.bridge.default_region.as_deref());
+        let Some(destination) = to.destination.clone() else {
+            return Err(SubmitError::Refused(format!("{:?} is not a number SMS can go to", req.to)));
+        };
+        if req.text.is_empty() {
+            return Err(SubmitError::Refused("the text is empty".into()));
+        }
+        let (encoding, _, ends) = crate::sms::split::split_buffer(&req.text, &self.config.sms.split_options())
+            .map_err(|e| SubmitError::Refused(e.what))?;
+        let owner = self.link_owner(&link).unwrap_or_default();
+        let local = backend.number().to_string();
+        let portal = self.store.claim_portal(&Portal {
+            id: 0,
+            local_number: local.clone(),
+            remote_key: to.key.clone(),
+            remote_display: to.display.clone(),
+            remote_destination: to.destination.clone(),
+            backend_id: link.clone(),
+            owner,
+            room_id: None,
+            owner_left: false,
+            generation: 0,
+        })?;
+        // The outbox knows a message by its event; an application's has none.
+        let event_id = format!("api:{:016x}", rand::random::<u64>());
+        let id = self.store.tx(|tx| {
+            let job = NewOutJob {
+                portal_id: portal.id,
+                backend_id: &link,
+                room_id: "",
+                event_id: &event_id,
+                destination: &destination,
+                body: &req.text,
+                expires_at: now_ms() + self.config.bridge.outbound_expiry as i64 * 1000,
+                sender: None,
+            };
+            let outbox_id = Store::enqueue_out(tx, &job)?.ok_or_else(|| {
+                crate::store::StoreError::Other(format!("outbox refused a new job for event {event_id}"))
+            })?;
+            let id = Store::insert_api_message_tx(
+                tx,
+                &NewApiMessage {
+                    user: &user.username,
+                    backend_id: &link,
+                    destination: &destination,
+                    body: &req.text,
+                    outbox_id,
+                    dlr_mask: req.dlr_mask,
+                    dlr_url: req.dlr_url.as_deref(),
+                    callback_url: req.callback_url.as_deref(),
+                    client_ref: req.client_ref.as_deref(),
+                },
+            )?;
+            let copy = AppSent { from: local.clone(), to: destination.clone(), text: req.text.clone(), by: user.username.clone() };
+            Store::insert_inbox_tx(tx, &link, &InboxKind::AppSent(copy))?;
+            Ok(id)
+        })?;
+        self.wake_outbox(&link);
+        self.wake.inbox.notify_one();
+        let encoding = match encoding {
+            crate::sms::split::TextEncoding::Ucs2 => "ucs2",
+            crate::sms::split::TextEncoding::EightBit => "8bit",
+            crate::sms::split::TextEncoding::Gsm7(_) => "gsm7",
+        };
+        tracing::info!(api = id, user = %user.username, %link, to = %destination, "message from an application queued");
+        Ok(Submitted { id, link, parts: ends.len(), encoding })
+    }
+
+    /// Tells applications what became of their messages: each change of outbox state
+    /// becomes the callbacks it asked for, in the commit that records it as told.
+    pub async fn drain_api_changes(&self) -> Result<bool, BridgeError> {
+        let changes = self.store.api_changes(100)?;
+        let Some(gateway) = &self.config.gateway else { return Ok(false) };
+        for (m, state, error) in &changes {
+            let sent_before = matches!(m.state.as_str(), "sent" | "delivered");
+            self.store.tx(|tx| {
+                Store::set_api_state_tx(tx, m.id, state)?;
+                if let Some(url) = m.dlr_url.as_deref()
+                    && let Some(kind) = dlr_kind(state, sent_before)
+                    && m.dlr_mask & kind != 0
+                {
+                    let dlr = self.dlr(m, kind, error.as_deref());
+                    let url = expand_dlr_url(url, &dlr);
+                    Store::enqueue_callback_tx(tx, &NewCallback { url: &url, body: None, signer: None })?;
+                }
+                if let Some(url) = m.callback_url.as_deref()
+                    && state != "sending"
+                {
+                    let body = json!({
+                        "id": m.id, "status": state, "to": m.destination, "via": m.backend_id,
+                        "error": error, "client_ref": m.client_ref, "at": now_ms(),
+                    })
+                    .to_string();
+                    let signer = gateway.user(&m.user).map(|u| u.username.as_str());
+                    Store::enqueue_callback_tx(tx, &NewCallback { url, body: Some(&body), signer })?;
+                }
+                Ok(())
+            })?;
+        }
+        if !changes.is_empty() {
+            self.wake.callbacks.notify_one();
+        }
+        Ok(changes.len() == 100)
+    }
+
+    fn dlr(&self, m: &ApiMessage, kind: u8, error: Option<&str>) -> Dlr {
+        let sender = self.backends.get(&m.backend_id).map(|b| b.number().to_string()).unwrap_or_default();
+        Dlr {
+            kind,
+            receiver: m.destination.clone(),
+            sender,
+            timestamp: now_ms() / 1000,
+            smsc_id: m.backend_id.clone(),
+            message_id: m.id.to_string(),
+            answer: error.unwrap_or_default().to_string(),
+            service: m.user.clone(),
+            ..Dlr::default()
+        }
+    }
+
+    /// Makes the callbacks that are due: true if there may be more.
+    pub async fn drain_callbacks(&self) -> Result<bool, BridgeError> {
+        let due = self.store.due_callbacks(20)?;
+        for cb in &due {
+            match self.call_back(cb).await {
+                Ok(()) => self.store.settle_callback(cb.id, "done", None)?,
+                Err(e) if now_ms() - cb.created_at > CALLBACK_WINDOW_MS => {
+                    tracing::error!(callback = cb.id, url = %cb.url, error = %e, "callback given up after three days");
+                    self.store.settle_callback(cb.id, "dead", Some(&e))?;
+                }
+                Err(e) => {
+                    let at = now_ms() + crate::store::backoff_ms(cb.attempts + 1, self.config.bridge.max_backoff as i64 * 1000);
+                    tracing::warn!(callback = cb.id, url = %cb.url, error = %e, "callback failed; will retry");
+                    self.store.retry_callback(cb.id, at, &e)?;
+                }
+            }
+        }
+        Ok(due.len() == 20)
+    }
+
+    async fn call_back(&self, cb: &Callback) -> Result<(), String> {
+        let req = match &cb.body {
+            None => self.callbacks_http.get(&cb.url),
+            Some(body) => {
+                let mut req = self.callbacks_http.post(&cb.url).header("Content-Type", "application/json");
+                let secret = cb.signer.as_deref().and_then(|s| self.signing_secret(s));
+                if let Some(secret) = secret {
+                    let ts = (now_ms() / 1000).to_string();
+                    req = req.header("X-Timestamp", &ts).header("X-Signature", sign(secret, &ts, body));
+                }
+                req.body(body.clone())
+            }
+        };
+        let answer = req.send().await.map_err(|e| e.to_string())?;
+        if answer.status().is_success() { Ok(()) } else { Err(format!("HTTP {}", answer.status())) }
+    }
+
+    fn signing_secret(&self, signer: &str) -> Option<&str> {
+        let g = self.config.gateway.as_ref()?;
+        if let Some(hook) = signer.strip_prefix("webhook:") {
+            return g.webhooks.get(hook.parse::<usize>().ok()?)?.secret.as_deref();
+        }
+        g.user(signer)?.signing_secret()
+    }
+}
+
+/// `sha256=<hex>` of HMAC-SHA256(secret, timestamp + "." + body).
+pub fn sign(secret: &str, timestamp: &str, body: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = hmac::sign(&key, format!("{timestamp}.{body}").as_bytes());
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+/// Which Kannel report a change of state is: SMSC accepted (8) or rejected (16),
+/// delivered (1) or not (2).
+fn dlr_kind(state: &str, sent_before: bool) -> Option<u8> {
+    match state {
+        "sent" => Some(dlr_mask::SMSC_SUCCESS),
+        "delivered" => Some(dlr_mask::DELIVERED),
+        "failed" | "dead" if sent_before => Some(dlr_mask::FAILED),
+        "failed" | "dead" => Some(dlr_mask::SMSC_FAIL),
+        _ => None,
+    }
+}
+
+pub(super) async fn run_changes(bridge: Arc<Bridge>) {
+    let wake = bridge.wake.api.clone();
+    super::work_loop("gateway", &wake, Duration::from_secs(1), || {
+        let b = bridge.clone();
+        async move { b.drain_api_changes().await }
+    })
+    .await
+}
+
+pub(super) async fn run_callbacks(bridge: Arc<Bridge>) {
+    let wake = bridge.wake.callbacks.clone();
+    super::work_loop("callbacks", &wake, Duration::from_secs(2), || {
+        let b = bridge.clone();
+        async move { b.drain_callbacks().await }
+    })
+    .await
+}

@@ -1,0 +1,193 @@
+//! What the gateway owes applications: the messages they sent (whose outbox state they
+//! are told about) and the callbacks (dlr-url, callback_url, webhooks) still to be made.
+
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+use super::{Result, Store, now_ms};
+
+pub struct NewApiMessage<'a> {
+    pub user: &'a str,
+    pub backend_id: &'a str,
+    pub destination: &'a str,
+    pub body: &'a str,
+    pub outbox_id: i64,
+    pub dlr_mask: u8,
+    pub dlr_url: Option<&'a str>,
+    pub callback_url: Option<&'a str>,
+    pub client_ref: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiMessage {
+    pub id: i64,
+    pub user: String,
+    pub backend_id: String,
+    pub destination: String,
+    pub body: String,
+    pub outbox_id: i64,
+    /// The outbox state last told to the application.
+    pub state: String,
+    pub dlr_mask: u8,
+    pub dlr_url: Option<String>,
+    pub callback_url: Option<String>,
+    pub client_ref: Option<String>,
+    pub created_at: i64,
+}
+
+const COLS: &str = "id, user, backend_id, destination, body, outbox_id, state, dlr_mask, dlr_url, callback_url, client_ref, created_at";
+
+fn api_message(r: &Row) -> rusqlite::Result<ApiMessage> {
+    Ok(ApiMessage {
+        id: r.get(0)?,
+        user: r.get(1)?,
+        backend_id: r.get(2)?,
+        destination: r.get(3)?,
+        body: r.get(4)?,
+        outbox_id: r.get(5)?,
+        state: r.get(6)?,
+        dlr_mask: r.get(7)?,
+        dlr_url: r.get(8)?,
+        callback_url: r.get(9)?,
+        client_ref: r.get(10)?,
+        created_at: r.get(11)?,
+    })
+}
+
+pub struct NewCallback<'a> {
+    pub url: &'a str,
+    /// None: a GET.
+    pub body: Option<&'a str>,
+    pub signer: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback {
+    pub id: i64,
+    pub url: String,
+    pub body: Option<String>,
+    pub signer: Option<String>,
+    pub attempts: u32,
+    pub created_at: i64,
+}
+
+impl Store {
+    pub fn insert_api_message_tx(tx: &Transaction, m: &NewApiMessage) -> Result<i64> {
+        let now = now_ms();
+        tx.prepare_cached(
+            "INSERT INTO api_messages (user, backend_id, destination, body, outbox_id, dlr_mask, dlr_url, callback_url,
+             client_ref, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        )?
+        .execute(params![
+            m.user,
+            m.backend_id,
+            m.destination,
+            m.body,
+            m.outbox_id,
+            m.dlr_mask,
+            m.dlr_url,
+            m.callback_url,
+            m.client_ref,
+            now
+        ])?;
+        Ok(tx.last_insert_rowid())
+    }
+
+    pub fn api_message(&self, id: i64) -> Result<Option<ApiMessage>> {
+        self.with(|c| {
+            let sql = format!("SELECT {COLS} FROM api_messages WHERE id = ?1");
+            Ok(c.query_row(&sql, [id], api_message).optional()?)
+        })
+    }
+
+    /// Messages whose outbox state moved on since the application was last told, with
+    /// the new state and the outbox's last error.
+    pub fn api_changes(&self, limit: usize) -> Result<Vec<(ApiMessage, String, Option<String>)>> {
+        self.with(|c| {
+            let cols: Vec<String> = COLS.split(", ").map(|c| format!("a.{c}")).collect();
+            let sql = format!(
+                "SELECT {}, o.state, o.last_error FROM api_messages a JOIN outbox o ON o.id = a.outbox_id
+                 WHERE a.state != o.state ORDER BY a.id LIMIT ?1",
+                cols.join(", ")
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map([limit as i64], |r| Ok((api_message(r)?, r.get(12)?, r.get(13)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    pub fn set_api_state_tx(tx: &Transaction, id: i64, state: &str) -> Result<()> {
+        tx.prepare_cached("UPDATE api_messages SET state = ?2, updated_at = ?3 WHERE id = ?1")?
+            .execute(params![id, state, now_ms()])?;
+        Ok(())
+    }
+
+    /// Per part of a message: (part, link message id, state).
+    pub fn api_parts(&self, outbox_id: i64) -> Result<Vec<(u8, String, String)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT part, backend_msg_id, state FROM message_map WHERE outbox_id = ?1 ORDER BY part",
+            )?;
+            let rows = stmt.query_map([outbox_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    pub fn enqueue_callback_tx(tx: &Transaction, cb: &NewCallback) -> Result<i64> {
+        let now = now_ms();
+        tx.prepare_cached(
+            "INSERT INTO callbacks (url, body, signer, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+        )?
+        .execute(params![cb.url, cb.body, cb.signer, now])?;
+        Ok(tx.last_insert_rowid())
+    }
+
+    pub fn due_callbacks(&self, limit: usize) -> Result<Vec<Callback>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, url, body, signer, attempts, created_at FROM callbacks
+                 WHERE state = 'new' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![now_ms(), limit as i64], |r| {
+                Ok(Callback {
+                    id: r.get(0)?,
+                    url: r.get(1)?,
+                    body: r.get(2)?,
+                    signer: r.get(3)?,
+                    attempts: r.get(4)?,
+                    created_at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// A callback made ('done') or given up ('dead', kept with its error).
+    pub fn settle_callback(&self, id: i64, state: &str, error: Option<&str>) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached("UPDATE callbacks SET state = ?2, last_error = ?3, attempts = attempts + 1 WHERE id = ?1")?
+                .execute(params![id, state, error])?;
+            Ok(())
+        })
+    }
+
+    pub fn retry_callback(&self, id: i64, at: i64, error: &str) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "UPDATE callbacks SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+            )?
+            .execute(params![id, at, error])?;
+            Ok(())
+        })
+    }
+
+    /// (waiting, given up) callbacks.
+    pub fn callback_counts(&self) -> Result<(i64, i64)> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT coalesce(sum(state = 'new'), 0), coalesce(sum(state = 'dead'), 0) FROM callbacks",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+    }
+}

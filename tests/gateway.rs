@@ -1,0 +1,203 @@
+//! The gateway for applications: Kannel's `sendsms` as Kannel clients call it, and the
+//! JSON API with signed, durable callbacks; with the bridge core, a test link and an
+//! in-memory homeserver.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use common::core::{BOB, CONFIG, Harness};
+use serde_json::{Value, json};
+use sms_bridge::backend::DeliveryStatus;
+
+const TOKEN: &str = "tok-0123456789abcdef";
+
+fn config() -> &'static str {
+    Box::leak(
+        format!(
+            "{CONFIG}gateway:\n  listen: 127.0.0.1:0\n  users:\n    - username: app\n      password: s3cret\n      token: {TOKEN}\n      secret: sign-me\n"
+        )
+        .into_boxed_str(),
+    )
+}
+
+/// The gateway's HTTP API on a free port; its base URL.
+async fn serve(h: &Harness) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = sms_bridge::api::router(h.bridge.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// What an application's callback endpoint received: (query or body, headers).
+#[derive(Clone, Default)]
+struct Received(Arc<Mutex<Vec<(String, HeaderMap)>>>);
+
+impl Received {
+    fn all(&self) -> Vec<(String, HeaderMap)> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// An application's endpoint for dlr-url GETs and callback POSTs, on `listener`.
+fn app_endpoint(listener: tokio::net::TcpListener) -> Received {
+    let got = Received::default();
+    let app = axum::Router::new()
+        .route(
+            "/dlr",
+            get(|State(r): State<Received>, RawQuery(q): RawQuery, h: HeaderMap| async move {
+                r.0.lock().unwrap().push((q.unwrap_or_default(), h));
+                "ok"
+            }),
+        )
+        .route(
+            "/cb",
+            post(|State(r): State<Received>, h: HeaderMap, body: String| async move {
+                r.0.lock().unwrap().push((body, h));
+                "ok"
+            }),
+        )
+        .with_state(got.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    got
+}
+
+/// Runs the bridge and the gateway's workers until `done`.
+async fn until(h: &Harness, what: &str, done: impl Fn(&Harness) -> bool) {
+    let end = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        h.make_due();
+        h.settle().await;
+        h.bridge.drain_api_changes().await.unwrap();
+        h.bridge.drain_callbacks().await.unwrap();
+        if done(h) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < end, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+async fn http_get(url: &str) -> (u16, String) {
+    let r = reqwest::get(url).await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn sendsms_as_kannel_clients_call_it() {
+    let h = Harness::new_with(config()).await;
+    let base = serve(&h).await;
+    let dlr_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dlr_base = format!("http://{}", dlr_listener.local_addr().unwrap());
+    let dlrs = app_endpoint(dlr_listener);
+
+    // The reply-back tutorial's request: coding=2 without a charset is UTF-16BE, 😀.
+    let (status, body) =
+        http_get(&format!("{base}/cgi-bin/sendsms?username=app&password=s3cret&to=15551234567&coding=2&text=%D8%3D%DE%00"))
+            .await;
+    assert_eq!((status, body.as_str()), (202, "0: Accepted for delivery"));
+    // Answered only after the commit: the message is in the outbox already.
+    let queued: i64 = h.sql().query_row("SELECT count(*) FROM outbox WHERE body = '😀'", [], |r| r.get(0)).unwrap();
+    assert_eq!(queued, 1);
+    until(&h, "the emoji sent", |h| h.backend.sent().iter().any(|s| s.text == "😀")).await;
+
+    // Several recipients (space-separated, `+` in a query), a dlr-url with escapes.
+    let dlr_url = format!("{dlr_base}/dlr?type=%d&to=%p&from=%P&smsc=%i&id=%I");
+    let url = reqwest::Url::parse_with_params(
+        &format!("{base}/cgi-bin/sendsms"),
+        &[
+            ("username", "app"),
+            ("password", "s3cret"),
+            ("to", "+15551234567 +15557654321"),
+            ("text", "Hello from a script"),
+            ("dlr-mask", "9"),
+            ("dlr-url", &dlr_url),
+        ],
+    )
+    .unwrap();
+    let (status, body) = http_get(url.as_str()).await;
+    assert_eq!((status, body.as_str()), (202, "0: Accepted for delivery"));
+    until(&h, "both sent", |h| h.backend.sent().iter().filter(|s| s.text == "Hello from a script").count() == 2).await;
+    // SMSC accepted (8) for each, then delivered (1) for Bob's.
+    until(&h, "two type-8 reports", |_| dlrs.all().iter().filter(|(q, _)| q.starts_with("type=8&")).count() == 2)
+        .await;
+    let bob_job = h.backend.sent().iter().find(|s| s.to == BOB && s.text == "Hello from a script").unwrap().job_id;
+    let bob_id = format!("test-{bob_job}");
+    h.report(&bob_id, DeliveryStatus::Delivered, &[]);
+    until(&h, "the delivered report", |_| dlrs.all().iter().any(|(q, _)| q.starts_with("type=1&"))).await;
+    let delivered = dlrs.all().into_iter().find(|(q, _)| q.starts_with("type=1&")).unwrap().0;
+    assert!(delivered.contains("to=%2B15551234567") && delivered.contains("from=%2B15550001111"), "{delivered}");
+    assert!(delivered.contains("smsc=test1"), "{delivered}");
+
+    // The person sees what the applications sent, in the portal.
+    let room = h.portal_room("15551234567");
+    let notices = h.notices(&room);
+    assert!(notices.iter().any(|n| n.contains("😀") && n.contains("sent by app")), "{notices:?}");
+
+    // Bad credentials, and missing fields, answered as Kannel does.
+    let (status, body) = http_get(&format!("{base}/cgi-bin/sendsms?username=app&password=nope&to=1&text=x")).await;
+    assert_eq!((status, body.as_str()), (403, "Authorization failed for sendsms"));
+    let (status, _) = http_get(&format!("{base}/cgi-bin/sendsms?username=app&password=s3cret&text=x")).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn json_api_with_signed_callbacks_that_survive_a_restart() {
+    let h = Harness::new_with(config()).await;
+    let base = serve(&h).await;
+    // The application's endpoint is down at first: its port is reserved, nothing answers.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cb_addr = reserved.local_addr().unwrap();
+    drop(reserved);
+    let http = reqwest::Client::new();
+    let answer = http
+        .post(format!("{base}/api/v1/messages"))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "to": BOB, "text": "Your table is ready", "callback_url": format!("http://{cb_addr}/cb"), "client_ref": "order-7" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 202);
+    let accepted: Value = answer.json().await.unwrap();
+    assert_eq!((accepted["parts"].as_u64(), accepted["encoding"].as_str(), accepted["via"].as_str()), (Some(1), Some("gsm7"), Some("test1")));
+    let id = accepted["id"].as_i64().unwrap();
+    until(&h, "the send", |h| h.backend.sent().iter().any(|s| s.text == "Your table is ready")).await;
+    until(&h, "a callback attempt", |h| {
+        h.sql().query_row("SELECT attempts FROM callbacks", [], |r| r.get::<_, i64>(0)).unwrap_or(0) > 0
+    })
+    .await;
+
+    // The bridge restarts; the application comes back; the callback still arrives, signed.
+    let h = h.restart().await;
+    let got = app_endpoint(tokio::net::TcpListener::bind(cb_addr).await.unwrap());
+    until(&h, "the callback", |_| !got.all().is_empty()).await;
+    let (body, headers) = got.all().remove(0);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((v["id"].as_i64(), v["status"].as_str(), v["client_ref"].as_str()), (Some(id), Some("sent"), Some("order-7")));
+    let ts = headers["x-timestamp"].to_str().unwrap();
+    let expected = sms_bridge::bridge::gateway::sign("sign-me", ts, &body);
+    assert_eq!(headers["x-signature"].to_str().unwrap(), expected);
+
+    // Status by id; someone else's token is refused.
+    let base = serve(&h).await;
+    let status: Value = http
+        .get(format!("{base}/api/v1/messages/{id}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "sent");
+    assert_eq!(status["parts"].as_array().map(Vec::len), Some(1));
+    let refused = http.get(format!("{base}/api/v1/messages/{id}")).bearer_auth("wrong-token-123456").send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    let bad = http.post(format!("{base}/api/v1/messages")).bearer_auth(TOKEN).json(&json!({ "to": "hello", "text": "x" })).send().await.unwrap();
+    assert_eq!(bad.status().as_u16(), 422);
+}
