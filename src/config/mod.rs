@@ -10,6 +10,7 @@ mod matrix;
 mod mms;
 mod modem;
 mod rewrite;
+mod services;
 mod smpp;
 mod sms;
 mod tls;
@@ -28,6 +29,7 @@ pub use matrix::MatrixConfig;
 pub use mms::MmsConfig;
 pub use modem::{ModemConfig, Storage};
 pub use rewrite::store_tokens;
+pub use services::{DEFAULT_KEYWORD, ServiceConfig, compile_keyword_regex};
 pub use smpp::{BindMode, DataCodingPolicy, LongMessagePolicy, SmppConfig};
 pub use sms::SmsConfig;
 pub use tls::{read_ca_file, server_name};
@@ -50,6 +52,9 @@ pub struct Config {
     pub mms: MmsConfig,
     #[serde(default)]
     pub backends: Vec<BackendConfig>,
+    /// Keyword auto-replies (Kannel `sms-service`), first match wins.
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
     #[serde(default)]
     pub logging: LoggingConfig,
 }
@@ -150,6 +155,8 @@ impl Config {
         self.sms.validate(&mut p);
         self.mms.validate(&mut p);
         backends::validate_all(&self.backends, &self.bridge, &mut p);
+        let ids: Vec<&str> = self.backends.iter().map(|b| b.id.as_str()).collect();
+        services::validate_all(&self.services, &ids, &mut p);
         self.logging.validate(&mut p);
         p
     }
