@@ -72,7 +72,7 @@ impl GatewayConfig {
         self.users.iter().find(|u| u.username == name)
     }
 
-    pub(super) fn validate(&self, backends: &[String], p: &mut Problems) {
+    pub(super) fn validate(&self, backends: &[&str], p: &mut Problems) {
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             p.add("gateway.listen", format!("not host:port such as 127.0.0.1:13013: {:?}", self.listen));
         }
@@ -99,7 +99,7 @@ impl GatewayConfig {
                 }
             }
             for (j, l) in u.links.iter().chain(&u.default_link).enumerate() {
-                if !backends.contains(l) {
+                if !backends.contains(&l.as_str()) {
                     let k = if j < u.links.len() { format!("links[{j}]") } else { "default_link".into() };
                     p.add(key(&k), format!("no backend has the id {l:?}"));
                 }
@@ -111,7 +111,7 @@ impl GatewayConfig {
                 _ => p.add(format!("gateway.webhooks[{i}].url"), format!("not an http(s) URL: {:?}", w.url)),
             }
             for (j, l) in w.links.iter().enumerate() {
-                if !backends.contains(l) {
+                if !backends.contains(&l.as_str()) {
                     p.add(format!("gateway.webhooks[{i}].links[{j}]"), format!("no backend has the id {l:?}"));
                 }
             }

@@ -11,6 +11,7 @@ mod matrix;
 mod mms;
 mod modem;
 mod rewrite;
+mod services;
 mod smpp;
 mod sms;
 mod tls;
@@ -30,6 +31,7 @@ pub use matrix::MatrixConfig;
 pub use mms::MmsConfig;
 pub use modem::{ModemConfig, Storage};
 pub use rewrite::store_tokens;
+pub use services::{DEFAULT_KEYWORD, ServiceConfig, compile_keyword_regex};
 pub use smpp::{BindMode, DataCodingPolicy, LongMessagePolicy, SmppConfig};
 pub use sms::SmsConfig;
 pub use tls::{read_ca_file, server_name};
@@ -52,6 +54,9 @@ pub struct Config {
     pub mms: MmsConfig,
     #[serde(default)]
     pub backends: Vec<BackendConfig>,
+    /// Keyword auto-replies (Kannel `sms-service`), first match wins.
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
     #[serde(default)]
     pub logging: LoggingConfig,
     /// The API for applications; off when absent.
@@ -155,10 +160,11 @@ impl Config {
         self.sms.validate(&mut p);
         self.mms.validate(&mut p);
         backends::validate_all(&self.backends, &self.bridge, &mut p);
+        let ids: Vec<&str> = self.backends.iter().map(|b| b.id.as_str()).collect();
         if let Some(g) = &self.gateway {
-            let ids: Vec<String> = self.backends.iter().map(|b| b.id.clone()).collect();
             g.validate(&ids, &mut p);
         }
+        services::validate_all(&self.services, &ids, &mut p);
         self.logging.validate(&mut p);
         p
     }
