@@ -97,9 +97,10 @@ async fn sendsms_as_kannel_clients_call_it() {
     let dlrs = app_endpoint(dlr_listener);
 
     // The reply-back tutorial's request: coding=2 without a charset is UTF-16BE, 😀.
-    let (status, body) =
-        http_get(&format!("{base}/cgi-bin/sendsms?username=app&password=s3cret&to=15551234567&coding=2&text=%D8%3D%DE%00"))
-            .await;
+    let (status, body) = http_get(&format!(
+        "{base}/cgi-bin/sendsms?username=app&password=s3cret&to=15551234567&coding=2&text=%D8%3D%DE%00"
+    ))
+    .await;
     assert_eq!((status, body.as_str()), (202, "0: Accepted for delivery"));
     // Answered only after the commit: the message is in the outbox already.
     let queued: i64 = h.sql().query_row("SELECT count(*) FROM outbox WHERE body = '😀'", [], |r| r.get(0)).unwrap();
@@ -124,8 +125,7 @@ async fn sendsms_as_kannel_clients_call_it() {
     assert_eq!((status, body.as_str()), (202, "0: Accepted for delivery"));
     until(&h, "both sent", |h| h.backend.sent().iter().filter(|s| s.text == "Hello from a script").count() == 2).await;
     // SMSC accepted (8) for each, then delivered (1) for Bob's.
-    until(&h, "two type-8 reports", |_| dlrs.all().iter().filter(|(q, _)| q.starts_with("type=8&")).count() == 2)
-        .await;
+    until(&h, "two type-8 reports", |_| dlrs.all().iter().filter(|(q, _)| q.starts_with("type=8&")).count() == 2).await;
     let bob_job = h.backend.sent().iter().find(|s| s.to == BOB && s.text == "Hello from a script").unwrap().job_id;
     let bob_id = format!("test-{bob_job}");
     h.report(&bob_id, DeliveryStatus::Delivered, &[]);
@@ -164,7 +164,10 @@ async fn json_api_with_signed_callbacks_that_survive_a_restart() {
         .unwrap();
     assert_eq!(answer.status().as_u16(), 202);
     let accepted: Value = answer.json().await.unwrap();
-    assert_eq!((accepted["parts"].as_u64(), accepted["encoding"].as_str(), accepted["via"].as_str()), (Some(1), Some("gsm7"), Some("test1")));
+    assert_eq!(
+        (accepted["parts"].as_u64(), accepted["encoding"].as_str(), accepted["via"].as_str()),
+        (Some(1), Some("gsm7"), Some("test1"))
+    );
     let id = accepted["id"].as_i64().unwrap();
     until(&h, "the send", |h| h.backend.sent().iter().any(|s| s.text == "Your table is ready")).await;
     until(&h, "a callback attempt", |h| {
@@ -178,26 +181,29 @@ async fn json_api_with_signed_callbacks_that_survive_a_restart() {
     until(&h, "the callback", |_| !got.all().is_empty()).await;
     let (body, headers) = got.all().remove(0);
     let v: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!((v["id"].as_i64(), v["status"].as_str(), v["client_ref"].as_str()), (Some(id), Some("sent"), Some("order-7")));
+    assert_eq!(
+        (v["id"].as_i64(), v["status"].as_str(), v["client_ref"].as_str()),
+        (Some(id), Some("sent"), Some("order-7"))
+    );
     let ts = headers["x-timestamp"].to_str().unwrap();
     let expected = sms_bridge::bridge::gateway::sign("sign-me", ts, &body);
     assert_eq!(headers["x-signature"].to_str().unwrap(), expected);
 
     // Status by id; someone else's token is refused.
     let base = serve(&h).await;
-    let status: Value = http
-        .get(format!("{base}/api/v1/messages/{id}"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value =
+        http.get(format!("{base}/api/v1/messages/{id}")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
     assert_eq!(status["status"], "sent");
     assert_eq!(status["parts"].as_array().map(Vec::len), Some(1));
-    let refused = http.get(format!("{base}/api/v1/messages/{id}")).bearer_auth("wrong-token-123456").send().await.unwrap();
+    let refused =
+        http.get(format!("{base}/api/v1/messages/{id}")).bearer_auth("wrong-token-123456").send().await.unwrap();
     assert_eq!(refused.status().as_u16(), 401);
-    let bad = http.post(format!("{base}/api/v1/messages")).bearer_auth(TOKEN).json(&json!({ "to": "hello", "text": "x" })).send().await.unwrap();
+    let bad = http
+        .post(format!("{base}/api/v1/messages"))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "to": "hello", "text": "x" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status().as_u16(), 422);
 }

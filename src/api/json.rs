@@ -56,11 +56,10 @@ pub(super) async fn send(State(bridge): State<Arc<Bridge>>, headers: HeaderMap, 
         ..ApiSend::default()
     };
     match bridge.submit(user, &send) {
-        Ok(s) => (
-            StatusCode::ACCEPTED,
-            Json(json!({ "id": s.id, "via": s.link, "parts": s.parts, "encoding": s.encoding })),
-        )
-            .into_response(),
+        Ok(s) => {
+            (StatusCode::ACCEPTED, Json(json!({ "id": s.id, "via": s.link, "parts": s.parts, "encoding": s.encoding })))
+                .into_response()
+        }
         Err(SubmitError::Forbidden(why)) => error(StatusCode::FORBIDDEN, &why),
         Err(SubmitError::Refused(why)) => error(StatusCode::UNPROCESSABLE_ENTITY, &why),
         Err(SubmitError::Bridge(e)) => {
@@ -81,7 +80,8 @@ pub(super) async fn status(State(bridge): State<Arc<Bridge>>, headers: HeaderMap
     };
     let job = bridge.store.out_job(m.outbox_id).ok().flatten();
     let parts = bridge.store.api_parts(m.outbox_id).unwrap_or_default();
-    let parts: Vec<_> = parts.iter().map(|(n, id, state)| json!({ "part": n, "link_id": id, "state": state })).collect();
+    let parts: Vec<_> =
+        parts.iter().map(|(n, id, state)| json!({ "part": n, "link_id": id, "state": state })).collect();
     Json(json!({
         "id": m.id,
         "to": m.destination,

@@ -37,5 +37,5 @@ pub async fn start(bridge: Arc<Bridge>) -> Result<Option<tokio::task::JoinHandle
 
 /// Constant-time comparison of a secret.
 fn same_secret(a: &str, b: &str) -> bool {
-    ring::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+    crate::appservice::auth::constant_time_eq(a.as_bytes(), b.as_bytes())
 }

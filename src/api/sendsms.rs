@@ -34,18 +34,17 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
         Ok(r) => r,
         Err(e) => return answer(e.answer()),
     };
-    let Some(gateway) = &bridge.config.gateway else { return answer(SendsmsError::Unauthorized.answer()) };
-    let user = gateway
-        .user(&req.user)
-        .filter(|u| u.password.as_deref().is_some_and(|p| super::same_secret(p, &req.password)));
+    let Some(gateway) = &bridge.config.gateway else { return answer(SendsmsError::Authorization.answer()) };
+    let user =
+        gateway.user(&req.user).filter(|u| u.password.as_deref().is_some_and(|p| super::same_secret(p, &req.password)));
     let Some(user) = user else {
         tracing::warn!(user = %req.user, "sendsms: authorization failed");
-        return answer(SendsmsError::Unauthorized.answer());
+        return answer(SendsmsError::Authorization.answer());
     };
     let text = match &req.payload {
         Payload::Text(t) => t.clone(),
         Payload::Binary(_) => {
-            return answer((400, "Binary messages (coding=1, udh) are not supported by this gateway".into()));
+            return answer(SendsmsError::Unsupported("coding=1 (binary)").answer());
         }
     };
     let mut queued_ids = Vec::new();
@@ -64,7 +63,7 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
             Err(SubmitError::Refused(why)) => return answer((400, why)),
             Err(SubmitError::Bridge(e)) => {
                 tracing::error!(error = %e, "sendsms: could not queue the message");
-                return answer((503, "Sending failed.".into()));
+                return answer(SendsmsError::TemporaryFailure.answer());
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The Application Service API: what the homeserver calls on us.
 //! <https://spec.matrix.org/v1.16/application-service-api/>
 
-mod auth;
+pub(crate) mod auth;
 mod ping;
 mod query;
 mod transactions;

@@ -126,7 +126,12 @@ impl Bridge {
                     client_ref: req.client_ref.as_deref(),
                 },
             )?;
-            let copy = AppSent { from: local.clone(), to: destination.clone(), text: req.text.clone(), by: user.username.clone() };
+            let copy = AppSent {
+                from: local.clone(),
+                to: destination.clone(),
+                text: req.text.clone(),
+                by: user.username.clone(),
+            };
             Store::insert_inbox_tx(tx, &link, &InboxKind::AppSent(copy))?;
             Ok(id)
         })?;
@@ -204,7 +209,8 @@ impl Bridge {
                     self.store.settle_callback(cb.id, "dead", Some(&e))?;
                 }
                 Err(e) => {
-                    let at = now_ms() + crate::store::backoff_ms(cb.attempts + 1, self.config.bridge.max_backoff as i64 * 1000);
+                    let at = now_ms()
+                        + crate::store::backoff_ms(cb.attempts + 1, self.config.bridge.max_backoff as i64 * 1000);
                     tracing::warn!(callback = cb.id, url = %cb.url, error = %e, "callback failed; will retry");
                     self.store.retry_callback(cb.id, at, &e)?;
                 }

@@ -2,8 +2,8 @@
 
 mod appservice;
 mod backends;
-mod gateway;
 mod bridge;
+mod gateway;
 mod hilink;
 mod homeserver;
 mod logging;
@@ -22,8 +22,8 @@ use serde::Deserialize;
 
 pub use appservice::{AppserviceConfig, BotConfig};
 pub use backends::{BackendConfig, BackendKind, TestBackendConfig};
-pub use gateway::{GatewayConfig, GatewayUser, Webhook};
 pub use bridge::{BridgeConfig, Permission};
+pub use gateway::{GatewayConfig, GatewayUser, Webhook};
 pub use hilink::HilinkConfig;
 pub use homeserver::HomeserverConfig;
 pub use logging::{LogFormat, LoggingConfig};

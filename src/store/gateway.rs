@@ -116,8 +116,11 @@ impl Store {
     }
 
     pub fn set_api_state_tx(tx: &Transaction, id: i64, state: &str) -> Result<()> {
-        tx.prepare_cached("UPDATE api_messages SET state = ?2, updated_at = ?3 WHERE id = ?1")?
-            .execute(params![id, state, now_ms()])?;
+        tx.prepare_cached("UPDATE api_messages SET state = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![
+            id,
+            state,
+            now_ms()
+        ])?;
         Ok(())
     }
 
@@ -164,8 +167,10 @@ impl Store {
     /// A callback made ('done') or given up ('dead', kept with its error).
     pub fn settle_callback(&self, id: i64, state: &str, error: Option<&str>) -> Result<()> {
         self.with(|c| {
-            c.prepare_cached("UPDATE callbacks SET state = ?2, last_error = ?3, attempts = attempts + 1 WHERE id = ?1")?
-                .execute(params![id, state, error])?;
+            c.prepare_cached(
+                "UPDATE callbacks SET state = ?2, last_error = ?3, attempts = attempts + 1 WHERE id = ?1",
+            )?
+            .execute(params![id, state, error])?;
             Ok(())
         })
     }
