@@ -67,12 +67,31 @@ impl Bridge {
             None if self.backends.len() == 1 => self.backends.keys().next().cloned().unwrap_or_default(),
             None => return Err(SubmitError::Refused("name the link to send through (smsc= or via)".into())),
         };
-        let Some(backend) = self.backends.get(&link) else {
+        if !self.backends.contains_key(&link) {
             return Err(SubmitError::Refused(format!("no link {link:?}")));
-        };
+        }
         if !user.may_use(&link) {
             return Err(SubmitError::Forbidden(format!("{} may not send through {link}", user.username)));
         }
+        let event_id = format!("api:{:016x}", rand::random::<u64>());
+        self.queue_app(&user.username, &link, req, &event_id, true)
+    }
+
+    /// Queues a message an application or a service sends on `link`, with a copy for the
+    /// portal; `event_id` names it in the outbox (a repeat is not queued twice), and
+    /// `tracked` makes it an API message whose states are told back.
+    pub(super) fn queue_app(
+        &self,
+        by: &str,
+        link: &str,
+        req: &ApiSend,
+        event_id: &str,
+        tracked: bool,
+    ) -> Result<Submitted, SubmitError> {
+        let link = link.to_string();
+        let Some(backend) = self.backends.get(&link) else {
+            return Err(SubmitError::Refused(format!("no link {link:?}")));
+        };
         let to = Address::parse(req.to.trim(), self.config.bridge.default_region.as_deref());
         let Some(destination) = to.destination.clone() else {
             return Err(SubmitError::Refused(format!("{:?} is not a number SMS can go to", req.to)));
@@ -96,26 +115,30 @@ impl Bridge {
             owner_left: false,
             generation: 0,
         })?;
-        // The outbox knows a message by its event; an application's has none.
-        let event_id = format!("api:{:016x}", rand::random::<u64>());
         let id = self.store.tx(|tx| {
             let job = NewOutJob {
                 portal_id: portal.id,
                 backend_id: &link,
                 room_id: "",
-                event_id: &event_id,
+                event_id,
                 destination: &destination,
                 body: &req.text,
                 expires_at: now_ms() + self.config.bridge.outbound_expiry as i64 * 1000,
                 sender: None,
             };
-            let outbox_id = Store::enqueue_out(tx, &job)?.ok_or_else(|| {
-                crate::store::StoreError::Other(format!("outbox refused a new job for event {event_id}"))
-            })?;
+            let Some(outbox_id) = Store::enqueue_out(tx, &job)? else {
+                // Queued before (a service's reply to an SMS handled again after a crash).
+                return Ok(0);
+            };
+            let copy = AppSent { from: local.clone(), to: destination.clone(), text: req.text.clone(), by: by.into() };
+            Store::insert_inbox_tx(tx, &link, &InboxKind::AppSent(copy))?;
+            if !tracked {
+                return Ok(0);
+            }
             let id = Store::insert_api_message_tx(
                 tx,
                 &NewApiMessage {
-                    user: &user.username,
+                    user: by,
                     backend_id: &link,
                     destination: &destination,
                     body: &req.text,
@@ -126,13 +149,6 @@ impl Bridge {
                     client_ref: req.client_ref.as_deref(),
                 },
             )?;
-            let copy = AppSent {
-                from: local.clone(),
-                to: destination.clone(),
-                text: req.text.clone(),
-                by: user.username.clone(),
-            };
-            Store::insert_inbox_tx(tx, &link, &InboxKind::AppSent(copy))?;
             Ok(id)
         })?;
         self.wake_outbox(&link);
@@ -142,7 +158,7 @@ impl Bridge {
             crate::sms::split::TextEncoding::EightBit => "8bit",
             crate::sms::split::TextEncoding::Gsm7(_) => "gsm7",
         };
-        tracing::info!(api = id, user = %user.username, %link, to = %destination, "message from an application queued");
+        tracing::info!(api = id, %by, %link, to = %destination, "message from an application queued");
         Ok(Submitted { id, link, parts: ends.len(), encoding })
     }
 
