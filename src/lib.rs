@@ -6,6 +6,7 @@ pub mod at;
 pub mod backend;
 pub mod bridge;
 pub mod config;
+pub mod gateway;
 pub mod hilink;
 pub mod hilink_sim;
 pub mod matrix;

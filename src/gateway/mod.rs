@@ -1,0 +1,3 @@
+//! The application gateway: interfaces for scripts and home automation.
+
+pub mod mqtt;
