@@ -10,6 +10,7 @@ mod logging;
 mod matrix;
 mod mms;
 mod modem;
+mod mqtt;
 mod rewrite;
 mod services;
 mod smpp;
@@ -30,6 +31,7 @@ pub use logging::{LogFormat, LoggingConfig};
 pub use matrix::MatrixConfig;
 pub use mms::MmsConfig;
 pub use modem::{ModemConfig, Storage};
+pub use mqtt::{MqttBroker, MqttConfig};
 pub use rewrite::store_tokens;
 pub use services::{DEFAULT_KEYWORD, ServiceConfig, compile_keyword_regex};
 pub use smpp::{BindMode, DataCodingPolicy, LongMessagePolicy, SmppConfig};
@@ -57,6 +59,9 @@ pub struct Config {
     /// Keyword auto-replies (Kannel `sms-service`), first match wins.
     #[serde(default)]
     pub services: Vec<ServiceConfig>,
+    /// The MQTT gateway; off when absent.
+    #[serde(default)]
+    pub mqtt: Option<MqttConfig>,
     #[serde(default)]
     pub logging: LoggingConfig,
     /// The API for applications; off when absent.
@@ -165,6 +170,9 @@ impl Config {
             g.validate(&ids, &mut p);
         }
         services::validate_all(&self.services, &ids, &mut p);
+        if let Some(mqtt) = &self.mqtt {
+            mqtt.validate(&mut p);
+        }
         self.logging.validate(&mut p);
         p
     }
@@ -262,6 +270,37 @@ mod tests {
         assert_eq!((c.mms.max_parts, c.mms.max_recipients), (50, 20));
         let p = problems(&format!("{MINIMAL}mms:\n  max_parts: 0\n  max_recipients: 5000\n"));
         assert_eq!(p, ["mms.max_parts: must be between 1 and 1000", "mms.max_recipients: must be between 1 and 1000"]);
+    }
+
+    #[test]
+    fn mqtt_section() {
+        assert!(Config::parse(MINIMAL, Purpose::Run).unwrap().mqtt.is_none());
+        let c = Config::parse(&format!("{MINIMAL}mqtt:\n  url: mqtt://127.0.0.1\n"), Purpose::Run).unwrap();
+        let m = c.mqtt.unwrap();
+        assert_eq!((m.client_id.as_str(), m.topic_prefix.as_str(), m.keep_alive), ("sms-bridge", "sms-bridge", 30));
+        assert_eq!(m.broker().unwrap().port, 1883);
+        let bad = "mqtt:\n  url: tcp://broker\n  password: x\n  client_id: \"\"\n  topic_prefix: home/+/sms\n  ca_file: /nonexistent.pem\n  keep_alive: 1\n";
+        assert_eq!(
+            problems(&format!("{MINIMAL}{bad}")),
+            vec![
+                r#"mqtt.url: an MQTT broker address such as mqtt://broker.local:1883 or mqtts://broker.example:8883, not "tcp://broker""#,
+                "mqtt.password: needs mqtt.username too (MQTT 3.1.1 sends no password alone)",
+                "mqtt.client_id: must be 1 to 65535 bytes: the broker keeps our session under it",
+                r#"mqtt.topic_prefix: "home/+/sms" holds a wildcard (+ or #) or NUL, which topic names cannot"#,
+                "mqtt.ca_file: cannot read /nonexistent.pem: No such file or directory (os error 2)",
+                "mqtt.keep_alive: must be between 5 and 65535 seconds",
+            ]
+        );
+        let plain = "mqtt:\n  url: mqtt://broker\n  ca_file: /nonexistent.pem\n  topic_prefix: /sms\n";
+        assert_eq!(
+            problems(&format!("{MINIMAL}{plain}")),
+            vec![
+                r#"mqtt.topic_prefix: "/sms": no leading, trailing or doubled /"#,
+                "mqtt.ca_file: applies only to an mqtts:// url"
+            ]
+        );
+        let p = problems(&format!("{MINIMAL}mqtt:\n  url: mqtt://broker\n  prefix: x\n"));
+        assert!(p[0].starts_with("mqtt.prefix: unknown field `prefix`"), "{p:?}");
     }
 
     #[test]

@@ -4,3 +4,4 @@
 
 pub mod kannel;
 pub mod keywords;
+pub mod mqtt;

@@ -6,6 +6,7 @@ pub mod gammu;
 pub mod hilink;
 pub mod hs_proxy;
 pub mod mmsc;
+pub mod mosquitto;
 pub mod pymessaging;
 pub mod smsc;
 pub mod synapse;
