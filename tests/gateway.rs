@@ -207,3 +207,35 @@ async fn json_api_with_signed_callbacks_that_survive_a_restart() {
         .unwrap();
     assert_eq!(bad.status().as_u16(), 422);
 }
+
+#[tokio::test]
+async fn keyword_services_from_the_reply_back_tutorial() {
+    let services = "services:\n  - keyword-regex: \"^(?i)(yes|no)$\"\n    text: \"Message received (%t)\"\n  - keyword: stop\n    text: You will get no more messages\n    bridge: false\n  - keyword: default\n    max-messages: 0\n";
+    let h = Harness::new_with(Box::leak(format!("{CONFIG}{services}").into_boxed_str())).await;
+    h.inbound(BOB, "YES", None);
+    h.inbound(BOB, "hello there", None);
+    h.inbound(BOB, "STOP", None);
+    until(&h, "two replies", |h| h.backend.sent().len() == 2).await;
+    let sent = h.backend.sent();
+    assert!(sent[0].to == BOB && sent[0].text.starts_with("Message received (20"), "{sent:?}");
+    assert_eq!(sent[1].text, "You will get no more messages");
+    // Handled again (as after a crash): no second reply.
+    h.make_due();
+    h.settle().await;
+    assert_eq!(h.backend.sent().len(), 2);
+    // YES and the other text reach the portal, STOP (bridge: false) does not; the replies
+    // show there as sent by their service.
+    let room = h.portal_room("15551234567");
+    let texts: Vec<String> = h
+        .ghost_messages(&room, common::core::BOB_GHOST)
+        .iter()
+        .map(|e| e.content["body"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(texts, ["YES", "hello there"]);
+    let notices = h.notices(&room);
+    assert!(
+        notices.iter().any(|n| n.starts_with("📤 Message received (") && n.contains("sent by service")),
+        "{notices:?}"
+    );
+    assert!(notices.iter().any(|n| n.starts_with("📤 You will get no more messages")), "{notices:?}");
+}

@@ -261,6 +261,66 @@ impl Bridge {
     }
 }
 
+impl Bridge {
+    /// Hands an inbound SMS to the first keyword service that takes it: its reply is
+    /// queued (once, however often the SMS is handled), and the answer says whether the
+    /// SMS also goes to Matrix.
+    pub(super) async fn serve_keyword(
+        &self,
+        item: &crate::store::InboxItem,
+        sms: &crate::message::ReceivedSms,
+    ) -> Result<bool, BridgeError> {
+        use crate::gateway::keywords::{Incoming, Reply};
+        let Some(m) = self.services.find(&item.backend_id, &sms.text) else { return Ok(true) };
+        // Handled before (the relay to Matrix failed after the reply was queued): the
+        // service is not asked again.
+        let event_id = format!("svc:{}", item.id);
+        if self.store.out_job_by_event(&event_id)?.is_some() {
+            return Ok(m.bridge());
+        }
+        let local = self.portal_local(&item.backend_id, &sms.to);
+        let incoming = Incoming {
+            from: sms.from.clone(),
+            to: local,
+            text: sms.text.clone(),
+            link_id: item.backend_id.clone(),
+            received_at_unix: sms.timestamp_ms.unwrap_or_else(now_ms) / 1000,
+            message_id: Some(item.id.to_string()),
+        };
+        let text = match self.services.reply(&m, &incoming, &self.callbacks_http).await {
+            Ok(Reply::Text(t)) if m.sms_parts_allowed() > 0 => t,
+            Ok(_) => return Ok(m.bridge()),
+            Err(e) => {
+                tracing::warn!(inbox = item.id, service = m.service_name(), error = %e, "keyword service failed; no reply");
+                return Ok(m.bridge());
+            }
+        };
+        let allowed = m.sms_parts_allowed().min(self.config.sms.max_parts as usize);
+        let text = fit_parts(&text, allowed, &self.config.sms.split_options());
+        let req = ApiSend { to: sms.from.clone(), text, ..ApiSend::default() };
+        let by = format!("service {}", m.service_name());
+        match self.queue_app(&by, &item.backend_id, &req, &event_id, false) {
+            Ok(_) => tracing::info!(inbox = item.id, service = m.service_name(), "keyword reply queued"),
+            Err(SubmitError::Bridge(e)) => return Err(e),
+            Err(e) => tracing::warn!(inbox = item.id, service = m.service_name(), error = %e, "keyword reply not sent"),
+        }
+        Ok(m.bridge())
+    }
+}
+
+/// The text cut to fit `parts` SMS, as Kannel's max-messages drops the rest.
+fn fit_parts(text: &str, parts: usize, opts: &crate::sms::split::SplitOptions) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    loop {
+        let t: String = chars.iter().collect();
+        match crate::sms::split::split_buffer(&t, &crate::sms::split::SplitOptions { max_parts: 255, ..opts.clone() }) {
+            Ok((_, _, ends)) if ends.len() <= parts.max(1) => return t,
+            _ if chars.is_empty() => return t,
+            _ => chars.truncate(chars.len() * 9 / 10),
+        }
+    }
+}
+
 /// `sha256=<hex>` of HMAC-SHA256(secret, timestamp + "." + body).
 pub fn sign(secret: &str, timestamp: &str, body: &str) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());

@@ -48,7 +48,12 @@ impl Bridge {
                 continue;
             }
             let result = match &item.item {
-                InboxKind::Sms(sms) => self.relay_sms(item, sms).await.map(|ev| relayed.push((item.id, ev))),
+                InboxKind::Sms(sms) => match self.serve_keyword(item, sms).await {
+                    Ok(true) => self.relay_sms(item, sms).await.map(|ev| relayed.push((item.id, ev))),
+                    // A service took it and keeps it out of Matrix (`bridge: false`).
+                    Ok(false) => self.store.tx(|tx| Store::finish_inbox(tx, item.id, None)).map_err(Into::into),
+                    Err(e) => Err(e),
+                },
                 InboxKind::Report(r) => self.apply_report(item, r),
                 InboxKind::WapPush(p) => {
                     self.accept_wap_push(item, p).await.map(|ev| relayed.extend(ev.map(|ev| (item.id, ev))))

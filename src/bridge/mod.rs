@@ -113,8 +113,10 @@ pub struct Bridge {
     portal_locks: KeyedLock,
     room_version: Mutex<Option<String>>,
     health: health::Health,
-    /// Callbacks to applications (dlr-url, callback_url, webhooks).
+    /// Callbacks to applications (dlr-url, callback_url, webhooks) and services' URLs.
     callbacks_http: reqwest::Client,
+    /// Keyword services (Kannel's sms-service), from `services:`.
+    services: crate::gateway::keywords::Services,
 }
 
 impl Bridge {
@@ -128,7 +130,9 @@ impl Bridge {
             outbox: backends.iter().map(|b| (b.id().to_string(), Notify::new())).collect(),
             ..Wakers::default()
         };
+        let services = crate::gateway::keywords::Services::new(&config.services);
         Arc::new(Bridge {
+            services,
             bot: config.bot_mxid(),
             config,
             store,
