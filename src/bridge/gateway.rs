@@ -295,7 +295,7 @@ impl Bridge {
                 return Ok(m.bridge());
             }
         };
-        let allowed = m.sms_parts_allowed().min(self.config.sms.max_parts as usize);
+        let allowed = m.sms_parts_allowed().min(self.config.sms.max_parts);
         let text = fit_parts(&text, allowed, &self.config.sms.split_options());
         let req = ApiSend { to: sms.from.clone(), text, ..ApiSend::default() };
         let by = format!("service {}", m.service_name());
