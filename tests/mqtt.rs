@@ -301,3 +301,67 @@ async fn an_unacked_request_is_redelivered_after_a_crash() {
     let (_m, mut rx) = start(&broker, "bridge-crash").await;
     assert!(timeout(Duration::from_millis(500), rx.recv()).await.is_err(), "acked requests came back");
 }
+
+/// Runs the bridge's queues until the HA client has a message on `topic`.
+async fn pump(h: &common::core::Harness, ha: &mut Ha, topic: &str) -> Publish {
+    let end = tokio::time::Instant::now() + WAIT;
+    loop {
+        h.make_due();
+        h.settle().await;
+        h.bridge.drain_api_changes().await.unwrap();
+        h.bridge.drain_callbacks().await.unwrap();
+        while let Ok(p) = ha.rx.try_recv() {
+            if let Packet::Publish(m) = p
+                && m.topic == topic
+            {
+                return m;
+            }
+        }
+        assert!(tokio::time::Instant::now() < end, "nothing on {topic}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_bridge_sends_what_home_assistant_publishes_and_publishes_what_comes_in() {
+    use common::core::{BOB, CONFIG, Harness};
+    let broker = Mosquitto::start();
+    let config = format!(
+        "{CONFIG}mqtt:\n  url: {}\n  username: {USER}\n  password: {PASSWORD}\n  client_id: bridge-under-test\n  topic_prefix: home/sms\n",
+        broker.url()
+    );
+    let h = Harness::new_with(Box::leak(config.into_boxed_str())).await;
+    tokio::spawn(sms_bridge::bridge::gateway::run_mqtt(h.bridge.clone()));
+    let mut ha = Ha::connect(&broker, "ha-bridge-test").await;
+    ha.subscribe("home/sms/#").await;
+    // The bridge is subscribed once it says it is online.
+    let online = ha.message("home/sms/availability").await;
+    assert_eq!(&online.payload[..], b"online");
+
+    // A send request, published twice (as a broker redelivers it): sent once, and its
+    // status comes back on its own topic.
+    let request = format!(r#"{{"to":"{BOB}","text":"Garage door left open","id":"ha-1"}}"#);
+    ha.publish("home/sms/send", &request).await;
+    ha.publish("home/sms/send", &request).await;
+    let status = pump(&h, &mut ha, "home/sms/status/ha-1").await;
+    let v: serde_json::Value = serde_json::from_slice(&status.payload).unwrap();
+    assert_eq!((v["status"].as_str(), v["client_ref"].as_str()), (Some("sent"), Some("ha-1")), "{v}");
+    let sent: Vec<_> = h.backend.sent().into_iter().filter(|s| s.text == "Garage door left open").collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].to, BOB);
+
+    // An inbound SMS is published as JSON, QoS 1.
+    h.inbound(BOB, "Close it please", None);
+    let inbound = pump(&h, &mut ha, "home/sms/inbound").await;
+    assert_eq!(inbound.qos, QoS::AtLeastOnce);
+    let v: serde_json::Value = serde_json::from_slice(&inbound.payload).unwrap();
+    assert_eq!(
+        (v["from"].as_str(), v["text"].as_str(), v["to"].as_str()),
+        (Some(BOB), Some("Close it please"), Some("+15550001111"))
+    );
+
+    // A request that cannot be sent is answered on the errors topic.
+    ha.publish("home/sms/send", r#"{"to":"not a number","text":"x"}"#).await;
+    let error = pump(&h, &mut ha, "home/sms/errors").await;
+    assert!(String::from_utf8_lossy(&error.payload).contains("not a number"), "{error:?}");
+}

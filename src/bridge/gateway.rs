@@ -62,6 +62,12 @@ impl From<crate::store::StoreError> for SubmitError {
 impl Bridge {
     /// Queues a message from an application; Ok once it is committed.
     pub fn submit(&self, user: &GatewayUser, req: &ApiSend) -> Result<Submitted, SubmitError> {
+        self.submit_as(user, req, &format!("api:{:016x}", rand::random::<u64>()))
+    }
+
+    /// [`Bridge::submit`] under a name the client chose: the same name again is not queued
+    /// again (a request redelivered by the broker).
+    pub fn submit_as(&self, user: &GatewayUser, req: &ApiSend, event_id: &str) -> Result<Submitted, SubmitError> {
         let link = match req.link.as_deref().or(user.default_link.as_deref()) {
             Some(l) => l.to_string(),
             None if self.backends.len() == 1 => self.backends.keys().next().cloned().unwrap_or_default(),
@@ -73,8 +79,7 @@ impl Bridge {
         if !user.may_use(&link) {
             return Err(SubmitError::Forbidden(format!("{} may not send through {link}", user.username)));
         }
-        let event_id = format!("api:{:016x}", rand::random::<u64>());
-        self.queue_app(&user.username, &link, req, &event_id, true)
+        self.queue_app(&user.username, &link, req, event_id, true)
     }
 
     /// Queues a message an application or a service sends on `link`, with a copy for the
@@ -166,7 +171,6 @@ impl Bridge {
     /// becomes the callbacks it asked for, in the commit that records it as told.
     pub async fn drain_api_changes(&self) -> Result<bool, BridgeError> {
         let changes = self.store.api_changes(100)?;
-        let Some(gateway) = &self.config.gateway else { return Ok(false) };
         for (m, state, error) in &changes {
             let sent_before = matches!(m.state.as_str(), "sent" | "delivered");
             self.store.tx(|tx| {
@@ -177,18 +181,28 @@ impl Bridge {
                 {
                     let dlr = self.dlr(m, kind, error.as_deref());
                     let url = expand_dlr_url(url, &dlr);
-                    Store::enqueue_callback_tx(tx, &NewCallback { url: &url, body: None, signer: None })?;
+                    Store::enqueue_callback_tx(tx, &NewCallback { url: &url, body: None, signer: None, key: None })?;
                 }
                 if let Some(url) = m.callback_url.as_deref()
                     && state != "sending"
                 {
+                    // MQTT senders hear back on their message's own topic.
+                    let topic;
+                    let url = if url == "mqtt:status" {
+                        let id = m.client_ref.clone().unwrap_or_else(|| m.id.to_string());
+                        topic = format!("mqtt:{}", crate::gateway::mqtt::status_topic(&id));
+                        topic.as_str()
+                    } else {
+                        url
+                    };
                     let body = json!({
                         "id": m.id, "status": state, "to": m.destination, "via": m.backend_id,
                         "error": error, "client_ref": m.client_ref, "at": now_ms(),
                     })
                     .to_string();
-                    let signer = gateway.user(&m.user).map(|u| u.username.as_str());
-                    Store::enqueue_callback_tx(tx, &NewCallback { url, body: Some(&body), signer })?;
+                    let signer =
+                        self.config.gateway.as_ref().and_then(|g| g.user(&m.user)).map(|u| u.username.as_str());
+                    Store::enqueue_callback_tx(tx, &NewCallback { url, body: Some(&body), signer, key: None })?;
                 }
                 Ok(())
             })?;
@@ -236,6 +250,12 @@ impl Bridge {
     }
 
     async fn call_back(&self, cb: &Callback) -> Result<(), String> {
+        if let Some(topic) = cb.url.strip_prefix("mqtt:").or_else(|| cb.url.strip_prefix("mqtt-retained:")) {
+            let Some(mqtt) = self.mqtt.get() else { return Err("MQTT is not connected yet".into()) };
+            let retain = cb.url.starts_with("mqtt-retained:");
+            let body = cb.body.clone().unwrap_or_default().into_bytes();
+            return mqtt.publish(topic, body, retain).await.map_err(|e| e.to_string());
+        }
         let req = match &cb.body {
             None => self.callbacks_http.get(&cb.url),
             Some(body) => {
@@ -262,6 +282,57 @@ impl Bridge {
 }
 
 impl Bridge {
+    /// Tells applications about something that came in: the webhooks that want it, and
+    /// MQTT. Once per inbox item, however often it is handled.
+    pub(super) fn tell_apps_inbound(&self, item: &crate::store::InboxItem) -> Result<(), BridgeError> {
+        let (topic, body, ours, theirs) = match &item.item {
+            InboxKind::Sms(sms) => {
+                let ours = self.portal_local(&item.backend_id, &sms.to);
+                let body = json!({
+                    "event": "sms", "id": item.id, "from": sms.from, "to": ours, "text": sms.text,
+                    "via": item.backend_id, "timestamp_ms": sms.timestamp_ms,
+                });
+                ("inbound", body, ours, sms.from.clone())
+            }
+            InboxKind::Report(r) => {
+                let body = json!({
+                    "event": "report", "id": item.id, "message_id": r.message_id, "status": r.status,
+                    "detail": r.detail, "via": item.backend_id,
+                });
+                ("reports", body, String::new(), String::new())
+            }
+            _ => return Ok(()),
+        };
+        let hooks = self.config.gateway.as_ref().map(|g| g.webhooks.as_slice()).unwrap_or_default();
+        let wanted: Vec<(usize, &crate::config::Webhook)> = hooks
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.links.is_empty() || w.links.contains(&item.backend_id))
+            .filter(|(_, w)| w.numbers.is_empty() || w.numbers.iter().any(|n| *n == ours || *n == theirs))
+            .collect();
+        if wanted.is_empty() && self.config.mqtt.is_none() {
+            return Ok(());
+        }
+        let body = body.to_string();
+        self.store.tx(|tx| {
+            for (i, w) in &wanted {
+                let (signer, key) = (format!("webhook:{i}"), format!("in:{}:webhook:{i}", item.id));
+                let cb = NewCallback { url: &w.url, body: Some(&body), signer: Some(&signer), key: Some(&key) };
+                Store::enqueue_callback_tx(tx, &cb)?;
+            }
+            if self.config.mqtt.is_some() {
+                let (url, key) = (format!("mqtt:{topic}"), format!("in:{}:mqtt", item.id));
+                Store::enqueue_callback_tx(
+                    tx,
+                    &NewCallback { url: &url, body: Some(&body), signer: None, key: Some(&key) },
+                )?;
+            }
+            Ok(())
+        })?;
+        self.wake.callbacks.notify_one();
+        Ok(())
+    }
+
     /// Hands an inbound SMS to the first keyword service that takes it: its reply is
     /// queued (once, however often the SMS is handled), and the answer says whether the
     /// SMS also goes to Matrix.
@@ -348,6 +419,61 @@ pub(super) async fn run_changes(bridge: Arc<Bridge>) {
         async move { b.drain_api_changes().await }
     })
     .await
+}
+
+/// The MQTT side: connects, then takes send requests from `<prefix>/send`, acknowledging
+/// each to the broker once it is committed.
+pub async fn run_mqtt(bridge: Arc<Bridge>) {
+    let Some(cfg) = &bridge.config.mqtt else { return };
+    let (mqtt, mut commands) = match crate::gateway::mqtt::Mqtt::start(cfg) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "MQTT cannot start");
+            return;
+        }
+    };
+    let _ = bridge.mqtt.set(mqtt);
+    bridge.wake.callbacks.notify_one();
+    let user = GatewayUser {
+        username: "mqtt".into(),
+        password: None,
+        token: None,
+        secret: None,
+        default_link: None,
+        links: Vec::new(),
+    };
+    while let Some(cmd) = commands.recv().await {
+        let r = &cmd.request;
+        let req = ApiSend {
+            link: r.via.clone(),
+            to: r.to.clone(),
+            text: r.text.clone(),
+            callback_url: Some("mqtt:status".into()),
+            client_ref: r.id.clone(),
+            ..ApiSend::default()
+        };
+        // With an id, a request the broker delivers again is not sent again.
+        let event_id = match &r.id {
+            Some(id) => format!("mqtt:{id}"),
+            None => format!("api:{:016x}", rand::random::<u64>()),
+        };
+        match bridge.submit_as(&user, &req, &event_id) {
+            Ok(s) => tracing::info!(api = s.id, "MQTT send request queued"),
+            Err(SubmitError::Bridge(e)) => {
+                // Not acknowledged: the broker delivers it again after a reconnect.
+                tracing::error!(error = %e, "could not queue an MQTT send request");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "MQTT send request refused");
+                let body = json!({ "error": e.to_string(), "id": r.id, "to": r.to }).to_string();
+                let cb = NewCallback { url: "mqtt:errors", body: Some(&body), signer: None, key: None };
+                let _ = bridge.store.tx(|tx| Store::enqueue_callback_tx(tx, &cb));
+                bridge.wake.callbacks.notify_one();
+            }
+        }
+        cmd.ack.ack().await;
+    }
 }
 
 pub(super) async fn run_callbacks(bridge: Arc<Bridge>) {

@@ -47,6 +47,11 @@ impl Bridge {
             if conversation.is_some_and(|c| held.contains(&c)) {
                 continue;
             }
+            if let Err(e) = self.tell_apps_inbound(item) {
+                tracing::error!(inbox = item.id, error = %e, "could not queue the webhooks for an inbound item; will retry");
+                held.extend(conversation);
+                continue;
+            }
             let result = match &item.item {
                 InboxKind::Sms(sms) => match self.serve_keyword(item, sms).await {
                     Ok(true) => self.relay_sms(item, sms).await.map(|ev| relayed.push((item.id, ev))),

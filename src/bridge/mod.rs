@@ -117,6 +117,8 @@ pub struct Bridge {
     callbacks_http: reqwest::Client,
     /// Keyword services (Kannel's sms-service), from `services:`.
     services: crate::gateway::keywords::Services,
+    /// The MQTT broker connection, once started (`mqtt:`).
+    mqtt: std::sync::OnceLock<crate::gateway::mqtt::Mqtt>,
 }
 
 impl Bridge {
@@ -133,6 +135,7 @@ impl Bridge {
         let services = crate::gateway::keywords::Services::new(&config.services);
         Arc::new(Bridge {
             services,
+            mqtt: std::sync::OnceLock::new(),
             bot: config.bot_mxid(),
             config,
             store,
@@ -247,9 +250,12 @@ impl Bridge {
         tasks.push(tokio::spawn(mms_out::run(self.clone())));
         tasks.push(tokio::spawn(self.clone().watch_links(state_rx)));
         tasks.push(tokio::spawn(self.clone().watch_warnings(warn_rx)));
-        if self.config.gateway.is_some() {
+        if self.config.gateway.is_some() || self.config.mqtt.is_some() {
             tasks.push(tokio::spawn(gateway::run_changes(self.clone())));
             tasks.push(tokio::spawn(gateway::run_callbacks(self.clone())));
+        }
+        if self.config.mqtt.is_some() {
+            tasks.push(tokio::spawn(gateway::run_mqtt(self.clone())));
         }
         tasks.push(tokio::spawn(self.clone().housekeeping()));
         tasks.push(tokio::spawn(self.clone().probe_homeserver()));
@@ -291,6 +297,14 @@ impl Bridge {
             tracing::info!(backend = %id, %state, "link state");
             if state == LinkState::Connected {
                 self.link_answered(&id);
+            }
+            if self.config.mqtt.is_some() {
+                let body = serde_json::to_string(&state).unwrap_or_default();
+                let url = format!("mqtt-retained:{}", crate::gateway::mqtt::link_state_topic(&id));
+                let cb = crate::store::NewCallback { url: &url, body: Some(&body), signer: None, key: None };
+                if self.store.tx(|tx| Store::enqueue_callback_tx(tx, &cb)).is_ok() {
+                    self.wake.callbacks.notify_one();
+                }
             }
             // The first "connected" after start is not news.
             let news = match &previous {

@@ -54,10 +54,13 @@ fn api_message(r: &Row) -> rusqlite::Result<ApiMessage> {
 }
 
 pub struct NewCallback<'a> {
+    /// An http(s) URL, or `mqtt:<topic suffix>` (`mqtt-retained:…`) for the MQTT broker.
     pub url: &'a str,
     /// None: a GET.
     pub body: Option<&'a str>,
     pub signer: Option<&'a str>,
+    /// At most one callback per key.
+    pub key: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,9 +141,10 @@ impl Store {
     pub fn enqueue_callback_tx(tx: &Transaction, cb: &NewCallback) -> Result<i64> {
         let now = now_ms();
         tx.prepare_cached(
-            "INSERT INTO callbacks (url, body, signer, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+            "INSERT OR IGNORE INTO callbacks (url, body, signer, key, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
         )?
-        .execute(params![cb.url, cb.body, cb.signer, now])?;
+        .execute(params![cb.url, cb.body, cb.signer, cb.key, now])?;
         Ok(tx.last_insert_rowid())
     }
 

@@ -251,6 +251,8 @@ CREATE TABLE callbacks (
     body TEXT,
     -- Whose secret signs it: a gateway user or webhook name; NULL: unsigned.
     signer TEXT,
+    -- Made at most once per key (an inbound SMS handled again after a crash).
+    key TEXT UNIQUE,
     state TEXT NOT NULL DEFAULT 'new',
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,
