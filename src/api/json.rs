@@ -7,25 +7,68 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::bridge::Bridge;
 use crate::bridge::gateway::{ApiSend, SubmitError};
 use crate::config::GatewayUser;
 
-#[derive(Debug, Deserialize)]
+/// `POST /api/v1/messages`.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SendRequest {
+    /// The recipient: E.164 (`+447700900123`), or national with the bridge's default region.
     to: String,
     text: String,
+    /// The link to send through; default: the user's `default_link`, or the only link.
     via: Option<String>,
+    /// Each change of state is POSTed here, signed (`X-Timestamp`, `X-Signature`).
     callback_url: Option<String>,
+    /// Your reference, echoed in callbacks and the status.
     client_ref: Option<String>,
 }
 
+/// The answer to a send: the message is committed and will be sent.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(super) struct Accepted {
+    id: i64,
+    via: String,
+    /// SMS parts the text takes.
+    parts: usize,
+    /// `gsm7`, `ucs2` or `8bit`.
+    encoding: &'static str,
+}
+
+/// `GET /api/v1/messages/{id}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(super) struct MessageStatus {
+    id: i64,
+    to: String,
+    via: String,
+    /// `queued`, `sending`, `sent`, `delivered`, `failed` or `dead` (not sent in time).
+    status: String,
+    client_ref: Option<String>,
+    parts: Vec<PartStatus>,
+    /// Unix milliseconds.
+    created_at: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(super) struct PartStatus {
+    part: u8,
+    /// The link's id for the part.
+    link_id: String,
+    state: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(super) struct ErrorBody {
+    error: String,
+}
+
 fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
+    (status, Json(ErrorBody { error: message.into() })).into_response()
 }
 
 fn user<'a>(bridge: &'a Bridge, headers: &HeaderMap) -> Option<&'a GatewayUser> {
@@ -57,8 +100,8 @@ pub(super) async fn send(State(bridge): State<Arc<Bridge>>, headers: HeaderMap, 
     };
     match bridge.submit(user, &send) {
         Ok(s) => {
-            (StatusCode::ACCEPTED, Json(json!({ "id": s.id, "via": s.link, "parts": s.parts, "encoding": s.encoding })))
-                .into_response()
+            let accepted = Accepted { id: s.id, via: s.link, parts: s.parts, encoding: s.encoding };
+            (StatusCode::ACCEPTED, Json(accepted)).into_response()
         }
         Err(SubmitError::Forbidden(why)) => error(StatusCode::FORBIDDEN, &why),
         Err(SubmitError::Refused(why)) => error(StatusCode::UNPROCESSABLE_ENTITY, &why),
@@ -80,16 +123,16 @@ pub(super) async fn status(State(bridge): State<Arc<Bridge>>, headers: HeaderMap
     };
     let job = bridge.store.out_job(m.outbox_id).ok().flatten();
     let parts = bridge.store.api_parts(m.outbox_id).unwrap_or_default();
-    let parts: Vec<_> =
-        parts.iter().map(|(n, id, state)| json!({ "part": n, "link_id": id, "state": state })).collect();
-    Json(json!({
-        "id": m.id,
-        "to": m.destination,
-        "via": m.backend_id,
-        "status": job.as_ref().map(|j| j.state.as_str()).unwrap_or(m.state.as_str()),
-        "client_ref": m.client_ref,
-        "parts": parts,
-        "created_at": m.created_at,
-    }))
+    let parts = parts.into_iter().map(|(part, link_id, state)| PartStatus { part, link_id, state }).collect();
+    let status = job.as_ref().map(|j| j.state.as_str().to_string()).unwrap_or(m.state);
+    Json(MessageStatus {
+        id: m.id,
+        to: m.destination,
+        via: m.backend_id,
+        status,
+        client_ref: m.client_ref,
+        parts,
+        created_at: m.created_at,
+    })
     .into_response()
 }

@@ -3,6 +3,7 @@
 //! given only after the message is committed.
 
 mod json;
+pub mod openapi;
 mod sendsms;
 
 use std::sync::Arc;
@@ -14,9 +15,10 @@ use crate::bridge::Bridge;
 
 pub fn router(bridge: Arc<Bridge>) -> Router {
     Router::new()
-        .route("/cgi-bin/sendsms", get(sendsms::get).post(sendsms::post))
-        .route("/api/v1/messages", post(json::send))
-        .route("/api/v1/messages/{id}", get(json::status))
+        .route(openapi::SENDSMS, get(sendsms::get).post(sendsms::post))
+        .route(openapi::MESSAGES, post(json::send))
+        .route(openapi::MESSAGE, get(json::status))
+        .route(openapi::OPENAPI, get(openapi::get))
         .with_state(bridge)
 }
 

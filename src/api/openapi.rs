@@ -1,0 +1,78 @@
+//! `GET /api/v1/openapi.json`: the JSON API described from its own request and answer
+//! types (JSON Schemas derived by schemars), so the document cannot drift from the code.
+
+use axum::Json;
+use schemars::schema_for;
+use serde_json::{Value, json};
+
+use super::json::{Accepted, ErrorBody, MessageStatus, SendRequest};
+
+pub const MESSAGES: &str = "/api/v1/messages";
+pub const MESSAGE: &str = "/api/v1/messages/{id}";
+pub const OPENAPI: &str = "/api/v1/openapi.json";
+pub const SENDSMS: &str = "/cgi-bin/sendsms";
+
+fn json_body(schema: &str) -> Value {
+    json!({ "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
+}
+
+fn answer(description: &str, schema: &str) -> Value {
+    let mut v = json_body(schema);
+    v["description"] = description.into();
+    v
+}
+
+pub fn document() -> Value {
+    let error = |d: &str| answer(d, "Error");
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "sms-bridge gateway",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Send SMS through the bridge's links. A 202 means the message is committed; its states follow by callback.",
+        },
+        "security": [{ "bearer": [] }],
+        "paths": {
+            MESSAGES: { "post": {
+                "summary": "Send an SMS",
+                "requestBody": json_body("SendRequest"),
+                "responses": {
+                    "202": answer("Committed; it will be sent", "Accepted"),
+                    "400": error("Not a message"),
+                    "401": error("No valid bearer token"),
+                    "403": error("This user may not use that link"),
+                    "422": error("Cannot be sent as it is (no such link, not a number, too long)"),
+                    "503": error("Not committed; try again"),
+                },
+            }},
+            MESSAGE: { "get": {
+                "summary": "A message's status and its parts' outcome",
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }],
+                "responses": {
+                    "200": answer("The message", "MessageStatus"),
+                    "401": error("No valid bearer token"),
+                    "404": error("No such message of yours"),
+                },
+            }},
+            OPENAPI: { "get": { "summary": "This document", "security": [], "responses": { "200": { "description": "OpenAPI 3.1" } } } },
+            SENDSMS: { "get": {
+                "summary": "Kannel's sendsms (username, password, to, text, coding, charset, dlr-mask, dlr-url, …)",
+                "security": [],
+                "responses": { "202": { "description": "0: Accepted for delivery" }, "400": { "description": "Kannel's error line" }, "403": { "description": "Authorization failed for sendsms" } },
+            }},
+        },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "SendRequest": schema_for!(SendRequest),
+                "Accepted": schema_for!(Accepted),
+                "MessageStatus": schema_for!(MessageStatus),
+                "Error": schema_for!(ErrorBody),
+            },
+        },
+    })
+}
+
+pub(super) async fn get() -> Json<Value> {
+    Json(document())
+}
