@@ -275,7 +275,17 @@ async fn the_openapi_document_describes_the_live_api() {
     let doc: Value = reqwest::get(format!("{base}/api/v1/openapi.json")).await.unwrap().json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
-    assert_eq!(paths, ["/api/v1/messages", "/api/v1/messages/{id}", "/api/v1/openapi.json", "/cgi-bin/sendsms"]);
+    assert_eq!(
+        paths,
+        [
+            "/api/v1/messages",
+            "/api/v1/messages/{id}",
+            "/api/v1/openapi.json",
+            "/api/v1/questions",
+            "/api/v1/questions/{id}",
+            "/cgi-bin/sendsms"
+        ]
+    );
     // Each documented path answers (not 404/405) with the method it is documented with.
     let http = reqwest::Client::new();
     for (path, ops) in doc["paths"].as_object().unwrap() {
@@ -312,4 +322,85 @@ async fn the_openapi_document_describes_the_live_api() {
     got.sort();
     documented.sort();
     assert_eq!(got, documented);
+}
+
+async fn ask(http: &reqwest::Client, base: &str, body: Value) -> i64 {
+    let r = http.post(format!("{base}/api/v1/questions")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+}
+
+async fn question(http: &reqwest::Client, base: &str, id: i64) -> Value {
+    http.get(format!("{base}/api/v1/questions/{id}")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap()
+}
+
+/// Runs the queues, questions included, until `done`.
+async fn until_q(h: &Harness, what: &str, done: impl Fn(&Harness) -> bool) {
+    let end = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        h.bridge.drain_questions().await.unwrap();
+        h.make_due();
+        h.settle().await;
+        h.bridge.drain_callbacks().await.unwrap();
+        if done(h) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < end, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+#[tokio::test]
+async fn questions_wait_their_turn_take_the_next_sms_as_answer_and_expire() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let cb = format!("http://{}/cb", listener.local_addr().unwrap());
+    let got = app_endpoint(listener);
+    let h = Harness::new_with(config()).await;
+    let base = serve(&h).await;
+    let http = reqwest::Client::new();
+    let q1 = ask(
+        &http,
+        &base,
+        json!({ "to": BOB, "text": "Table for 4 at 8pm? yes/no", "timeout": 600, "callback_url": cb }),
+    )
+    .await;
+    let q2 = ask(&http, &base, json!({ "to": BOB, "text": "Parking too? yes/no", "timeout": 600 })).await;
+    until_q(&h, "the first question sent", |h| h.backend.sent().len() == 1).await;
+    // One question at a time per pair: the second waits.
+    for _ in 0..5 {
+        h.bridge.drain_questions().await.unwrap();
+        h.settle().await;
+    }
+    assert_eq!(h.backend.sent().len(), 1);
+    assert_eq!(question(&http, &base, q2).await["status"], "waiting");
+
+    // The answer arrives; the bridge restarts before anything else happens.
+    h.inbound(BOB, "yes", None);
+    h.settle().await;
+    let h = h.restart().await;
+    let base = serve(&h).await;
+    // (A restarted harness has a fresh test link: it lists only what it sent itself.)
+    let sent = |h: &Harness, text: &str| h.backend.sent().iter().filter(|s| s.text == text).count();
+    until_q(&h, "the answer's callback and the second question", |h| {
+        !got.all().is_empty() && sent(h, "Parking too? yes/no") == 1
+    })
+    .await;
+    let v = question(&http, &base, q1).await;
+    assert_eq!((v["status"].as_str(), v["answer"].as_str()), (Some("answered"), Some("yes")), "{v}");
+    let (body, _) = got.all().remove(0);
+    let cbv: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (cbv["question"].as_i64(), cbv["status"].as_str(), cbv["answer"].as_str()),
+        (Some(q1), Some("answered"), Some("yes"))
+    );
+    // The answer still shows in the portal.
+    let room = h.portal_room("15551234567");
+    assert!(h.ghost_messages(&room, common::core::BOB_GHOST).iter().any(|e| e.content["body"] == "yes"));
+
+    // Unanswered, the second expires and frees the pair for a third.
+    h.sql().execute("UPDATE questions SET expires_at = 0 WHERE id = ?1", [q2]).unwrap();
+    let q3 = ask(&http, &base, json!({ "to": BOB, "text": "Anything else?", "timeout": 600 })).await;
+    until_q(&h, "the third question", |h| sent(h, "Anything else?") == 1).await;
+    assert_eq!(question(&http, &base, q2).await["status"], "expired");
+    assert_eq!(question(&http, &base, q3).await["status"], "asked");
 }

@@ -136,3 +136,79 @@ pub(super) async fn status(State(bridge): State<Arc<Bridge>>, headers: HeaderMap
     })
     .into_response()
 }
+
+/// `POST /api/v1/questions`: sent when no other question to that number is outstanding;
+/// the next SMS from it is the answer.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct QuestionRequest {
+    to: String,
+    text: String,
+    /// Seconds to wait for the answer once asked; then the question expires.
+    timeout: u64,
+    via: Option<String>,
+    /// Told when it is answered or expires (signed like message callbacks).
+    callback_url: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(super) struct QuestionAccepted {
+    id: i64,
+}
+
+/// `GET /api/v1/questions/{id}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(super) struct QuestionStatus {
+    id: i64,
+    to: String,
+    via: String,
+    /// `waiting` (another question to that number is outstanding), `asked`, `answered`
+    /// or `expired`.
+    status: String,
+    answer: Option<String>,
+    /// Unix milliseconds.
+    asked_at: Option<i64>,
+    expires_at: Option<i64>,
+    answered_at: Option<i64>,
+}
+
+pub(super) async fn ask(State(bridge): State<Arc<Bridge>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let Some(user) = user(&bridge, &headers) else {
+        return error(StatusCode::UNAUTHORIZED, "a valid bearer token is needed");
+    };
+    let req: QuestionRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("not a question: {e}")),
+    };
+    let timeout = std::time::Duration::from_secs(req.timeout);
+    match bridge.ask(user, req.via.as_deref(), &req.to, &req.text, timeout, req.callback_url.as_deref()) {
+        Ok(id) => (StatusCode::ACCEPTED, Json(QuestionAccepted { id })).into_response(),
+        Err(SubmitError::Forbidden(why)) => error(StatusCode::FORBIDDEN, &why),
+        Err(SubmitError::Refused(why)) => error(StatusCode::UNPROCESSABLE_ENTITY, &why),
+        Err(SubmitError::Bridge(e)) => {
+            tracing::error!(error = %e, "api: could not queue the question");
+            error(StatusCode::SERVICE_UNAVAILABLE, "could not queue the question; try again")
+        }
+    }
+}
+
+pub(super) async fn question(State(bridge): State<Arc<Bridge>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let Some(user) = user(&bridge, &headers) else {
+        return error(StatusCode::UNAUTHORIZED, "a valid bearer token is needed");
+    };
+    match bridge.store.question(id) {
+        Ok(Some(q)) if q.user == user.username => Json(QuestionStatus {
+            id: q.id,
+            to: q.destination,
+            via: q.backend_id,
+            status: q.state,
+            answer: q.answer,
+            asked_at: q.asked_at,
+            expires_at: q.expires_at,
+            answered_at: q.answered_at,
+        })
+        .into_response(),
+        Ok(_) => error(StatusCode::NOT_FOUND, "no such question of yours"),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
+}

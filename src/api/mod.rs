@@ -18,6 +18,8 @@ pub fn router(bridge: Arc<Bridge>) -> Router {
         .route(openapi::SENDSMS, get(sendsms::get).post(sendsms::post))
         .route(openapi::MESSAGES, post(json::send))
         .route(openapi::MESSAGE, get(json::status))
+        .route(openapi::QUESTIONS, post(json::ask))
+        .route(openapi::QUESTION, get(json::question))
         .route(openapi::OPENAPI, get(openapi::get))
         .with_state(bridge)
 }

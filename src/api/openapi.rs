@@ -5,10 +5,12 @@ use axum::Json;
 use schemars::schema_for;
 use serde_json::{Value, json};
 
-use super::json::{Accepted, ErrorBody, MessageStatus, SendRequest};
+use super::json::{Accepted, ErrorBody, MessageStatus, QuestionAccepted, QuestionRequest, QuestionStatus, SendRequest};
 
 pub const MESSAGES: &str = "/api/v1/messages";
 pub const MESSAGE: &str = "/api/v1/messages/{id}";
+pub const QUESTIONS: &str = "/api/v1/questions";
+pub const QUESTION: &str = "/api/v1/questions/{id}";
 pub const OPENAPI: &str = "/api/v1/openapi.json";
 pub const SENDSMS: &str = "/cgi-bin/sendsms";
 
@@ -54,6 +56,26 @@ pub fn document() -> Value {
                     "404": error("No such message of yours"),
                 },
             }},
+            QUESTIONS: { "post": {
+                "summary": "Ask a question: sent when no other to that number is outstanding; the next SMS from it is the answer",
+                "requestBody": json_body("QuestionRequest"),
+                "responses": {
+                    "202": answer("Committed; it will be asked", "QuestionAccepted"),
+                    "400": error("Not a question"),
+                    "401": error("No valid bearer token"),
+                    "403": error("This user may not use that link"),
+                    "422": error("Cannot be asked as it is"),
+                },
+            }},
+            QUESTION: { "get": {
+                "summary": "A question's state and answer",
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }],
+                "responses": {
+                    "200": answer("The question", "QuestionStatus"),
+                    "401": error("No valid bearer token"),
+                    "404": error("No such question of yours"),
+                },
+            }},
             OPENAPI: { "get": { "summary": "This document", "security": [], "responses": { "200": { "description": "OpenAPI 3.1" } } } },
             SENDSMS: { "get": {
                 "summary": "Kannel's sendsms (username, password, to, text, coding, charset, dlr-mask, dlr-url, …)",
@@ -68,6 +90,9 @@ pub fn document() -> Value {
                 "Accepted": schema_for!(Accepted),
                 "MessageStatus": schema_for!(MessageStatus),
                 "Error": schema_for!(ErrorBody),
+                "QuestionRequest": schema_for!(QuestionRequest),
+                "QuestionAccepted": schema_for!(QuestionAccepted),
+                "QuestionStatus": schema_for!(QuestionStatus),
             },
         },
     })

@@ -52,7 +52,20 @@ impl Bridge {
                 held.extend(conversation);
                 continue;
             }
+            let answer = match &item.item {
+                InboxKind::Sms(sms) => match self.take_answer(item, sms) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::error!(inbox = item.id, error = %e, "could not record an answer; will retry");
+                        held.extend(conversation);
+                        continue;
+                    }
+                },
+                _ => false,
+            };
             let result = match &item.item {
+                // An answer to a question is not a keyword request.
+                InboxKind::Sms(sms) if answer => self.relay_sms(item, sms).await.map(|ev| relayed.push((item.id, ev))),
                 InboxKind::Sms(sms) => match self.serve_keyword(item, sms).await {
                     Ok(true) => self.relay_sms(item, sms).await.map(|ev| relayed.push((item.id, ev))),
                     // A service took it and keeps it out of Matrix (`bridge: false`).

@@ -17,6 +17,7 @@ mod mms_job;
 mod mms_out;
 mod outbound;
 mod portals;
+mod questions;
 mod redact;
 mod retry;
 mod rooms;
@@ -99,6 +100,7 @@ pub struct Wakers {
     /// Applications' messages changed state.
     pub api: Arc<Notify>,
     pub callbacks: Arc<Notify>,
+    pub questions: Arc<Notify>,
 }
 
 pub struct Bridge {
@@ -253,6 +255,7 @@ impl Bridge {
         if self.config.gateway.is_some() || self.config.mqtt.is_some() {
             tasks.push(tokio::spawn(gateway::run_changes(self.clone())));
             tasks.push(tokio::spawn(gateway::run_callbacks(self.clone())));
+            tasks.push(tokio::spawn(questions::run(self.clone())));
         }
         if self.config.mqtt.is_some() {
             tasks.push(tokio::spawn(gateway::run_mqtt(self.clone())));

@@ -10,6 +10,7 @@ mod mms_out;
 mod outbox;
 mod portals;
 mod prune;
+mod questions;
 mod queue;
 mod schema;
 mod sms_parts;
@@ -28,6 +29,7 @@ pub use mms_out::MmsOutJob;
 pub use outbox::{NewOutJob, OutJob, OutState, ReportTarget};
 pub use portals::{Ghost, Portal};
 pub use prune::Pruned;
+pub use questions::{NewQuestion, Question};
 pub use queue::{DeadItem, Queue, backoff_ms};
 // Kept so `store::IncomingPart` paths (the SMPP link, tests) still compile.
 pub use crate::message::IncomingPart;

@@ -260,6 +260,28 @@ CREATE TABLE callbacks (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX callbacks_due ON callbacks (next_attempt_at) WHERE state = 'new';
+-- Questions sent for an answer: one asked at a time per (our number, their number).
+CREATE TABLE questions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user TEXT NOT NULL,
+    backend_id TEXT NOT NULL,
+    local_number TEXT NOT NULL,
+    remote_key TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    body TEXT NOT NULL,
+    timeout_ms INTEGER NOT NULL,
+    callback_url TEXT,
+    -- waiting (for its pair), asked, answered, expired
+    state TEXT NOT NULL DEFAULT 'waiting',
+    answer TEXT,
+    -- The inbox item that answered it.
+    answer_inbox INTEGER,
+    asked_at INTEGER,
+    expires_at INTEGER,
+    answered_at INTEGER,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX questions_open ON questions (local_number, remote_key, state) WHERE state IN ('waiting', 'asked');
 "#,
 ];
 

@@ -1,0 +1,138 @@
+//! Question and answer (the reply-correlation essay's solutions 1 and 2, without pools):
+//! an application's question is sent only when no other is outstanding on the same
+//! (our number, their number) pair; the next SMS on that pair is its answer; a timeout
+//! frees the pair. Every step is committed, so a restart loses no answer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::gateway::{ApiSend, SubmitError};
+use super::{Bridge, BridgeError};
+use crate::config::GatewayUser;
+use crate::message::ReceivedSms;
+use crate::phone::Address;
+use crate::store::{InboxItem, NewCallback, NewQuestion, Question, Store, now_ms};
+
+impl Bridge {
+    /// Queues a question; Ok once committed. It is sent when its pair is free.
+    pub fn ask(
+        &self,
+        user: &GatewayUser,
+        link: Option<&str>,
+        to: &str,
+        text: &str,
+        timeout: Duration,
+        callback_url: Option<&str>,
+    ) -> Result<i64, SubmitError> {
+        let link = match link.or(user.default_link.as_deref()) {
+            Some(l) => l.to_string(),
+            None if self.backends.len() == 1 => self.backends.keys().next().cloned().unwrap_or_default(),
+            None => return Err(SubmitError::Refused("name the link to send through (via)".into())),
+        };
+        let Some(backend) = self.backends.get(&link) else {
+            return Err(SubmitError::Refused(format!("no link {link:?}")));
+        };
+        if !user.may_use(&link) {
+            return Err(SubmitError::Forbidden(format!("{} may not send through {link}", user.username)));
+        }
+        let addr = Address::parse(to.trim(), self.config.bridge.default_region.as_deref());
+        let Some(destination) = addr.destination.clone() else {
+            return Err(SubmitError::Refused(format!("{to:?} is not a number SMS can go to")));
+        };
+        if text.is_empty() || timeout.is_zero() {
+            return Err(SubmitError::Refused("a question needs a text and a timeout".into()));
+        }
+        let id = self.store.insert_question(&NewQuestion {
+            user: &user.username,
+            backend_id: &link,
+            local_number: backend.number(),
+            remote_key: &addr.key,
+            destination: &destination,
+            body: text,
+            timeout_ms: timeout.as_millis().min(i64::MAX as u128) as i64,
+            callback_url,
+        })?;
+        self.wake.questions.notify_one();
+        Ok(id)
+    }
+
+    /// Asks the questions whose pairs are free, and expires those past their timeout.
+    pub async fn drain_questions(&self) -> Result<bool, BridgeError> {
+        for q in self.store.expired_questions()? {
+            let told = self.store.tx(|tx| {
+                if !Store::expire_question_tx(tx, q.id)? {
+                    return Ok(false);
+                }
+                self.question_callback_tx(tx, &q, "expired", None)?;
+                Ok(true)
+            })?;
+            if told {
+                tracing::info!(question = q.id, "question expired unanswered; its pair is free");
+            }
+        }
+        let askable = self.store.askable_questions()?;
+        for q in &askable {
+            let req = ApiSend { to: q.destination.clone(), text: q.body.clone(), ..ApiSend::default() };
+            // Named by the question: asked again after a crash, it is not queued twice.
+            match self.queue_app(&q.user, &q.backend_id, &req, &format!("question:{}", q.id), false) {
+                Ok(_) | Err(SubmitError::Refused(_)) | Err(SubmitError::Forbidden(_)) => {}
+                Err(SubmitError::Bridge(e)) => return Err(e),
+            }
+            self.store.tx(|tx| Store::set_question_asked_tx(tx, q.id, now_ms().saturating_add(q.timeout_ms)))?;
+            tracing::info!(question = q.id, to = %q.destination, "question asked");
+        }
+        self.wake.callbacks.notify_one();
+        Ok(!askable.is_empty())
+    }
+
+    /// An inbound SMS on a pair with a question asked is its answer: recorded, told, and
+    /// the pair freed. The SMS still goes to the portal. True if it is (or was) an answer.
+    pub(super) fn take_answer(&self, item: &InboxItem, sms: &ReceivedSms) -> Result<bool, BridgeError> {
+        if self.store.is_answer(item.id)? {
+            return Ok(true);
+        }
+        let local = self.portal_local(&item.backend_id, &sms.to);
+        let from = Address::parse_cached(&sms.from, self.config.bridge.default_region.as_deref());
+        let Some(q) = self.store.asked_question(&local, &from.key)? else { return Ok(false) };
+        let answered = self.store.tx(|tx| {
+            if !Store::answer_question_tx(tx, q.id, &sms.text, item.id)? {
+                return Ok(false);
+            }
+            self.question_callback_tx(tx, &q, "answered", Some(&sms.text))?;
+            Ok(true)
+        })?;
+        if answered {
+            tracing::info!(question = q.id, inbox = item.id, "question answered; its pair is free");
+            self.wake.questions.notify_one();
+            self.wake.callbacks.notify_one();
+        }
+        Ok(answered)
+    }
+
+    fn question_callback_tx(
+        &self,
+        tx: &rusqlite::Transaction,
+        q: &Question,
+        state: &str,
+        answer: Option<&str>,
+    ) -> Result<(), crate::store::StoreError> {
+        let Some(url) = q.callback_url.as_deref() else { return Ok(()) };
+        let body = json!({ "question": q.id, "status": state, "to": q.destination, "answer": answer, "at": now_ms() })
+            .to_string();
+        let key = format!("question:{}:{state}", q.id);
+        let signer = Some(q.user.as_str());
+        Store::enqueue_callback_tx(tx, &NewCallback { url, body: Some(&body), signer, key: Some(&key) })?;
+        Ok(())
+    }
+}
+
+pub(super) async fn run(bridge: Arc<Bridge>) {
+    let wake = bridge.wake.questions.clone();
+    super::work_loop("questions", &wake, Duration::from_secs(1), || {
+        let b = bridge.clone();
+        async move { b.drain_questions().await }
+    })
+    .await
+}

@@ -1,0 +1,156 @@
+//! Questions applications send for an answer, asked one at a time per address pair.
+
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+use super::{Result, Store, now_ms};
+
+pub struct NewQuestion<'a> {
+    pub user: &'a str,
+    pub backend_id: &'a str,
+    pub local_number: &'a str,
+    pub remote_key: &'a str,
+    pub destination: &'a str,
+    pub body: &'a str,
+    pub timeout_ms: i64,
+    pub callback_url: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub id: i64,
+    pub user: String,
+    pub backend_id: String,
+    pub local_number: String,
+    pub remote_key: String,
+    pub destination: String,
+    pub body: String,
+    pub timeout_ms: i64,
+    pub callback_url: Option<String>,
+    pub state: String,
+    pub answer: Option<String>,
+    pub asked_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub answered_at: Option<i64>,
+}
+
+const COLS: &str = "id, user, backend_id, local_number, remote_key, destination, body, timeout_ms, callback_url, \
+     state, answer, asked_at, expires_at, answered_at";
+
+fn question(r: &Row) -> rusqlite::Result<Question> {
+    Ok(Question {
+        id: r.get(0)?,
+        user: r.get(1)?,
+        backend_id: r.get(2)?,
+        local_number: r.get(3)?,
+        remote_key: r.get(4)?,
+        destination: r.get(5)?,
+        body: r.get(6)?,
+        timeout_ms: r.get(7)?,
+        callback_url: r.get(8)?,
+        state: r.get(9)?,
+        answer: r.get(10)?,
+        asked_at: r.get(11)?,
+        expires_at: r.get(12)?,
+        answered_at: r.get(13)?,
+    })
+}
+
+impl Store {
+    pub fn insert_question(&self, q: &NewQuestion) -> Result<i64> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO questions (user, backend_id, local_number, remote_key, destination, body, timeout_ms,
+                 callback_url, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                q.user,
+                q.backend_id,
+                q.local_number,
+                q.remote_key,
+                q.destination,
+                q.body,
+                q.timeout_ms,
+                q.callback_url,
+                now_ms()
+            ])?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    pub fn question(&self, id: i64) -> Result<Option<Question>> {
+        self.with(|c| {
+            Ok(c.query_row(&format!("SELECT {COLS} FROM questions WHERE id = ?1"), [id], question).optional()?)
+        })
+    }
+
+    /// Waiting questions whose pair has none asked, the oldest of each pair.
+    pub fn askable_questions(&self) -> Result<Vec<Question>> {
+        self.with(|c| {
+            let sql = format!(
+                "SELECT {COLS} FROM questions q WHERE state = 'waiting'
+                 AND NOT EXISTS (SELECT 1 FROM questions a WHERE a.local_number = q.local_number
+                     AND a.remote_key = q.remote_key AND a.state = 'asked')
+                 AND id = (SELECT min(id) FROM questions w WHERE w.local_number = q.local_number
+                     AND w.remote_key = q.remote_key AND w.state = 'waiting')
+                 ORDER BY id LIMIT 100"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map([], question)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    pub fn set_question_asked_tx(tx: &Transaction, id: i64, expires_at: i64) -> Result<bool> {
+        let n = tx
+            .prepare_cached(
+                "UPDATE questions SET state = 'asked', asked_at = ?2, expires_at = ?3 WHERE id = ?1 AND state = 'waiting'",
+            )?
+            .execute(params![id, now_ms(), expires_at])?;
+        Ok(n == 1)
+    }
+
+    /// The question asked on a pair, if any.
+    pub fn asked_question(&self, local_number: &str, remote_key: &str) -> Result<Option<Question>> {
+        self.with(|c| {
+            let sql =
+                format!("SELECT {COLS} FROM questions WHERE local_number = ?1 AND remote_key = ?2 AND state = 'asked'");
+            Ok(c.query_row(&sql, [local_number, remote_key], question).optional()?)
+        })
+    }
+
+    /// Records an answer (from inbox item `inbox`); false if the question was no longer asked.
+    pub fn answer_question_tx(tx: &Transaction, id: i64, answer: &str, inbox: i64) -> Result<bool> {
+        let n = tx
+            .prepare_cached(
+                "UPDATE questions SET state = 'answered', answer = ?2, answered_at = ?3, answer_inbox = ?4
+                 WHERE id = ?1 AND state = 'asked'",
+            )?
+            .execute(params![id, answer, now_ms(), inbox])?;
+        Ok(n == 1)
+    }
+
+    /// Whether an inbox item answered a question.
+    pub fn is_answer(&self, inbox: i64) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.prepare_cached("SELECT EXISTS (SELECT 1 FROM questions WHERE answer_inbox = ?1)")?
+                .query_row([inbox], |r| r.get(0))?)
+        })
+    }
+
+    /// Asked questions past their timeout.
+    pub fn expired_questions(&self) -> Result<Vec<Question>> {
+        self.with(|c| {
+            let sql = format!("SELECT {COLS} FROM questions WHERE state = 'asked' AND expires_at <= ?1 ORDER BY id");
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map([now_ms()], question)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    pub fn expire_question_tx(tx: &Transaction, id: i64) -> Result<bool> {
+        let n = tx
+            .prepare_cached("UPDATE questions SET state = 'expired' WHERE id = ?1 AND state = 'asked'")?
+            .execute([id])?;
+        Ok(n == 1)
+    }
+}
