@@ -144,6 +144,10 @@ async fn sendsms_as_kannel_clients_call_it() {
     assert_eq!((status, body.as_str()), (403, "Authorization failed for sendsms"));
     let (status, _) = http_get(&format!("{base}/cgi-bin/sendsms?username=app&password=s3cret&text=x")).await;
     assert_eq!(status, 400);
+    // What the links cannot carry yet is refused, not dropped.
+    let (status, body) =
+        http_get(&format!("{base}/cgi-bin/sendsms?username=app&password=s3cret&to=15551234567&text=x&mclass=0")).await;
+    assert_eq!((status, body.as_str()), (400, "MClass field not supported, rejected"));
 }
 
 #[tokio::test]

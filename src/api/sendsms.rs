@@ -41,6 +41,22 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
         tracing::warn!(user = %req.user, "sendsms: authorization failed");
         return answer(SendsmsError::Authorization.answer());
     };
+    // Accepted by Kannel, not carried by this bridge's links yet: refused rather than
+    // silently dropped.
+    let unsupported = [
+        ("MClass", req.mclass.is_some()),
+        ("Validity", req.validity_minutes.is_some()),
+        ("Deferred", req.deferred_minutes.is_some()),
+        ("UDH", !req.udh.is_empty()),
+        ("PID", req.pid.is_some()),
+        ("MWI", req.mwi.is_some()),
+        ("RPI", req.rpi.is_some()),
+        ("Alt-DCS", req.alt_dcs.is_some()),
+        ("Compress", req.compress == Some(true)),
+    ];
+    if let Some((name, _)) = unsupported.iter().find(|(_, given)| *given) {
+        return answer(SendsmsError::Unsupported(name).answer());
+    }
     let text = match &req.payload {
         Payload::Text(t) => t.clone(),
         Payload::Binary(_) => {
