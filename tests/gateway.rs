@@ -408,3 +408,34 @@ async fn questions_wait_their_turn_take_the_next_sms_as_answer_and_expire() {
     assert_eq!(question(&http, &base, q2).await["status"], "expired");
     assert_eq!(question(&http, &base, q3).await["status"], "asked");
 }
+
+#[tokio::test]
+async fn a_pool_of_our_numbers_asks_one_person_several_questions_at_once() {
+    let config = config()
+        .replace("    number: \"+15550001111\"\n", "    number: \"+15550001111\"\n    numbers: [\"+15550002222\"]\n");
+    let h = Harness::new_with(Box::leak(config.into_boxed_str())).await;
+    let base = serve(&h).await;
+    let http = reqwest::Client::new();
+    let q1 = ask(&http, &base, json!({ "to": BOB, "text": "Q1: coming? yes/no", "timeout": 600 })).await;
+    let q2 = ask(&http, &base, json!({ "to": BOB, "text": "Q2: bringing a guest? yes/no", "timeout": 600 })).await;
+    let q3 = ask(&http, &base, json!({ "to": BOB, "text": "Q3: vegetarian? yes/no", "timeout": 600 })).await;
+    until_q(&h, "two questions at once", |h| h.backend.sent().len() == 2).await;
+    let sent = h.backend.sent();
+    // The lowest-numbered free pair first.
+    assert_eq!((sent[0].from.as_str(), sent[0].text.as_str()), ("+15550001111", "Q1: coming? yes/no"));
+    assert_eq!((sent[1].from.as_str(), sent[1].text.as_str()), ("+15550002222", "Q2: bringing a guest? yes/no"));
+    assert_eq!(question(&http, &base, q3).await["status"], "waiting");
+    // Bob answers the second number's question: that one is answered, and Q3 takes its pair.
+    let answer = sms_bridge::backend::ReceivedSms {
+        from: BOB.into(),
+        to: "+15550002222".into(),
+        text: "no".into(),
+        timestamp_ms: None,
+    };
+    h.backend.inject(answer).unwrap();
+    until_q(&h, "the third question", |h| h.backend.sent().len() == 3).await;
+    assert_eq!((question(&http, &base, q2).await["answer"].as_str()), Some("no"));
+    assert_eq!(question(&http, &base, q1).await["status"], "asked");
+    let third = &h.backend.sent()[2];
+    assert_eq!((third.from.as_str(), third.text.as_str()), ("+15550002222", "Q3: vegetarian? yes/no"));
+}

@@ -30,6 +30,8 @@ pub struct ApiSend {
     pub dlr_url: Option<String>,
     pub callback_url: Option<String>,
     pub client_ref: Option<String>,
+    /// Our number to send from, when not the link's own (one of its `numbers`).
+    pub from: Option<String>,
 }
 
 /// Committed: the application may be told "accepted".
@@ -107,7 +109,7 @@ impl Bridge {
         let (encoding, _, ends) = crate::sms::split::split_buffer(&req.text, &self.config.sms.split_options())
             .map_err(|e| SubmitError::Refused(e.what))?;
         let owner = self.link_owner(&link).unwrap_or_default();
-        let local = backend.number().to_string();
+        let local = req.from.clone().unwrap_or_else(|| backend.number().to_string());
         let portal = self.store.claim_portal(&Portal {
             id: 0,
             local_number: local.clone(),
@@ -129,7 +131,7 @@ impl Bridge {
                 destination: &destination,
                 body: &req.text,
                 expires_at: now_ms() + self.config.bridge.outbound_expiry as i64 * 1000,
-                sender: None,
+                sender: (local != backend.number()).then_some(local.as_str()),
             };
             let Some(outbox_id) = Store::enqueue_out(tx, &job)? else {
                 // Queued before (a service's reply to an SMS handled again after a crash).

@@ -72,19 +72,44 @@ impl Bridge {
                 tracing::info!(question = q.id, "question expired unanswered; its pair is free");
             }
         }
-        let askable = self.store.askable_questions()?;
-        for q in &askable {
-            let req = ApiSend { to: q.destination.clone(), text: q.body.clone(), ..ApiSend::default() };
+        let mut busy = self.store.busy_pairs()?;
+        let mut asked = 0;
+        for q in &self.store.waiting_questions(500)? {
+            // The lowest-numbered free pair of the link's pool; none free: it waits.
+            let pool = self.number_pool(&q.backend_id);
+            let Some(from) = pool.iter().find(|n| !busy.contains(&((*n).clone(), q.remote_key.clone()))).cloned()
+            else {
+                continue;
+            };
+            busy.push((from.clone(), q.remote_key.clone()));
+            let req = ApiSend {
+                to: q.destination.clone(),
+                text: q.body.clone(),
+                from: Some(from.clone()),
+                ..ApiSend::default()
+            };
             // Named by the question: asked again after a crash, it is not queued twice.
             match self.queue_app(&q.user, &q.backend_id, &req, &format!("question:{}", q.id), false) {
                 Ok(_) | Err(SubmitError::Refused(_)) | Err(SubmitError::Forbidden(_)) => {}
                 Err(SubmitError::Bridge(e)) => return Err(e),
             }
-            self.store.tx(|tx| Store::set_question_asked_tx(tx, q.id, now_ms().saturating_add(q.timeout_ms)))?;
-            tracing::info!(question = q.id, to = %q.destination, "question asked");
+            self.store.tx(|tx| Store::set_question_asked_tx(tx, q.id, &from, now_ms().saturating_add(q.timeout_ms)))?;
+            tracing::info!(question = q.id, to = %q.destination, %from, "question asked");
+            asked += 1;
         }
         self.wake.callbacks.notify_one();
-        Ok(!askable.is_empty())
+        Ok(asked > 0)
+    }
+
+    /// Our numbers on a link, lowest first: its own and its `numbers`.
+    fn number_pool(&self, link: &str) -> Vec<String> {
+        let mut pool: Vec<String> = self.backends.get(link).map(|b| vec![b.number().to_string()]).unwrap_or_default();
+        if let Some(c) = self.config.backends.iter().find(|b| b.id == link) {
+            pool.extend(c.numbers.iter().cloned());
+        }
+        let digits = |n: &String| n.chars().filter(char::is_ascii_digit).collect::<String>();
+        pool.sort_by_key(|n| (digits(n).len(), digits(n)));
+        pool
     }
 
     /// An inbound SMS on a pair with a question asked is its answer: recorded, told, and

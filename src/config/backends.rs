@@ -15,6 +15,9 @@ pub struct BackendConfig {
     pub number: String,
     /// Who is invited to portals created by inbound SMS; defaults to the single admin.
     pub owner: Option<String>,
+    /// More of our numbers on this link (an SMPP account with several): questions to one
+    /// person may then run at once, one per number (`gateway` questions).
+    pub numbers: Vec<String>,
     pub kind: BackendKind,
 }
 
@@ -61,13 +64,15 @@ struct Common {
     kind: String,
     number: String,
     owner: Option<String>,
+    #[serde(default)]
+    numbers: Vec<String>,
 }
 
 impl<'de> Deserialize<'de> for BackendConfig {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let mut map = serde_yaml_ng::Mapping::deserialize(d)?;
         let mut common = serde_yaml_ng::Mapping::new();
-        for key in ["id", "type", "number", "owner"] {
+        for key in ["id", "type", "number", "owner", "numbers"] {
             if let Some(v) = map.remove(key) {
                 common.insert(key.into(), v);
             }
@@ -86,7 +91,7 @@ impl<'de> Deserialize<'de> for BackendConfig {
                 )));
             }
         };
-        Ok(BackendConfig { id: c.id, number: c.number, owner: c.owner, kind })
+        Ok(BackendConfig { id: c.id, number: c.number, owner: c.owner, numbers: c.numbers, kind })
     }
 }
 
@@ -124,6 +129,21 @@ pub(super) fn validate_all(backends: &[BackendConfig], bridge: &BridgeConfig, p:
             }
             Ok(n) => p.add(key("number"), format!("write it in E.164 form: {n:?}, not {:?}", b.number)),
             Err(_) => p.add(key("number"), format!("not an E.164 number such as \"+15551234567\": {:?}", b.number)),
+        }
+        for (j, n) in b.numbers.iter().enumerate() {
+            match crate::phone::normalize(n, None) {
+                Ok(e) if e == *n && *n != b.number => {
+                    if !numbers.insert(e) {
+                        p.add(key(&format!("numbers[{j}]")), format!("another backend already uses {n:?}"));
+                    }
+                }
+                Ok(e) if e == *n => {
+                    p.add(key(&format!("numbers[{j}]")), "the link's own number is in the pool already")
+                }
+                _ => {
+                    p.add(key(&format!("numbers[{j}]")), format!("not an E.164 number such as \"+15551234567\": {n:?}"))
+                }
+            }
         }
         match &b.owner {
             Some(o) if !(o.starts_with('@') && o.contains(':')) => {

@@ -83,29 +83,33 @@ impl Store {
         })
     }
 
-    /// Waiting questions whose pair has none asked, the oldest of each pair.
-    pub fn askable_questions(&self) -> Result<Vec<Question>> {
+    /// The oldest waiting questions, in order.
+    pub fn waiting_questions(&self, limit: usize) -> Result<Vec<Question>> {
         self.with(|c| {
-            let sql = format!(
-                "SELECT {COLS} FROM questions q WHERE state = 'waiting'
-                 AND NOT EXISTS (SELECT 1 FROM questions a WHERE a.local_number = q.local_number
-                     AND a.remote_key = q.remote_key AND a.state = 'asked')
-                 AND id = (SELECT min(id) FROM questions w WHERE w.local_number = q.local_number
-                     AND w.remote_key = q.remote_key AND w.state = 'waiting')
-                 ORDER BY id LIMIT 100"
-            );
+            let sql = format!("SELECT {COLS} FROM questions WHERE state = 'waiting' ORDER BY id LIMIT ?1");
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map([], question)?;
+            let rows = stmt.query_map([limit as i64], question)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
 
-    pub fn set_question_asked_tx(tx: &Transaction, id: i64, expires_at: i64) -> Result<bool> {
+    /// (our number, their key) of every question asked and not yet answered.
+    pub fn busy_pairs(&self) -> Result<Vec<(String, String)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached("SELECT local_number, remote_key FROM questions WHERE state = 'asked'")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Asks a question from `local_number` (its pair's number, chosen from the pool).
+    pub fn set_question_asked_tx(tx: &Transaction, id: i64, local_number: &str, expires_at: i64) -> Result<bool> {
         let n = tx
             .prepare_cached(
-                "UPDATE questions SET state = 'asked', asked_at = ?2, expires_at = ?3 WHERE id = ?1 AND state = 'waiting'",
+                "UPDATE questions SET state = 'asked', local_number = ?2, asked_at = ?3, expires_at = ?4
+                 WHERE id = ?1 AND state = 'waiting'",
             )?
-            .execute(params![id, now_ms(), expires_at])?;
+            .execute(params![id, local_number, now_ms(), expires_at])?;
         Ok(n == 1)
     }
 
