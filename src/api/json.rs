@@ -23,6 +23,12 @@ pub(super) struct SendRequest {
     text: String,
     /// The link to send through; default: the user's `default_link`, or the only link.
     via: Option<String>,
+    /// Our number to send from: the link's own (default) or one of its `numbers`.
+    from: Option<String>,
+    /// When to send it, RFC 3339 (`2026-12-24T18:00:00Z`); default: now.
+    send_at: Option<String>,
+    /// How long the network may keep trying: not carried by the links yet, refused.
+    validity_minutes: Option<u32>,
     /// Each change of state is POSTed here, signed (`X-Timestamp`, `X-Signature`).
     callback_url: Option<String>,
     /// Your reference, echoed in callbacks and the status.
@@ -90,8 +96,18 @@ pub(super) async fn send(State(bridge): State<Arc<Bridge>>, headers: HeaderMap, 
     {
         return error(StatusCode::BAD_REQUEST, "callback_url must be an http(s) URL");
     }
+    if req.validity_minutes.is_some() {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "validity_minutes is not supported by the links yet");
+    }
+    let not_before = match req.send_at.as_deref().map(str::parse::<jiff::Timestamp>) {
+        None => None,
+        Some(Ok(t)) => Some(t.as_millisecond()),
+        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, &format!("send_at: {e}")),
+    };
     let send = ApiSend {
         link: req.via,
+        from: req.from,
+        not_before,
         to: req.to,
         text: req.text,
         callback_url: req.callback_url,

@@ -32,6 +32,8 @@ pub struct ApiSend {
     pub client_ref: Option<String>,
     /// Our number to send from, when not the link's own (one of its `numbers`).
     pub from: Option<String>,
+    /// Unix milliseconds before which it is not sent.
+    pub not_before: Option<i64>,
 }
 
 /// Committed: the application may be told "accepted".
@@ -99,6 +101,12 @@ impl Bridge {
         let Some(backend) = self.backends.get(&link) else {
             return Err(SubmitError::Refused(format!("no link {link:?}")));
         };
+        if let Some(from) = &req.from
+            && from != backend.number()
+            && !self.config.backends.iter().any(|b| b.id == link && b.numbers.contains(from))
+        {
+            return Err(SubmitError::Refused(format!("{from} is not one of the numbers of link {link}")));
+        }
         let to = Address::parse(req.to.trim(), self.config.bridge.default_region.as_deref());
         let Some(destination) = to.destination.clone() else {
             return Err(SubmitError::Refused(format!("{:?} is not a number SMS can go to", req.to)));
@@ -130,13 +138,17 @@ impl Bridge {
                 event_id,
                 destination: &destination,
                 body: &req.text,
-                expires_at: now_ms() + self.config.bridge.outbound_expiry as i64 * 1000,
+                expires_at: req.not_before.unwrap_or(0).max(now_ms())
+                    + self.config.bridge.outbound_expiry as i64 * 1000,
                 sender: (local != backend.number()).then_some(local.as_str()),
             };
             let Some(outbox_id) = Store::enqueue_out(tx, &job)? else {
                 // Queued before (a service's reply to an SMS handled again after a crash).
                 return Ok(0);
             };
+            if let Some(at) = req.not_before {
+                Store::defer_out_tx(tx, outbox_id, at)?;
+            }
             let copy = AppSent { from: local.clone(), to: destination.clone(), text: req.text.clone(), by: by.into() };
             Store::insert_inbox_tx(tx, &link, &InboxKind::AppSent(copy))?;
             if !tracked {

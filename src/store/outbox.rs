@@ -123,6 +123,13 @@ impl Store {
         Ok((n == 1).then(|| tx.last_insert_rowid()))
     }
 
+    /// Holds a queued job until `not_before` (a message an application scheduled).
+    pub fn defer_out_tx(tx: &Transaction, id: i64, not_before: i64) -> Result<()> {
+        tx.prepare_cached("UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1 AND state = 'queued'")?
+            .execute(params![id, not_before])?;
+        Ok(())
+    }
+
     /// Due jobs for a backend, at most one per portal: the oldest unsent one, so messages
     /// to the same person never overtake each other.
     pub fn due_out(&self, backend_id: &str, limit: usize) -> Result<Vec<OutJob>> {
