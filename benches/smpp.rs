@@ -21,6 +21,8 @@
 
 #[path = "support/kannel.rs"]
 mod kannel;
+#[path = "support/procstat.rs"]
+mod procstat;
 #[path = "../tests/common/smsc.rs"]
 #[allow(dead_code)]
 mod smsc;
@@ -33,6 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use procstat::{AnonPeak, cpu_seconds, vm_hwm_kib};
 use serde_json::{Value, json};
 use smsc::{PASSWORD, SYSTEM_ID, Smsc};
 use stub_hs::{DOMAIN, start_stub};
@@ -72,56 +75,6 @@ fn median(xs: &[f64]) -> f64 {
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn vm_hwm_kib(pid: u32) -> u64 {
-    status_kib(pid, "VmHWM:")
-}
-
-fn status_kib(pid: u32, key: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Samples the summed private memory (`RssAnon`) of some processes every 20 ms and keeps
-/// the peak: shared-library and program text pages, which VmHWM counts, are left out.
-struct AnonPeak {
-    peak: Arc<std::sync::atomic::AtomicU64>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl AnonPeak {
-    fn start(pids: Vec<u32>) -> AnonPeak {
-        let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (p, s) = (peak.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                let kib: u64 = pids.iter().map(|&pid| status_kib(pid, "RssAnon:")).sum();
-                p.fetch_max(kib, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
-        AnonPeak { peak, stop }
-    }
-
-    fn stop_mib(self) -> f64 {
-        self.stop.store(true, Ordering::Relaxed);
-        self.peak.load(Ordering::Relaxed) as f64 / 1024.0
-    }
-}
-
-/// CPU seconds (user + system) a process has used.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks: f64 = fields.get(11..13).map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()).unwrap_or(0.0);
-    ticks / 100.0
 }
 
 async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {

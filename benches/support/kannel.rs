@@ -393,76 +393,8 @@ log-level = {level}
         if width > 0 && width < 20 && n > 10usize.pow(width as u32) {
             return Err(format!("{n} messages need more than {width} '#' digits in {to:?}"));
         }
-        let prefix = format!(
-            "/cgi-bin/sendsms?username={}&password={}&from={}&text={}&to=",
-            url_encode(SENDSMS_USER),
-            url_encode(SENDSMS_PASSWORD),
-            url_encode(from),
-            url_encode(text)
-        );
         let addr = SocketAddr::from((LOCALHOST, self.sendsms_port));
-        let next = AtomicUsize::new(0);
-        let stop = AtomicBool::new(false);
-        let first_err: Mutex<Option<String>> = Mutex::new(None);
-        let totals = Mutex::new(SendReport::default());
-        let started = Instant::now();
-        // Open the connections one after the other, each answered once (a sendsms request
-        // without credentials: 4xx, nothing sent) before the next: smsbox listens with a
-        // backlog of 10, and connects beyond that while its HTTP thread is busy lose their
-        // SYN, which costs a 1 s retransmit.
-        let mut conns = Vec::new();
-        for _ in 0..concurrency.clamp(1, n.max(1)) {
-            let mut conn = Some(HttpConn::connect(addr)?);
-            let mut ignored = 0;
-            get_keepalive(&mut conn, addr, "/cgi-bin/sendsms", &mut ignored)?;
-            conns.push(conn);
-        }
-        thread::scope(|s| {
-            let (prefix, next, stop, first_err, totals) = (&prefix, &next, &stop, &first_err, &totals);
-            for mut conn in conns {
-                s.spawn(move || {
-                    let mut local = SendReport::default();
-                    let mut path = String::with_capacity(prefix.len() + 64);
-                    let result = (|| -> Result<(), String> {
-                        loop {
-                            if stop.load(Ordering::Relaxed) {
-                                return Ok(());
-                            }
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            if i >= n {
-                                return Ok(());
-                            }
-                            path.clear();
-                            path.push_str(prefix);
-                            path.push_str(&url_encode(&recipient(to, i)));
-                            let (status, body) = get_keepalive(&mut conn, addr, &path, &mut local.reconnects)?;
-                            // "Sent." is the answer with `immediate-sendsms-reply`.
-                            if status == 202 && (body.starts_with("0:") || body.starts_with("Sent.")) {
-                                local.accepted += 1;
-                            } else if status == 202 && body.starts_with("3:") {
-                                local.queued += 1;
-                            } else {
-                                return Err(format!("sendsms #{i}: HTTP {status} {:?}", body.trim()));
-                            }
-                        }
-                    })();
-                    if let Err(e) = result {
-                        stop.store(true, Ordering::Relaxed);
-                        first_err.lock().unwrap().get_or_insert(e);
-                    }
-                    let mut t = totals.lock().unwrap();
-                    t.accepted += local.accepted;
-                    t.queued += local.queued;
-                    t.reconnects += local.reconnects;
-                });
-            }
-        });
-        if let Some(e) = first_err.into_inner().unwrap() {
-            return Err(e);
-        }
-        let mut report = totals.into_inner().unwrap();
-        report.elapsed = started.elapsed();
-        Ok(report)
+        send_sendsms(addr, SENDSMS_USER, SENDSMS_PASSWORD, n, from, to, text, concurrency)
     }
 
     /// Peak RSS (`VmHWM`) of bearerbox and smsbox since they started.
@@ -626,7 +558,8 @@ fn parse_sent(status: &str) -> Option<u64> {
     rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
-fn recipient(pattern: &str, i: usize) -> String {
+/// `pattern` with its `#`s replaced by the last digits of `i`.
+pub fn recipient(pattern: &str, i: usize) -> String {
     let width = pattern.matches('#').count();
     if width == 0 {
         return pattern.to_owned();
@@ -636,9 +569,130 @@ fn recipient(pattern: &str, i: usize) -> String {
     pattern.chars().map(|c| if c == '#' { digits.next().unwrap_or('0') } else { c }).collect()
 }
 
+/// Kannel's `sendsms` load against any server that speaks it (smsbox, or our gateway):
+/// `n` keep-alive `GET /cgi-bin/sendsms?username=…&password=…&from=…&text=…&to=…` from
+/// `concurrency` threads. Each `#` in `to` is a digit of the message index (the last
+/// digits: `+1202555##` cycles through 100 recipients); `+` is sent as `%2B`.
+#[allow(clippy::too_many_arguments)]
+pub fn send_sendsms(
+    addr: SocketAddr,
+    user: &str,
+    password: &str,
+    n: usize,
+    from: &str,
+    to: &str,
+    text: &str,
+    concurrency: usize,
+) -> Result<SendReport, String> {
+    let prefix = format!(
+        "GET /cgi-bin/sendsms?username={}&password={}&from={}&text={}&to=",
+        url_encode(user),
+        url_encode(password),
+        url_encode(from),
+        url_encode(text)
+    );
+    let suffix = format!(" HTTP/1.1\r\nHost: {addr}\r\nConnection: keep-alive\r\n\r\n");
+    load(
+        addr,
+        n,
+        concurrency,
+        |i, req| {
+            req.push_str(&prefix);
+            req.push_str(&url_encode(&recipient(to, i)));
+            req.push_str(&suffix);
+        },
+        |status, body| match status {
+            // "Sent." is the answer with `immediate-sendsms-reply`.
+            202 if body.starts_with("0:") || body.starts_with("Sent.") => Some(Answer::Accepted),
+            202 if body.starts_with("3:") => Some(Answer::Queued),
+            _ => None,
+        },
+    )
+}
+
+/// How [`load`]'s `answer` classifies a response; `None` there is an error that stops the load.
+pub enum Answer {
+    Accepted,
+    Queued,
+}
+
+/// `n` HTTP/1.1 requests over `concurrency` keep-alive connections, one thread each, every
+/// thread taking the next index as soon as its previous request is answered. `request(i, buf)`
+/// appends the whole request (head and body, `Connection: keep-alive`) for message `i`.
+/// Returns when all are answered, or at the first answer `answer` does not accept.
+///
+/// The connections are opened one after the other, each answered once (a `GET
+/// /cgi-bin/sendsms` without credentials: refused, nothing sent) before the next: smsbox
+/// listens with a backlog of 10, and connects beyond that while its HTTP thread is busy lose
+/// their SYN, which costs a 1 s retransmit. `elapsed` includes this.
+pub fn load(
+    addr: SocketAddr,
+    n: usize,
+    concurrency: usize,
+    request: impl Fn(usize, &mut String) + Sync,
+    answer: impl Fn(u16, &str) -> Option<Answer> + Sync,
+) -> Result<SendReport, String> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let first_err: Mutex<Option<String>> = Mutex::new(None);
+    let totals = Mutex::new(SendReport::default());
+    let started = Instant::now();
+    let probe = format!("GET /cgi-bin/sendsms HTTP/1.1\r\nHost: {addr}\r\nConnection: keep-alive\r\n\r\n");
+    let mut conns = Vec::new();
+    for _ in 0..concurrency.clamp(1, n.max(1)) {
+        let mut conn = Some(HttpConn::connect(addr)?);
+        let mut ignored = 0;
+        exchange_keepalive(&mut conn, addr, probe.as_bytes(), &mut ignored)?;
+        conns.push(conn);
+    }
+    thread::scope(|s| {
+        let (request, answer, next, stop, first_err, totals) = (&request, &answer, &next, &stop, &first_err, &totals);
+        for mut conn in conns {
+            s.spawn(move || {
+                let mut local = SendReport::default();
+                let mut req = String::with_capacity(512);
+                let result = (|| -> Result<(), String> {
+                    loop {
+                        if stop.load(Ordering::Relaxed) {
+                            return Ok(());
+                        }
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= n {
+                            return Ok(());
+                        }
+                        req.clear();
+                        request(i, &mut req);
+                        let (status, body) =
+                            exchange_keepalive(&mut conn, addr, req.as_bytes(), &mut local.reconnects)?;
+                        match answer(status, &body) {
+                            Some(Answer::Accepted) => local.accepted += 1,
+                            Some(Answer::Queued) => local.queued += 1,
+                            None => return Err(format!("request #{i}: HTTP {status} {:?}", body.trim())),
+                        }
+                    }
+                })();
+                if let Err(e) = result {
+                    stop.store(true, Ordering::Relaxed);
+                    first_err.lock().unwrap().get_or_insert(e);
+                }
+                let mut t = totals.lock().unwrap();
+                t.accepted += local.accepted;
+                t.queued += local.queued;
+                t.reconnects += local.reconnects;
+            });
+        }
+    });
+    if let Some(e) = first_err.into_inner().unwrap() {
+        return Err(e);
+    }
+    let mut report = totals.into_inner().unwrap();
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
 /// Percent-encodes everything but RFC 3986 unreserved characters (so `+` becomes `%2B`, not
 /// a space that Kannel would read as a second recipient).
-fn url_encode(s: &str) -> String {
+pub fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -706,7 +760,12 @@ impl HttpConn {
     fn get(&mut self, port: u16, path: &str, keep_alive: bool) -> Result<(u16, String, bool), Option<String>> {
         let conn = if keep_alive { "keep-alive" } else { "close" };
         let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: {conn}\r\n\r\n");
-        if self.stream.write_all(req.as_bytes()).is_err() {
+        self.exchange(req.as_bytes(), keep_alive)
+    }
+
+    /// Sends one whole request and reads the answer, as [`HttpConn::get`].
+    fn exchange(&mut self, req: &[u8], keep_alive: bool) -> Result<(u16, String, bool), Option<String>> {
+        if self.stream.write_all(req).is_err() {
             return Err(None);
         }
         let mut line = String::new();
@@ -755,10 +814,10 @@ impl HttpConn {
 
 /// One request on `conn` (connecting if needed); if the server had closed the idle
 /// connection, once more on a new one.
-fn get_keepalive(
+fn exchange_keepalive(
     conn: &mut Option<HttpConn>,
     addr: SocketAddr,
-    path: &str,
+    req: &[u8],
     reconnects: &mut usize,
 ) -> Result<(u16, String), String> {
     for attempt in 0..2 {
@@ -767,7 +826,7 @@ fn get_keepalive(
             Some(c) => c,
             None => conn.insert(HttpConn::connect(addr)?),
         };
-        match c.get(addr.port(), path, true) {
+        match c.exchange(req, true) {
             Ok((status, body, keep)) => {
                 if !keep {
                     *conn = None;
@@ -780,7 +839,8 @@ fn get_keepalive(
             }
             Err(e) => {
                 *conn = None;
-                return Err(e.unwrap_or_else(|| format!("{addr} closed the connection without answering {path}")));
+                let line = String::from_utf8_lossy(req.split(|&b| b == b'\r').next().unwrap_or_default()).into_owned();
+                return Err(e.unwrap_or_else(|| format!("{addr} closed the connection without answering {line}")));
             }
         }
     }

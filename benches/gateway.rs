@@ -1,0 +1,398 @@
+//! The application gateway against Kannel, like for like: the same `sendsms` load through
+//! our gateway and through Kannel's smsbox, each message then a `submit_sm` accepted by the
+//! same loopback SMSC (the `smpp34` crate's server, in this process), window 10. Also our
+//! JSON API (`POST /api/v1/messages`) under the same load.
+//!
+//! ```text
+//! apt-get install -y kannel                   # optional: without it the Kannel rows are skipped
+//! cargo bench --bench gateway                 # n=10000, runs=3, clients=8
+//! cargo bench --bench gateway -- --n=5000 --runs=5 --clients=8 --no-kannel
+//! GATEWAY_BENCH_N=5000 GATEWAY_BENCH_NO_KANNEL=1 cargo bench --bench gateway
+//! ```
+//!
+//! - **Load**: `n` `GET /cgi-bin/sendsms?username=…&password=…&from=…&text=…&to=…` over
+//!   `clients` HTTP/1.1 keep-alive connections, one thread each, each sending its next
+//!   request when the previous one is answered (`kannel::send_sendsms`, the client the SMPP
+//!   bench uses for Kannel). The recipients cycle through 100 numbers; a warm-up of 200
+//!   messages before the timed runs makes their portals (ours) and fills caches (both).
+//! - **Throughput**: `n` ÷ (the time the SMSC accepted the run's `n`-th `submit_sm` − the
+//!   instant before the first connection of the run is opened). Both gateways are timed
+//!   by the same clock in this process, from the same two points.
+//! - **CPU per message**: user + system time of the gateway's processes (the bridge;
+//!   bearerbox + smsbox) over the run, ÷ `n`. Read twice: when the SMSC has the last
+//!   `submit_sm`, and once the process has settled (ours: the copy of every message in its
+//!   portal has reached the stub homeserver; both: then 300 ms more).
+//! - **Peak RSS**: `VmHWM` of the bridge; of bearerbox + smsbox. Also the peak of private
+//!   memory (`RssAnon`, sampled every 20 ms), which leaves out the libraries' pages.
+//!
+//! Ours is the release `sms-bridge` binary in its own process (so that its CPU and memory
+//! are its own, as Kannel's are), with a `type: smpp` link and a `gateway:` section on a
+//! free loopback port; its Matrix side is the stub homeserver in this process. Every
+//! accepted message is committed to SQLite (`synchronous=FULL`, WAL) before the 202: the
+//! outbox row, the API message and the copy for the portal. The copies (an `m.notice` in
+//! each recipient's portal, by the bot) go to the stub; they are not part of the
+//! throughput, which ends at the SMSC, but their CPU is in the settled figure.
+//!
+//! The bench process (HTTP clients, SMSC, stub homeserver) shares the machine's cores with
+//! the gateway under test, for both gateways alike.
+
+#[path = "support/bridge.rs"]
+mod bridge;
+#[path = "support/kannel.rs"]
+mod kannel;
+#[path = "support/procstat.rs"]
+mod procstat;
+#[path = "../tests/common/smsc.rs"]
+#[allow(dead_code)]
+mod smsc;
+#[path = "support/stub_hs.rs"]
+mod stub_hs;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bridge::{Args, median};
+use procstat::{AnonPeak, cpu_seconds, vm_hwm_kib};
+use smsc::{PASSWORD, SYSTEM_ID, Smsc};
+use stub_hs::{DOMAIN, StubStats, start_stub};
+
+const OWNER: &str = "@owner:bench.test";
+const NUMBER: &str = "+15550001111";
+const WINDOW: u32 = 10;
+const TEXT: &str = "Reply: sounds good, see you there!";
+/// 100 recipients, cycled.
+const TO: &str = "+12025550##";
+const WARMUP: usize = 200;
+const USER: &str = "bench";
+const USER_PASSWORD: &str = "bench-pw";
+const TOKEN: &str = "bench-token-0123456789abcdef";
+
+struct Opts {
+    n: usize,
+    runs: usize,
+    clients: usize,
+    kannel: bool,
+}
+
+fn opts() -> Opts {
+    let a = Args::new("GATEWAY_BENCH");
+    Opts {
+        n: a.num("n", 10_000),
+        runs: a.num("runs", 3),
+        clients: a.num("clients", 8),
+        kannel: a.get("no-kannel").is_none_or(|v| v == "0"),
+    }
+}
+
+/// One timed run.
+struct Run {
+    /// Messages per second, first connection → n-th submit_sm at the SMSC.
+    rate: f64,
+    /// From the first connection to the last HTTP answer.
+    http: Duration,
+    /// CPU µs per message when the SMSC had them all.
+    cpu_us: f64,
+    /// CPU µs per message once settled.
+    cpu_settled_us: f64,
+}
+
+impl Run {
+    fn print(&self, name: &str, i: usize) {
+        println!(
+            "  {name} run {}: {:.0} msg/s (HTTP answered in {:.2} s), CPU {:.0} µs/msg, {:.0} settled",
+            i + 1,
+            self.rate,
+            self.http.as_secs_f64(),
+            self.cpu_us,
+            self.cpu_settled_us
+        );
+    }
+}
+
+/// The rows of one gateway: runs, then medians.
+struct Rows {
+    name: &'static str,
+    runs: Vec<Run>,
+    rss_mib: f64,
+    anon_mib: f64,
+}
+
+impl Rows {
+    fn rate(&self) -> f64 {
+        median(&self.runs.iter().map(|r| r.rate).collect::<Vec<_>>())
+    }
+    fn cpu(&self) -> f64 {
+        median(&self.runs.iter().map(|r| r.cpu_us).collect::<Vec<_>>())
+    }
+    fn cpu_settled(&self) -> f64 {
+        median(&self.runs.iter().map(|r| r.cpu_settled_us).collect::<Vec<_>>())
+    }
+    fn print(&self) {
+        println!(
+            "{:<16} median {:>6.0} msg/s   CPU {:>4.0} µs/msg at the last submit_sm, {:>4.0} settled   \
+             peak RSS {:>5.1} MiB (private {:>5.1})",
+            self.name,
+            self.rate(),
+            self.cpu(),
+            self.cpu_settled(),
+            self.rss_mib,
+            self.anon_mib
+        );
+    }
+}
+
+/// Which HTTP API the load uses.
+#[derive(Clone, Copy)]
+enum Api {
+    Sendsms { user: &'static str, password: &'static str },
+    Json,
+}
+
+fn load(addr: SocketAddr, api: Api, n: usize, clients: usize) -> kannel::SendReport {
+    let r = match api {
+        Api::Sendsms { user, password } => kannel::send_sendsms(addr, user, password, n, NUMBER, TO, TEXT, clients),
+        Api::Json => {
+            let head = format!(
+                "POST /api/v1/messages HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
+                 Content-Type: application/json\r\nConnection: keep-alive\r\n"
+            );
+            kannel::load(
+                addr,
+                n,
+                clients,
+                |i, req| {
+                    let body = format!(r#"{{"to":"{}","text":"{TEXT}"}}"#, kannel::recipient(TO, i));
+                    req.push_str(&head);
+                    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+                },
+                |status, body| (status == 202 && body.contains("\"id\"")).then_some(kannel::Answer::Accepted),
+            )
+        }
+    };
+    let r = r.unwrap_or_else(|e| panic!("load: {e}"));
+    assert_eq!((r.accepted, r.queued), (n, 0), "every request accepted, none only queued");
+    r
+}
+
+/// Sends `n` through `api` at `addr` and times it at the SMSC; `pids` are the gateway's
+/// processes; `settled` is true once the gateway's after-work for the run is done.
+async fn run(
+    smsc: &Arc<Smsc>,
+    addr: SocketAddr,
+    api: Api,
+    n: usize,
+    clients: usize,
+    pids: &[u32],
+    settled: impl Fn() -> bool,
+) -> Run {
+    let cpu = || pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>();
+    let base = smsc.handler.accepted.lock().unwrap().len();
+    let cpu0 = cpu();
+    // The SMSC stamps each submit_sm with tokio's clock.
+    let t0 = tokio::time::Instant::now();
+    let report = tokio::task::spawn_blocking(move || load(addr, api, n, clients)).await.unwrap();
+    let accepted = || smsc.handler.accepted.lock().unwrap().len();
+    bridge::wait_until(
+        "the SMSC to accept every submit_sm",
+        Duration::from_secs(600),
+        || accepted() >= base + n,
+        || format!("{} of {n}", accepted() - base),
+    )
+    .await;
+    let cpu_at = cpu();
+    let last = smsc.handler.accepted.lock().unwrap()[base + n - 1].at;
+    bridge::wait_until("the gateway to settle", Duration::from_secs(600), &settled, String::new).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cpu_settled = cpu();
+    let rate = n as f64 / (last - t0).as_secs_f64();
+    Run {
+        rate,
+        http: report.elapsed,
+        cpu_us: (cpu_at - cpu0) * 1e6 / n as f64,
+        cpu_settled_us: (cpu_settled - cpu0) * 1e6 / n as f64,
+    }
+}
+
+struct BridgeProc(Child);
+
+impl Drop for BridgeProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_bridge(dir: &Path, hs: SocketAddr, smsc_port: u16, gateway: SocketAddr) -> BridgeProc {
+    let as_port = free_port();
+    let config = format!(
+        r#"homeserver:
+  address: http://{hs}
+  domain: {DOMAIN}
+appservice:
+  address: http://127.0.0.1:{as_port}
+  hostname: 127.0.0.1
+  port: {as_port}
+  as_token: bench_as_token
+  hs_token: bench_hs_token
+database:
+  path: "{db}"
+bridge:
+  permissions:
+    "{OWNER}": admin
+backends:
+  - id: smsc
+    type: smpp
+    number: "{NUMBER}"
+    host: 127.0.0.1
+    port: {smsc_port}
+    system_id: {SYSTEM_ID}
+    password: {PASSWORD}
+    window: {WINDOW}
+    registered_delivery: false
+gateway:
+  listen: {gateway}
+  users:
+    - username: {USER}
+      password: {USER_PASSWORD}
+      token: {TOKEN}
+logging:
+  level: warn
+"#,
+        db = dir.join("bridge.db").display(),
+    );
+    let path = dir.join("config.yaml");
+    std::fs::write(&path, config).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_sms-bridge"))
+        .arg("-c")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting the bridge binary");
+    BridgeProc(child)
+}
+
+async fn ours(o: &Opts, dir: &Path, smsc: &Arc<Smsc>) -> (Rows, Rows) {
+    let stub = start_stub();
+    let gateway = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let bridge = start_bridge(dir, stub.addr, smsc.port, gateway);
+    let pid = bridge.0.id();
+    smsc.wait_bound(Duration::from_secs(30)).await;
+    bridge::wait_until(
+        "the gateway to listen",
+        Duration::from_secs(30),
+        || std::net::TcpStream::connect(gateway).is_ok(),
+        String::new,
+    )
+    .await;
+    let anon = AnonPeak::start(vec![pid]);
+    let copies = |s: &StubStats| s.other_messages.load(Ordering::Acquire) as usize;
+    let sendsms = Api::Sendsms { user: USER, password: USER_PASSWORD };
+    let stats = stub.stats.clone();
+    let copied_all = |want: usize| {
+        let stats = stats.clone();
+        move || copies(&stats) >= want
+    };
+
+    let mut sent = 0;
+    let mut rows = Vec::new();
+    // One process: the JSON rows' peak memory includes the sendsms runs before them.
+    for (api, name) in [(sendsms, "ours: sendsms"), (Api::Json, "ours: JSON API")] {
+        let warm = run(smsc, gateway, api, WARMUP, o.clients, &[pid], copied_all(sent + WARMUP)).await;
+        sent += WARMUP;
+        println!("  {name}: warm-up {WARMUP} ({:.0}/s)", warm.rate);
+        let mut r = Rows { name, runs: Vec::new(), rss_mib: 0.0, anon_mib: 0.0 };
+        for i in 0..o.runs {
+            let one = run(smsc, gateway, api, o.n, o.clients, &[pid], copied_all(sent + o.n)).await;
+            sent += o.n;
+            one.print(name, i);
+            r.runs.push(one);
+        }
+        r.rss_mib = vm_hwm_kib(pid) as f64 / 1024.0;
+        r.anon_mib = anon.mib();
+        rows.push(r);
+    }
+    anon.stop_mib();
+    assert_eq!(stub.stats.duplicates.load(Ordering::Relaxed), 0, "a portal copy sent twice");
+    drop(bridge);
+    let json = rows.pop().unwrap();
+    (rows.pop().unwrap(), json)
+}
+
+async fn kannel_rows(o: &Opts, dir: &Path, smsc: &Arc<Smsc>) -> Option<Rows> {
+    if let Err(why) = kannel::Kannel::available() {
+        println!("Kannel: skipped ({why})");
+        return None;
+    }
+    let k = kannel::Kannel::start(&dir.join("kannel"), smsc.port, SYSTEM_ID, PASSWORD, WINDOW)
+        .unwrap_or_else(|e| panic!("Kannel did not start: {e}"));
+    let (bb, sb) = k.pids();
+    let pids: Vec<u32> = bb.into_iter().chain(sb).collect();
+    let anon = AnonPeak::start(pids.clone());
+    let addr = SocketAddr::from(([127, 0, 0, 1], k.sendsms_port()));
+    let api = Api::Sendsms { user: kannel::SENDSMS_USER, password: kannel::SENDSMS_PASSWORD };
+    let warm = run(smsc, addr, api, WARMUP, o.clients, &pids, || true).await;
+    println!("  Kannel: warm-up {WARMUP} ({:.0}/s)", warm.rate);
+    let name = "Kannel: sendsms";
+    let mut rows = Rows { name, runs: Vec::new(), rss_mib: 0.0, anon_mib: 0.0 };
+    for i in 0..o.runs {
+        let r = run(smsc, addr, api, o.n, o.clients, &pids, || true).await;
+        r.print(name, i);
+        rows.runs.push(r);
+    }
+    let rss = k.peak_rss();
+    rows.rss_mib = rss.total() as f64 / 1048576.0;
+    rows.anon_mib = anon.stop_mib();
+    println!(
+        "  Kannel peak RSS: bearerbox {:.1} + smsbox {:.1} MiB",
+        rss.bearerbox as f64 / 1048576.0,
+        rss.smsbox as f64 / 1048576.0
+    );
+    k.stop();
+    Some(rows)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let o = opts();
+    let dir = tempfile::tempdir().unwrap();
+    let smsc = Arc::new(Smsc::start().await);
+    smsc.handler.receipts.store(false, Ordering::SeqCst);
+    println!(
+        "gateway benchmark: n={} runs={} clients={} window={WINDOW}, 100 recipients, warm-up {WARMUP}",
+        o.n, o.runs, o.clients
+    );
+    let (sendsms, json) = ours(&o, dir.path(), &smsc).await;
+    let kannel = if o.kannel { kannel_rows(&o, dir.path(), &smsc).await } else { None };
+
+    println!();
+    sendsms.print();
+    json.print();
+    if let Some(k) = &kannel {
+        k.print();
+        println!();
+        println!(
+            "ratio ours/Kannel (sendsms): throughput {:.2}×, peak RSS {:.2}×, private {:.2}×, CPU/msg {:.2}× (settled {:.2}×)",
+            sendsms.rate() / k.rate(),
+            sendsms.rss_mib / k.rss_mib,
+            sendsms.anon_mib / k.anon_mib,
+            sendsms.cpu() / k.cpu(),
+            sendsms.cpu_settled() / k.cpu_settled()
+        );
+        println!(
+            "ratio ours/Kannel (JSON API vs Kannel's sendsms): throughput {:.2}×, peak RSS {:.2}×",
+            json.rate() / k.rate(),
+            json.rss_mib / k.rss_mib
+        );
+        let met = sendsms.rate() >= 2.0 * k.rate() && sendsms.rss_mib <= k.rss_mib;
+        println!("target (≥ 2× Kannel's throughput at ≤ Kannel's peak RSS): {}", if met { "met" } else { "not met" });
+    }
+}
