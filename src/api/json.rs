@@ -25,7 +25,7 @@ pub(super) struct SendRequest {
     via: Option<String>,
     /// Our number to send from: the link's own (default) or one of its `numbers`.
     from: Option<String>,
-    /// When to send it, RFC 3339 (`2026-12-24T18:00:00Z`); default: now.
+    /// When to send it, RFC 3339: not supported yet, refused.
     send_at: Option<String>,
     /// How long the network may keep trying: not carried by the links yet, refused.
     validity_minutes: Option<u32>,
@@ -99,11 +99,12 @@ pub(super) async fn send(State(bridge): State<Arc<Bridge>>, headers: HeaderMap, 
     if req.validity_minutes.is_some() {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "validity_minutes is not supported by the links yet");
     }
-    let not_before = match req.send_at.as_deref().map(str::parse::<jiff::Timestamp>) {
-        None => None,
-        Some(Ok(t)) => Some(t.as_millisecond()),
-        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, &format!("send_at: {e}")),
-    };
+    // A held message would hold up every later one to the same person (the outbox keeps
+    // a conversation in order): refused until scheduled messages get their own order.
+    if req.send_at.is_some() {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "send_at is not supported yet");
+    }
+    let not_before = None;
     let send = ApiSend {
         link: req.via,
         from: req.from,

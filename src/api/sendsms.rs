@@ -46,6 +46,7 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
     let unsupported = [
         ("MClass", req.mclass.is_some()),
         ("Validity", req.validity_minutes.is_some()),
+        ("Deferred", req.deferred_minutes.is_some()),
         ("UDH", !req.udh.is_empty()),
         ("PID", req.pid.is_some()),
         ("MWI", req.mwi.is_some()),
@@ -71,7 +72,6 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
             dlr_mask: req.dlr_mask.unwrap_or(0),
             dlr_url: req.dlr_url.clone(),
             from: req.from.clone(),
-            not_before: req.deferred_minutes.map(|m| crate::store::now_ms() + i64::from(m) * 60_000),
             ..ApiSend::default()
         };
         match bridge.submit(user, &send) {

@@ -185,17 +185,28 @@ impl Bridge {
     /// becomes the callbacks it asked for, in the commit that records it as told.
     pub async fn drain_api_changes(&self) -> Result<bool, BridgeError> {
         let changes = self.store.api_changes(100)?;
-        for (m, state, error) in &changes {
-            let sent_before = matches!(m.state.as_str(), "sent" | "delivered");
-            self.store.tx(|tx| {
+        // Whether the link took each message: a change seen late (queued → delivered)
+        // still owes the "accepted by the SMSC" report before the final one.
+        let mut taken = Vec::with_capacity(changes.len());
+        for (m, _, _) in &changes {
+            taken.push(
+                matches!(m.state.as_str(), "sent" | "delivered") || !self.store.api_parts(m.outbox_id)?.is_empty(),
+            );
+        }
+        // One commit for the whole batch: each change is told at most once.
+        self.store.tx(|tx| {
+            for ((m, state, error), taken) in changes.iter().zip(&taken) {
+                let told_taken = matches!(m.state.as_str(), "sent" | "delivered");
                 Store::set_api_state_tx(tx, m.id, state)?;
-                if let Some(url) = m.dlr_url.as_deref()
-                    && let Some(kind) = dlr_kind(state, sent_before)
-                    && m.dlr_mask & kind != 0
-                {
-                    let dlr = self.dlr(m, kind, error.as_deref());
-                    let url = expand_dlr_url(url, &dlr);
-                    Store::enqueue_callback_tx(tx, &NewCallback { url: &url, body: None, signer: None, key: None })?;
+                if let Some(url) = m.dlr_url.as_deref() {
+                    for kind in dlr_kinds(state, *taken, told_taken) {
+                        if m.dlr_mask & kind != 0 {
+                            let dlr = self.dlr(m, kind, error.as_deref());
+                            let url = expand_dlr_url(url, &dlr);
+                            let cb = NewCallback { url: &url, body: None, signer: None, key: None };
+                            Store::enqueue_callback_tx(tx, &cb)?;
+                        }
+                    }
                 }
                 if let Some(url) = m.callback_url.as_deref()
                     && state != "sending"
@@ -218,9 +229,9 @@ impl Bridge {
                         self.config.gateway.as_ref().and_then(|g| g.user(&m.user)).map(|u| u.username.as_str());
                     Store::enqueue_callback_tx(tx, &NewCallback { url, body: Some(&body), signer, key: None })?;
                 }
-                Ok(())
-            })?;
-        }
+            }
+            Ok(())
+        })?;
         if !changes.is_empty() {
             self.wake.callbacks.notify_one();
         }
@@ -355,14 +366,28 @@ impl Bridge {
         item: &crate::store::InboxItem,
         sms: &crate::message::ReceivedSms,
     ) -> Result<bool, BridgeError> {
-        use crate::gateway::keywords::{Incoming, Reply};
         let Some(m) = self.services.find(&item.backend_id, &sms.text) else { return Ok(true) };
         // Handled before (the relay to Matrix failed after the reply was queued): the
         // service is not asked again.
         let event_id = format!("svc:{}", item.id);
-        if self.store.out_job_by_event(&event_id)?.is_some() {
+        if self.store.seen(&item.backend_id, &event_id)? || self.store.out_job_by_event(&event_id)?.is_some() {
             return Ok(m.bridge());
         }
+        let handled = self.keyword_reply(item, sms, &m, &event_id).await;
+        // Remembered, so an SMS handled again (Matrix away) does not call the service again.
+        self.store.once(&item.backend_id, &event_id, |_| Ok(()))?;
+        handled?;
+        Ok(m.bridge())
+    }
+
+    async fn keyword_reply(
+        &self,
+        item: &crate::store::InboxItem,
+        sms: &crate::message::ReceivedSms,
+        m: &crate::gateway::keywords::Match,
+        event_id: &str,
+    ) -> Result<(), BridgeError> {
+        use crate::gateway::keywords::{Incoming, Reply};
         let local = self.portal_local(&item.backend_id, &sms.to);
         let incoming = Incoming {
             from: sms.from.clone(),
@@ -372,24 +397,26 @@ impl Bridge {
             received_at_unix: sms.timestamp_ms.unwrap_or_else(now_ms) / 1000,
             message_id: Some(item.id.to_string()),
         };
-        let text = match self.services.reply(&m, &incoming, &self.callbacks_http).await {
+        let text = match self.services.reply(m, &incoming, &self.callbacks_http).await {
             Ok(Reply::Text(t)) if m.sms_parts_allowed() > 0 => t,
-            Ok(_) => return Ok(m.bridge()),
+            Ok(_) => return Ok(()),
             Err(e) => {
                 tracing::warn!(inbox = item.id, service = m.service_name(), error = %e, "keyword service failed; no reply");
-                return Ok(m.bridge());
+                return Ok(());
             }
         };
         let allowed = m.sms_parts_allowed().min(self.config.sms.max_parts);
         let text = fit_parts(&text, allowed, &self.config.sms.split_options());
-        let req = ApiSend { to: sms.from.clone(), text, ..ApiSend::default() };
+        // From the number the SMS came to, when it is one of the link's.
+        let from = Some(incoming.to.clone()).filter(|n| self.number_pool(&item.backend_id).contains(n));
+        let req = ApiSend { to: sms.from.clone(), text, from, ..ApiSend::default() };
         let by = format!("service {}", m.service_name());
-        match self.queue_app(&by, &item.backend_id, &req, &event_id, false) {
+        match self.queue_app(&by, &item.backend_id, &req, event_id, false) {
             Ok(_) => tracing::info!(inbox = item.id, service = m.service_name(), "keyword reply queued"),
             Err(SubmitError::Bridge(e)) => return Err(e),
             Err(e) => tracing::warn!(inbox = item.id, service = m.service_name(), error = %e, "keyword reply not sent"),
         }
-        Ok(m.bridge())
+        Ok(())
     }
 }
 
@@ -414,16 +441,19 @@ pub fn sign(secret: &str, timestamp: &str, body: &str) -> String {
     format!("sha256={hex}")
 }
 
-/// Which Kannel report a change of state is: SMSC accepted (8) or rejected (16),
-/// delivered (1) or not (2).
-fn dlr_kind(state: &str, sent_before: bool) -> Option<u8> {
-    match state {
-        "sent" => Some(dlr_mask::SMSC_SUCCESS),
-        "delivered" => Some(dlr_mask::DELIVERED),
-        "failed" | "dead" if sent_before => Some(dlr_mask::FAILED),
-        "failed" | "dead" => Some(dlr_mask::SMSC_FAIL),
-        _ => None,
-    }
+/// The Kannel reports a change of state owes, in order: SMSC accepted (8) or rejected
+/// (16), delivered (1) or not (2). `taken`: the link took the message; `told`: the
+/// application already heard so.
+fn dlr_kinds(state: &str, taken: bool, told: bool) -> Vec<u8> {
+    let accepted = if taken && !told { vec![dlr_mask::SMSC_SUCCESS] } else { vec![] };
+    let last = match state {
+        "sent" => return accepted,
+        "delivered" => dlr_mask::DELIVERED,
+        "failed" | "dead" if taken => dlr_mask::FAILED,
+        "failed" | "dead" => dlr_mask::SMSC_FAIL,
+        _ => return vec![],
+    };
+    accepted.into_iter().chain([last]).collect()
 }
 
 pub(super) async fn run_changes(bridge: Arc<Bridge>) {

@@ -41,8 +41,13 @@ impl Bridge {
         let Some(destination) = addr.destination.clone() else {
             return Err(SubmitError::Refused(format!("{to:?} is not a number SMS can go to")));
         };
-        if text.is_empty() || timeout.is_zero() {
-            return Err(SubmitError::Refused("a question needs a text and a timeout".into()));
+        if text.is_empty() || timeout.is_zero() || timeout > Duration::from_secs(7 * 24 * 3600) {
+            return Err(SubmitError::Refused("a question needs a text and a timeout of at most a week".into()));
+        }
+        if let Some(url) = callback_url
+            && !matches!(reqwest::Url::parse(url).map(|u| u.scheme().to_string()).as_deref(), Ok("http" | "https"))
+        {
+            return Err(SubmitError::Refused("callback_url must be an http(s) URL".into()));
         }
         let id = self.store.insert_question(&NewQuestion {
             user: &user.username,
@@ -90,8 +95,20 @@ impl Bridge {
             };
             // Named by the question: asked again after a crash, it is not queued twice.
             match self.queue_app(&q.user, &q.backend_id, &req, &format!("question:{}", q.id), false) {
-                Ok(_) | Err(SubmitError::Refused(_)) | Err(SubmitError::Forbidden(_)) => {}
+                Ok(_) => {}
                 Err(SubmitError::Bridge(e)) => return Err(e),
+                Err(e) => {
+                    // Never sent: not asked, and the pair stays free.
+                    tracing::warn!(question = q.id, error = %e, "question refused");
+                    busy.pop();
+                    self.store.tx(|tx| {
+                        if Store::fail_question_tx(tx, q.id)? {
+                            self.question_callback_tx(tx, q, "failed", None)?;
+                        }
+                        Ok(())
+                    })?;
+                    continue;
+                }
             }
             self.store.tx(|tx| Store::set_question_asked_tx(tx, q.id, &from, now_ms().saturating_add(q.timeout_ms)))?;
             tracing::info!(question = q.id, to = %q.destination, %from, "question asked");
@@ -102,7 +119,7 @@ impl Bridge {
     }
 
     /// Our numbers on a link, lowest first: its own and its `numbers`.
-    fn number_pool(&self, link: &str) -> Vec<String> {
+    pub(super) fn number_pool(&self, link: &str) -> Vec<String> {
         let mut pool: Vec<String> = self.backends.get(link).map(|b| vec![b.number().to_string()]).unwrap_or_default();
         if let Some(c) = self.config.backends.iter().find(|b| b.id == link) {
             pool.extend(c.numbers.iter().cloned());

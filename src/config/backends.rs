@@ -130,6 +130,10 @@ pub(super) fn validate_all(backends: &[BackendConfig], bridge: &BridgeConfig, p:
             Ok(n) => p.add(key("number"), format!("write it in E.164 form: {n:?}, not {:?}", b.number)),
             Err(_) => p.add(key("number"), format!("not an E.164 number such as \"+15551234567\": {:?}", b.number)),
         }
+        // Modems and routers send from their SIM's number whatever we ask.
+        if !b.numbers.is_empty() && !matches!(b.kind, BackendKind::Smpp(_) | BackendKind::Test(_)) {
+            p.add(key("numbers"), "only SMPP links can send from more than one number");
+        }
         for (j, n) in b.numbers.iter().enumerate() {
             match crate::phone::normalize(n, None) {
                 Ok(e) if e == *n && *n != b.number => {

@@ -109,7 +109,7 @@ impl Store {
             let cols: Vec<String> = COLS.split(", ").map(|c| format!("a.{c}")).collect();
             let sql = format!(
                 "SELECT {}, o.state, o.last_error FROM api_messages a JOIN outbox o ON o.id = a.outbox_id
-                 WHERE a.state != o.state ORDER BY a.id LIMIT ?1",
+                 WHERE a.state IN ('queued', 'sending', 'sent') AND a.state != o.state ORDER BY a.id LIMIT ?1",
                 cols.join(", ")
             );
             let mut stmt = c.prepare_cached(&sql)?;

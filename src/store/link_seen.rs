@@ -25,6 +25,16 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Whether `print` was recorded on this link (by [`Store::once`]).
+    pub fn seen(&self, backend_id: &str, print: &str) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.prepare_cached("SELECT EXISTS (SELECT 1 FROM link_seen WHERE backend_id = ?1 AND print = ?2)")?
+                .query_row([backend_id, print], |r| r.get(0))?)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,8 @@ const HISTORY: &[(&str, &str, &str, &str)] = &[
     ("matrix_out", "state", "'done', 'dropped'", "created_at"),
     ("mms_in", "stage", "'done', 'dropped'", "received_at"),
     ("mms_out", "state", "'sent', 'failed', 'dropped'", "created_at"),
+    ("callbacks", "state", "'done', 'dead'", "created_at"),
+    ("questions", "state", "'answered', 'expired', 'failed'", "created_at"),
 ];
 
 impl Store {
@@ -46,8 +48,15 @@ impl Store {
                  WHERE o.state IN ('sent', 'delivered', 'failed', 'dropped') AND o.updated_at < ?1 LIMIT ?2)",
                 cutoff,
             )?;
+            // Applications' records of those messages (they point at the row), once told.
+            rows += self.in_batches(
+                "DELETE FROM api_messages WHERE rowid IN (SELECT a.rowid FROM api_messages a JOIN outbox o ON o.id = a.outbox_id
+                 WHERE o.state IN ('sent', 'delivered', 'failed', 'dropped') AND a.state = o.state AND o.updated_at < ?1 LIMIT ?2)",
+                cutoff,
+            )?;
             rows += self.in_batches(
                 "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state IN ('sent', 'delivered', 'failed', 'dropped')
+                 AND NOT EXISTS (SELECT 1 FROM api_messages a WHERE a.outbox_id = outbox.id)
                  AND updated_at < ?1 AND NOT EXISTS (SELECT 1 FROM message_map m WHERE m.outbox_id = outbox.id) LIMIT ?2)",
                 cutoff,
             )?;
@@ -113,6 +122,43 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::NewOutJob;
+
+    #[test]
+    fn applications_records_go_with_their_messages() {
+        let s = Store::open_in_memory().unwrap();
+        let p = s.claim_portal(&crate::store::portals::test_portal()).unwrap();
+        let job = NewOutJob {
+            portal_id: p.id,
+            backend_id: "b",
+            room_id: "",
+            event_id: "api:1",
+            destination: "2",
+            body: "hi",
+            expires_at: now_ms() + 1000,
+            sender: None,
+        };
+        let out = s.tx(|tx| Store::enqueue_out(tx, &job)).unwrap().unwrap();
+        let api = crate::store::NewApiMessage {
+            user: "app",
+            backend_id: "b",
+            destination: "2",
+            body: "hi",
+            outbox_id: out,
+            dlr_mask: 0,
+            dlr_url: None,
+            callback_url: None,
+            client_ref: None,
+        };
+        let id = s.tx(|tx| Store::insert_api_message_tx(tx, &api)).unwrap();
+        s.set_out_state(out, crate::store::OutState::Sent, None).unwrap();
+        // Not yet told to the application: kept, and nothing else fails for it.
+        s.prune(Some(-1000)).unwrap();
+        assert!(s.api_message(id).unwrap().is_some());
+        s.tx(|tx| Store::set_api_state_tx(tx, id, "sent")).unwrap();
+        s.prune(Some(-1000)).unwrap();
+        assert!(s.api_message(id).unwrap().is_none());
+        assert!(s.out_job(out).unwrap().is_none());
+    }
 
     #[test]
     fn finished_work_goes_and_waiting_or_dead_work_stays() {

@@ -151,6 +151,14 @@ impl Store {
         })
     }
 
+    /// A question that could not be sent (refused): it frees its pair.
+    pub fn fail_question_tx(tx: &Transaction, id: i64) -> Result<bool> {
+        let n = tx
+            .prepare_cached("UPDATE questions SET state = 'failed' WHERE id = ?1 AND state = 'waiting'")?
+            .execute([id])?;
+        Ok(n == 1)
+    }
+
     pub fn expire_question_tx(tx: &Transaction, id: i64) -> Result<bool> {
         let n = tx
             .prepare_cached("UPDATE questions SET state = 'expired' WHERE id = ?1 AND state = 'asked'")?

@@ -244,6 +244,8 @@ CREATE TABLE api_messages (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
+-- Only messages whose outcome may still change are compared with the outbox.
+CREATE INDEX api_messages_open ON api_messages (outbox_id) WHERE state IN ('queued', 'sending', 'sent');
 CREATE TABLE callbacks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     url TEXT NOT NULL,
