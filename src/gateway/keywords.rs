@@ -304,47 +304,33 @@ pub fn expand(template: &str, incoming: &Incoming, m: &Match, for_url: bool) -> 
     let enc = |s: &str| if for_url { url_encode(s) } else { s.to_string() };
     let join =
         |words: &[String]| words.iter().map(|w| enc(w)).collect::<Vec<_>>().join(if for_url { "+" } else { " " });
-    let mut out = String::with_capacity(template.len() + 32);
     let mut next = 1; // the next word for %s: the keyword is word 0
-    let mut chars = template.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let Some(e) = chars.next() else {
-            out.push('%');
-            break;
-        };
-        match e {
-            'k' => out.push_str(&m.words.first().map(|w| enc(w)).unwrap_or_default()),
-            's' | 'S' => {
-                if let Some(w) = m.words.get(next) {
-                    out.push_str(&if e == 's' { enc(w) } else { w.replace('*', "~") });
+    crate::gateway::kannel::escapes::fill(template, |e| {
+        Some(match e {
+            'k' => m.words.first().map(|w| enc(w)).unwrap_or_default(),
+            's' | 'S' => match m.words.get(next) {
+                Some(w) => {
                     next += 1;
+                    if e == 's' { enc(w) } else { w.replace('*', "~") }
                 }
-            }
-            'r' => out.push_str(&join(m.words.get(next..).unwrap_or_default())),
-            'a' => out.push_str(&join(&m.words)),
-            'b' | 'A' => out.push_str(&enc(&incoming.text)),
-            'p' => out.push_str(&enc(&incoming.from)),
-            'P' => out.push_str(&enc(&incoming.to)),
-            'q' => out.push_str(&enc(&plus_for_00(&incoming.from))),
-            'Q' => out.push_str(&enc(&plus_for_00(&incoming.to))),
-            't' => out.push_str(&kannel_time(incoming.received_at_unix, for_url)),
-            'T' => out.push_str(&incoming.received_at_unix.to_string()),
-            'i' => out.push_str(&enc(&incoming.link_id)),
-            'I' => out.push_str(&incoming.message_id.as_deref().map(enc).unwrap_or_default()),
-            'n' => out.push_str(&enc(&m.name)),
-            '%' => out.push('%'),
-            'c' | 'C' | 'd' | 'B' | 'D' | 'f' | 'F' | 'm' | 'M' | 'o' | 'O' | 'R' | 'u' => {}
-            other => {
-                out.push('%');
-                out.push(other);
-            }
-        }
-    }
-    out
+                None => String::new(),
+            },
+            'r' => join(m.words.get(next..).unwrap_or_default()),
+            'a' => join(&m.words),
+            'b' | 'A' => enc(&incoming.text),
+            'p' => enc(&incoming.from),
+            'P' => enc(&incoming.to),
+            'q' => enc(&plus_for_00(&incoming.from)),
+            'Q' => enc(&plus_for_00(&incoming.to)),
+            't' => kannel_time(incoming.received_at_unix, for_url),
+            'T' => incoming.received_at_unix.to_string(),
+            'i' => enc(&incoming.link_id),
+            'I' => incoming.message_id.as_deref().map(enc).unwrap_or_default(),
+            'n' => enc(&m.name),
+            'c' | 'C' | 'd' | 'B' | 'D' | 'f' | 'F' | 'm' | 'M' | 'o' | 'O' | 'R' | 'u' => String::new(),
+            _ => return None,
+        })
+    })
 }
 
 /// `%q`/`%Q`: a leading international `00` written as `+`.
@@ -362,19 +348,9 @@ fn kannel_time(unix: i64, for_url: bool) -> String {
     if for_url { s.replace(' ', "+") } else { s }
 }
 
-/// Kannel's URL encoding: RFC 2396 unreserved kept, space as `+`, the rest `%XX` (UTF-8).
+/// Kannel's URL encoding, as for dlr-url.
 fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for &b in s.as_bytes() {
-        match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    crate::gateway::kannel::url_encode(s.as_bytes())
 }
 
 #[cfg(test)]

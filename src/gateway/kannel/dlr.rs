@@ -64,55 +64,37 @@ pub fn expand_dlr_url(template: &str, dlr: &Dlr) -> String {
     let words: Vec<&str> = dlr.answer.split_ascii_whitespace().collect();
     let enc = |s: &str| url_encode(s.as_bytes());
     let mut next_word = 1;
-    let mut out = String::with_capacity(template.len() + 64);
-    let mut chars = template.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let Some(e) = chars.next() else {
-            out.push('%');
-            break;
-        };
-        match e {
-            'd' => out.push_str(&dlr.kind.to_string()),
-            'p' => out.push_str(&enc(&dlr.receiver)),
-            'P' => out.push_str(&enc(&dlr.sender)),
-            'q' => out.push_str(&plus_for_00(&dlr.receiver)),
-            'Q' => out.push_str(&plus_for_00(&dlr.sender)),
-            't' => out.push_str(&gmt(dlr.timestamp)),
-            'T' => out.push_str(&dlr.timestamp.to_string()),
-            'A' | 'b' => out.push_str(&enc(&dlr.answer)),
-            'i' => out.push_str(&enc(&dlr.smsc_id)),
-            'I' => out.push_str(&enc(&dlr.message_id)),
-            'F' => out.push_str(&enc(&dlr.foreign_id)),
-            'B' => out.push_str(&enc(dlr.failure_code.as_deref().unwrap_or(""))),
-            'n' => out.push_str(&enc(&dlr.service)),
-            'o' => out.push_str(&enc(dlr.account.as_deref().unwrap_or(""))),
-            'k' => out.push_str(&enc(words.first().copied().unwrap_or(""))),
-            'a' => out.push_str(&join_encoded(&words)),
+    super::escapes::fill(template, |e| {
+        Some(match e {
+            'd' => dlr.kind.to_string(),
+            'p' => enc(&dlr.receiver),
+            'P' => enc(&dlr.sender),
+            'q' => plus_for_00(&dlr.receiver),
+            'Q' => plus_for_00(&dlr.sender),
+            't' => gmt(dlr.timestamp),
+            'T' => dlr.timestamp.to_string(),
+            'A' | 'b' => enc(&dlr.answer),
+            'i' => enc(&dlr.smsc_id),
+            'I' => enc(&dlr.message_id),
+            'F' => enc(&dlr.foreign_id),
+            'B' => enc(dlr.failure_code.as_deref().unwrap_or("")),
+            'n' => enc(&dlr.service),
+            'o' => enc(dlr.account.as_deref().unwrap_or("")),
+            'k' => enc(words.first().copied().unwrap_or("")),
+            'a' => join_encoded(&words),
             's' | 'S' => {
-                if let Some(w) = words.get(next_word) {
-                    // %S is the one escape Kannel leaves unencoded, with '*' as '~'.
-                    if e == 's' {
-                        out.push_str(&enc(w))
-                    } else {
-                        out.push_str(&w.replace('*', "~"))
-                    }
+                let w = words.get(next_word).copied().unwrap_or("");
+                if words.get(next_word).is_some() {
                     next_word += 1;
                 }
+                // %S is the one escape Kannel leaves unencoded, with '*' as '~'.
+                if e == 's' { enc(w) } else { w.replace('*', "~") }
             }
-            'r' => out.push_str(&join_encoded(words.get(next_word..).unwrap_or(&[]))),
-            'c' | 'C' | 'm' | 'M' | 'O' | 'u' | 'R' | 'D' | 'f' => {}
-            '%' => out.push('%'),
-            other => {
-                out.push('%');
-                out.push(other);
-            }
-        }
-    }
-    out
+            'r' => join_encoded(words.get(next_word..).unwrap_or(&[])),
+            'c' | 'C' | 'm' | 'M' | 'O' | 'u' | 'R' | 'D' | 'f' => String::new(),
+            _ => return None,
+        })
+    })
 }
 
 fn join_encoded(words: &[&str]) -> String {

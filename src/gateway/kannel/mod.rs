@@ -11,6 +11,7 @@
 mod answer;
 mod charset;
 mod dlr;
+pub mod escapes;
 mod form;
 mod sendsms;
 
