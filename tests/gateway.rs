@@ -144,6 +144,14 @@ async fn sendsms_as_kannel_clients_call_it() {
     assert_eq!((status, body.as_str()), (403, "Authorization failed for sendsms"));
     let (status, _) = http_get(&format!("{base}/cgi-bin/sendsms?username=app&password=s3cret&text=x")).await;
     assert_eq!(status, 400);
+    // One unusable recipient refuses the request before any is queued.
+    let before = h.sql().query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0)).unwrap();
+    let (status, body) =
+        http_get(&format!("{base}/cgi-bin/sendsms?username=app&password=s3cret&to=15551234567+-&text=partial")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("nothing was sent"), "{body}");
+    let after = h.sql().query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(before, after);
     // What the links cannot carry yet is refused, not dropped.
     let (status, body) =
         http_get(&format!("{base}/cgi-bin/sendsms?username=app&password=s3cret&to=15551234567&text=x&mclass=0")).await;

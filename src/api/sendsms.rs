@@ -63,6 +63,18 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
             return answer(SendsmsError::Unsupported("coding=1 (binary)").answer());
         }
     };
+    // Every recipient is checked before any is queued: a client retrying a refused request
+    // must not send the first ones twice. (What else can refuse one refuses all alike.)
+    let region = bridge.config.bridge.default_region.as_deref();
+    let unusable: Vec<&str> = req
+        .recipients
+        .iter()
+        .filter(|to| crate::phone::Address::parse(to, region).destination.is_none())
+        .map(String::as_str)
+        .collect();
+    if !unusable.is_empty() {
+        return answer((400, format!("Not numbers SMS can go to: {}; nothing was sent", unusable.join(" "))));
+    }
     let mut queued_ids = Vec::new();
     for to in &req.recipients {
         let send = ApiSend {
