@@ -69,10 +69,10 @@ impl Bridge {
         self.submit_as(user, req, &format!("api:{:016x}", rand::random::<u64>()))
     }
 
-    /// [`Bridge::submit`] under a name the client chose: the same name again is not queued
-    /// again (a request redelivered by the broker).
-    pub fn submit_as(&self, user: &GatewayUser, req: &ApiSend, event_id: &str) -> Result<Submitted, SubmitError> {
-        let link = match req.link.as_deref().or(user.default_link.as_deref()) {
+    /// The link a user's request goes through: the one named, the user's default, or the
+    /// only one; refused when unknown or not the user's to use.
+    pub(super) fn user_link(&self, user: &GatewayUser, named: Option<&str>) -> Result<String, SubmitError> {
+        let link = match named.or(user.default_link.as_deref()) {
             Some(l) => l.to_string(),
             None if self.backends.len() == 1 => self.backends.keys().next().cloned().unwrap_or_default(),
             None => return Err(SubmitError::Refused("name the link to send through (smsc= or via)".into())),
@@ -83,6 +83,13 @@ impl Bridge {
         if !user.may_use(&link) {
             return Err(SubmitError::Forbidden(format!("{} may not send through {link}", user.username)));
         }
+        Ok(link)
+    }
+
+    /// [`Bridge::submit`] under a name the client chose: the same name again is not queued
+    /// again (a request redelivered by the broker).
+    pub fn submit_as(&self, user: &GatewayUser, req: &ApiSend, event_id: &str) -> Result<Submitted, SubmitError> {
+        let link = self.user_link(user, req.link.as_deref())?;
         self.queue_app(&user.username, &link, req, event_id, true)
     }
 
@@ -102,8 +109,7 @@ impl Bridge {
             return Err(SubmitError::Refused(format!("no link {link:?}")));
         };
         if let Some(from) = &req.from
-            && from != backend.number()
-            && !self.config.backends.iter().any(|b| b.id == link && b.numbers.contains(from))
+            && !self.number_pool(&link).contains(from)
         {
             return Err(SubmitError::Refused(format!("{from} is not one of the numbers of link {link}")));
         }

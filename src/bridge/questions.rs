@@ -26,17 +26,10 @@ impl Bridge {
         timeout: Duration,
         callback_url: Option<&str>,
     ) -> Result<i64, SubmitError> {
-        let link = match link.or(user.default_link.as_deref()) {
-            Some(l) => l.to_string(),
-            None if self.backends.len() == 1 => self.backends.keys().next().cloned().unwrap_or_default(),
-            None => return Err(SubmitError::Refused("name the link to send through (via)".into())),
-        };
+        let link = self.user_link(user, link)?;
         let Some(backend) = self.backends.get(&link) else {
             return Err(SubmitError::Refused(format!("no link {link:?}")));
         };
-        if !user.may_use(&link) {
-            return Err(SubmitError::Forbidden(format!("{} may not send through {link}", user.username)));
-        }
         let addr = Address::parse(to.trim(), self.config.bridge.default_region.as_deref());
         let Some(destination) = addr.destination.clone() else {
             return Err(SubmitError::Refused(format!("{to:?} is not a number SMS can go to")));
