@@ -38,6 +38,7 @@ fn traffic(s: &Store, portal: i64, start: usize, n: usize) {
                         body: TEXT,
                         expires_at: now_ms() + 86_400_000,
                         sender: None,
+                        ..Default::default()
                     };
                     let id = Store::enqueue_out(tx, &job)?.expect("new");
                     Store::claim_for_sending_tx(tx, id)?;

@@ -64,6 +64,12 @@ pub struct AppSent {
     pub text: String,
     /// Who sent it: a gateway user or a service.
     pub by: String,
+    /// Scheduled: not sent before this (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<i64>,
+    /// It asks this question (its answer replies to the copy in the portal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<i64>,
 }
 
 /// A message to send.
@@ -80,6 +86,20 @@ pub struct OutgoingSms {
     /// others, so the phone never gets part 1 twice because part 3 was throttled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accepted: Vec<(u8, String)>,
+    #[serde(default)]
+    pub options: SmsOptions,
+}
+
+/// What an application chose for one message (Kannel's `validity` and `mclass`); links
+/// that cannot carry an option say so in [`crate::backend::Capabilities`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsOptions {
+    /// How long the network keeps trying to deliver it (TP-VP, SMPP validity_period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_minutes: Option<u32>,
+    /// Message class 0-3; 0 is a flash SMS, shown at once and not stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<u8>,
 }
 
 /// The link accepted a message: its ids for the parts, for delivery reports.

@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use common::core::{BOB, CONFIG, Harness};
 use serde_json::{Value, json};
 use sms_bridge::backend::DeliveryStatus;
+use sms_bridge::store::OutState;
 
 const TOKEN: &str = "tok-0123456789abcdef";
 
@@ -153,9 +154,108 @@ async fn sendsms_as_kannel_clients_call_it() {
     let after = h.sql().query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0)).unwrap();
     assert_eq!(before, after);
     // What the links cannot carry yet is refused, not dropped.
+    let (status, body) = http_get(&format!(
+        "{base}/cgi-bin/sendsms?username=app&password=s3cret&to=15551234567&text=x&udh=%06%05%04%0B%84%23%F0"
+    ))
+    .await;
+    assert_eq!((status, body.as_str()), (400, "UDH field not supported, rejected"));
+}
+
+/// The outbox row of the newest message, as (not_before, valid_until, class).
+fn newest_options(h: &Harness) -> (Option<i64>, Option<i64>, Option<u8>) {
+    h.sql()
+        .query_row("SELECT not_before, valid_until, class FROM outbox ORDER BY id DESC LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn deferred_messages_wait_without_holding_up_the_conversation_and_carry_validity_and_class() {
+    let h = Harness::new_with(config()).await;
+    let base = serve(&h).await;
+    let t0 = sms_bridge::store::now_ms();
+    // Kannel's deferred and validity are minutes; mclass=0 is a flash SMS.
+    let (status, body) = http_get(&format!(
+        "{base}/cgi-bin/sendsms?username=app&password=s3cret&to=15551234567&text=Later&deferred=10&validity=90&mclass=0"
+    ))
+    .await;
+    assert_eq!((status, body.as_str()), (202, "3: Queued for later delivery"));
+    let (not_before, valid_until, class) = newest_options(&h);
+    let not_before = not_before.expect("scheduled");
+    assert!((t0 + 600_000..t0 + 610_000).contains(&not_before), "{not_before} vs {t0}");
+    assert_eq!((valid_until, class), (Some(not_before + 90 * 60_000), Some(0)));
+    // A later message to the same person goes now: the scheduled one holds up nothing.
     let (status, body) =
-        http_get(&format!("{base}/cgi-bin/sendsms?username=app&password=s3cret&to=15551234567&text=x&mclass=0")).await;
-    assert_eq!((status, body.as_str()), (400, "MClass field not supported, rejected"));
+        http_get(&format!("{base}/cgi-bin/sendsms?username=app&password=s3cret&to=15551234567&text=Now")).await;
+    assert_eq!((status, body.as_str()), (202, "0: Accepted for delivery"));
+    until(&h, "the unscheduled message sent", |h| h.backend.sent().iter().any(|s| s.text == "Now")).await;
+    assert!(h.backend.sent().iter().all(|s| s.text != "Later"), "sent before its time");
+    // The portal shows it as scheduled.
+    let room = h.portal_room("15551234567");
+    assert!(
+        h.notices(&room).iter().any(|n| n.starts_with("📤 Later (sent by app, scheduled for ")),
+        "{:?}",
+        h.notices(&room)
+    );
+    // Its time comes: it goes with its class and the validity left (90 minutes from its time).
+    h.sql().execute("UPDATE outbox SET not_before = not_before - 600000, valid_until = valid_until - 600000 WHERE body = 'Later'", []).unwrap();
+    until(&h, "the scheduled message sent", |h| h.backend.sent().iter().any(|s| s.text == "Later")).await;
+    let later = h.backend.sent().into_iter().find(|s| s.text == "Later").unwrap();
+    assert_eq!(later.options.class, Some(0));
+    assert!(matches!(later.options.validity_minutes, Some(88..=90)), "{:?}", later.options);
+
+    // The JSON API: send_at (RFC 3339), validity_minutes and class.
+    let http = reqwest::Client::new();
+    let at = jiff::Timestamp::from_millisecond(t0 + 3_600_000).unwrap().to_string();
+    let answer = http
+        .post(format!("{base}/api/v1/messages"))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "to": BOB, "text": "In an hour", "send_at": at, "validity_minutes": 30, "class": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202, "{}", answer.text().await.unwrap());
+    let (not_before, valid_until, class) = newest_options(&h);
+    assert_eq!(not_before.map(|t| t / 1000), Some((t0 + 3_600_000) / 1000));
+    assert_eq!((valid_until, class), (not_before.map(|t| t + 30 * 60_000), Some(1)));
+    for (bad, status) in [
+        (json!({ "to": BOB, "text": "x", "send_at": "tomorrow" }), 400),
+        (json!({ "to": BOB, "text": "x", "validity_minutes": 0 }), 422),
+        (json!({ "to": BOB, "text": "x", "class": 4 }), 422),
+        (json!({ "to": BOB, "text": "x", "send_at": "2099-01-01T00:00:00Z" }), 422),
+    ] {
+        let answer = http.post(format!("{base}/api/v1/messages")).bearer_auth(TOKEN).json(&bad).send().await.unwrap();
+        assert_eq!(answer.status(), status, "{bad}: {}", answer.text().await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn a_message_whose_validity_ran_out_before_it_could_leave_fails_and_says_so() {
+    let h = Harness::new_with(config()).await;
+    let base = serve(&h).await;
+    let http = reqwest::Client::new();
+    let answer = http
+        .post(format!("{base}/api/v1/messages"))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "to": BOB, "text": "Your code is 1234", "validity_minutes": 5 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    let id = answer.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    // The link was away for longer than the validity.
+    h.sql()
+        .execute(
+            "UPDATE outbox SET valid_until = ?1 WHERE body = 'Your code is 1234'",
+            [sms_bridge::store::now_ms() - 1],
+        )
+        .unwrap();
+    until(&h, "the message failed", |h| h.bridge.store.api_message(id).unwrap().unwrap().state == "failed").await;
+    assert!(h.backend.sent().is_empty(), "sent after its validity");
+    let v: Value =
+        http.get(format!("{base}/api/v1/messages/{id}")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["status"], "failed", "{v}");
 }
 
 #[tokio::test]
@@ -405,9 +505,19 @@ async fn questions_wait_their_turn_take_the_next_sms_as_answer_and_expire() {
         (cbv["question"].as_i64(), cbv["status"].as_str(), cbv["answer"].as_str()),
         (Some(q1), Some("answered"), Some("yes"))
     );
-    // The answer still shows in the portal.
+    // The question's SMS may live as long as the question and no longer.
+    assert!(matches!(h.backend.sent()[0].options.validity_minutes, Some(9..=10)), "{:?}", h.backend.sent()[0].options);
+    // The question and its answer show in the portal, the answer as a reply to it.
     let room = h.portal_room("15551234567");
-    assert!(h.ghost_messages(&room, common::core::BOB_GHOST).iter().any(|e| e.content["body"] == "yes"));
+    let copy = h
+        .matrix
+        .events_in(&room)
+        .into_iter()
+        .find(|e| e.content["body"] == format!("📤 Table for 4 at 8pm? yes/no (question {q1} from app)"))
+        .expect("the question in the portal");
+    let ghost = h.ghost_messages(&room, common::core::BOB_GHOST);
+    let answer = ghost.iter().find(|e| e.content["body"] == "yes").expect("the answer in the portal");
+    assert_eq!(answer.content["m.relates_to"]["m.in_reply_to"]["event_id"], copy.event_id.as_str());
 
     // Unanswered, the second expires and frees the pair for a third.
     h.sql().execute("UPDATE questions SET expires_at = 0 WHERE id = ?1", [q2]).unwrap();
@@ -415,6 +525,30 @@ async fn questions_wait_their_turn_take_the_next_sms_as_answer_and_expire() {
     until_q(&h, "the third question", |h| sent(h, "Anything else?") == 1).await;
     assert_eq!(question(&http, &base, q2).await["status"], "expired");
     assert_eq!(question(&http, &base, q3).await["status"], "asked");
+
+    // A question that expires before its SMS could leave is not sent late.
+    h.sql().execute("UPDATE questions SET expires_at = 0 WHERE id = ?1", [q3]).unwrap();
+    let q4 = ask(&http, &base, json!({ "to": BOB, "text": "Last one?", "timeout": 600 })).await;
+    h.bridge.drain_questions().await.unwrap();
+    assert_eq!(question(&http, &base, q4).await["status"], "asked");
+    h.sql().execute("UPDATE questions SET expires_at = 0 WHERE id = ?1", [q4]).unwrap();
+    h.bridge.drain_questions().await.unwrap();
+    assert_eq!(question(&http, &base, q4).await["status"], "expired");
+    let job = h.job(&format!("question:{q4}"));
+    assert_eq!((job.state, job.valid_until.is_some()), (OutState::Failed, true));
+    h.settle().await;
+    assert_eq!(sent(&h, "Last one?"), 0);
+
+    // A question the link refuses fails and frees its pair.
+    h.backend.push_faults(&[sms_bridge::backend::test::Fault::Permanent]);
+    let q5 = ask(&http, &base, json!({ "to": BOB, "text": "Refused?", "timeout": 600 })).await;
+    until_q(&h, "the refused question failed", |h| {
+        h.bridge.store.question(q5).unwrap().is_some_and(|q| q.state == "failed")
+    })
+    .await;
+    let q6 = ask(&http, &base, json!({ "to": BOB, "text": "After the refusal", "timeout": 600 })).await;
+    until_q(&h, "the next question sent", |h| sent(h, "After the refusal") == 1).await;
+    assert_eq!(question(&http, &base, q6).await["status"], "asked");
 }
 
 #[tokio::test]

@@ -68,6 +68,7 @@ fn sms() -> OutgoingSms {
         to: "+447700900123".into(),
         text: "hi".into(),
         accepted: Vec::new(),
+        options: Default::default(),
     }
 }
 

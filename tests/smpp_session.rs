@@ -95,7 +95,14 @@ impl Link {
     }
 
     async fn send(&self, job_id: i64, to: &str, text: &str) -> Result<Vec<String>, String> {
-        let sms = OutgoingSms { job_id, from: OURS.into(), to: to.into(), text: text.into(), accepted: Vec::new() };
+        let sms = OutgoingSms {
+            job_id,
+            from: OURS.into(),
+            to: to.into(),
+            text: text.into(),
+            accepted: Vec::new(),
+            options: Default::default(),
+        };
         self.backend.send(&sms).await.map(|s| s.message_ids).map_err(|e| e.to_string())
     }
 }
@@ -478,8 +485,14 @@ async fn a_part_refused_midway_is_the_only_one_sent_again() {
     link.connected().await;
     // Part 2 of 3 meets a temporary refusal; parts 1 and 3 are accepted.
     smsc.handler.push_plan([None, Some(SmppError::ESME_RSYSERR), None]);
-    let mut sms =
-        OutgoingSms { job_id: 0x31, from: OURS.into(), to: BOB.into(), text: "q".repeat(400), accepted: vec![] };
+    let mut sms = OutgoingSms {
+        job_id: 0x31,
+        from: OURS.into(),
+        to: BOB.into(),
+        text: "q".repeat(400),
+        accepted: vec![],
+        options: Default::default(),
+    };
     let e = link.backend.send(&sms).await.unwrap_err();
     assert!(e.is_transient(), "{e}");
     assert_eq!(e.accepted.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 2], "{e:?}");
@@ -503,7 +516,14 @@ async fn a_part_refused_for_good_stops_the_rest() {
     let link = link(cfg).await;
     link.connected().await;
     smsc.handler.push_plan([None, Some(SmppError::ESME_RINVDSTADR)]);
-    let sms = OutgoingSms { job_id: 0x32, from: OURS.into(), to: BOB.into(), text: "p".repeat(400), accepted: vec![] };
+    let sms = OutgoingSms {
+        job_id: 0x32,
+        from: OURS.into(),
+        to: BOB.into(),
+        text: "p".repeat(400),
+        accepted: vec![],
+        options: Default::default(),
+    };
     let e = link.backend.send(&sms).await.unwrap_err();
     assert!(e.is_permanent(), "{e}");
     assert_eq!(e.accepted.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0]);

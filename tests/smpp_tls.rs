@@ -84,7 +84,14 @@ impl Link {
     }
 
     async fn send(&self, job_id: i64, text: &str) -> Result<Vec<String>, String> {
-        let sms = OutgoingSms { job_id, from: OURS.into(), to: BOB.into(), text: text.into(), accepted: Vec::new() };
+        let sms = OutgoingSms {
+            job_id,
+            from: OURS.into(),
+            to: BOB.into(),
+            text: text.into(),
+            accepted: Vec::new(),
+            options: Default::default(),
+        };
         self.backend.send(&sms).await.map(|s| s.message_ids).map_err(|e| e.to_string())
     }
 

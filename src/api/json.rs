@@ -25,10 +25,15 @@ pub(super) struct SendRequest {
     via: Option<String>,
     /// Our number to send from: the link's own (default) or one of its `numbers`.
     from: Option<String>,
-    /// When to send it, RFC 3339: not supported yet, refused.
+    /// When to send it, RFC 3339 (`2026-06-01T08:00:00Z`); at most a year ahead. Until
+    /// then it holds up no other message to the same person.
     send_at: Option<String>,
-    /// How long the network may keep trying: not carried by the links yet, refused.
+    /// How long the network may keep trying to deliver it, from when it is sent (1 to
+    /// 635040, 63 weeks); it is not sent at all once that has passed. Links that cannot
+    /// carry it (HiLink) refuse the message.
     validity_minutes: Option<u32>,
+    /// Message class 0-3; 0 is a flash SMS. Links that cannot carry it refuse the message.
+    class: Option<u8>,
     /// Each change of state is POSTed here, signed (`X-Timestamp`, `X-Signature`).
     callback_url: Option<String>,
     /// Your reference, echoed in callbacks and the status.
@@ -96,26 +101,25 @@ pub(super) async fn send(State(bridge): State<Arc<Bridge>>, headers: HeaderMap, 
     {
         return error(StatusCode::BAD_REQUEST, "callback_url must be an http(s) URL");
     }
-    if req.validity_minutes.is_some() {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "validity_minutes is not supported by the links yet");
-    }
-    // A held message would hold up every later one to the same person (the outbox keeps
-    // a conversation in order): refused until scheduled messages get their own order.
-    if req.send_at.is_some() {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "send_at is not supported yet");
-    }
-    let not_before = None;
+    let send_at = match req.send_at.as_deref().map(str::parse::<jiff::Timestamp>) {
+        None => None,
+        Some(Ok(t)) => Some(t.as_millisecond()),
+        Some(Err(_)) => {
+            return error(StatusCode::BAD_REQUEST, "send_at is not an RFC 3339 time such as 2026-06-01T08:00:00Z");
+        }
+    };
     let send = ApiSend {
         link: req.via,
         from: req.from,
-        not_before,
         to: req.to,
         text: req.text,
         callback_url: req.callback_url,
         client_ref: req.client_ref,
+        class: req.class,
         ..ApiSend::default()
-    };
-    match bridge.submit(user, &send) {
+    }
+    .schedule(send_at, req.validity_minutes);
+    match send.and_then(|send| bridge.submit(user, &send)) {
         Ok(s) => {
             let accepted = Accepted { id: s.id, via: s.link, parts: s.parts, encoding: s.encoding };
             (StatusCode::ACCEPTED, Json(accepted)).into_response()

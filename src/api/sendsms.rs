@@ -44,9 +44,6 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
     // Accepted by Kannel, not carried by this bridge's links yet: refused rather than
     // silently dropped.
     let unsupported = [
-        ("MClass", req.mclass.is_some()),
-        ("Validity", req.validity_minutes.is_some()),
-        ("Deferred", req.deferred_minutes.is_some()),
         ("UDH", !req.udh.is_empty()),
         ("PID", req.pid.is_some()),
         ("MWI", req.mwi.is_some()),
@@ -75,7 +72,13 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
     if !unusable.is_empty() {
         return answer((400, format!("Not numbers SMS can go to: {}; nothing was sent", unusable.join(" "))));
     }
+    // `deferred` and `validity` are minutes, as in Kannel; the validity counts from the
+    // deferred time.
+    let send_at = req.deferred_minutes.map(|m| crate::store::now_ms() + m as i64 * 60_000);
     let mut queued_ids = Vec::new();
+    // "3: Queued for later delivery", as Kannel answers when the SMSC is not connected
+    // (and, here, when it is deferred).
+    let mut later = send_at.is_some();
     for to in &req.recipients {
         let send = ApiSend {
             link: req.smsc.clone(),
@@ -84,10 +87,15 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
             dlr_mask: req.dlr_mask.unwrap_or(0),
             dlr_url: req.dlr_url.clone(),
             from: req.from.clone(),
+            class: req.mclass,
             ..ApiSend::default()
-        };
-        match bridge.submit(user, &send) {
-            Ok(s) => queued_ids.push(s.id),
+        }
+        .schedule(send_at, req.validity_minutes);
+        match send.and_then(|send| bridge.submit(user, &send)) {
+            Ok(s) => {
+                later |= !bridge.link_up(&s.link);
+                queued_ids.push(s.id)
+            }
             Err(SubmitError::Forbidden(why)) => return answer((403, format!("Forbidden: {why}"))),
             Err(SubmitError::Refused(why)) => return answer((400, why)),
             Err(SubmitError::Bridge(e)) => {
@@ -96,5 +104,5 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
             }
         }
     }
-    answer(accepted_answer(false, queued_ids.len()))
+    answer(accepted_answer(later, queued_ids.len()))
 }

@@ -96,6 +96,9 @@ pub struct Capabilities {
     pub in_flight: usize,
     /// Sends USSD codes ([`Backend::ussd`]).
     pub ussd: bool,
+    /// Carries [`SmsOptions`](crate::message::SmsOptions): a validity period and a
+    /// message class per message.
+    pub sms_options: bool,
 }
 
 #[async_trait::async_trait]

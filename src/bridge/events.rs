@@ -305,6 +305,7 @@ impl Bridge {
                     body,
                     expires_at: crate::store::now_ms() + self.config.bridge.outbound_expiry as i64 * 1000,
                     sender: self.portal_sender(portal),
+                    ..Default::default()
                 };
                 if Store::enqueue_out(tx, &job)?.is_some() {
                     self.status_tx(tx, room, event_id, Update::new(Status::Pending))?;

@@ -34,6 +34,64 @@ pub struct ApiSend {
     pub from: Option<String>,
     /// Unix milliseconds before which it is not sent.
     pub not_before: Option<i64>,
+    /// Unix milliseconds after which the network gives it up (its validity period).
+    pub valid_until: Option<i64>,
+    /// Message class 0-3.
+    pub class: Option<u8>,
+}
+
+/// A message checked by [`Bridge::prepare_app`], ready to commit.
+#[derive(Debug, Clone)]
+pub(super) struct AppMessage {
+    by: String,
+    link: String,
+    req: ApiSend,
+    event_id: String,
+    tracked: bool,
+    /// The question it asks.
+    pub question: Option<i64>,
+    portal_id: i64,
+    /// Our number it leaves from, and whether that is not the link's own.
+    local: String,
+    sender: Option<String>,
+    destination: String,
+    expires_at: i64,
+    parts: usize,
+    encoding: &'static str,
+}
+
+/// What [`Bridge::queue_app_tx`] committed.
+pub(super) struct QueuedApp {
+    /// The API message (0 when not tracked).
+    pub api_id: i64,
+    /// The inbox item that shows it in the portal.
+    pub copy_inbox: i64,
+}
+
+/// The longest validity period an SMS can carry (TP-VP's 63 weeks).
+pub const MAX_VALIDITY_MINUTES: u32 = 635_040;
+
+impl ApiSend {
+    /// Sets when it goes (Unix ms; None or past: now) and how long the network may keep
+    /// trying, counted from then.
+    pub fn schedule(mut self, send_at_ms: Option<i64>, validity_minutes: Option<u32>) -> Result<ApiSend, SubmitError> {
+        let now = now_ms();
+        if let Some(at) = send_at_ms
+            && at > now + 366 * 24 * 3600 * 1000
+        {
+            return Err(SubmitError::Refused("a message can be scheduled at most a year ahead".into()));
+        }
+        self.not_before = send_at_ms.filter(|at| *at > now);
+        if let Some(m) = validity_minutes {
+            if !(1..=MAX_VALIDITY_MINUTES).contains(&m) {
+                return Err(SubmitError::Refused(format!(
+                    "a validity of {m} minutes (expected 1 to {MAX_VALIDITY_MINUTES})"
+                )));
+            }
+            self.valid_until = Some(self.not_before.unwrap_or(now) + m as i64 * 60_000);
+        }
+        Ok(self)
+    }
 }
 
 /// Committed: the application may be told "accepted".
@@ -67,6 +125,11 @@ impl Bridge {
     /// Queues a message from an application; Ok once it is committed.
     pub fn submit(&self, user: &GatewayUser, req: &ApiSend) -> Result<Submitted, SubmitError> {
         self.submit_as(user, req, &format!("api:{:016x}", rand::random::<u64>()))
+    }
+
+    /// Whether a link is connected and can carry messages now.
+    pub fn link_up(&self, link: &str) -> bool {
+        self.backends.get(link).is_some_and(|b| b.state() == crate::backend::LinkState::Connected)
     }
 
     /// The link a user's request goes through: the one named, the user's default, or the
@@ -104,14 +167,39 @@ impl Bridge {
         event_id: &str,
         tracked: bool,
     ) -> Result<Submitted, SubmitError> {
-        let link = link.to_string();
-        let Some(backend) = self.backends.get(&link) else {
+        let app = self.prepare_app(by, link, req, event_id, tracked)?;
+        let id = self.store.tx(|tx| Ok(self.queue_app_tx(tx, &app)?.map_or(0, |q| q.api_id)))?;
+        Ok(self.queued(&app, id))
+    }
+
+    /// Checks a message an application sends and finds its portal: everything that can
+    /// refuse it, before anything is committed.
+    pub(super) fn prepare_app(
+        &self,
+        by: &str,
+        link: &str,
+        req: &ApiSend,
+        event_id: &str,
+        tracked: bool,
+    ) -> Result<AppMessage, SubmitError> {
+        let Some(backend) = self.backends.get(link) else {
             return Err(SubmitError::Refused(format!("no link {link:?}")));
         };
         if let Some(from) = &req.from
-            && !self.number_pool(&link).contains(from)
+            && !self.number_pool(link).contains(from)
         {
             return Err(SubmitError::Refused(format!("{from} is not one of the numbers of link {link}")));
+        }
+        if (req.valid_until.is_some() || req.class.is_some()) && !backend.capabilities().sms_options {
+            return Err(SubmitError::Refused(format!(
+                "link {link} ({}) cannot set a validity period or a message class",
+                backend.kind()
+            )));
+        }
+        if let Some(c) = req.class
+            && c > 3
+        {
+            return Err(SubmitError::Refused(format!("message class {c} (expected 0 to 3)")));
         }
         let to = Address::parse(req.to.trim(), self.config.bridge.default_region.as_deref());
         let Some(destination) = to.destination.clone() else {
@@ -122,7 +210,7 @@ impl Bridge {
         }
         let (encoding, _, ends) = crate::sms::split::split_buffer(&req.text, &self.config.sms.split_options())
             .map_err(|e| SubmitError::Refused(e.what))?;
-        let owner = self.link_owner(&link).unwrap_or_default();
+        let owner = self.link_owner(link).unwrap_or_default();
         let local = req.from.clone().unwrap_or_else(|| backend.number().to_string());
         let portal = self.store.claim_portal(&Portal {
             id: 0,
@@ -130,42 +218,81 @@ impl Bridge {
             remote_key: to.key.clone(),
             remote_display: to.display.clone(),
             remote_destination: to.destination.clone(),
-            backend_id: link.clone(),
+            backend_id: link.to_string(),
             owner,
             room_id: None,
             owner_left: false,
             generation: 0,
         })?;
-        let id = self.store.tx(|tx| {
-            let job = NewOutJob {
-                portal_id: portal.id,
-                backend_id: &link,
-                room_id: "",
-                event_id,
-                destination: &destination,
-                body: &req.text,
-                expires_at: req.not_before.unwrap_or(0).max(now_ms())
-                    + self.config.bridge.outbound_expiry as i64 * 1000,
-                sender: (local != backend.number()).then_some(local.as_str()),
-            };
-            let Some(outbox_id) = Store::enqueue_out(tx, &job)? else {
-                // Queued before (a service's reply to an SMS handled again after a crash).
-                return Ok(0);
-            };
-            if let Some(at) = req.not_before {
-                Store::defer_out_tx(tx, outbox_id, at)?;
-            }
-            let copy = AppSent { from: local.clone(), to: destination.clone(), text: req.text.clone(), by: by.into() };
-            Store::insert_inbox_tx(tx, &link, &InboxKind::AppSent(copy))?;
-            if !tracked {
-                return Ok(0);
-            }
-            let id = Store::insert_api_message_tx(
+        let start = req.not_before.unwrap_or(0).max(now_ms());
+        let mut expires_at = start + self.config.bridge.outbound_expiry as i64 * 1000;
+        if let Some(until) = req.valid_until {
+            // Not worth trying once the network would drop it.
+            expires_at = expires_at.min(until);
+        }
+        Ok(AppMessage {
+            by: by.to_string(),
+            link: link.to_string(),
+            req: req.clone(),
+            event_id: event_id.to_string(),
+            tracked,
+            question: None,
+            portal_id: portal.id,
+            sender: (local != backend.number()).then(|| local.clone()),
+            local,
+            destination,
+            expires_at,
+            parts: ends.len(),
+            encoding: match encoding {
+                crate::sms::split::TextEncoding::Ucs2 => "ucs2",
+                crate::sms::split::TextEncoding::EightBit => "8bit",
+                crate::sms::split::TextEncoding::Gsm7(_) => "gsm7",
+            },
+        })
+    }
+
+    /// Commits a prepared message: the outbox job, the copy for the portal and, if
+    /// tracked, the API message. None if it was queued before (a service's reply to an SMS
+    /// handled again after a crash).
+    pub(super) fn queue_app_tx(
+        &self,
+        tx: &rusqlite::Transaction,
+        app: &AppMessage,
+    ) -> Result<Option<QueuedApp>, crate::store::StoreError> {
+        let req = &app.req;
+        let job = NewOutJob {
+            portal_id: app.portal_id,
+            backend_id: &app.link,
+            room_id: "",
+            event_id: &app.event_id,
+            destination: &app.destination,
+            body: &req.text,
+            expires_at: app.expires_at,
+            sender: app.sender.as_deref(),
+            not_before: req.not_before,
+            valid_until: req.valid_until,
+            class: req.class,
+        };
+        let Some(outbox_id) = Store::enqueue_out(tx, &job)? else {
+            return Ok(None);
+        };
+        let copy = AppSent {
+            from: app.local.clone(),
+            to: app.destination.clone(),
+            text: req.text.clone(),
+            by: app.by.clone(),
+            not_before: req.not_before,
+            question: app.question,
+        };
+        let copy_inbox = Store::insert_inbox_tx(tx, &app.link, &InboxKind::AppSent(copy))?;
+        let mut api_id = 0;
+        if app.tracked {
+            api_id = Store::insert_api_message_tx(
                 tx,
                 &NewApiMessage {
-                    user: by,
-                    backend_id: &link,
-                    destination: &destination,
+                    user: &app.by,
+                    backend_id: &app.link,
+                    destination: &app.destination,
                     body: &req.text,
                     outbox_id,
                     dlr_mask: req.dlr_mask,
@@ -174,17 +301,16 @@ impl Bridge {
                     client_ref: req.client_ref.as_deref(),
                 },
             )?;
-            Ok(id)
-        })?;
-        self.wake_outbox(&link);
+        }
+        Ok(Some(QueuedApp { api_id, copy_inbox }))
+    }
+
+    /// After the commit: wakes the workers; what the application is told.
+    pub(super) fn queued(&self, app: &AppMessage, id: i64) -> Submitted {
+        self.wake_outbox(&app.link);
         self.wake.inbox.notify_one();
-        let encoding = match encoding {
-            crate::sms::split::TextEncoding::Ucs2 => "ucs2",
-            crate::sms::split::TextEncoding::EightBit => "8bit",
-            crate::sms::split::TextEncoding::Gsm7(_) => "gsm7",
-        };
-        tracing::info!(api = id, %by, %link, to = %destination, "message from an application queued");
-        Ok(Submitted { id, link, parts: ends.len(), encoding })
+        tracing::info!(api = id, by = %app.by, link = %app.link, to = %app.destination, "message from an application queued");
+        Submitted { id, link: app.link.clone(), parts: app.parts, encoding: app.encoding }
     }
 
     /// Tells applications what became of their messages: each change of outbox state
@@ -496,18 +622,20 @@ pub async fn run_mqtt(bridge: Arc<Bridge>) {
         let r = &cmd.request;
         let req = ApiSend {
             link: r.via.clone(),
+            from: r.from.clone(),
             to: r.to.clone(),
             text: r.text.clone(),
             callback_url: Some("mqtt:status".into()),
             client_ref: r.id.clone(),
             ..ApiSend::default()
-        };
+        }
+        .schedule(r.send_at().map(|t| t.as_millisecond()), r.validity_minutes);
         // With an id, a request the broker delivers again is not sent again.
         let event_id = match &r.id {
             Some(id) => format!("mqtt:{id}"),
             None => format!("api:{:016x}", rand::random::<u64>()),
         };
-        match bridge.submit_as(&user, &req, &event_id) {
+        match req.and_then(|req| bridge.submit_as(&user, &req, &event_id)) {
             Ok(s) => tracing::info!(api = s.id, "MQTT send request queued"),
             Err(SubmitError::Bridge(e)) => {
                 // Not acknowledged: the broker delivers it again after a reconnect.

@@ -61,13 +61,21 @@ impl Bridge {
                         continue;
                     }
                 },
-                _ => false,
+                _ => None,
             };
             let result = match &item.item {
-                // An answer to a question is not a keyword request.
-                InboxKind::Sms(sms) if answer => self.relay_sms(item, sms).await.map(|ev| relayed.push((item.id, ev))),
+                // An answer to a question is not a keyword request; it replies to the question.
+                InboxKind::Sms(sms) if answer.is_some() => {
+                    let question = answer.unwrap_or_default();
+                    match self.answer_target(question, &relayed) {
+                        Ok(reply_to) => {
+                            self.relay_sms(item, sms, reply_to.as_deref()).await.map(|ev| relayed.push((item.id, ev)))
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
                 InboxKind::Sms(sms) => match self.serve_keyword(item, sms).await {
-                    Ok(true) => self.relay_sms(item, sms).await.map(|ev| relayed.push((item.id, ev))),
+                    Ok(true) => self.relay_sms(item, sms, None).await.map(|ev| relayed.push((item.id, ev))),
                     // A service took it and keeps it out of Matrix (`bridge: false`).
                     Ok(false) => self.store.tx(|tx| Store::finish_inbox(tx, item.id, None)).map_err(Into::into),
                     Err(e) => Err(e),
@@ -190,14 +198,23 @@ impl Bridge {
         let portal = self.ensure_portal_at(&item.backend_id, &a.from, &to, &owner).await?;
         let mut portal = self.usable_portal(portal, &to).await?;
         let txn = format!("app-sent-{}", item.id);
-        let content = json!({ "msgtype": "m.notice", "body": format!("📤 {} (sent by {})", a.text, a.by) });
+        let content = json!({ "msgtype": "m.notice", "body": app_sent_body(a) });
         let post = GhostPost { ghost: &self.bot, txn: &txn, content: &content, ts: None, retry: item.attempts > 0 };
         self.send_as_ghost(&mut portal, &to, &post).await
     }
 
-    /// Posts an SMS to its portal; returns the event id (recorded by the caller).
-    async fn relay_sms(&self, item: &InboxItem, sms: &ReceivedSms) -> Result<String, BridgeError> {
-        let content = json!({ "msgtype": "m.text", "body": sms.text });
+    /// Posts an SMS to its portal, as a reply to `reply_to` if given (an answer to a
+    /// question); returns the event id (recorded by the caller).
+    async fn relay_sms(
+        &self,
+        item: &InboxItem,
+        sms: &ReceivedSms,
+        reply_to: Option<&str>,
+    ) -> Result<String, BridgeError> {
+        let mut content = json!({ "msgtype": "m.text", "body": sms.text });
+        if let Some(ev) = reply_to {
+            content["m.relates_to"] = json!({ "m.in_reply_to": { "event_id": ev } });
+        }
         self.relay(item, &sms.from, &sms.to, &content, sms.timestamp_ms).await
     }
 
@@ -297,4 +314,20 @@ fn conversation_of(item: &InboxItem) -> Option<(&str, &str)> {
         InboxKind::AppSent(a) => Some((item.backend_id.as_str(), a.to.as_str())),
         InboxKind::Report(_) => None,
     }
+}
+
+/// How the portal shows a message an application sent: "📤 text (sent by alice)", with
+/// the question it asks or the time it is scheduled for.
+fn app_sent_body(a: &crate::message::AppSent) -> String {
+    let mut why = match a.question {
+        Some(q) => format!("question {q} from {}", a.by),
+        None => format!("sent by {}", a.by),
+    };
+    if let Some(at) = a.not_before.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()) {
+        why.push_str(&format!(
+            ", scheduled for {}",
+            at.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M %Z")
+        ));
+    }
+    format!("📤 {} ({why})", a.text)
 }

@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 use super::status::{Status, Update};
 use super::{Attempt, Bridge, BridgeError, Class, Failed};
 use crate::backend::{Backend, OutgoingSms, SendError, Sent};
+use crate::message::SmsOptions;
 use crate::store::{OutJob, OutState, Queue, Store};
 
 /// Most messages handed to one link at once (one per conversation).
@@ -94,6 +95,16 @@ impl Bridge {
         let n = jobs.len();
         for job in jobs {
             super::failpoint::hit("outbox-before-send").await;
+            let Some(options) = self.send_options(&job) else {
+                // Its validity ran out before the link took it: the network would drop it.
+                let why = "its validity period ran out before the link could take it";
+                tracing::warn!(job = job.id, "SMS not sent: {why}");
+                self.store.tx(|tx| {
+                    Store::set_out_state_tx(tx, job.id, OutState::Failed, Some(why))?;
+                    self.fail_permanently_tx(tx, &job.room_id, &job.event_id, &format!("Not sent: {why}."))
+                })?;
+                continue;
+            };
             // Parts out already (an earlier attempt, before a crash or a `retry`) stay out.
             let accepted = if job.parts_out { self.store.accepted_parts(job.id)? } else { Vec::new() };
             let b = backend.clone();
@@ -103,11 +114,28 @@ impl Bridge {
                 to: job.destination.clone(),
                 text: job.body.clone(),
                 accepted,
+                options,
             };
             let handle = sends.spawn(async move { b.send(&sms).await });
             in_flight.insert(handle.id(), job);
         }
         Ok(n)
+    }
+
+    /// The options a job goes out with, its validity counted from now; None once its
+    /// validity has run out.
+    fn send_options(&self, job: &OutJob) -> Option<SmsOptions> {
+        let validity_minutes = match job.valid_until {
+            None => None,
+            Some(until) => {
+                let left = until - crate::store::now_ms();
+                if left < 60_000 {
+                    return None;
+                }
+                Some((left / 60_000).min(u32::MAX as i64) as u32)
+            }
+        };
+        Some(SmsOptions { validity_minutes, class: job.class })
     }
 
     /// Records outcomes: the accepted ones in one commit, failures one by one. Every job

@@ -56,19 +56,31 @@ impl Bridge {
         Ok(id)
     }
 
-    /// Asks the questions whose pairs are free, and expires those past their timeout.
+    /// Asks the questions whose pairs are free, and ends those past their timeout or
+    /// whose SMS the link would not send.
     pub async fn drain_questions(&self) -> Result<bool, BridgeError> {
         for q in self.store.expired_questions()? {
             let told = self.store.tx(|tx| {
                 if !Store::expire_question_tx(tx, q.id)? {
                     return Ok(false);
                 }
+                // Not sent yet: too late to be asked now.
+                Store::cancel_out_tx(tx, &question_event(q.id))?;
                 self.question_callback_tx(tx, &q, "expired", None)?;
                 Ok(true)
             })?;
             if told {
                 tracing::info!(question = q.id, "question expired unanswered; its pair is free");
             }
+        }
+        for (q, error) in self.store.unsent_questions()? {
+            self.store.tx(|tx| {
+                if Store::fail_question_tx(tx, q.id)? {
+                    self.question_callback_tx(tx, &q, "failed", None)?;
+                }
+                Ok(())
+            })?;
+            tracing::warn!(question = q.id, %error, "question not sent; its pair is free");
         }
         let mut busy = self.store.busy_pairs()?;
         let mut asked = 0;
@@ -80,15 +92,36 @@ impl Bridge {
                 continue;
             };
             busy.push((from.clone(), q.remote_key.clone()));
+            // Its time counts from now, when its turn comes, and its SMS is valid no longer.
+            let expires_at = now_ms().saturating_add(q.timeout_ms);
+            let options = self.backends.get(&q.backend_id).is_some_and(|b| b.capabilities().sms_options);
             let req = ApiSend {
                 to: q.destination.clone(),
                 text: q.body.clone(),
                 from: Some(from.clone()),
+                valid_until: options.then_some(expires_at),
                 ..ApiSend::default()
             };
             // Named by the question: asked again after a crash, it is not queued twice.
-            match self.queue_app(&q.user, &q.backend_id, &req, &format!("question:{}", q.id), false) {
-                Ok(_) => {}
+            let prepared = self.prepare_app(&q.user, &q.backend_id, &req, &question_event(q.id), false).map(|mut m| {
+                m.question = Some(q.id);
+                m
+            });
+            let result = prepared.and_then(|m| {
+                // The SMS, its copy and "asked" in one commit: a crash cannot ask it twice.
+                self.store
+                    .tx(|tx| {
+                        let copy = self.queue_app_tx(tx, &m)?.map(|c| c.copy_inbox);
+                        Store::set_question_asked_tx(tx, q.id, &from, expires_at, copy)?;
+                        Ok(())
+                    })
+                    .map(|()| m)
+                    .map_err(SubmitError::from)
+            });
+            match result {
+                Ok(m) => {
+                    self.queued(&m, 0);
+                }
                 Err(SubmitError::Bridge(e)) => return Err(e),
                 Err(e) => {
                     // Never sent: not asked, and the pair stays free.
@@ -103,7 +136,6 @@ impl Bridge {
                     continue;
                 }
             }
-            self.store.tx(|tx| Store::set_question_asked_tx(tx, q.id, &from, now_ms().saturating_add(q.timeout_ms)))?;
             tracing::info!(question = q.id, to = %q.destination, %from, "question asked");
             asked += 1;
         }
@@ -123,14 +155,15 @@ impl Bridge {
     }
 
     /// An inbound SMS on a pair with a question asked is its answer: recorded, told, and
-    /// the pair freed. The SMS still goes to the portal. True if it is (or was) an answer.
-    pub(super) fn take_answer(&self, item: &InboxItem, sms: &ReceivedSms) -> Result<bool, BridgeError> {
-        if self.store.is_answer(item.id)? {
-            return Ok(true);
+    /// the pair freed. The SMS still goes to the portal. The question it answers (now or
+    /// in an earlier pass), if any.
+    pub(super) fn take_answer(&self, item: &InboxItem, sms: &ReceivedSms) -> Result<Option<i64>, BridgeError> {
+        if let Some(q) = self.store.answered_by(item.id)? {
+            return Ok(Some(q));
         }
         let local = self.portal_local(&item.backend_id, &sms.to);
         let from = Address::parse_cached(&sms.from, self.config.bridge.default_region.as_deref());
-        let Some(q) = self.store.asked_question(&local, &from.key)? else { return Ok(false) };
+        let Some(q) = self.store.asked_question(&local, &from.key)? else { return Ok(None) };
         let answered = self.store.tx(|tx| {
             if !Store::answer_question_tx(tx, q.id, &sms.text, item.id)? {
                 return Ok(false);
@@ -138,12 +171,24 @@ impl Bridge {
             self.question_callback_tx(tx, &q, "answered", Some(&sms.text))?;
             Ok(true)
         })?;
-        if answered {
-            tracing::info!(question = q.id, inbox = item.id, "question answered; its pair is free");
-            self.wake.questions.notify_one();
-            self.wake.callbacks.notify_one();
+        if !answered {
+            return Ok(None);
         }
-        Ok(answered)
+        tracing::info!(question = q.id, inbox = item.id, "question answered; its pair is free");
+        self.wake.questions.notify_one();
+        self.wake.callbacks.notify_one();
+        Ok(Some(q.id))
+    }
+
+    /// The event an answer replies to: the question's copy in the portal, posted earlier
+    /// or in this batch (`relayed`, not yet recorded).
+    pub(super) fn answer_target(
+        &self,
+        question: i64,
+        relayed: &[(i64, String)],
+    ) -> Result<Option<String>, BridgeError> {
+        let Some((copy, event)) = self.store.question_copy(question)? else { return Ok(None) };
+        Ok(event.or_else(|| relayed.iter().find(|(id, _)| *id == copy).map(|(_, ev)| ev.clone())))
     }
 
     fn question_callback_tx(
@@ -161,6 +206,11 @@ impl Bridge {
         Store::enqueue_callback_tx(tx, &NewCallback { url, body: Some(&body), signer, key: Some(&key) })?;
         Ok(())
     }
+}
+
+/// The outbox name of a question's SMS.
+fn question_event(id: i64) -> String {
+    format!("question:{id}")
 }
 
 pub(super) async fn run(bridge: Arc<Bridge>) {

@@ -61,11 +61,18 @@ pub struct OutJob {
     pub sender: Option<String>,
     /// Some of its parts were taken by the link already (see [`Store::accepted_parts`]).
     pub parts_out: bool,
+    /// Scheduled: not sent before this (Unix ms).
+    pub not_before: Option<i64>,
+    /// The network gives it up after this (Unix ms): the validity it is sent with.
+    pub valid_until: Option<i64>,
+    /// Message class 0-3.
+    pub class: Option<u8>,
 }
 
 // `message_map` has no `id` column, so the bare `id` in its subquery is the outbox row's.
 const COLS: &str = "id, portal_id, backend_id, room_id, event_id, destination, body, state, attempts, \
-     coalesce(expires_at, created_at + 86400000), sender, EXISTS (SELECT 1 FROM message_map WHERE outbox_id = id)";
+     coalesce(expires_at, created_at + 86400000), sender, EXISTS (SELECT 1 FROM message_map WHERE outbox_id = id), \
+     not_before, valid_until, class";
 
 fn job(r: &Row) -> rusqlite::Result<OutJob> {
     Ok(OutJob {
@@ -81,6 +88,9 @@ fn job(r: &Row) -> rusqlite::Result<OutJob> {
         expires_at: r.get(9)?,
         sender: r.get(10)?,
         parts_out: r.get(11)?,
+        not_before: r.get(12)?,
+        valid_until: r.get(13)?,
+        class: r.get(14)?,
     })
 }
 
@@ -98,6 +108,7 @@ pub enum ReportTarget {
 }
 
 /// What to send: filled in by the bridge, id and state by the store.
+#[derive(Default)]
 pub struct NewOutJob<'a> {
     pub portal_id: i64,
     pub backend_id: &'a str,
@@ -108,6 +119,11 @@ pub struct NewOutJob<'a> {
     pub expires_at: i64,
     /// Our number it leaves from, when not the link's own.
     pub sender: Option<&'a str>,
+    /// Scheduled: not sent before this (Unix ms).
+    pub not_before: Option<i64>,
+    /// The network gives it up after this (Unix ms).
+    pub valid_until: Option<i64>,
+    pub class: Option<u8>,
 }
 
 impl Store {
@@ -116,27 +132,36 @@ impl Store {
         let now = now_ms();
         let n = tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO outbox (portal_id, backend_id, room_id, event_id, destination, body, state, next_attempt_at, created_at, updated_at, expires_at, sender)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7, ?7, ?8, ?9)",
+                "INSERT OR IGNORE INTO outbox (portal_id, backend_id, room_id, event_id, destination, body, state, next_attempt_at, created_at, updated_at, expires_at, sender, not_before, valid_until, class)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
-            .execute(params![j.portal_id, j.backend_id, j.room_id, j.event_id, j.destination, j.body, now, j.expires_at, j.sender])?;
+            .execute(params![
+                j.portal_id,
+                j.backend_id,
+                j.room_id,
+                j.event_id,
+                j.destination,
+                j.body,
+                now,
+                j.expires_at,
+                j.sender,
+                j.not_before,
+                j.valid_until,
+                j.class
+            ])?;
         Ok((n == 1).then(|| tx.last_insert_rowid()))
     }
 
-    /// Holds a queued job until `not_before` (a message an application scheduled).
-    pub fn defer_out_tx(tx: &Transaction, id: i64, not_before: i64) -> Result<()> {
-        tx.prepare_cached("UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1 AND state = 'queued'")?
-            .execute(params![id, not_before])?;
-        Ok(())
-    }
-
     /// Due jobs for a backend, at most one per portal: the oldest unsent one, so messages
-    /// to the same person never overtake each other.
+    /// to the same person never overtake each other. A scheduled message not yet due is
+    /// not in the queue of its conversation yet: it holds up nothing.
     pub fn due_out(&self, backend_id: &str, limit: usize) -> Result<Vec<OutJob>> {
         self.with(|c| {
             let sql = format!(
                 "SELECT {COLS} FROM outbox o WHERE o.backend_id = ?1 AND o.state = 'queued' AND o.next_attempt_at <= ?2
-                 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.portal_id = o.portal_id AND p.id < o.id AND p.state IN ('queued', 'sending'))
+                 AND coalesce(o.not_before, 0) <= ?2
+                 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.portal_id = o.portal_id AND p.id < o.id AND p.state IN ('queued', 'sending')
+                                 AND coalesce(p.not_before, 0) <= ?2)
                  ORDER BY o.id LIMIT ?3"
             );
             let mut stmt = c.prepare_cached(&sql)?;
@@ -376,6 +401,7 @@ mod tests {
                     body: ev,
                     expires_at: now_ms() + 60_000,
                     sender: None,
+                    ..Default::default()
                 },
             )
         })

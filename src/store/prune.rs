@@ -136,6 +136,7 @@ mod tests {
             body: "hi",
             expires_at: now_ms() + 1000,
             sender: None,
+            ..Default::default()
         };
         let out = s.tx(|tx| Store::enqueue_out(tx, &job)).unwrap().unwrap();
         let api = crate::store::NewApiMessage {
@@ -178,6 +179,7 @@ mod tests {
                 body: &body,
                 expires_at: now_ms() + 1000,
                 sender: None,
+                ..Default::default()
             };
             let id = s.tx(|tx| Store::enqueue_out(tx, &job)).unwrap().unwrap();
             ids.push(id);

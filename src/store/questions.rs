@@ -102,15 +102,47 @@ impl Store {
         })
     }
 
-    /// Asks a question from `local_number` (its pair's number, chosen from the pool).
-    pub fn set_question_asked_tx(tx: &Transaction, id: i64, local_number: &str, expires_at: i64) -> Result<bool> {
+    /// Asks a question from `local_number` (its pair's number, chosen from the pool), in
+    /// the commit that queues its SMS and its copy (inbox item `copy_inbox`).
+    pub fn set_question_asked_tx(
+        tx: &Transaction,
+        id: i64,
+        local_number: &str,
+        expires_at: i64,
+        copy_inbox: Option<i64>,
+    ) -> Result<bool> {
         let n = tx
             .prepare_cached(
-                "UPDATE questions SET state = 'asked', local_number = ?2, asked_at = ?3, expires_at = ?4
+                "UPDATE questions SET state = 'asked', local_number = ?2, asked_at = ?3, expires_at = ?4, copy_inbox = ?5
                  WHERE id = ?1 AND state = 'waiting'",
             )?
-            .execute(params![id, local_number, now_ms(), expires_at])?;
+            .execute(params![id, local_number, now_ms(), expires_at, copy_inbox])?;
         Ok(n == 1)
+    }
+
+    /// The copy of a question in its portal: its inbox item and, once posted, its event.
+    pub fn question_copy(&self, id: i64) -> Result<Option<(i64, Option<String>)>> {
+        self.with(|c| {
+            Ok(c.prepare_cached(
+                "SELECT q.copy_inbox, i.event_id FROM questions q JOIN inbox i ON i.id = q.copy_inbox WHERE q.id = ?1",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+        })
+    }
+
+    /// Asked questions whose SMS the link refused or gave up: they will get no answer.
+    pub fn unsent_questions(&self) -> Result<Vec<(Question, String)>> {
+        self.with(|c| {
+            let sql = format!(
+                "SELECT {}, coalesce(o.last_error, o.state) FROM questions q JOIN outbox o ON o.event_id = 'question:' || q.id
+                 WHERE q.state = 'asked' AND o.state IN ('failed', 'dead') ORDER BY q.id",
+                COLS.split(", ").map(|c| format!("q.{c}")).collect::<Vec<_>>().join(", ")
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map([], |r| Ok((question(r)?, r.get(14)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
     }
 
     /// The question asked on a pair, if any.
@@ -133,11 +165,12 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Whether an inbox item answered a question.
-    pub fn is_answer(&self, inbox: i64) -> Result<bool> {
+    /// The question an inbox item answered, if any.
+    pub fn answered_by(&self, inbox: i64) -> Result<Option<i64>> {
         self.with(|c| {
-            Ok(c.prepare_cached("SELECT EXISTS (SELECT 1 FROM questions WHERE answer_inbox = ?1)")?
-                .query_row([inbox], |r| r.get(0))?)
+            Ok(c.prepare_cached("SELECT id FROM questions WHERE answer_inbox = ?1")?
+                .query_row([inbox], |r| r.get(0))
+                .optional()?)
         })
     }
 
@@ -151,10 +184,10 @@ impl Store {
         })
     }
 
-    /// A question that could not be sent (refused): it frees its pair.
+    /// A question that could not be sent (refused, or given up by the link): it frees its pair.
     pub fn fail_question_tx(tx: &Transaction, id: i64) -> Result<bool> {
         let n = tx
-            .prepare_cached("UPDATE questions SET state = 'failed' WHERE id = ?1 AND state = 'waiting'")?
+            .prepare_cached("UPDATE questions SET state = 'failed' WHERE id = ?1 AND state IN ('waiting', 'asked')")?
             .execute([id])?;
         Ok(n == 1)
     }

@@ -285,6 +285,16 @@ CREATE TABLE questions (
 );
 CREATE INDEX questions_open ON questions (local_number, remote_key, state) WHERE state IN ('waiting', 'asked');
 "#,
+    r#"
+-- Scheduled: not sent before this, and until then it holds up no other message.
+ALTER TABLE outbox ADD COLUMN not_before INTEGER;
+-- The network gives it up after this (the SMS validity period, counted from now at send).
+ALTER TABLE outbox ADD COLUMN valid_until INTEGER;
+-- Message class 0-3.
+ALTER TABLE outbox ADD COLUMN class INTEGER;
+-- The inbox item showing the question in its portal: the answer replies to it.
+ALTER TABLE questions ADD COLUMN copy_inbox INTEGER;
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

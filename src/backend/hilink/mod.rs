@@ -145,6 +145,8 @@ impl Backend for HilinkBackend {
             delivery_reports: self.cfg.delivery_reports,
             in_flight: 1,
             ussd: false,
+            // `send-sms` has no field for a validity period or a message class.
+            sms_options: false,
         }
     }
 

@@ -109,6 +109,7 @@ impl Backend for ModemBackend {
             delivery_reports: self.cfg.delivery_reports,
             in_flight: 1,
             ussd: true,
+            sms_options: true,
         }
     }
 

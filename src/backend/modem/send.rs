@@ -8,6 +8,7 @@ use super::incoming::message_id;
 use crate::at::{CmsClass, Final, cms_class, cms_words};
 use crate::backend::{OutgoingSms, SendError, Sent};
 use crate::sms::split::SplitOptions;
+use crate::sms::time::Validity;
 use crate::sms::tpdu::{self, SubmitOptions};
 
 /// How a failed part should be treated.
@@ -45,6 +46,9 @@ pub(super) async fn send(
         // The same reference on every attempt, so the phone joins parts sent at different times.
         concat_ref: sms.job_id as u8,
         split: s.split.clone(),
+        // TP-VP's shortest step is 5 minutes.
+        validity: sms.options.validity_minutes.and_then(|m| Validity::relative_minutes(m.clamp(5, 635_040)).ok()),
+        class: sms.options.class,
         ..SubmitOptions::default()
     };
     let pdus = tpdu::encode_submit(&sms.to, &sms.text, &opts)

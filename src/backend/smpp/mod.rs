@@ -199,6 +199,7 @@ impl Backend for SmppBackend {
             delivery_reports: self.cfg.registered_delivery,
             in_flight: self.cfg.window as usize,
             ussd: false,
+            sms_options: true,
         }
     }
 

@@ -37,6 +37,7 @@ pub fn relative_validity(minutes: u32) -> String {
 /// One submit_sm per part (one in all for `message_payload`).
 pub fn build(sms: &OutgoingSms, cfg: &SmppConfig, opts: &SplitOptions) -> Result<Vec<Sm>, SendError> {
     let (data_coding, tables, parts) = encode(&sms.text, cfg.data_coding, opts)?;
+    let data_coding = sms.options.class.map_or(data_coding, |c| with_class(data_coding, c));
     // Packed septets are packed only once the header is known: after a header they start
     // at the next septet boundary (3GPP TS 23.040 §9.2.3.24).
     let packed = cfg.data_coding == DataCodingPolicy::Gsm7Packed && matches!(parts.first(), Some(Unit::Septets(_)));
@@ -64,7 +65,12 @@ pub fn build(sms: &OutgoingSms, cfg: &SmppConfig, opts: &SplitOptions) -> Result
         source,
         dest: address(&sms.to, cfg.dest_ton, cfg.dest_npi),
         registered_delivery: cfg.registered_delivery as u8,
-        validity_period: cfg.validity_minutes.map(relative_validity).unwrap_or_default(),
+        validity_period: sms
+            .options
+            .validity_minutes
+            .or(cfg.validity_minutes)
+            .map(relative_validity)
+            .unwrap_or_default(),
         data_coding,
         ..Sm::default()
     };
@@ -105,6 +111,18 @@ pub fn build(sms: &OutgoingSms, cfg: &SmppConfig, opts: &SplitOptions) -> Result
         }
     };
     Ok(out)
+}
+
+/// data_coding with a message class: GSM's general coding group (0x10-0x1B, the same
+/// values in SMPP, §5.2.19), keeping UCS-2 or 8-bit; other text goes as the default
+/// alphabet, with its bytes as the data_coding policy made them.
+fn with_class(dc: u8, class: u8) -> u8 {
+    let alphabet = match dc {
+        DC_UCS2 => 0x08,
+        0x04 => 0x04,
+        _ => 0x00,
+    };
+    0x10 | alphabet | (class & 0x03)
 }
 
 fn language_ies(tables: Tables) -> Vec<Ie> {
@@ -183,6 +201,7 @@ mod tests {
             to: "+447700900123".into(),
             text: text.into(),
             accepted: Vec::new(),
+            options: Default::default(),
         }
     }
 
@@ -216,6 +235,26 @@ mod tests {
         assert_eq!(p.short_message[6], 0x00, "@ is septet 0, unpacked");
         assert_eq!((p.source.ton, p.source.addr.as_str()), (1, "15550001111"));
         assert_eq!((p.dest.ton, p.dest.npi, p.dest.addr.as_str()), (1, 1, "447700900123"));
+    }
+
+    #[test]
+    fn options_set_validity_and_class() {
+        let mut m = sms("Hi");
+        m.options = crate::message::SmsOptions { validity_minutes: Some(90), class: Some(0) };
+        let c = SmppConfig { validity_minutes: Some(1440), ..SmppConfig::default() };
+        let p = &build(&m, &c, &SplitOptions::default()).unwrap()[0];
+        assert_eq!(
+            (p.validity_period.as_str(), p.data_coding),
+            ("000000013000000R", 0x10),
+            "the message's own validity wins"
+        );
+        m.text = "Привет".into();
+        m.options.class = Some(1);
+        let p = &build(&m, &c, &SplitOptions::default()).unwrap()[0];
+        assert_eq!(p.data_coding, 0x19, "UCS-2, class 1");
+        m.options = Default::default();
+        let p = &build(&m, &c, &SplitOptions::default()).unwrap()[0];
+        assert_eq!((p.validity_period.as_str(), p.data_coding), ("000001000000000R", DC_UCS2), "the link's default");
     }
 
     #[test]

@@ -120,6 +120,7 @@ impl Backend for TestBackend {
             delivery_reports: self.config.delivery_reports,
             in_flight: 10,
             ussd: false,
+            sms_options: true,
         }
     }
 
