@@ -601,3 +601,81 @@ async fn a_kicked_ghost_is_brought_back_by_the_next_picture_message() {
     let bodies: Vec<Value> = h.bob_messages().into_iter().map(|c| c["body"].clone()).collect();
     assert_eq!(bodies, ["hi", "I'm back"]);
 }
+
+#[tokio::test]
+async fn applications_hear_of_an_mms_with_links_to_its_media_before_matrix_does() {
+    // The webhook's endpoint, and the gateway's address (known before the config is).
+    let hook = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", hook.local_addr().unwrap());
+    let got: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let app =
+        axum::Router::new()
+            .route(
+                "/hook",
+                axum::routing::post(
+                    |axum::extract::State(g): axum::extract::State<Arc<std::sync::Mutex<Vec<String>>>>,
+                     body: String| async move {
+                        g.lock().unwrap().push(body);
+                        "ok"
+                    },
+                ),
+            )
+            .with_state(got.clone());
+    tokio::spawn(async move { axum::serve(hook, app).await.unwrap() });
+    let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_base = format!("http://{}", api.local_addr().unwrap());
+    let extra = format!(
+        "  allow_private_addresses: true\ngateway:\n  listen: 127.0.0.1:0\n  public_url: {api_base}/\n  users:\n    - username: app\n      token: tok-0123456789abcdef\n  webhooks:\n    - url: {hook_url}\n      numbers: [\"5551234567\"]\n"
+    );
+    let h = Harness::new(&extra).await;
+    let router = sms_bridge::api::router(h.bridge.clone());
+    tokio::spawn(async move { axum::serve(api, router).await.unwrap() });
+
+    let image = png(20, 10);
+    let mms = retrieve_conf(BOB, &[OUR_NUMBER], "Look at this!", &image);
+    h.mmsc.put("m9", mms.clone());
+    h.backend
+        .inject_wap_push(PUSH_GATEWAY, notification_push(BOB, "T-9", &h.mmsc.location("m9"), mms.len() as u64))
+        .unwrap();
+    // The homeserver is away: the MMS cannot be shown, but applications hear of it.
+    h.matrix.set_down(true);
+    for _ in 0..3 {
+        let _ = h.bridge.drain_inbox().await;
+        let _ = h.bridge.drain_mms().await;
+    }
+    h.bridge.drain_callbacks().await.unwrap();
+    assert!(h.bob_messages().is_empty());
+    let bodies = got.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let v: Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(
+        (v["event"].as_str(), v["from"].as_str(), v["to"].as_str()),
+        (Some("mms"), Some(BOB), Some(OUR_NUMBER)),
+        "{v}"
+    );
+    assert_eq!(v["text"], "Look at this!");
+    let media = v["media"].as_array().unwrap();
+    assert_eq!(media.len(), 1, "{v}");
+    assert_eq!(
+        (media[0]["content_type"].as_str(), media[0]["size"].as_u64()),
+        (Some("image/png"), Some(image.len() as u64))
+    );
+    let url = media[0]["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{api_base}/api/v1/media/")), "{url}");
+    let answer = reqwest::get(url).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "image/png");
+    assert_eq!(answer.bytes().await.unwrap().as_ref(), image.as_slice());
+    // The token is the credential.
+    let forged = format!("{}0", url.trim_end_matches(|c: char| c.is_ascii_hexdigit()));
+    assert_eq!(reqwest::get(&forged).await.unwrap().status(), 404);
+
+    // The homeserver is back: the MMS is shown, and applications are not told twice.
+    h.matrix.set_down(false);
+    let db = rusqlite::Connection::open(h._dir.path().join("bridge.db")).unwrap();
+    db.execute_batch("UPDATE mms_in SET next_attempt_at = 0; UPDATE inbox SET next_attempt_at = 0").unwrap();
+    h.settle().await;
+    h.bridge.drain_callbacks().await.unwrap();
+    assert_eq!(h.bob_messages().len(), 1);
+    assert_eq!(got.lock().unwrap().len(), 1);
+}

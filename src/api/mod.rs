@@ -3,6 +3,7 @@
 //! given only after the message is committed.
 
 mod json;
+mod media;
 pub mod openapi;
 mod sendsms;
 
@@ -20,6 +21,7 @@ pub fn router(bridge: Arc<Bridge>) -> Router {
         .route(openapi::MESSAGE, get(json::status))
         .route(openapi::QUESTIONS, post(json::ask))
         .route(openapi::QUESTION, get(json::question))
+        .route(openapi::MEDIA, get(media::get))
         .route(openapi::OPENAPI, get(openapi::get))
         .with_state(bridge)
 }

@@ -11,6 +11,7 @@ pub const MESSAGES: &str = "/api/v1/messages";
 pub const MESSAGE: &str = "/api/v1/messages/{id}";
 pub const QUESTIONS: &str = "/api/v1/questions";
 pub const QUESTION: &str = "/api/v1/questions/{id}";
+pub const MEDIA: &str = "/api/v1/media/{id}/{token}";
 pub const OPENAPI: &str = "/api/v1/openapi.json";
 pub const SENDSMS: &str = "/cgi-bin/sendsms";
 
@@ -74,6 +75,18 @@ pub fn document() -> Value {
                     "200": answer("The question", "QuestionStatus"),
                     "401": error("No valid bearer token"),
                     "404": error("No such question of yours"),
+                },
+            }},
+            MEDIA: { "get": {
+                "summary": "A medium of an MMS received, by the link a webhook or MQTT gave (the token is the credential)",
+                "security": [],
+                "parameters": [
+                    { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } },
+                    { "name": "token", "in": "path", "required": true, "schema": { "type": "string" } },
+                ],
+                "responses": {
+                    "200": { "description": "The medium, with its content type" },
+                    "404": { "description": "No such medium, or it was pruned" },
                 },
             }},
             OPENAPI: { "get": { "summary": "This document", "security": [], "responses": { "200": { "description": "OpenAPI 3.1" } } } },

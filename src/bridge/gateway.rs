@@ -439,6 +439,63 @@ impl Bridge {
 }
 
 impl Bridge {
+    /// Who wants to hear of something that came in on `link` between `ours` and `theirs`
+    /// (empty: any number): the webhooks whose filters match, and MQTT's `topic`. None
+    /// when nobody does.
+    fn inbound_callbacks(&self, link: &str, ours: &str, theirs: &str, topic: &'static str) -> Option<InboundCallbacks> {
+        let hooks = self.config.gateway.as_ref().map(|g| g.webhooks.as_slice()).unwrap_or_default();
+        let region = self.config.bridge.default_region.as_deref();
+        let same = |a: &str, b: &str| {
+            !b.is_empty() && Address::parse_cached(a, region).key == Address::parse_cached(b, region).key
+        };
+        let webhooks: Vec<(usize, String)> = hooks
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.links.is_empty() || w.links.iter().any(|l| l == link))
+            .filter(|(_, w)| w.numbers.is_empty() || w.numbers.iter().any(|n| same(n, ours) || same(n, theirs)))
+            .map(|(i, w)| (i, w.url.clone()))
+            .collect();
+        let mqtt = self.config.mqtt.is_some().then_some(topic);
+        (!webhooks.is_empty() || mqtt.is_some()).then_some(InboundCallbacks { webhooks, mqtt })
+    }
+
+    /// Tells applications about an MMS received: its text and links to its media, kept
+    /// for them. Once per MMS, however often it is handled; before it is shown in Matrix,
+    /// so applications do not wait on the homeserver.
+    pub(super) fn tell_apps_mms(
+        &self,
+        job: &crate::store::MmsJob,
+        m: &crate::mms::Message,
+        sender: &str,
+        caption: &str,
+        media: &[&crate::mms::Part],
+    ) -> Result<(), BridgeError> {
+        let ours = self.portal_local(&job.backend_id, &job.recipient);
+        let Some(tell) = self.inbound_callbacks(&job.backend_id, &ours, sender, "inbound") else { return Ok(()) };
+        let base = self.config.gateway.as_ref().map(|g| g.base_url()).unwrap_or_default();
+        self.store.tx(|tx| {
+            let mut items = Vec::with_capacity(media.len());
+            for (i, p) in media.iter().enumerate() {
+                let content_type = p.content_type.essence().to_string();
+                let name = crate::mms::safe_filename(p.name().unwrap_or(""), &format!("part{}", i + 1));
+                let (id, token) = Store::keep_media_tx(tx, job.id, i, &content_type, &name, &p.data)?;
+                items.push(json!({
+                    "content_type": content_type, "name": name, "size": p.data.len(),
+                    "url": format!("{base}/api/v1/media/{id}/{token}"),
+                }));
+            }
+            let body = json!({
+                "event": "mms", "id": job.id, "from": sender, "to": ours, "via": job.backend_id,
+                "subject": m.subject, "text": caption, "media": items,
+                "timestamp_ms": m.date.map(|d| (d as i64).saturating_mul(1000)),
+            })
+            .to_string();
+            tell.enqueue_tx(tx, &format!("mms:{}", job.id), &body)
+        })?;
+        self.wake.callbacks.notify_one();
+        Ok(())
+    }
+
     /// Tells applications about something that came in: the webhooks that want it, and
     /// MQTT. Once per inbox item, however often it is handled.
     pub(super) fn tell_apps_inbound(&self, item: &crate::store::InboxItem) -> Result<(), BridgeError> {
@@ -460,32 +517,9 @@ impl Bridge {
             }
             _ => return Ok(()),
         };
-        let hooks = self.config.gateway.as_ref().map(|g| g.webhooks.as_slice()).unwrap_or_default();
-        let wanted: Vec<(usize, &crate::config::Webhook)> = hooks
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| w.links.is_empty() || w.links.contains(&item.backend_id))
-            .filter(|(_, w)| w.numbers.is_empty() || w.numbers.iter().any(|n| *n == ours || *n == theirs))
-            .collect();
-        if wanted.is_empty() && self.config.mqtt.is_none() {
-            return Ok(());
-        }
+        let Some(tell) = self.inbound_callbacks(&item.backend_id, &ours, &theirs, topic) else { return Ok(()) };
         let body = body.to_string();
-        self.store.tx(|tx| {
-            for (i, w) in &wanted {
-                let (signer, key) = (format!("webhook:{i}"), format!("in:{}:webhook:{i}", item.id));
-                let cb = NewCallback { url: &w.url, body: Some(&body), signer: Some(&signer), key: Some(&key) };
-                Store::enqueue_callback_tx(tx, &cb)?;
-            }
-            if self.config.mqtt.is_some() {
-                let (url, key) = (format!("mqtt:{topic}"), format!("in:{}:mqtt", item.id));
-                Store::enqueue_callback_tx(
-                    tx,
-                    &NewCallback { url: &url, body: Some(&body), signer: None, key: Some(&key) },
-                )?;
-            }
-            Ok(())
-        })?;
+        self.store.tx(|tx| tell.enqueue_tx(tx, &format!("in:{}", item.id), &body))?;
         self.wake.callbacks.notify_one();
         Ok(())
     }
@@ -661,4 +695,31 @@ pub(super) async fn run_callbacks(bridge: Arc<Bridge>) {
         async move { b.drain_callbacks().await }
     })
     .await
+}
+
+/// The callbacks one inbound event makes.
+struct InboundCallbacks {
+    /// (index in `webhooks`, url)
+    webhooks: Vec<(usize, String)>,
+    /// The MQTT topic, if MQTT is on.
+    mqtt: Option<&'static str>,
+}
+
+impl InboundCallbacks {
+    /// Queues them, each at most once under `key`.
+    fn enqueue_tx(&self, tx: &rusqlite::Transaction, key: &str, body: &str) -> Result<(), crate::store::StoreError> {
+        for (i, url) in &self.webhooks {
+            let (signer, key) = (format!("webhook:{i}"), format!("{key}:webhook:{i}"));
+            let cb = NewCallback { url, body: Some(body), signer: Some(&signer), key: Some(&key) };
+            Store::enqueue_callback_tx(tx, &cb)?;
+        }
+        if let Some(topic) = self.mqtt {
+            let (url, key) = (format!("mqtt:{topic}"), format!("{key}:mqtt"));
+            Store::enqueue_callback_tx(
+                tx,
+                &NewCallback { url: &url, body: Some(body), signer: None, key: Some(&key) },
+            )?;
+        }
+        Ok(())
+    }
 }

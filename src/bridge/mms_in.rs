@@ -200,6 +200,8 @@ impl Bridge {
                             m.message_type.name()
                         )));
                     }
+                    let (caption, media) = text_and_media(&m);
+                    self.tell_apps_mms(job, &m, &mms_sender(job, &m), &caption, &media)?;
                     self.relay_mms(job, &m).await?;
                     self.matrix_answered();
                     self.store.mms_advance(job.id, MmsStage::Notify, None).map_err(BridgeError::from)?;
@@ -293,10 +295,7 @@ impl Bridge {
     /// (a single medium carries the text as its caption), text as m.text; SMIL is layout
     /// only and not shown.
     async fn relay_mms(&self, job: &MmsJob, m: &Message) -> Result<(), Failure> {
-        let sender = match &m.from {
-            Some(mms::From::Address(a)) => mms::bare_address(a),
-            _ => job.sender.clone(),
-        };
+        let sender = mms_sender(job, m);
         let region = self.config.bridge.default_region.as_deref();
         let from = Address::parse_cached(&sender, region);
         let owner = self.link_owner(&job.backend_id).ok_or_else(|| Failure::permanent("MMS for an unknown link"))?;
@@ -343,24 +342,7 @@ impl Bridge {
         }
 
         let parts = flatten(&m.parts);
-        let mut texts: Vec<String> = m.subject.iter().filter(|s| !s.trim().is_empty()).cloned().collect();
-        let mut media = Vec::new();
-        for p in &parts {
-            let essence = p.content_type.essence();
-            if essence == "application/smil" {
-                continue;
-            }
-            // Plain text is the message; other text (a vCard, a calendar entry) is a file.
-            match p.text() {
-                Some(t) if essence == "text/plain" => {
-                    if !t.text.trim().is_empty() {
-                        texts.push(t.text.trim_end().to_string());
-                    }
-                }
-                _ => media.push(*p),
-            }
-        }
-        let caption = texts.join("\n");
+        let (caption, media) = text_and_media(m);
         let mut sent = 0;
         for (i, p) in media.iter().enumerate() {
             let (msgtype, mimetype, info) = describe_media(p);
@@ -484,6 +466,36 @@ fn flatten(parts: &[Part]) -> Vec<&Part> {
         }
     }
     out
+}
+
+/// Who sent an MMS: its From, else the notification's sender.
+fn mms_sender(job: &MmsJob, m: &Message) -> String {
+    match &m.from {
+        Some(mms::From::Address(a)) => mms::bare_address(a),
+        _ => job.sender.clone(),
+    }
+}
+
+/// An MMS's text (subject and plain-text parts, one per line) and its media: every other
+/// part but SMIL, which is layout only. Other text (a vCard, a calendar entry) is a file.
+fn text_and_media(m: &Message) -> (String, Vec<&mms::Part>) {
+    let mut texts: Vec<String> = m.subject.iter().filter(|s| !s.trim().is_empty()).cloned().collect();
+    let mut media = Vec::new();
+    for p in flatten(&m.parts) {
+        let essence = p.content_type.essence();
+        if essence == "application/smil" {
+            continue;
+        }
+        match p.text() {
+            Some(t) if essence == "text/plain" => {
+                if !t.text.trim().is_empty() {
+                    texts.push(t.text.trim_end().to_string());
+                }
+            }
+            _ => media.push(p),
+        }
+    }
+    (texts.join("\n"), media)
 }
 
 #[cfg(test)]

@@ -15,9 +15,12 @@ pub struct GatewayConfig {
     #[serde(default = "default_listen")]
     pub listen: String,
     pub users: Vec<GatewayUser>,
-    /// Every inbound SMS and delivery report is POSTed to these, signed.
+    /// Every inbound SMS, MMS and delivery report is POSTed to these, signed.
     #[serde(default)]
     pub webhooks: Vec<Webhook>,
+    /// Where applications reach this gateway (`https://sms.example.org`), for the media
+    /// links of an MMS in webhooks; default `http://<listen>`.
+    pub public_url: Option<String>,
 }
 
 /// An application (Kannel's `sendsms-user`).
@@ -68,6 +71,14 @@ impl GatewayUser {
 }
 
 impl GatewayConfig {
+    /// The base of links to this gateway, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
     pub fn user(&self, name: &str) -> Option<&GatewayUser> {
         self.users.iter().find(|u| u.username == name)
     }
@@ -78,6 +89,11 @@ impl GatewayConfig {
         }
         if self.users.is_empty() {
             p.add("gateway.users", "name at least one user: the gateway answers no one else");
+        }
+        if let Some(u) = &self.public_url
+            && !matches!(reqwest::Url::parse(u).map(|u| u.scheme().to_string()).as_deref(), Ok("http" | "https"))
+        {
+            p.add("gateway.public_url", format!("not an http(s) URL such as https://sms.example.org: {u:?}"));
         }
         let mut names = HashSet::new();
         let mut tokens = HashSet::new();

@@ -200,3 +200,45 @@ impl Store {
         })
     }
 }
+
+/// A medium of a received MMS, as applications fetch it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiMedia {
+    pub content_type: String,
+    pub name: String,
+    pub data: Vec<u8>,
+    pub token: String,
+}
+
+impl Store {
+    /// Keeps part `part` of MMS job `mms_id` for applications; the id and token it is
+    /// fetched by (those of the first keeping, when it is kept again).
+    pub fn keep_media_tx(
+        tx: &Transaction,
+        mms_id: i64,
+        part: usize,
+        content_type: &str,
+        name: &str,
+        data: &[u8],
+    ) -> Result<(i64, String)> {
+        let token = format!("{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>());
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO api_media (mms_id, part, content_type, name, data, token, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![mms_id, part as i64, content_type, name, data, token, now_ms()])?;
+        Ok(tx
+            .prepare_cached("SELECT id, token FROM api_media WHERE mms_id = ?1 AND part = ?2")?
+            .query_row(params![mms_id, part as i64], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    }
+
+    pub fn api_media(&self, id: i64) -> Result<Option<ApiMedia>> {
+        self.with(|c| {
+            Ok(c.prepare_cached("SELECT content_type, name, data, token FROM api_media WHERE id = ?1")?
+                .query_row([id], |r| {
+                    Ok(ApiMedia { content_type: r.get(0)?, name: r.get(1)?, data: r.get(2)?, token: r.get(3)? })
+                })
+                .optional()?)
+        })
+    }
+}

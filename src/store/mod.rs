@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, Transaction};
 
-pub use gateway::{ApiMessage, Callback, NewApiMessage, NewCallback};
+pub use gateway::{ApiMedia, ApiMessage, Callback, NewApiMessage, NewCallback};
 pub use inbox::{InboxItem, InboxKind};
 pub use matrix_in::PendingEvent;
 pub use matrix_out::MatrixJob;

@@ -60,6 +60,11 @@ impl Store {
                  AND updated_at < ?1 AND NOT EXISTS (SELECT 1 FROM message_map m WHERE m.outbox_id = outbox.id) LIMIT ?2)",
                 cutoff,
             )?;
+            // MMS media kept for applications: they had the retention period to fetch it.
+            rows += self.in_batches(
+                "DELETE FROM api_media WHERE rowid IN (SELECT rowid FROM api_media WHERE created_at < ?1 LIMIT ?2)",
+                cutoff,
+            )?;
             for (table, col, states, at) in HISTORY {
                 let sql = format!(
                     "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {col} IN ({states}) AND {at} < ?1 LIMIT ?2)"

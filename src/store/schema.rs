@@ -295,6 +295,21 @@ ALTER TABLE outbox ADD COLUMN class INTEGER;
 -- The inbox item showing the question in its portal: the answer replies to it.
 ALTER TABLE questions ADD COLUMN copy_inbox INTEGER;
 "#,
+    r#"
+-- Media of MMS received, kept for applications told about them (webhooks, MQTT).
+CREATE TABLE api_media (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    mms_id INTEGER NOT NULL,
+    part INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    -- In the link: whoever has the link may fetch it, as with a signed URL.
+    token TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (mms_id, part)
+);
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
