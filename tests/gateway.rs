@@ -68,12 +68,13 @@ fn app_endpoint(listener: tokio::net::TcpListener) -> Received {
     got
 }
 
-/// Runs the bridge and the gateway's workers until `done`.
+/// Runs the bridge and the gateway's workers (keyword services too) until `done`.
 async fn until(h: &Harness, what: &str, done: impl Fn(&Harness) -> bool) {
     let end = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         h.make_due();
         h.settle().await;
+        h.bridge.drain_service_calls().await.unwrap();
         h.bridge.drain_api_changes().await.unwrap();
         h.bridge.drain_callbacks().await.unwrap();
         if done(h) {
@@ -581,4 +582,98 @@ async fn a_pool_of_our_numbers_asks_one_person_several_questions_at_once() {
     assert_eq!(question(&http, &base, q1).await["status"], "asked");
     let third = &h.backend.sent()[2];
     assert_eq!((third.from.as_str(), third.text.as_str()), ("+15550002222", "Q3: vegetarian? yes/no"));
+}
+
+#[tokio::test]
+async fn applications_and_services_do_not_wait_on_matrix_and_a_service_that_is_down_is_asked_again() {
+    // The service is down at first: its port is reserved, nothing answers.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = reserved.local_addr().unwrap();
+    // And another that stays down.
+    let never = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let never_addr = never.local_addr().unwrap();
+    drop((reserved, never));
+    let hook = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/cb", hook.local_addr().unwrap());
+    let got = app_endpoint(hook);
+    let extra = format!(
+        "{}  webhooks:\n    - url: {hook_url}\nservices:\n  - keyword: hours\n    get-url: \"http://{addr}/hours?from=%p\"\n  - keyword: menu\n    get-url: \"http://{never_addr}/menu\"\n",
+        config()
+    );
+    let h = Harness::new_with(Box::leak(extra.into_boxed_str())).await;
+    // The homeserver is away too.
+    h.matrix.set_down(true);
+    h.inbound(BOB, "HOURS", None);
+    for _ in 0..3 {
+        let _ = h.bridge.drain_inbox().await;
+        h.bridge.drain_service_calls().await.unwrap();
+        h.bridge.drain_callbacks().await.unwrap();
+    }
+    // The application heard of the SMS while Matrix was away; the service was asked, and
+    // failed for now: nothing given up.
+    assert_eq!(got.all().len(), 1);
+    let (state, attempts, error): (String, u32, String) = h
+        .sql()
+        .query_row("SELECT state, attempts, last_error FROM service_calls", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!((state.as_str(), attempts), ("new", 1), "{error}");
+    assert!(error.contains(&format!("GET http://{addr}/hours")) && !error.contains("from="), "{error}");
+
+    // The service comes up, then Matrix: the reply goes out once, and the SMS is shown.
+    let service = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    let app = axum::Router::new().route(
+        "/hours",
+        get(move || async move {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            "Open 9-17"
+        }),
+    );
+    tokio::spawn(async move { axum::serve(service, app).await.unwrap() });
+    h.sql().execute("UPDATE service_calls SET next_attempt_at = 0", []).unwrap();
+    h.bridge.drain_service_calls().await.unwrap();
+    h.matrix.set_down(false);
+    until(&h, "the reply sent and the SMS shown", |h| {
+        h.backend.sent().iter().any(|s| s.text == "Open 9-17")
+            && h.bridge
+                .store
+                .portal_by_pair(common::core::OUR_NUMBER, "15551234567")
+                .unwrap()
+                .and_then(|p| p.room_id)
+                .is_some()
+    })
+    .await;
+    h.make_due();
+    h.settle().await;
+    h.bridge.drain_service_calls().await.unwrap();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(h.backend.sent().len(), 1);
+    let room = h.portal_room("15551234567");
+    assert!(h.ghost_messages(&room, common::core::BOB_GHOST).iter().any(|e| e.content["body"] == "HOURS"));
+
+    // A service that stays down is given up after three days, and the owner is told in
+    // the portal, with the SMS.
+    h.inbound(BOB, "menu", None);
+    h.settle().await;
+    h.bridge.drain_service_calls().await.unwrap();
+    let state: String =
+        h.sql().query_row("SELECT state FROM service_calls ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(state, "new", "asked again while within three days");
+    h.sql().execute("UPDATE service_calls SET created_at = 0, next_attempt_at = 0 WHERE state = 'new'", []).unwrap();
+    h.bridge.drain_service_calls().await.unwrap();
+    h.settle().await;
+    let state: String =
+        h.sql().query_row("SELECT state FROM service_calls ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(state, "dead");
+    let notices = h.notices(&room);
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.starts_with("⚠ The keyword service gave no reply") && n.ends_with("The SMS was:\nmenu")),
+        "{notices:?}"
+    );
+    assert_eq!(h.backend.sent().len(), 1);
 }

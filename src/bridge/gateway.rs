@@ -496,9 +496,14 @@ impl Bridge {
         Ok(())
     }
 
-    /// Tells applications about something that came in: the webhooks that want it, and
-    /// MQTT. Once per inbox item, however often it is handled.
-    pub(super) fn tell_apps_inbound(&self, item: &crate::store::InboxItem) -> Result<(), BridgeError> {
+    /// Tells applications about something that came in, in the caller's commit: the
+    /// webhooks that want it, and MQTT. Once per inbox item, however often it is handled.
+    /// True if any callback was queued.
+    pub(super) fn tell_apps_inbound_tx(
+        &self,
+        tx: &rusqlite::Transaction,
+        item: &crate::store::InboxItem,
+    ) -> Result<bool, crate::store::StoreError> {
         let (topic, body, ours, theirs) = match &item.item {
             InboxKind::Sms(sms) => {
                 let ours = self.portal_local(&item.backend_id, &sms.to);
@@ -515,87 +520,11 @@ impl Bridge {
                 });
                 ("reports", body, String::new(), String::new())
             }
-            _ => return Ok(()),
+            _ => return Ok(false),
         };
-        let Some(tell) = self.inbound_callbacks(&item.backend_id, &ours, &theirs, topic) else { return Ok(()) };
-        let body = body.to_string();
-        self.store.tx(|tx| tell.enqueue_tx(tx, &format!("in:{}", item.id), &body))?;
-        self.wake.callbacks.notify_one();
-        Ok(())
-    }
-
-    /// Hands an inbound SMS to the first keyword service that takes it: its reply is
-    /// queued (once, however often the SMS is handled), and the answer says whether the
-    /// SMS also goes to Matrix.
-    pub(super) async fn serve_keyword(
-        &self,
-        item: &crate::store::InboxItem,
-        sms: &crate::message::ReceivedSms,
-    ) -> Result<bool, BridgeError> {
-        let Some(m) = self.services.find(&item.backend_id, &sms.text) else { return Ok(true) };
-        // Handled before (the relay to Matrix failed after the reply was queued): the
-        // service is not asked again.
-        let event_id = format!("svc:{}", item.id);
-        if self.store.seen(&item.backend_id, &event_id)? || self.store.out_job_by_event(&event_id)?.is_some() {
-            return Ok(m.bridge());
-        }
-        let handled = self.keyword_reply(item, sms, &m, &event_id).await;
-        // Remembered, so an SMS handled again (Matrix away) does not call the service again.
-        self.store.once(&item.backend_id, &event_id, |_| Ok(()))?;
-        handled?;
-        Ok(m.bridge())
-    }
-
-    async fn keyword_reply(
-        &self,
-        item: &crate::store::InboxItem,
-        sms: &crate::message::ReceivedSms,
-        m: &crate::gateway::keywords::Match,
-        event_id: &str,
-    ) -> Result<(), BridgeError> {
-        use crate::gateway::keywords::{Incoming, Reply};
-        let local = self.portal_local(&item.backend_id, &sms.to);
-        let incoming = Incoming {
-            from: sms.from.clone(),
-            to: local,
-            text: sms.text.clone(),
-            link_id: item.backend_id.clone(),
-            received_at_unix: sms.timestamp_ms.unwrap_or_else(now_ms) / 1000,
-            message_id: Some(item.id.to_string()),
-        };
-        let text = match self.services.reply(m, &incoming, &self.callbacks_http).await {
-            Ok(Reply::Text(t)) if m.sms_parts_allowed() > 0 => t,
-            Ok(_) => return Ok(()),
-            Err(e) => {
-                tracing::warn!(inbox = item.id, service = m.service_name(), error = %e, "keyword service failed; no reply");
-                return Ok(());
-            }
-        };
-        let allowed = m.sms_parts_allowed().min(self.config.sms.max_parts);
-        let text = fit_parts(&text, allowed, &self.config.sms.split_options());
-        // From the number the SMS came to, when it is one of the link's.
-        let from = Some(incoming.to.clone()).filter(|n| self.number_pool(&item.backend_id).contains(n));
-        let req = ApiSend { to: sms.from.clone(), text, from, ..ApiSend::default() };
-        let by = format!("service {}", m.service_name());
-        match self.queue_app(&by, &item.backend_id, &req, event_id, false) {
-            Ok(_) => tracing::info!(inbox = item.id, service = m.service_name(), "keyword reply queued"),
-            Err(SubmitError::Bridge(e)) => return Err(e),
-            Err(e) => tracing::warn!(inbox = item.id, service = m.service_name(), error = %e, "keyword reply not sent"),
-        }
-        Ok(())
-    }
-}
-
-/// The text cut to fit `parts` SMS, as Kannel's max-messages drops the rest.
-fn fit_parts(text: &str, parts: usize, opts: &crate::sms::split::SplitOptions) -> String {
-    let mut chars: Vec<char> = text.chars().collect();
-    loop {
-        let t: String = chars.iter().collect();
-        match crate::sms::split::split_buffer(&t, &crate::sms::split::SplitOptions { max_parts: 255, ..opts.clone() }) {
-            Ok((_, _, ends)) if ends.len() <= parts.max(1) => return t,
-            _ if chars.is_empty() => return t,
-            _ => chars.truncate(chars.len() * 9 / 10),
-        }
+        let Some(tell) = self.inbound_callbacks(&item.backend_id, &ours, &theirs, topic) else { return Ok(false) };
+        tell.enqueue_tx(tx, &format!("in:{}", item.id), &body.to_string())?;
+        Ok(true)
     }
 }
 

@@ -34,6 +34,11 @@ impl Bridge {
     /// Handles due inbox items in order; true if there may be more. While the homeserver
     /// is away only the oldest item is tried, as a probe.
     pub async fn drain_inbox(&self) -> Result<bool, BridgeError> {
+        // Items go to Matrix once the applications' side is done with them. Its own worker
+        // does that; this pass too, so whoever steps the inbox steps both.
+        if let Err(e) = self.drain_apps().await {
+            tracing::error!(error = %e, "could not hand inbound items to applications; will retry");
+        }
         let limit = if self.health.matrix_away() { 1 } else { 100 };
         let items = self.store.due_inbox(limit)?;
         // Relayed SMS are recorded in one commit per batch; their transaction ids (derived
@@ -47,37 +52,14 @@ impl Bridge {
             if conversation.is_some_and(|c| held.contains(&c)) {
                 continue;
             }
-            if let Err(e) = self.tell_apps_inbound(item) {
-                tracing::error!(inbox = item.id, error = %e, "could not queue the webhooks for an inbound item; will retry");
-                held.extend(conversation);
-                continue;
-            }
-            let answer = match &item.item {
-                InboxKind::Sms(sms) => match self.take_answer(item, sms) {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::error!(inbox = item.id, error = %e, "could not record an answer; will retry");
-                        held.extend(conversation);
-                        continue;
-                    }
-                },
-                _ => None,
-            };
             let result = match &item.item {
-                // An answer to a question is not a keyword request; it replies to the question.
-                InboxKind::Sms(sms) if answer.is_some() => {
-                    let question = answer.unwrap_or_default();
-                    match self.answer_target(question, &relayed) {
-                        Ok(reply_to) => {
-                            self.relay_sms(item, sms, reply_to.as_deref()).await.map(|ev| relayed.push((item.id, ev)))
-                        }
-                        Err(e) => Err(e),
-                    }
+                // Kept out of Matrix by a keyword service (`bridge: false`).
+                InboxKind::Sms(_) if !item.to_matrix => {
+                    self.store.tx(|tx| Store::finish_inbox(tx, item.id, None)).map_err(Into::into)
                 }
-                InboxKind::Sms(sms) => match self.serve_keyword(item, sms).await {
-                    Ok(true) => self.relay_sms(item, sms, None).await.map(|ev| relayed.push((item.id, ev))),
-                    // A service took it and keeps it out of Matrix (`bridge: false`).
-                    Ok(false) => self.store.tx(|tx| Store::finish_inbox(tx, item.id, None)).map_err(Into::into),
+                // An answer to a question replies to it in the portal.
+                InboxKind::Sms(sms) => match self.reply_target(item.id, &relayed) {
+                    Ok(to) => self.relay_sms(item, sms, to.as_deref()).await.map(|ev| relayed.push((item.id, ev))),
                     Err(e) => Err(e),
                 },
                 InboxKind::Report(r) => self.apply_report(item, r),

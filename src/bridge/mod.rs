@@ -1,6 +1,7 @@
 //! The bridge core: portals, ghosts, relaying both ways, commands and status feedback.
 //! It reaches Matrix only through [`MatrixApi`] and links only through [`Backend`].
 
+mod apps;
 mod commands;
 mod dead;
 mod events;
@@ -21,6 +22,7 @@ mod questions;
 mod redact;
 mod retry;
 mod rooms;
+mod services;
 pub mod status;
 pub mod text;
 
@@ -101,6 +103,9 @@ pub struct Wakers {
     pub api: Arc<Notify>,
     pub callbacks: Arc<Notify>,
     pub questions: Arc<Notify>,
+    /// Something came in: the applications' side goes first.
+    pub apps: Arc<Notify>,
+    pub services: Arc<Notify>,
 }
 
 pub struct Bridge {
@@ -121,6 +126,8 @@ pub struct Bridge {
     services: crate::gateway::keywords::Services,
     /// The MQTT broker connection, once started (`mqtt:`).
     mqtt: std::sync::OnceLock<crate::gateway::mqtt::Mqtt>,
+    /// One pass of the applications' side at a time (see `apps.rs`).
+    apps_pass: tokio::sync::Mutex<()>,
 }
 
 impl Bridge {
@@ -138,6 +145,7 @@ impl Bridge {
         Arc::new(Bridge {
             services,
             mqtt: std::sync::OnceLock::new(),
+            apps_pass: tokio::sync::Mutex::new(()),
             bot: config.bot_mxid(),
             config,
             store,
@@ -240,12 +248,14 @@ impl Bridge {
         let (warn_tx, warn_rx) = mpsc::unbounded_channel();
         let mut tasks = Vec::new();
         for b in self.backends.values() {
-            let sink = EventSink::new(b.id(), self.store.clone(), self.wake.inbox.clone(), state_tx.clone())
+            let sink = EventSink::new(b.id(), self.store.clone(), self.wake.apps.clone(), state_tx.clone())
                 .with_warnings(warn_tx.clone());
             b.clone().start(sink).await.map_err(|e| BridgeError::Other(format!("backend {}: {e}", b.id())))?;
             tasks.push(tokio::spawn(outbound::run(self.clone(), b.clone())));
         }
         tasks.push(tokio::spawn(events::run(self.clone())));
+        tasks.push(tokio::spawn(apps::run(self.clone())));
+        tasks.push(tokio::spawn(services::run(self.clone())));
         tasks.push(tokio::spawn(inbound::run(self.clone())));
         tasks.push(tokio::spawn(matrix_out::run(self.clone())));
         tasks.push(tokio::spawn(mms_in::run(self.clone())));

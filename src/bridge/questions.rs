@@ -180,13 +180,10 @@ impl Bridge {
         Ok(Some(q.id))
     }
 
-    /// The event an answer replies to: the question's copy in the portal, posted earlier
-    /// or in this batch (`relayed`, not yet recorded).
-    pub(super) fn answer_target(
-        &self,
-        question: i64,
-        relayed: &[(i64, String)],
-    ) -> Result<Option<String>, BridgeError> {
+    /// The event an inbound SMS replies to in its portal: if it answers a question, the
+    /// question's copy, posted earlier or in this batch (`relayed`, not yet recorded).
+    pub(super) fn reply_target(&self, inbox: i64, relayed: &[(i64, String)]) -> Result<Option<String>, BridgeError> {
+        let Some(question) = self.store.answered_by(inbox)? else { return Ok(None) };
         let Some((copy, event)) = self.store.question_copy(question)? else { return Ok(None) };
         Ok(event.or_else(|| relayed.iter().find(|(id, _)| *id == copy).map(|(_, ev)| ev.clone())))
     }

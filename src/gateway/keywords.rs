@@ -177,8 +177,8 @@ impl Services {
     /// A URL is called even with `max_messages: 0` (the application still hears of the
     /// text); only the answer is dropped. `Err` is for logging: Kannel answers nothing
     /// to the sender then either when `max-messages` is 0.
-    pub async fn reply(&self, m: &Match, incoming: &Incoming, http: &reqwest::Client) -> Result<Reply, String> {
-        let s = self.list.get(m.index).ok_or("the service is no longer configured")?;
+    pub async fn reply(&self, m: &Match, incoming: &Incoming, http: &reqwest::Client) -> Result<Reply, ServiceError> {
+        let s = self.list.get(m.index).ok_or_else(|| ServiceError::permanent("the service is no longer configured"))?;
         let c = &s.config;
         let body = if let Some(t) = &c.text {
             expand(t, incoming, m, false)
@@ -223,15 +223,39 @@ impl Service {
     }
 }
 
+/// Why a service gave no reply; `transient` when asking again later may work (the
+/// service was unreachable, slow, or answered 5xx, 408 or 429).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ServiceError {
+    pub message: String,
+    pub transient: bool,
+}
+
+impl ServiceError {
+    fn permanent(message: impl Into<String>) -> ServiceError {
+        ServiceError { message: message.into(), transient: false }
+    }
+
+    fn transient(message: impl Into<String>) -> ServiceError {
+        ServiceError { message: message.into(), transient: true }
+    }
+}
+
 /// Sends a request and reads a text body, capped at [`MAX_BODY_BYTES`].
-async fn fetch(req: reqwest::RequestBuilder, method: &str, url: &str) -> Result<String, String> {
+async fn fetch(req: reqwest::RequestBuilder, method: &str, url: &str) -> Result<String, ServiceError> {
     // Errors name the URL without its query: that holds the sender's number and text.
     let shown = url.split(['?', '#']).next().unwrap_or(url);
-    let mut resp =
-        req.timeout(HTTP_TIMEOUT).send().await.map_err(|e| format!("{method} {shown}: {}", error_chain(&e)))?;
+    let mut resp = req
+        .timeout(HTTP_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| ServiceError::transient(format!("{method} {shown}: {}", error_chain(&e.without_url()))))?;
     let status = resp.status();
     if !status.is_success() {
-        return Err(format!("{method} {shown}: HTTP {status}"));
+        let message = format!("{method} {shown}: HTTP {status}");
+        let again = status.is_server_error() || matches!(status.as_u16(), 408 | 429);
+        return Err(ServiceError { message, transient: again });
     }
     let content_type = resp
         .headers()
@@ -241,15 +265,20 @@ async fn fetch(req: reqwest::RequestBuilder, method: &str, url: &str) -> Result<
         .to_ascii_lowercase();
     let mime = content_type.split(';').next().unwrap_or("").trim();
     if !mime.starts_with("text/") {
-        return Err(format!("{method} {shown}: answered {mime}, not text"));
+        return Err(ServiceError::permanent(format!("{method} {shown}: answered {mime}, not text")));
     }
+    let too_big = || ServiceError::permanent(format!("{method} {shown}: reply over {MAX_BODY_BYTES} bytes"));
     if resp.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(format!("{method} {shown}: reply over {MAX_BODY_BYTES} bytes"));
+        return Err(too_big());
     }
     let mut bytes = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("{method} {shown}: {}", error_chain(&e)))? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| ServiceError::transient(format!("{method} {shown}: {}", error_chain(&e.without_url()))))?
+    {
         if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(format!("{method} {shown}: reply over {MAX_BODY_BYTES} bytes"));
+            return Err(too_big());
         }
         bytes.extend_from_slice(&chunk);
     }
@@ -390,7 +419,7 @@ mod tests {
 
     async fn answer(s: &Services, text: &str) -> Option<Result<Reply, String>> {
         let m = s.find("test1", text)?;
-        Some(s.reply(&m, &incoming(text), &client()).await)
+        Some(s.reply(&m, &incoming(text), &client()).await.map_err(|e| e.to_string()))
     }
 
     async fn serve(app: Router) -> String {
@@ -554,6 +583,12 @@ mod tests {
         assert_eq!(answer(&s, "c").await, Some(Err(format!("GET {base}/fail: HTTP 500 Internal Server Error"))));
         assert_eq!(answer(&s, "d").await, Some(Err(format!("GET {base}/big: reply over 65536 bytes"))));
         assert_eq!(answer(&s, "e").await, Some(Err(format!("GET {base}/json: answered application/json, not text"))));
+        // A 5xx may pass: worth asking again. A reply that is not text will not change.
+        let transient = |text: &'static str| {
+            let (s, m) = (&s, s.find("test1", text).unwrap());
+            async move { s.reply(&m, &incoming(text), &client()).await.unwrap_err().transient }
+        };
+        assert_eq!((transient("c").await, transient("d").await, transient("e").await), (true, false, false));
         // max_messages: 0 still tells the application, and sends nothing back.
         assert_eq!(answer(&s, "f").await, Some(Ok(Reply::None)));
         assert_eq!(calls.load(Ordering::SeqCst), 1);

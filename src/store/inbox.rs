@@ -23,6 +23,8 @@ pub struct InboxItem {
     pub attempts: u32,
     /// Failures of an unknown kind so far.
     pub strikes: u32,
+    /// False when a keyword service keeps it out of Matrix (`bridge: false`).
+    pub to_matrix: bool,
 }
 
 impl Store {
@@ -39,11 +41,32 @@ impl Store {
             InboxKind::AppSent(a) => ("app_sent", Some(format!("{backend_id}/{}", a.to))),
         };
         let now = now_ms();
+        // Only what came in from outside concerns applications.
+        let apps_done = matches!(item, InboxKind::WapPush(_) | InboxKind::AppSent(_));
         tx.prepare_cached(
-            "INSERT INTO inbox (backend_id, kind, conversation, payload, next_attempt_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            "INSERT INTO inbox (backend_id, kind, conversation, payload, next_attempt_at, received_at, apps_done) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
         )?
-        .execute(params![backend_id, kind, conversation, payload, now])?;
+        .execute(params![backend_id, kind, conversation, payload, now, apps_done])?;
         Ok(tx.last_insert_rowid())
+    }
+
+    /// Items the applications' side has yet to see, in arrival order.
+    pub fn apps_pending(&self, limit: usize) -> Result<Vec<InboxItem>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, backend_id, payload, attempts, strikes, to_matrix FROM inbox WHERE state = 'new' AND apps_done = 0
+                 ORDER BY id LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit as i64], inbox_row)?;
+            rows.map(|r| r?.into_item()).collect()
+        })
+    }
+
+    /// The applications' side is done with an item: it may go to Matrix (if `to_matrix`).
+    pub fn apps_done_tx(tx: &Transaction, id: i64, to_matrix: bool) -> Result<()> {
+        tx.prepare_cached("UPDATE inbox SET apps_done = 1, to_matrix = ?2 WHERE id = ?1")?
+            .execute(params![id, to_matrix])?;
+        Ok(())
     }
 
     /// Due items in arrival order. An SMS still backing off holds back the later ones of its
@@ -51,21 +74,14 @@ impl Store {
     pub fn due_inbox(&self, limit: usize) -> Result<Vec<InboxItem>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, backend_id, payload, attempts, strikes FROM inbox i WHERE state = 'new' AND next_attempt_at <= ?1
+                "SELECT id, backend_id, payload, attempts, strikes, to_matrix FROM inbox i WHERE state = 'new' AND apps_done = 1
+                 AND next_attempt_at <= ?1
                  AND NOT EXISTS (SELECT 1 FROM inbox p WHERE p.conversation = i.conversation AND p.state = 'new'
-                                 AND p.next_attempt_at > ?1 AND p.id < i.id)
+                                 AND (p.next_attempt_at > ?1 OR p.apps_done = 0) AND p.id < i.id)
                  ORDER BY id LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![now_ms(), limit as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u32>(3)?, r.get(4)?))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (id, backend_id, payload, attempts, strikes) = row?;
-                let item = super::json("inbox.payload", &payload)?;
-                out.push(InboxItem { id, backend_id, item, attempts, strikes });
-            }
-            Ok(out)
+            let rows = stmt.query_map(params![now_ms(), limit as i64], inbox_row)?;
+            rows.map(|r| r?.into_item()).collect()
         })
     }
 
@@ -73,5 +89,40 @@ impl Store {
         let mut stmt = tx.prepare_cached("UPDATE inbox SET state = 'done', event_id = ?1 WHERE id = ?2")?;
         stmt.execute(params![event_id, id])?;
         Ok(())
+    }
+}
+
+/// An inbox row before its payload is decoded.
+struct Row {
+    id: i64,
+    backend_id: String,
+    payload: String,
+    attempts: u32,
+    strikes: u32,
+    to_matrix: bool,
+}
+
+fn inbox_row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
+    Ok(Row {
+        id: r.get(0)?,
+        backend_id: r.get(1)?,
+        payload: r.get(2)?,
+        attempts: r.get(3)?,
+        strikes: r.get(4)?,
+        to_matrix: r.get(5)?,
+    })
+}
+
+impl Row {
+    fn into_item(self) -> Result<InboxItem> {
+        let item = super::json("inbox.payload", &self.payload)?;
+        Ok(InboxItem {
+            id: self.id,
+            backend_id: self.backend_id,
+            item,
+            attempts: self.attempts,
+            strikes: self.strikes,
+            to_matrix: self.to_matrix,
+        })
     }
 }

@@ -13,6 +13,7 @@ mod prune;
 mod questions;
 mod queue;
 mod schema;
+mod service_calls;
 mod sms_parts;
 
 use std::path::Path;
@@ -31,6 +32,7 @@ pub use portals::{Ghost, Portal};
 pub use prune::Pruned;
 pub use questions::{NewQuestion, Question};
 pub use queue::{DeadItem, Queue, backoff_ms};
+pub use service_calls::ServiceCall;
 // Kept so `store::IncomingPart` paths (the SMPP link, tests) still compile.
 pub use crate::message::IncomingPart;
 

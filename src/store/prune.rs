@@ -27,6 +27,7 @@ const HISTORY: &[(&str, &str, &str, &str)] = &[
     ("mms_out", "state", "'sent', 'failed', 'dropped'", "created_at"),
     ("callbacks", "state", "'done', 'dead'", "created_at"),
     ("questions", "state", "'answered', 'expired', 'failed'", "created_at"),
+    ("service_calls", "state", "'done', 'dead'", "created_at"),
 ];
 
 impl Store {

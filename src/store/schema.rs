@@ -310,6 +310,28 @@ CREATE TABLE api_media (
     UNIQUE (mms_id, part)
 );
 "#,
+    r#"
+-- The applications' side of an inbound item (webhooks, answers, keyword services) is
+-- done first, apart from Matrix; the item goes to Matrix only after it.
+ALTER TABLE inbox ADD COLUMN apps_done INTEGER NOT NULL DEFAULT 0;
+-- 0: a keyword service with `bridge: false` took it; it stays out of Matrix.
+ALTER TABLE inbox ADD COLUMN to_matrix INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX inbox_apps ON inbox (id) WHERE state = 'new' AND apps_done = 0;
+-- Keyword services to ask for a reply, retried while they are unreachable.
+CREATE TABLE service_calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    inbox_id INTEGER NOT NULL UNIQUE,
+    backend_id TEXT NOT NULL,
+    -- The SMS, as received (the inbox item may be pruned first).
+    sms TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'new',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX service_calls_due ON service_calls (next_attempt_at) WHERE state = 'new';
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

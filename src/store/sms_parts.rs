@@ -144,7 +144,8 @@ mod tests {
     }
 
     fn inbox_texts(s: &Store) -> Vec<String> {
-        s.due_inbox(100)
+        // New SMS wait for the applications' side first.
+        s.apps_pending(100)
             .unwrap()
             .into_iter()
             .map(|i| match i.item {
