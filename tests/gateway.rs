@@ -677,3 +677,79 @@ async fn applications_and_services_do_not_wait_on_matrix_and_a_service_that_is_d
     );
     assert_eq!(h.backend.sent().len(), 1);
 }
+
+/// A webhook endpoint on its own port that answers `status` once `barrier` is passed (or
+/// 500 after 5 s); returns its URL and how many calls it got.
+async fn meeting_endpoint(
+    barrier: Arc<tokio::sync::Barrier>,
+    status: u16,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move || {
+            let (barrier, counted) = (barrier.clone(), counted.clone());
+            async move {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                match tokio::time::timeout(Duration::from_secs(5), barrier.wait()).await {
+                    Ok(_) => axum::http::StatusCode::from_u16(status).unwrap(),
+                    Err(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                }
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, calls)
+}
+
+#[tokio::test]
+async fn callbacks_to_different_targets_go_side_by_side_and_a_refusing_one_is_given_up() {
+    // Each endpoint answers only once the other has been called too: called one after
+    // the other, both would fail.
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let (a, a_calls) = meeting_endpoint(barrier.clone(), 200).await;
+    let (b, b_calls) = meeting_endpoint(barrier, 200).await;
+    let hooks = format!("{}  webhooks:\n    - url: {a}\n    - url: {b}\n", config());
+    let h = Harness::new_with(Box::leak(hooks.into_boxed_str())).await;
+    h.inbound(BOB, "to both", None);
+    h.settle().await;
+    h.bridge.drain_callbacks().await.unwrap();
+    let states: Vec<String> = h
+        .sql()
+        .prepare("SELECT state FROM callbacks ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(states, ["done", "done"]);
+    assert_eq!(
+        (a_calls.load(std::sync::atomic::Ordering::SeqCst), b_calls.load(std::sync::atomic::Ordering::SeqCst)),
+        (1, 1)
+    );
+
+    // A target that answers 404 is a wrong URL: believed after five tries, not three days.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let wrong = format!("http://{}/nothing-here", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new()).await.unwrap() });
+    let hooks = format!("{}  webhooks:\n    - url: {wrong}\n", config());
+    let h = Harness::new_with(Box::leak(hooks.into_boxed_str())).await;
+    h.inbound(BOB, "to a wrong URL", None);
+    h.settle().await;
+    let state = || {
+        h.sql()
+            .query_row("SELECT state, attempts FROM callbacks", [], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
+            })
+            .unwrap()
+    };
+    for attempt in 1..=5 {
+        h.sql().execute("UPDATE callbacks SET next_attempt_at = 0", []).unwrap();
+        h.bridge.drain_callbacks().await.unwrap();
+        let expected = if attempt < 5 { "new" } else { "dead" };
+        assert_eq!(state(), (expected.to_string(), attempt));
+    }
+}

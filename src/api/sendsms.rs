@@ -75,10 +75,10 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
     // `deferred` and `validity` are minutes, as in Kannel; the validity counts from the
     // deferred time.
     let send_at = req.deferred_minutes.map(|m| crate::store::now_ms() + m as i64 * 60_000);
-    let mut queued_ids = Vec::new();
     // "3: Queued for later delivery", as Kannel answers when the SMSC is not connected
     // (and, here, when it is deferred).
     let mut later = send_at.is_some();
+    let mut sends = Vec::with_capacity(req.recipients.len());
     for to in &req.recipients {
         let send = ApiSend {
             link: req.smsc.clone(),
@@ -91,18 +91,28 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
             ..ApiSend::default()
         }
         .schedule(send_at, req.validity_minutes);
-        match send.and_then(|send| bridge.submit(user, &send)) {
-            Ok(s) => {
-                later |= !bridge.link_up(&s.link);
-                queued_ids.push(s.id)
-            }
-            Err(SubmitError::Forbidden(why)) => return answer((403, format!("Forbidden: {why}"))),
-            Err(SubmitError::Refused(why)) => return answer((400, why)),
-            Err(SubmitError::Bridge(e)) => {
-                tracing::error!(error = %e, "sendsms: could not queue the message");
-                return answer(SendsmsError::TemporaryFailure.answer());
-            }
+        match send {
+            Ok(s) => sends.push(s),
+            Err(e) => return refused(e),
         }
     }
-    answer(accepted_answer(later, queued_ids.len()))
+    // All recipients in one commit: a refused or failed request sent none of them.
+    let queued = match bridge.submit_all(user, &sends) {
+        Ok(q) => q,
+        Err(e) => return refused(e),
+    };
+    later |= queued.iter().any(|s| !bridge.link_up(&s.link));
+    answer(accepted_answer(later, queued.len()))
+}
+
+/// The answer to a request that was not queued.
+fn refused(e: SubmitError) -> Response {
+    match e {
+        SubmitError::Forbidden(why) => answer((403, format!("Forbidden: {why}"))),
+        SubmitError::Refused(why) => answer((400, why)),
+        SubmitError::Bridge(e) => {
+            tracing::error!(error = %e, "sendsms: could not queue the message");
+            answer(SendsmsError::TemporaryFailure.answer())
+        }
+    }
 }

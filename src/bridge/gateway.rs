@@ -6,18 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ring::hmac;
 use serde_json::json;
 
+pub use super::callbacks::sign;
 use super::{Bridge, BridgeError};
 use crate::config::GatewayUser;
 use crate::gateway::kannel::{Dlr, dlr_mask, expand_dlr_url};
 use crate::message::AppSent;
 use crate::phone::Address;
-use crate::store::{ApiMessage, Callback, InboxKind, NewApiMessage, NewCallback, NewOutJob, Portal, Store, now_ms};
-
-/// How long a callback is retried before it is given up (and kept, with its error).
-const CALLBACK_WINDOW_MS: i64 = 3 * 24 * 3600 * 1000;
+use crate::store::{ApiMessage, InboxKind, NewApiMessage, NewCallback, NewOutJob, Portal, Store, now_ms};
 
 /// One message an application asks to send.
 #[derive(Debug, Clone, Default)]
@@ -125,6 +122,23 @@ impl Bridge {
     /// Queues a message from an application; Ok once it is committed.
     pub fn submit(&self, user: &GatewayUser, req: &ApiSend) -> Result<Submitted, SubmitError> {
         self.submit_as(user, req, &format!("api:{:016x}", rand::random::<u64>()))
+    }
+
+    /// Queues several messages (one per recipient) in one commit: all or none. Every one
+    /// is checked before any is committed.
+    pub fn submit_all(&self, user: &GatewayUser, reqs: &[ApiSend]) -> Result<Vec<Submitted>, SubmitError> {
+        let mut apps = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            let link = self.user_link(user, req.link.as_deref())?;
+            let event_id = format!("api:{:016x}", rand::random::<u64>());
+            apps.push(self.prepare_app(&user.username, &link, req, &event_id, true)?);
+        }
+        let ids = self.store.tx(|tx| {
+            apps.iter()
+                .map(|app| Ok(self.queue_app_tx(tx, app)?.map_or(0, |q| q.api_id)))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        Ok(apps.iter().zip(ids).map(|(app, id)| self.queued(app, id)).collect())
     }
 
     /// Whether a link is connected and can carry messages now.
@@ -384,58 +398,6 @@ impl Bridge {
             ..Dlr::default()
         }
     }
-
-    /// Makes the callbacks that are due: true if there may be more.
-    pub async fn drain_callbacks(&self) -> Result<bool, BridgeError> {
-        let due = self.store.due_callbacks(20)?;
-        for cb in &due {
-            match self.call_back(cb).await {
-                Ok(()) => self.store.settle_callback(cb.id, "done", None)?,
-                Err(e) if now_ms() - cb.created_at > CALLBACK_WINDOW_MS => {
-                    tracing::error!(callback = cb.id, url = %cb.url, error = %e, "callback given up after three days");
-                    self.store.settle_callback(cb.id, "dead", Some(&e))?;
-                }
-                Err(e) => {
-                    let at = now_ms()
-                        + crate::store::backoff_ms(cb.attempts + 1, self.config.bridge.max_backoff as i64 * 1000);
-                    tracing::warn!(callback = cb.id, url = %cb.url, error = %e, "callback failed; will retry");
-                    self.store.retry_callback(cb.id, at, &e)?;
-                }
-            }
-        }
-        Ok(due.len() == 20)
-    }
-
-    async fn call_back(&self, cb: &Callback) -> Result<(), String> {
-        if let Some(topic) = cb.url.strip_prefix("mqtt:").or_else(|| cb.url.strip_prefix("mqtt-retained:")) {
-            let Some(mqtt) = self.mqtt.get() else { return Err("MQTT is not connected yet".into()) };
-            let retain = cb.url.starts_with("mqtt-retained:");
-            let body = cb.body.clone().unwrap_or_default().into_bytes();
-            return mqtt.publish(topic, body, retain).await.map_err(|e| e.to_string());
-        }
-        let req = match &cb.body {
-            None => self.callbacks_http.get(&cb.url),
-            Some(body) => {
-                let mut req = self.callbacks_http.post(&cb.url).header("Content-Type", "application/json");
-                let secret = cb.signer.as_deref().and_then(|s| self.signing_secret(s));
-                if let Some(secret) = secret {
-                    let ts = (now_ms() / 1000).to_string();
-                    req = req.header("X-Timestamp", &ts).header("X-Signature", sign(secret, &ts, body));
-                }
-                req.body(body.clone())
-            }
-        };
-        let answer = req.send().await.map_err(|e| e.to_string())?;
-        if answer.status().is_success() { Ok(()) } else { Err(format!("HTTP {}", answer.status())) }
-    }
-
-    fn signing_secret(&self, signer: &str) -> Option<&str> {
-        let g = self.config.gateway.as_ref()?;
-        if let Some(hook) = signer.strip_prefix("webhook:") {
-            return g.webhooks.get(hook.parse::<usize>().ok()?)?.secret.as_deref();
-        }
-        g.user(signer)?.signing_secret()
-    }
 }
 
 impl Bridge {
@@ -528,14 +490,6 @@ impl Bridge {
     }
 }
 
-/// `sha256=<hex>` of HMAC-SHA256(secret, timestamp + "." + body).
-pub fn sign(secret: &str, timestamp: &str, body: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-    let tag = hmac::sign(&key, format!("{timestamp}.{body}").as_bytes());
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
-}
-
 /// The Kannel reports a change of state owes, in order: SMSC accepted (8) or rejected
 /// (16), delivered (1) or not (2). `taken`: the link took the message; `told`: the
 /// application already heard so.
@@ -598,32 +552,43 @@ pub async fn run_mqtt(bridge: Arc<Bridge>) {
             Some(id) => format!("mqtt:{id}"),
             None => format!("api:{:016x}", rand::random::<u64>()),
         };
-        match req.and_then(|req| bridge.submit_as(&user, &req, &event_id)) {
-            Ok(s) => tracing::info!(api = s.id, "MQTT send request queued"),
-            Err(SubmitError::Bridge(e)) => {
-                // Not acknowledged: the broker delivers it again after a reconnect.
-                tracing::error!(error = %e, "could not queue an MQTT send request");
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "MQTT send request refused");
-                let body = json!({ "error": e.to_string(), "id": r.id, "to": r.to }).to_string();
-                let cb = NewCallback { url: "mqtt:errors", body: Some(&body), signer: None, key: None };
-                let _ = bridge.store.tx(|tx| Store::enqueue_callback_tx(tx, &cb));
-                bridge.wake.callbacks.notify_one();
+        // Acknowledged only once committed (the request, or the error told back); until
+        // then it is tried again, and the requests behind it wait their turn.
+        let mut pause = Duration::from_millis(200);
+        loop {
+            let submitted = match &req {
+                Ok(req) => bridge.submit_as(&user, req, &event_id),
+                Err(e) => Err(SubmitError::Refused(e.to_string())),
+            };
+            let committed = match submitted {
+                Ok(s) => {
+                    tracing::info!(api = s.id, "MQTT send request queued");
+                    Ok(())
+                }
+                Err(SubmitError::Bridge(e)) => Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "MQTT send request refused");
+                    let body = json!({ "error": e.to_string(), "id": r.id, "to": r.to }).to_string();
+                    let cb = NewCallback { url: "mqtt:errors", body: Some(&body), signer: None, key: None };
+                    let told = bridge
+                        .store
+                        .tx(|tx| Store::enqueue_callback_tx(tx, &cb).map(|_| ()))
+                        .map_err(BridgeError::from);
+                    bridge.wake.callbacks.notify_one();
+                    told
+                }
+            };
+            match committed {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not commit an MQTT send request; will try again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                }
             }
         }
         cmd.ack.ack().await;
     }
-}
-
-pub(super) async fn run_callbacks(bridge: Arc<Bridge>) {
-    let wake = bridge.wake.callbacks.clone();
-    super::work_loop("callbacks", &wake, Duration::from_secs(2), || {
-        let b = bridge.clone();
-        async move { b.drain_callbacks().await }
-    })
-    .await
 }
 
 /// The callbacks one inbound event makes.

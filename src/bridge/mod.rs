@@ -2,6 +2,7 @@
 //! It reaches Matrix only through [`MatrixApi`] and links only through [`Backend`].
 
 mod apps;
+mod callbacks;
 mod commands;
 mod dead;
 mod events;
@@ -264,7 +265,7 @@ impl Bridge {
         tasks.push(tokio::spawn(self.clone().watch_warnings(warn_rx)));
         if self.config.gateway.is_some() || self.config.mqtt.is_some() {
             tasks.push(tokio::spawn(gateway::run_changes(self.clone())));
-            tasks.push(tokio::spawn(gateway::run_callbacks(self.clone())));
+            tasks.push(tokio::spawn(callbacks::run(self.clone())));
             tasks.push(tokio::spawn(questions::run(self.clone())));
         }
         if self.config.mqtt.is_some() {

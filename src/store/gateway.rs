@@ -179,6 +179,15 @@ impl Store {
         })
     }
 
+    /// Moves a callback's turn to `at`, without counting a try (it waits behind another).
+    pub fn postpone_callback(&self, id: i64, at: i64) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached("UPDATE callbacks SET next_attempt_at = max(next_attempt_at, ?2) WHERE id = ?1")?
+                .execute(params![id, at])?;
+            Ok(())
+        })
+    }
+
     pub fn retry_callback(&self, id: i64, at: i64, error: &str) -> Result<()> {
         self.with(|c| {
             c.prepare_cached(
