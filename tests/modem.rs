@@ -694,3 +694,35 @@ async fn status_reports_left_in_sr_are_found_by_listing_it() {
     assert!(!sim.commands().iter().any(|c| c.starts_with("AT+CMGR=")), "found by listing, not by +CDSI");
     until(&h, "SR empty", |_| sim.stored().iter().all(|s| s.storage != "SR")).await;
 }
+
+#[tokio::test]
+async fn an_application_message_goes_with_its_validity_and_class() {
+    let sim = sim_with(|_| {}).await;
+    let h = rig(&sim, "").await;
+    connected(&h).await;
+    let user = sms_bridge::config::GatewayUser {
+        username: "app".into(),
+        password: None,
+        token: None,
+        secret: None,
+        default_link: Some("modem".into()),
+        links: Vec::new(),
+    };
+    let req = sms_bridge::bridge::gateway::ApiSend {
+        to: BOB.into(),
+        text: "Flash".into(),
+        class: Some(0),
+        ..Default::default()
+    }
+    .schedule(None, Some(120))
+    .unwrap();
+    h.bridge.submit(&user, &req).unwrap();
+    until(&h, "the message sent", |_| sim.sent().iter().any(|s| s.text == "Flash")).await;
+    let sent = sim.sent().into_iter().find(|s| s.text == "Flash").unwrap();
+    let pdu = sms_bridge::sms::tpdu::decode(&sms_bridge::sms::tpdu::from_hex(&sent.pdus[0]).unwrap(), true).unwrap();
+    let sms_bridge::sms::tpdu::Tpdu::Submit(s) = pdu.tpdu else { panic!("not a submit: {pdu:?}") };
+    // 115-120 minutes left when it went: TP-VP's 5-minute steps round down.
+    let Some(sms_bridge::sms::time::Validity::Relative(vp)) = s.validity else { panic!("{:?}", s.validity) };
+    assert!((110..=120).contains(&sms_bridge::sms::time::Validity::minutes(vp)), "{vp}");
+    assert_eq!(s.dcs.class, Some(0));
+}

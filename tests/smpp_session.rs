@@ -121,6 +121,26 @@ fn text_of(pdu: &smpp34::submit_sm) -> String {
 }
 
 #[tokio::test]
+async fn a_message_carries_its_own_validity_and_class_to_the_smsc() {
+    let smsc = Smsc::start().await;
+    let link = link(config(smsc.port)).await;
+    link.connected().await;
+    let sms = OutgoingSms {
+        job_id: 7,
+        from: OURS.into(),
+        to: BOB.into(),
+        text: "Flash!".into(),
+        accepted: Vec::new(),
+        options: sms_bridge::message::SmsOptions { validity_minutes: Some(90), class: Some(0) },
+    };
+    link.backend.send(&sms).await.unwrap();
+    let got = smsc.handler.accepted();
+    // As smpp34 decoded it: relative validity (SMPP 3.4 §7.1.1), GSM class 0.
+    assert_eq!((got[0].pdu.validity_period.as_str(), got[0].pdu.data_coding), ("000000013000000R", 0x10));
+    assert_eq!(text_of(&got[0].pdu), "Flash!");
+}
+
+#[tokio::test]
 async fn bind_submit_and_delivery_receipt() {
     let smsc = Smsc::start().await;
     let link = link(config(smsc.port)).await;
