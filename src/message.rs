@@ -88,6 +88,31 @@ pub struct OutgoingSms {
     pub accepted: Vec<(u8, String)>,
     #[serde(default)]
     pub options: SmsOptions,
+    /// 8-bit data to send instead of `text` (Kannel's `coding=1` with `udh`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<BinarySms>,
+}
+
+/// One SMS of 8-bit data, such as a port-addressed message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BinarySms {
+    /// The user data header with its length octet; empty when none.
+    pub udh: Vec<u8>,
+    pub data: Vec<u8>,
+}
+
+impl BinarySms {
+    /// The most an SMS carries: 140 octets of user data.
+    pub const MAX_OCTETS: usize = 140;
+
+    /// How the portal shows it.
+    pub fn describe(&self) -> String {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02X}")).collect::<String>();
+        match self.udh.is_empty() {
+            true => format!("[8-bit data, {} octets]", self.data.len()),
+            false => format!("[8-bit data, {} octets, UDH {}]", self.data.len(), hex(&self.udh)),
+        }
+    }
 }
 
 /// What an application chose for one message (Kannel's `validity` and `mclass`); links

@@ -154,9 +154,33 @@ async fn sendsms_as_kannel_clients_call_it() {
     assert!(body.contains("nothing was sent"), "{body}");
     let after = h.sql().query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0)).unwrap();
     assert_eq!(before, after);
-    // What the links cannot carry yet is refused, not dropped.
+    // A port-addressed message: 8-bit data after its header, as Kannel clients send it.
     let (status, body) = http_get(&format!(
-        "{base}/cgi-bin/sendsms?username=app&password=s3cret&to=15551234567&text=x&udh=%06%05%04%0B%84%23%F0"
+        "{base}/cgi-bin/sendsms?username=app&password=s3cret&to=15551234567&coding=1&udh=%06%05%04%0B%84%23%F0&text=%01%02%FF"
+    ))
+    .await;
+    assert_eq!((status, body.as_str()), (202, "0: Accepted for delivery"));
+    until(&h, "the binary message sent", |h| h.backend.sent().iter().any(|s| s.binary.is_some())).await;
+    let sent = h.backend.sent().into_iter().find(|s| s.binary.is_some()).unwrap();
+    let binary = sent.binary.unwrap();
+    assert_eq!(
+        (binary.udh.as_slice(), binary.data.as_slice()),
+        (&[0x06, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0][..], &[1, 2, 0xFF][..])
+    );
+    let room = h.portal_room("15551234567");
+    assert!(
+        h.notices(&room).iter().any(|n| n == "📤 [8-bit data, 3 octets, UDH 0605040B8423F0] (sent by app)"),
+        "{:?}",
+        h.notices(&room)
+    );
+    // Over one SMS: refused, not cut.
+    let big = "%00".repeat(134);
+    let (status, body) =
+        http_get(&format!("{base}/cgi-bin/sendsms?username=app&password=s3cret&to=15551234567&coding=1&udh=%06%05%04%0B%84%23%F0&text={big}")).await;
+    assert_eq!(status, 400, "{body}");
+    // What the links cannot carry yet is refused, not dropped: text after a header.
+    let (status, body) = http_get(&format!(
+        "{base}/cgi-bin/sendsms?username=app&password=s3cret&to=15551234567&coding=0&text=x&udh=%06%05%04%0B%84%23%F0"
     ))
     .await;
     assert_eq!((status, body.as_str()), (400, "UDH field not supported, rejected"));

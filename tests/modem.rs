@@ -696,7 +696,7 @@ async fn status_reports_left_in_sr_are_found_by_listing_it() {
 }
 
 #[tokio::test]
-async fn an_application_message_goes_with_its_validity_and_class() {
+async fn an_application_message_goes_with_its_validity_and_class_and_8_bit_data_as_it_is() {
     let sim = sim_with(|_| {}).await;
     let h = rig(&sim, "").await;
     connected(&h).await;
@@ -725,4 +725,17 @@ async fn an_application_message_goes_with_its_validity_and_class() {
     let Some(sms_bridge::sms::time::Validity::Relative(vp)) = s.validity else { panic!("{:?}", s.validity) };
     assert!((110..=120).contains(&sms_bridge::sms::time::Validity::minutes(vp)), "{vp}");
     assert_eq!(s.dcs.class, Some(0));
+
+    // 8-bit data after a port header goes as one SMS-SUBMIT, as it is.
+    let udh = vec![0x06, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0];
+    let binary = sms_bridge::message::BinarySms { udh: udh.clone(), data: vec![0xCA, 0xFE] };
+    let req = sms_bridge::bridge::gateway::ApiSend { to: BOB.into(), binary: Some(binary), ..Default::default() };
+    h.bridge.submit(&user, &req).unwrap();
+    let pdu = |sim: &ModemSim| sim.sent().into_iter().find(|s| s.pdus[0].ends_with("CAFE")).map(|s| s.pdus[0].clone());
+    until(&h, "the 8-bit message sent", |_| pdu(&sim).is_some()).await;
+    let pdu =
+        sms_bridge::sms::tpdu::decode(&sms_bridge::sms::tpdu::from_hex(&pdu(&sim).unwrap()).unwrap(), true).unwrap();
+    let sms_bridge::sms::tpdu::Tpdu::Submit(s) = pdu.tpdu else { panic!("not a submit: {pdu:?}") };
+    assert_eq!(s.user_data.payload, [0xCA, 0xFE]);
+    assert_eq!(s.user_data.udh.map(|u| u.to_bytes()), Some(udh));
 }

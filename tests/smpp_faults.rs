@@ -69,6 +69,7 @@ fn sms() -> OutgoingSms {
         text: "hi".into(),
         accepted: Vec::new(),
         options: Default::default(),
+        binary: None,
     }
 }
 

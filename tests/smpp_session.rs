@@ -102,6 +102,7 @@ impl Link {
             text: text.into(),
             accepted: Vec::new(),
             options: Default::default(),
+            binary: None,
         };
         self.backend.send(&sms).await.map(|s| s.message_ids).map_err(|e| e.to_string())
     }
@@ -132,12 +133,27 @@ async fn a_message_carries_its_own_validity_and_class_to_the_smsc() {
         text: "Flash!".into(),
         accepted: Vec::new(),
         options: sms_bridge::message::SmsOptions { validity_minutes: Some(90), class: Some(0) },
+        binary: None,
     };
     link.backend.send(&sms).await.unwrap();
     let got = smsc.handler.accepted();
     // As smpp34 decoded it: relative validity (SMPP 3.4 §7.1.1), GSM class 0.
     assert_eq!((got[0].pdu.validity_period.as_str(), got[0].pdu.data_coding), ("000000013000000R", 0x10));
     assert_eq!(text_of(&got[0].pdu), "Flash!");
+
+    // 8-bit data after a port header: one submit_sm, data_coding 4, UDHI.
+    let udh = vec![0x06, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0];
+    let sms = OutgoingSms {
+        job_id: 8,
+        binary: Some(sms_bridge::message::BinarySms { udh: udh.clone(), data: vec![0xCA, 0xFE] }),
+        options: Default::default(),
+        ..sms
+    };
+    link.backend.send(&sms).await.unwrap();
+    let got = smsc.handler.accepted();
+    let pdu = &got[1].pdu;
+    assert_eq!((pdu.data_coding, pdu.esm_class & 0x40), (0x04, 0x40));
+    assert_eq!(pdu.short_message, [udh, vec![0xCA, 0xFE]].concat());
 }
 
 #[tokio::test]
@@ -512,6 +528,7 @@ async fn a_part_refused_midway_is_the_only_one_sent_again() {
         text: "q".repeat(400),
         accepted: vec![],
         options: Default::default(),
+        binary: None,
     };
     let e = link.backend.send(&sms).await.unwrap_err();
     assert!(e.is_transient(), "{e}");
@@ -543,6 +560,7 @@ async fn a_part_refused_for_good_stops_the_rest() {
         text: "p".repeat(400),
         accepted: vec![],
         options: Default::default(),
+        binary: None,
     };
     let e = link.backend.send(&sms).await.unwrap_err();
     assert!(e.is_permanent(), "{e}");

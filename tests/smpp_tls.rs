@@ -91,6 +91,7 @@ impl Link {
             text: text.into(),
             accepted: Vec::new(),
             options: Default::default(),
+            binary: None,
         };
         self.backend.send(&sms).await.map(|s| s.message_ids).map_err(|e| e.to_string())
     }

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use crate::bridge::Bridge;
 use crate::bridge::gateway::{ApiSend, SubmitError};
 use crate::gateway::kannel::{Payload, SendsmsError, accepted_answer, parse_sendsms};
+use crate::message::BinarySms;
 
 pub(super) async fn get(State(bridge): State<Arc<Bridge>>, RawQuery(query): RawQuery) -> Response {
     handle(&bridge, query.unwrap_or_default().as_bytes())
@@ -44,7 +45,8 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
     // Accepted by Kannel, not carried by this bridge's links yet: refused rather than
     // silently dropped.
     let unsupported = [
-        ("UDH", !req.udh.is_empty()),
+        // A header goes with 8-bit data (coding=1); text after one is not built yet.
+        ("UDH", !req.udh.is_empty() && matches!(req.payload, Payload::Text(_))),
         ("PID", req.pid.is_some()),
         ("MWI", req.mwi.is_some()),
         ("RPI", req.rpi.is_some()),
@@ -54,11 +56,9 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
     if let Some((name, _)) = unsupported.iter().find(|(_, given)| *given) {
         return answer(SendsmsError::Unsupported(name).answer());
     }
-    let text = match &req.payload {
-        Payload::Text(t) => t.clone(),
-        Payload::Binary(_) => {
-            return answer(SendsmsError::Unsupported("coding=1 (binary)").answer());
-        }
+    let (text, binary) = match &req.payload {
+        Payload::Text(t) => (t.clone(), None),
+        Payload::Binary(data) => (String::new(), Some(BinarySms { udh: req.udh.clone(), data: data.clone() })),
     };
     // Every recipient is checked before any is queued: a client retrying a refused request
     // must not send the first ones twice. (What else can refuse one refuses all alike.)
@@ -88,6 +88,7 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
             dlr_url: req.dlr_url.clone(),
             from: req.from.clone(),
             class: req.mclass,
+            binary: binary.clone(),
             ..ApiSend::default()
         }
         .schedule(send_at, req.validity_minutes);

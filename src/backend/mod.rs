@@ -99,6 +99,8 @@ pub struct Capabilities {
     /// Carries [`SmsOptions`](crate::message::SmsOptions): a validity period and a
     /// message class per message.
     pub sms_options: bool,
+    /// Sends 8-bit data with a header ([`BinarySms`](crate::message::BinarySms)).
+    pub binary: bool,
 }
 
 #[async_trait::async_trait]

@@ -12,7 +12,7 @@ pub use super::callbacks::sign;
 use super::{Bridge, BridgeError};
 use crate::config::GatewayUser;
 use crate::gateway::kannel::{Dlr, dlr_mask, expand_dlr_url};
-use crate::message::AppSent;
+use crate::message::{AppSent, BinarySms};
 use crate::phone::Address;
 use crate::store::{ApiMessage, InboxKind, NewApiMessage, NewCallback, NewOutJob, Portal, Store, now_ms};
 
@@ -35,6 +35,8 @@ pub struct ApiSend {
     pub valid_until: Option<i64>,
     /// Message class 0-3.
     pub class: Option<u8>,
+    /// 8-bit data sent instead of `text` (one SMS; `text` is left empty).
+    pub binary: Option<BinarySms>,
 }
 
 /// A message checked by [`Bridge::prepare_app`], ready to commit.
@@ -55,6 +57,8 @@ pub(super) struct AppMessage {
     expires_at: i64,
     parts: usize,
     encoding: &'static str,
+    /// The text, or what stands for 8-bit data in the portal and the API.
+    shown: String,
 }
 
 /// What [`Bridge::queue_app_tx`] committed.
@@ -219,11 +223,35 @@ impl Bridge {
         let Some(destination) = to.destination.clone() else {
             return Err(SubmitError::Refused(format!("{:?} is not a number SMS can go to", req.to)));
         };
-        if req.text.is_empty() {
-            return Err(SubmitError::Refused("the text is empty".into()));
-        }
-        let (encoding, _, ends) = crate::sms::split::split_buffer(&req.text, &self.config.sms.split_options())
-            .map_err(|e| SubmitError::Refused(e.what))?;
+        let (encoding, parts) = match &req.binary {
+            Some(b) => {
+                if !backend.capabilities().binary {
+                    return Err(SubmitError::Refused(format!(
+                        "link {link} ({}) cannot send 8-bit data",
+                        backend.kind()
+                    )));
+                }
+                if b.udh.len() + b.data.len() > BinarySms::MAX_OCTETS {
+                    return Err(SubmitError::Refused(format!(
+                        "8-bit data and its header take {} octets, more than the {} of one SMS",
+                        b.udh.len() + b.data.len(),
+                        BinarySms::MAX_OCTETS
+                    )));
+                }
+                ("8bit", 1)
+            }
+            None if req.text.is_empty() => return Err(SubmitError::Refused("the text is empty".into())),
+            None => {
+                let (encoding, _, ends) = crate::sms::split::split_buffer(&req.text, &self.config.sms.split_options())
+                    .map_err(|e| SubmitError::Refused(e.what))?;
+                let encoding = match encoding {
+                    crate::sms::split::TextEncoding::Ucs2 => "ucs2",
+                    crate::sms::split::TextEncoding::EightBit => "8bit",
+                    crate::sms::split::TextEncoding::Gsm7(_) => "gsm7",
+                };
+                (encoding, ends.len())
+            }
+        };
         let owner = self.link_owner(link).unwrap_or_default();
         let local = req.from.clone().unwrap_or_else(|| backend.number().to_string());
         let portal = self.store.claim_portal(&Portal {
@@ -256,12 +284,9 @@ impl Bridge {
             local,
             destination,
             expires_at,
-            parts: ends.len(),
-            encoding: match encoding {
-                crate::sms::split::TextEncoding::Ucs2 => "ucs2",
-                crate::sms::split::TextEncoding::EightBit => "8bit",
-                crate::sms::split::TextEncoding::Gsm7(_) => "gsm7",
-            },
+            parts,
+            encoding,
+            shown: req.binary.as_ref().map_or_else(|| req.text.clone(), BinarySms::describe),
         })
     }
 
@@ -280,12 +305,13 @@ impl Bridge {
             room_id: "",
             event_id: &app.event_id,
             destination: &app.destination,
-            body: &req.text,
+            body: &app.shown,
             expires_at: app.expires_at,
             sender: app.sender.as_deref(),
             not_before: req.not_before,
             valid_until: req.valid_until,
             class: req.class,
+            binary: req.binary.as_ref(),
         };
         let Some(outbox_id) = Store::enqueue_out(tx, &job)? else {
             return Ok(None);
@@ -293,7 +319,7 @@ impl Bridge {
         let copy = AppSent {
             from: app.local.clone(),
             to: app.destination.clone(),
-            text: req.text.clone(),
+            text: app.shown.clone(),
             by: app.by.clone(),
             not_before: req.not_before,
             question: app.question,
@@ -307,7 +333,7 @@ impl Bridge {
                     user: &app.by,
                     backend_id: &app.link,
                     destination: &app.destination,
-                    body: &req.text,
+                    body: &app.shown,
                     outbox_id,
                     dlr_mask: req.dlr_mask,
                     dlr_url: req.dlr_url.as_deref(),

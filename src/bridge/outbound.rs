@@ -115,6 +115,7 @@ impl Bridge {
                 text: job.body.clone(),
                 accepted,
                 options,
+                binary: job.binary.clone(),
             };
             let handle = sends.spawn(async move { b.send(&sms).await });
             in_flight.insert(handle.id(), job);

@@ -403,6 +403,49 @@ pub fn encode_submit(to: &str, text: &str, opts: &SubmitOptions) -> Result<Vec<V
     Ok(out)
 }
 
+/// Encodes 8-bit `data` to `to` as one SMS-SUBMIT, after `udh` (with its length octet;
+/// empty: none), starting with the SMSC field. `opts.split` is not used.
+pub fn encode_submit_binary(to: &str, udh: &[u8], data: &[u8], opts: &SubmitOptions) -> Result<Vec<u8>> {
+    let destination = Address::parse_number(to).map_err(|e| SmsError::new(format!("destination: {}", e.what), 0))?;
+    let smsc = opts
+        .smsc
+        .as_deref()
+        .map(Address::parse_number)
+        .transpose()
+        .map_err(|e| SmsError::new(format!("SMSC: {}", e.what), 0))?;
+    if udh.len() + data.len() > 140 {
+        return Err(SmsError::new(format!("{} octets of user data, more than 140", udh.len() + data.len()), 0));
+    }
+    if opts.class.is_some_and(|c| c > 3) {
+        return Err(SmsError::new("message class above 3", 0));
+    }
+    let vpf = match opts.validity {
+        None => 0x00,
+        Some(Validity::Relative(_)) => 0x10,
+        Some(Validity::Enhanced(_)) => 0x08,
+        Some(Validity::Absolute(_)) => 0x18,
+    };
+    let first = 0x01
+        | vpf
+        | if opts.reject_duplicates { 0x04 } else { 0 }
+        | if opts.status_report { 0x20 } else { 0 }
+        | if udh.is_empty() { 0 } else { 0x40 };
+    let mut pdu = Address::encode_smsc(smsc.as_ref());
+    pdu.extend_from_slice(&[first, opts.message_ref]);
+    pdu.extend(destination.encode());
+    pdu.extend_from_slice(&[0x00, Dcs::encode(Alphabet::EightBit, opts.class)]);
+    match opts.validity {
+        None => {}
+        Some(Validity::Relative(v)) => pdu.push(v),
+        Some(Validity::Absolute(t)) => pdu.extend(t.encode()),
+        Some(Validity::Enhanced(e)) => pdu.extend(e),
+    }
+    pdu.push((udh.len() + data.len()) as u8);
+    pdu.extend_from_slice(udh);
+    pdu.extend_from_slice(data);
+    Ok(pdu)
+}
+
 /// The TPDU length `AT+CMGS=<n>` wants: the PDU without its SMSC field.
 pub fn cmgs_length(pdu: &[u8]) -> usize {
     pdu.len() - 1 - pdu.first().copied().unwrap_or(0) as usize
@@ -414,6 +457,22 @@ mod tests {
 
     fn hex(s: &str) -> Vec<u8> {
         from_hex(s).unwrap()
+    }
+
+    #[test]
+    fn binary_submit_round_trips_with_its_header() {
+        let udh = [0x06, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0];
+        let opts = SubmitOptions { class: Some(1), validity: Some(Validity::Relative(11)), ..SubmitOptions::default() };
+        let pdu = encode_submit_binary("+15551234567", &udh, &[0xDE, 0xAD], &opts).unwrap();
+        let Tpdu::Submit(s) = decode(&pdu, true).unwrap().tpdu else { panic!() };
+        assert_eq!(
+            (s.dcs.alphabet, s.dcs.class, s.validity),
+            (Alphabet::EightBit, Some(1), Some(Validity::Relative(11)))
+        );
+        assert_eq!(s.user_data.payload, [0xDE, 0xAD]);
+        assert_eq!(s.user_data.udh.map(|u| u.to_bytes()), Some(udh.to_vec()));
+        assert_eq!(cmgs_length(&pdu), pdu.len() - 1);
+        assert!(encode_submit_binary("+15551234567", &udh, &[0; 134], &opts).is_err());
     }
 
     #[test]

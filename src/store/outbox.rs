@@ -3,6 +3,7 @@
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::{Result, Store, now_ms};
+use crate::message::BinarySms;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutState {
@@ -67,12 +68,14 @@ pub struct OutJob {
     pub valid_until: Option<i64>,
     /// Message class 0-3.
     pub class: Option<u8>,
+    /// 8-bit data sent instead of the body.
+    pub binary: Option<BinarySms>,
 }
 
 // `message_map` has no `id` column, so the bare `id` in its subquery is the outbox row's.
 const COLS: &str = "id, portal_id, backend_id, room_id, event_id, destination, body, state, attempts, \
      coalesce(expires_at, created_at + 86400000), sender, EXISTS (SELECT 1 FROM message_map WHERE outbox_id = id), \
-     not_before, valid_until, class";
+     not_before, valid_until, class, udh, data";
 
 fn job(r: &Row) -> rusqlite::Result<OutJob> {
     Ok(OutJob {
@@ -91,6 +94,10 @@ fn job(r: &Row) -> rusqlite::Result<OutJob> {
         not_before: r.get(12)?,
         valid_until: r.get(13)?,
         class: r.get(14)?,
+        binary: match r.get::<_, Option<Vec<u8>>>(16)? {
+            Some(data) => Some(BinarySms { udh: r.get::<_, Option<Vec<u8>>>(15)?.unwrap_or_default(), data }),
+            None => None,
+        },
     })
 }
 
@@ -124,6 +131,7 @@ pub struct NewOutJob<'a> {
     /// The network gives it up after this (Unix ms).
     pub valid_until: Option<i64>,
     pub class: Option<u8>,
+    pub binary: Option<&'a BinarySms>,
 }
 
 impl Store {
@@ -132,8 +140,8 @@ impl Store {
         let now = now_ms();
         let n = tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO outbox (portal_id, backend_id, room_id, event_id, destination, body, state, next_attempt_at, created_at, updated_at, expires_at, sender, not_before, valid_until, class)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "INSERT OR IGNORE INTO outbox (portal_id, backend_id, room_id, event_id, destination, body, state, next_attempt_at, created_at, updated_at, expires_at, sender, not_before, valid_until, class, udh, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?
             .execute(params![
                 j.portal_id,
@@ -147,7 +155,9 @@ impl Store {
                 j.sender,
                 j.not_before,
                 j.valid_until,
-                j.class
+                j.class,
+                j.binary.map(|b| &b.udh),
+                j.binary.map(|b| &b.data)
             ])?;
         Ok((n == 1).then(|| tx.last_insert_rowid()))
     }

@@ -332,6 +332,11 @@ CREATE TABLE service_calls (
 );
 CREATE INDEX service_calls_due ON service_calls (next_attempt_at) WHERE state = 'new';
 "#,
+    r#"
+-- 8-bit data sent instead of the body (Kannel's coding=1): the header, and the data.
+ALTER TABLE outbox ADD COLUMN udh BLOB;
+ALTER TABLE outbox ADD COLUMN data BLOB;
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

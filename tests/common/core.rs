@@ -465,6 +465,7 @@ pub fn sms(job: &OutJob, text: &str) -> OutgoingSms {
         text: text.into(),
         accepted: Vec::new(),
         options: Default::default(),
+        binary: None,
     }
 }
 

@@ -147,6 +147,8 @@ impl Backend for HilinkBackend {
             ussd: false,
             // `send-sms` has no field for a validity period or a message class.
             sms_options: false,
+            // Nor for 8-bit data: it takes text only.
+            binary: false,
         }
     }
 

@@ -110,6 +110,7 @@ impl Backend for ModemBackend {
             in_flight: 1,
             ussd: true,
             sms_options: true,
+            binary: true,
         }
     }
 

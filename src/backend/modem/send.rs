@@ -51,8 +51,11 @@ pub(super) async fn send(
         class: sms.options.class,
         ..SubmitOptions::default()
     };
-    let pdus = tpdu::encode_submit(&sms.to, &sms.text, &opts)
-        .map_err(|e| (Failure::Refused(format!("cannot encode the message: {}", e.what)), Vec::new()))?;
+    let pdus = match &sms.binary {
+        Some(b) => tpdu::encode_submit_binary(&sms.to, &b.udh, &b.data, &opts).map(|p| vec![p]),
+        None => tpdu::encode_submit(&sms.to, &sms.text, &opts),
+    }
+    .map_err(|e| (Failure::Refused(format!("cannot encode the message: {}", e.what)), Vec::new()))?;
     let mut ids = Vec::with_capacity(pdus.len());
     let mut accepted = Vec::new();
     for (i, pdu) in pdus.iter().enumerate() {

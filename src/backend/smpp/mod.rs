@@ -200,6 +200,7 @@ impl Backend for SmppBackend {
             in_flight: self.cfg.window as usize,
             ussd: false,
             sms_options: true,
+            binary: true,
         }
     }
 

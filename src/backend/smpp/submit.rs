@@ -36,6 +36,9 @@ pub fn relative_validity(minutes: u32) -> String {
 
 /// One submit_sm per part (one in all for `message_payload`).
 pub fn build(sms: &OutgoingSms, cfg: &SmppConfig, opts: &SplitOptions) -> Result<Vec<Sm>, SendError> {
+    if let Some(b) = &sms.binary {
+        return Ok(vec![binary(sms, b, cfg)?]);
+    }
     let (data_coding, tables, parts) = encode(&sms.text, cfg.data_coding, opts)?;
     let data_coding = sms.options.class.map_or(data_coding, |c| with_class(data_coding, c));
     // Packed septets are packed only once the header is known: after a header they start
@@ -125,6 +128,28 @@ fn with_class(dc: u8, class: u8) -> u8 {
     0x10 | alphabet | (class & 0x03)
 }
 
+/// 8-bit data in one submit_sm, its header as given (data_coding 4, SMPP §5.2.19).
+fn binary(sms: &OutgoingSms, b: &crate::message::BinarySms, cfg: &SmppConfig) -> Result<Sm, SendError> {
+    if b.udh.len() + b.data.len() > crate::message::BinarySms::MAX_OCTETS {
+        return Err(SendError::permanent("8-bit data over the 140 octets of one SMS"));
+    }
+    Ok(Sm {
+        source: address(cfg.source_address.as_deref().unwrap_or(&sms.from), cfg.source_ton, cfg.source_npi),
+        dest: address(&sms.to, cfg.dest_ton, cfg.dest_npi),
+        registered_delivery: cfg.registered_delivery as u8,
+        validity_period: sms
+            .options
+            .validity_minutes
+            .or(cfg.validity_minutes)
+            .map(relative_validity)
+            .unwrap_or_default(),
+        data_coding: sms.options.class.map_or(0x04, |c| with_class(0x04, c)),
+        esm_class: if b.udh.is_empty() { 0 } else { ESM_UDHI },
+        short_message: [b.udh.as_slice(), &b.data].concat(),
+        ..Sm::default()
+    })
+}
+
 fn language_ies(tables: Tables) -> Vec<Ie> {
     let mut ies = Vec::new();
     if let Some(l) = tables.single {
@@ -202,6 +227,7 @@ mod tests {
             text: text.into(),
             accepted: Vec::new(),
             options: Default::default(),
+            binary: None,
         }
     }
 
@@ -255,6 +281,23 @@ mod tests {
         m.options = Default::default();
         let p = &build(&m, &c, &SplitOptions::default()).unwrap()[0];
         assert_eq!((p.validity_period.as_str(), p.data_coding), ("000001000000000R", DC_UCS2), "the link's default");
+    }
+
+    #[test]
+    fn binary_data_goes_as_it_is_with_its_header() {
+        let mut m = sms("");
+        // A WAP push to port 2948: the header names the ports.
+        m.binary = Some(crate::message::BinarySms {
+            udh: vec![0x06, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0],
+            data: vec![1, 2, 3],
+        });
+        let parts = build(&m, &SmppConfig::default(), &SplitOptions::default()).unwrap();
+        assert_eq!(parts.len(), 1);
+        let p = &parts[0];
+        assert_eq!((p.data_coding, p.esm_class), (0x04, ESM_UDHI));
+        assert_eq!(p.short_message, [0x06, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0, 1, 2, 3]);
+        m.binary = Some(crate::message::BinarySms { udh: vec![], data: vec![0; 141] });
+        assert!(build(&m, &SmppConfig::default(), &SplitOptions::default()).unwrap_err().is_permanent());
     }
 
     #[test]

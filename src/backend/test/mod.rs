@@ -121,6 +121,7 @@ impl Backend for TestBackend {
             in_flight: 10,
             ussd: false,
             sms_options: true,
+            binary: true,
         }
     }
 
