@@ -105,7 +105,7 @@ async fn deliver_sm_flood_without_a_window_is_all_answered() {
         assert!(tokio::time::Instant::now() < end, "{} of {n} answered", answered.load(Ordering::SeqCst));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(store.due_inbox(10_000).unwrap().len(), n, "every answered message is committed");
+    assert_eq!(store.new_inbox(10_000).unwrap().len(), n, "every answered message is committed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,6 +225,6 @@ async fn deliver_sm_unanswered_when_the_link_drops_is_not_kept_twice() {
             second += 1;
         }
     }
-    let kept = store.due_inbox(10_000).unwrap().len();
+    let kept = store.new_inbox(10_000).unwrap().len();
     assert_eq!(kept, n as usize, "{kept} kept for {n} messages ({} redelivered)", again.len());
 }

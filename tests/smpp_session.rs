@@ -79,7 +79,7 @@ impl Link {
     }
 
     fn inbox(&self) -> Vec<InboxKind> {
-        self.store.due_inbox(1000).unwrap().into_iter().map(|i| i.item).collect()
+        self.store.new_inbox(1000).unwrap().into_iter().map(|i| i.item).collect()
     }
 
     async fn wait_inbox(&self, n: usize) -> Vec<InboxKind> {

@@ -99,7 +99,7 @@ impl Link {
     async fn wait_inbox(&self, n: usize) -> Vec<InboxKind> {
         let end = Instant::now() + Duration::from_secs(5);
         loop {
-            let items: Vec<InboxKind> = self.store.due_inbox(1000).unwrap().into_iter().map(|i| i.item).collect();
+            let items: Vec<InboxKind> = self.store.new_inbox(1000).unwrap().into_iter().map(|i| i.item).collect();
             if items.len() >= n {
                 return items;
             }

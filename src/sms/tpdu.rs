@@ -320,18 +320,7 @@ pub struct SubmitOptions {
 
 /// Encodes `text` to `to` as one SMS-SUBMIT per part, each starting with the SMSC field.
 pub fn encode_submit(to: &str, text: &str, opts: &SubmitOptions) -> Result<Vec<Vec<u8>>> {
-    let destination = Address::parse_number(to).map_err(|e| SmsError::new(format!("destination: {}", e.what), 0))?;
-    let smsc = opts
-        .smsc
-        .as_deref()
-        .map(Address::parse_number)
-        .transpose()
-        .map_err(|e| SmsError::new(format!("SMSC: {}", e.what), 0))?;
-    if let Some(c) = opts.class
-        && c > 3
-    {
-        return Err(SmsError::new(format!("message class {c} (expected 0 to 3)"), 0));
-    }
+    let Envelope { smsc_field, address, vpf } = envelope(to, opts)?;
     let (encoding, buf, ends) = split::split_buffer(text, &opts.split)?;
     let total = ends.len();
     let tables = match encoding {
@@ -343,15 +332,6 @@ pub fn encode_submit(to: &str, text: &str, opts: &SubmitOptions) -> Result<Vec<V
         TextEncoding::Ucs2 => Alphabet::Ucs2,
         TextEncoding::EightBit => Alphabet::EightBit,
     };
-    let vpf = match opts.validity {
-        None => 0x00,
-        Some(Validity::Relative(_)) => 0x10,
-        Some(Validity::Enhanced(_)) => 0x08,
-        Some(Validity::Absolute(_)) => 0x18,
-    };
-    // What every part shares, built once.
-    let smsc_field = Address::encode_smsc(smsc.as_ref());
-    let address = destination.encode();
     let language_ies: Vec<u8> = [(0x24, tables.single), (0x25, tables.locking)]
         .into_iter()
         .filter_map(|(iei, l)| l.map(|l| [iei, 1, l.id()]))
@@ -381,12 +361,7 @@ pub fn encode_submit(to: &str, text: &str, opts: &SubmitOptions) -> Result<Vec<V
         pdu.extend_from_slice(&[first, opts.message_ref]);
         pdu.extend_from_slice(&address);
         pdu.extend_from_slice(&[0x00, Dcs::encode(alphabet, opts.class)]);
-        match opts.validity {
-            None => {}
-            Some(Validity::Relative(v)) => pdu.push(v),
-            Some(Validity::Absolute(t)) => pdu.extend(t.encode()),
-            Some(Validity::Enhanced(e)) => pdu.extend(e),
-        }
+        push_validity(&mut pdu, opts.validity);
         if let TextEncoding::Gsm7(_) = encoding {
             let header_septets = (header.len() * 8).div_ceil(7);
             let fill = (header_septets * 7 - header.len() * 8) as u8;
@@ -406,6 +381,35 @@ pub fn encode_submit(to: &str, text: &str, opts: &SubmitOptions) -> Result<Vec<V
 /// Encodes 8-bit `data` to `to` as one SMS-SUBMIT, after `udh` (with its length octet;
 /// empty: none), starting with the SMSC field. `opts.split` is not used.
 pub fn encode_submit_binary(to: &str, udh: &[u8], data: &[u8], opts: &SubmitOptions) -> Result<Vec<u8>> {
+    let Envelope { smsc_field, address, vpf } = envelope(to, opts)?;
+    if udh.len() + data.len() > 140 {
+        return Err(SmsError::new(format!("{} octets of user data, more than 140", udh.len() + data.len()), 0));
+    }
+    let first = 0x01
+        | vpf
+        | if opts.reject_duplicates { 0x04 } else { 0 }
+        | if opts.status_report { 0x20 } else { 0 }
+        | if udh.is_empty() { 0 } else { 0x40 };
+    let mut pdu = smsc_field;
+    pdu.extend_from_slice(&[first, opts.message_ref]);
+    pdu.extend(address);
+    pdu.extend_from_slice(&[0x00, Dcs::encode(Alphabet::EightBit, opts.class)]);
+    push_validity(&mut pdu, opts.validity);
+    pdu.push((udh.len() + data.len()) as u8);
+    pdu.extend_from_slice(udh);
+    pdu.extend_from_slice(data);
+    Ok(pdu)
+}
+
+/// What every SMS-SUBMIT of a message shares, checked and encoded once.
+struct Envelope {
+    smsc_field: Vec<u8>,
+    address: Vec<u8>,
+    /// TP-VPF, in place in the first octet.
+    vpf: u8,
+}
+
+fn envelope(to: &str, opts: &SubmitOptions) -> Result<Envelope> {
     let destination = Address::parse_number(to).map_err(|e| SmsError::new(format!("destination: {}", e.what), 0))?;
     let smsc = opts
         .smsc
@@ -413,11 +417,10 @@ pub fn encode_submit_binary(to: &str, udh: &[u8], data: &[u8], opts: &SubmitOpti
         .map(Address::parse_number)
         .transpose()
         .map_err(|e| SmsError::new(format!("SMSC: {}", e.what), 0))?;
-    if udh.len() + data.len() > 140 {
-        return Err(SmsError::new(format!("{} octets of user data, more than 140", udh.len() + data.len()), 0));
-    }
-    if opts.class.is_some_and(|c| c > 3) {
-        return Err(SmsError::new("message class above 3", 0));
+    if let Some(c) = opts.class
+        && c > 3
+    {
+        return Err(SmsError::new(format!("message class {c} (expected 0 to 3)"), 0));
     }
     let vpf = match opts.validity {
         None => 0x00,
@@ -425,25 +428,16 @@ pub fn encode_submit_binary(to: &str, udh: &[u8], data: &[u8], opts: &SubmitOpti
         Some(Validity::Enhanced(_)) => 0x08,
         Some(Validity::Absolute(_)) => 0x18,
     };
-    let first = 0x01
-        | vpf
-        | if opts.reject_duplicates { 0x04 } else { 0 }
-        | if opts.status_report { 0x20 } else { 0 }
-        | if udh.is_empty() { 0 } else { 0x40 };
-    let mut pdu = Address::encode_smsc(smsc.as_ref());
-    pdu.extend_from_slice(&[first, opts.message_ref]);
-    pdu.extend(destination.encode());
-    pdu.extend_from_slice(&[0x00, Dcs::encode(Alphabet::EightBit, opts.class)]);
-    match opts.validity {
+    Ok(Envelope { smsc_field: Address::encode_smsc(smsc.as_ref()), address: destination.encode(), vpf })
+}
+
+fn push_validity(pdu: &mut Vec<u8>, validity: Option<Validity>) {
+    match validity {
         None => {}
         Some(Validity::Relative(v)) => pdu.push(v),
         Some(Validity::Absolute(t)) => pdu.extend(t.encode()),
         Some(Validity::Enhanced(e)) => pdu.extend(e),
     }
-    pdu.push((udh.len() + data.len()) as u8);
-    pdu.extend_from_slice(udh);
-    pdu.extend_from_slice(data);
-    Ok(pdu)
 }
 
 /// The TPDU length `AT+CMGS=<n>` wants: the PDU without its SMSC field.

@@ -50,6 +50,17 @@ impl Store {
         Ok(tx.last_insert_rowid())
     }
 
+    /// Every item not handled yet, in arrival order: what the links committed.
+    pub fn new_inbox(&self, limit: usize) -> Result<Vec<InboxItem>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, backend_id, payload, attempts, strikes, to_matrix FROM inbox WHERE state = 'new' ORDER BY id LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit as i64], inbox_row)?;
+            rows.map(|r| r?.into_item()).collect()
+        })
+    }
+
     /// Items the applications' side has yet to see, in arrival order.
     pub fn apps_pending(&self, limit: usize) -> Result<Vec<InboxItem>> {
         self.with(|c| {

@@ -144,8 +144,7 @@ mod tests {
     }
 
     fn inbox_texts(s: &Store) -> Vec<String> {
-        // New SMS wait for the applications' side first.
-        s.apps_pending(100)
+        s.new_inbox(100)
             .unwrap()
             .into_iter()
             .map(|i| match i.item {

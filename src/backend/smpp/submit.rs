@@ -63,20 +63,7 @@ pub fn build(sms: &OutgoingSms, cfg: &SmppConfig, opts: &SplitOptions) -> Result
         out
     };
     let parts: Vec<Vec<u8>> = parts.into_iter().map(Unit::into_bytes).collect();
-    let source = address(cfg.source_address.as_deref().unwrap_or(&sms.from), cfg.source_ton, cfg.source_npi);
-    let template = Sm {
-        source,
-        dest: address(&sms.to, cfg.dest_ton, cfg.dest_npi),
-        registered_delivery: cfg.registered_delivery as u8,
-        validity_period: sms
-            .options
-            .validity_minutes
-            .or(cfg.validity_minutes)
-            .map(relative_validity)
-            .unwrap_or_default(),
-        data_coding,
-        ..Sm::default()
-    };
+    let template = Sm { data_coding, ..envelope(sms, cfg) };
     let languages = language_ies(tables);
     let total = parts.len();
     // The same reference on every attempt, so a phone can drop parts it already has.
@@ -134,20 +121,23 @@ fn binary(sms: &OutgoingSms, b: &crate::message::BinarySms, cfg: &SmppConfig) ->
         return Err(SendError::permanent("8-bit data over the 140 octets of one SMS"));
     }
     Ok(Sm {
-        source: address(cfg.source_address.as_deref().unwrap_or(&sms.from), cfg.source_ton, cfg.source_npi),
-        dest: address(&sms.to, cfg.dest_ton, cfg.dest_npi),
-        registered_delivery: cfg.registered_delivery as u8,
-        validity_period: sms
-            .options
-            .validity_minutes
-            .or(cfg.validity_minutes)
-            .map(relative_validity)
-            .unwrap_or_default(),
         data_coding: sms.options.class.map_or(0x04, |c| with_class(0x04, c)),
         esm_class: if b.udh.is_empty() { 0 } else { ESM_UDHI },
         short_message: [b.udh.as_slice(), &b.data].concat(),
-        ..Sm::default()
+        ..envelope(sms, cfg)
     })
+}
+
+/// What every submit_sm of a message shares: addresses, report request, validity.
+fn envelope(sms: &OutgoingSms, cfg: &SmppConfig) -> Sm {
+    let validity = sms.options.validity_minutes.or(cfg.validity_minutes);
+    Sm {
+        source: address(cfg.source_address.as_deref().unwrap_or(&sms.from), cfg.source_ton, cfg.source_npi),
+        dest: address(&sms.to, cfg.dest_ton, cfg.dest_npi),
+        registered_delivery: cfg.registered_delivery as u8,
+        validity_period: validity.map(relative_validity).unwrap_or_default(),
+        ..Sm::default()
+    }
 }
 
 fn language_ies(tables: Tables) -> Vec<Ie> {
