@@ -721,9 +721,9 @@ async fn an_application_message_goes_with_its_validity_and_class_and_8_bit_data_
     let sent = sim.sent().into_iter().find(|s| s.text == "Flash").unwrap();
     let pdu = sms_bridge::sms::tpdu::decode(&sms_bridge::sms::tpdu::from_hex(&sent.pdus[0]).unwrap(), true).unwrap();
     let sms_bridge::sms::tpdu::Tpdu::Submit(s) = pdu.tpdu else { panic!("not a submit: {pdu:?}") };
-    // 115-120 minutes left when it went: TP-VP's 5-minute steps round down.
+    // All 120 minutes left when it went, in TP-VP's 5-minute steps.
     let Some(sms_bridge::sms::time::Validity::Relative(vp)) = s.validity else { panic!("{:?}", s.validity) };
-    assert!((110..=120).contains(&sms_bridge::sms::time::Validity::minutes(vp)), "{vp}");
+    assert_eq!(sms_bridge::sms::time::Validity::minutes(vp), 120);
     assert_eq!(s.dcs.class, Some(0));
 
     // 8-bit data after a port header goes as one SMS-SUBMIT, as it is.

@@ -183,8 +183,8 @@ pub(super) struct QuestionStatus {
     id: i64,
     to: String,
     via: String,
-    /// `waiting` (another question to that number is outstanding), `asked`, `answered`
-    /// or `expired`.
+    /// `waiting` (another question to that number is outstanding), `asked`, `answered`,
+    /// `expired`, or `failed` (the link would not send it).
     status: String,
     answer: Option<String>,
     /// Unix milliseconds.

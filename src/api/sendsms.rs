@@ -77,7 +77,7 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
     let send_at = req.deferred_minutes.map(|m| crate::store::now_ms() + m as i64 * 60_000);
     // "3: Queued for later delivery", as Kannel answers when the SMSC is not connected
     // (and, here, when it is deferred).
-    let mut later = send_at.is_some();
+    let mut later = req.deferred_minutes.is_some_and(|m| m > 0);
     let mut sends = Vec::with_capacity(req.recipients.len());
     for to in &req.recipients {
         let send = ApiSend {

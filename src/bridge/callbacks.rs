@@ -1,7 +1,8 @@
 //! Callbacks to applications (Kannel's dlr-url, the JSON API's callback_url, webhooks,
 //! MQTT publications), made from their durable queue: signed, retried with backoff for
-//! three days. Each target gets its callbacks one at a time and in order; different
-//! targets are called side by side, so one that hangs holds up no other.
+//! three days. Each target gets its callbacks one at a time and in order (a later one
+//! waits while an earlier one backs off; see `due_callbacks`); different targets are
+//! called side by side, so one that hangs holds up no other.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,13 +11,14 @@ use std::time::Duration;
 use ring::hmac;
 
 use super::{Bridge, BridgeError};
-use crate::store::{Callback, now_ms};
+use crate::store::{Callback, callback_target, now_ms};
 
 /// How long a callback is retried before it is given up (and kept, with its error).
 const CALLBACK_WINDOW_MS: i64 = 3 * 24 * 3600 * 1000;
-/// A refusal (HTTP 4xx but 408 and 429) is believed after this many tries: it is a
-/// wrong URL, not an outage, unless it changes within minutes.
+/// A refusal (HTTP 4xx but 408 and 429) is believed after this many tries, and once the
+/// callback is an hour old: a wrong URL then, not an application being redeployed.
 const REFUSALS_BELIEVED: u32 = 5;
+const REFUSALS_FOR_MS: i64 = 3600 * 1000;
 /// Callbacks taken per pass.
 const BATCH: usize = 100;
 
@@ -31,9 +33,9 @@ impl Bridge {
     /// Makes the callbacks that are due: true if there may be more.
     pub async fn drain_callbacks(&self) -> Result<bool, BridgeError> {
         let due = self.store.due_callbacks(BATCH)?;
-        let mut targets: BTreeMap<String, Vec<&Callback>> = BTreeMap::new();
+        let mut targets: BTreeMap<&str, Vec<&Callback>> = BTreeMap::new();
         for cb in &due {
-            targets.entry(target(&cb.url)).or_default().push(cb);
+            targets.entry(callback_target(&cb.url)).or_default().push(cb);
         }
         let results = futures_util::future::join_all(targets.into_values().map(|cbs| self.call_target(cbs))).await;
         results.into_iter().collect::<Result<Vec<()>, _>>()?;
@@ -43,7 +45,7 @@ impl Bridge {
     /// One target's callbacks, in order. After a failure the rest wait with it, so they
     /// are neither reordered nor tried against a target that is down.
     async fn call_target(&self, cbs: Vec<&Callback>) -> Result<(), BridgeError> {
-        for (i, cb) in cbs.iter().enumerate() {
+        for cb in cbs {
             let e = match self.call_back(cb).await {
                 Ok(()) => {
                     self.store.settle_callback(cb.id, "done", None)?;
@@ -51,18 +53,18 @@ impl Bridge {
                 }
                 Err(e) => e,
             };
-            let (message, url) = (&e.message, &cb.url);
-            if now_ms() - cb.created_at > CALLBACK_WINDOW_MS || (e.refused && cb.attempts + 1 >= REFUSALS_BELIEVED) {
-                tracing::error!(callback = cb.id, %url, error = %message, "callback given up");
+            // Only where it goes: the rest of a URL may hold phone numbers and secrets.
+            let (message, target) = (&e.message, callback_target(&cb.url));
+            let age = now_ms() - cb.created_at;
+            let believed = e.refused && cb.attempts + 1 >= REFUSALS_BELIEVED && age >= REFUSALS_FOR_MS;
+            if age > CALLBACK_WINDOW_MS || believed {
+                tracing::error!(callback = cb.id, %target, error = %message, "callback given up");
                 self.store.settle_callback(cb.id, "dead", Some(message))?;
                 continue;
             }
             let at = now_ms() + crate::store::backoff_ms(cb.attempts + 1, self.config.bridge.max_backoff as i64 * 1000);
-            tracing::warn!(callback = cb.id, %url, error = %message, "callback failed; will retry");
+            tracing::warn!(callback = cb.id, %target, error = %message, "callback failed; will retry");
             self.store.retry_callback(cb.id, at, message)?;
-            for later in &cbs[i + 1..] {
-                self.store.postpone_callback(later.id, at)?;
-            }
             return Ok(());
         }
         Ok(())
@@ -106,17 +108,6 @@ impl Bridge {
             return g.webhooks.get(hook.parse::<usize>().ok()?)?.secret.as_deref();
         }
         g.user(signer)?.signing_secret()
-    }
-}
-
-/// Where a callback goes: the URL's origin, or MQTT.
-fn target(url: &str) -> String {
-    if url.starts_with("mqtt") {
-        return "mqtt".into();
-    }
-    match reqwest::Url::parse(url) {
-        Ok(u) => u.origin().ascii_serialization(),
-        Err(_) => url.to_string(),
     }
 }
 

@@ -460,17 +460,19 @@ impl Bridge {
     ) -> Result<(), BridgeError> {
         let ours = self.portal_local(&job.backend_id, &job.recipient);
         let Some(tell) = self.inbound_callbacks(&job.backend_id, &ours, sender, "inbound") else { return Ok(()) };
-        let base = self.config.gateway.as_ref().map(|g| g.base_url()).unwrap_or_default();
+        // Media are kept and linked only when the gateway is there to serve them.
+        let base = self.config.gateway.as_ref().map(|g| g.base_url());
         self.store.tx(|tx| {
             let mut items = Vec::with_capacity(media.len());
             for (i, p) in media.iter().enumerate() {
                 let content_type = p.content_type.essence().to_string();
                 let name = crate::mms::safe_filename(p.name().unwrap_or(""), &format!("part{}", i + 1));
-                let (id, token) = Store::keep_media_tx(tx, job.id, i, &content_type, &name, &p.data)?;
-                items.push(json!({
-                    "content_type": content_type, "name": name, "size": p.data.len(),
-                    "url": format!("{base}/api/v1/media/{id}/{token}"),
-                }));
+                let mut item = json!({ "content_type": content_type, "name": name, "size": p.data.len() });
+                if let Some(base) = &base {
+                    let (id, token) = Store::keep_media_tx(tx, job.id, i, &content_type, &name, &p.data)?;
+                    item["url"] = json!(format!("{base}/api/v1/media/{id}/{token}"));
+                }
+                items.push(item);
             }
             let body = json!({
                 "event": "mms", "id": job.id, "from": sender, "to": ours, "via": job.backend_id,

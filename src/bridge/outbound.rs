@@ -130,10 +130,11 @@ impl Bridge {
             None => None,
             Some(until) => {
                 let left = until - crate::store::now_ms();
-                if left < 60_000 {
+                if left <= 0 {
                     return None;
                 }
-                Some((left / 60_000).min(u32::MAX as i64) as u32)
+                // Rounded up: a message due now goes with the whole validity it asked for.
+                Some(((left + 59_999) / 60_000).min(u32::MAX as i64) as u32)
             }
         };
         Some(SmsOptions { validity_minutes, class: job.class })

@@ -164,6 +164,11 @@ impl Bridge {
         let local = self.portal_local(&item.backend_id, &sms.to);
         let from = Address::parse_cached(&sms.from, self.config.bridge.default_region.as_deref());
         let Some(q) = self.store.asked_question(&local, &from.key)? else { return Ok(None) };
+        // An SMS that came in before the question was asked is not its answer (inbox ids
+        // grow with time, and the question's copy was queued when it was asked).
+        if q.copy_inbox.is_some_and(|copy| item.id < copy) {
+            return Ok(None);
+        }
         let answered = self.store.tx(|tx| {
             if !Store::answer_question_tx(tx, q.id, &sms.text, item.id)? {
                 return Ok(false);

@@ -90,10 +90,23 @@ impl GatewayConfig {
         if self.users.is_empty() {
             p.add("gateway.users", "name at least one user: the gateway answers no one else");
         }
-        if let Some(u) = &self.public_url
-            && !matches!(reqwest::Url::parse(u).map(|u| u.scheme().to_string()).as_deref(), Ok("http" | "https"))
-        {
-            p.add("gateway.public_url", format!("not an http(s) URL such as https://sms.example.org: {u:?}"));
+        match &self.public_url {
+            Some(u)
+                if !matches!(
+                    reqwest::Url::parse(u).map(|u| u.scheme().to_string()).as_deref(),
+                    Ok("http" | "https")
+                ) =>
+            {
+                p.add("gateway.public_url", format!("not an http(s) URL such as https://sms.example.org: {u:?}"));
+            }
+            // Links to http://0.0.0.0:… would reach nobody.
+            None if self.listen.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_unspecified()) => {
+                p.add(
+                    "gateway.public_url",
+                    "set it when listen is on every address: how do applications reach the gateway?",
+                );
+            }
+            _ => {}
         }
         let mut names = HashSet::new();
         let mut tokens = HashSet::new();

@@ -184,7 +184,7 @@ impl Services {
             expand(t, incoming, m, false)
         } else if let Some(u) = &c.get_url {
             let url = expand(u, incoming, m, true);
-            fetch(http.get(&url), "GET", &url).await?
+            fetch(http.get(&url), "GET", u).await?
         } else if let Some(u) = &c.post_url {
             let url = expand(u, incoming, m, true);
             let text = if c.strip_keyword { strip_first_word(&incoming.text) } else { &incoming.text };
@@ -196,7 +196,7 @@ impl Services {
                 .header("X-Kannel-Time", kannel_time(incoming.received_at_unix, false))
                 .header("X-Kannel-SMSC", &incoming.link_id)
                 .body(text.to_string());
-            fetch(req, "POST", &url).await?
+            fetch(req, "POST", u).await?
         } else {
             return Ok(Reply::None);
         };
@@ -243,9 +243,10 @@ impl ServiceError {
 }
 
 /// Sends a request and reads a text body, capped at [`MAX_BODY_BYTES`].
-async fn fetch(req: reqwest::RequestBuilder, method: &str, url: &str) -> Result<String, ServiceError> {
-    // Errors name the URL without its query: that holds the sender's number and text.
-    let shown = url.split(['?', '#']).next().unwrap_or(url);
+/// `template` is the configured URL: errors name it, without its query, never the URL
+/// called (that holds the sender's number and text).
+async fn fetch(req: reqwest::RequestBuilder, method: &str, template: &str) -> Result<String, ServiceError> {
+    let shown = template.split(['?', '#']).next().unwrap_or(template);
     let mut resp = req
         .timeout(HTTP_TIMEOUT)
         .send()

@@ -141,18 +141,21 @@ impl Store {
     pub fn enqueue_callback_tx(tx: &Transaction, cb: &NewCallback) -> Result<i64> {
         let now = now_ms();
         tx.prepare_cached(
-            "INSERT OR IGNORE INTO callbacks (url, body, signer, key, next_attempt_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            "INSERT OR IGNORE INTO callbacks (url, body, signer, key, next_attempt_at, created_at, target)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
         )?
-        .execute(params![cb.url, cb.body, cb.signer, cb.key, now])?;
+        .execute(params![cb.url, cb.body, cb.signer, cb.key, now, callback_target(cb.url)])?;
         Ok(tx.last_insert_rowid())
     }
 
     pub fn due_callbacks(&self, limit: usize) -> Result<Vec<Callback>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, url, body, signer, attempts, created_at FROM callbacks
-                 WHERE state = 'new' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
+                "SELECT id, url, body, signer, attempts, created_at FROM callbacks c
+                 WHERE state = 'new' AND next_attempt_at <= ?1
+                 AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.target = c.target AND p.state = 'new' AND p.id < c.id
+                                 AND p.next_attempt_at > ?1)
+                 ORDER BY next_attempt_at, id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now_ms(), limit as i64], |r| {
                 Ok(Callback {
@@ -175,15 +178,6 @@ impl Store {
                 "UPDATE callbacks SET state = ?2, last_error = ?3, attempts = attempts + 1 WHERE id = ?1",
             )?
             .execute(params![id, state, error])?;
-            Ok(())
-        })
-    }
-
-    /// Moves a callback's turn to `at`, without counting a try (it waits behind another).
-    pub fn postpone_callback(&self, id: i64, at: i64) -> Result<()> {
-        self.with(|c| {
-            c.prepare_cached("UPDATE callbacks SET next_attempt_at = max(next_attempt_at, ?2) WHERE id = ?1")?
-                .execute(params![id, at])?;
             Ok(())
         })
     }
@@ -249,5 +243,18 @@ impl Store {
                 })
                 .optional()?)
         })
+    }
+}
+
+/// Where a callback goes, so that one target's callbacks keep their order: `mqtt`, or the
+/// URL up to its path (scheme, host and port).
+pub fn callback_target(url: &str) -> &str {
+    if url.starts_with("mqtt") {
+        return "mqtt";
+    }
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find(['/', '?', '#']) {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
     }
 }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, Transaction};
 
-pub use gateway::{ApiMedia, ApiMessage, Callback, NewApiMessage, NewCallback};
+pub use gateway::{ApiMedia, ApiMessage, Callback, NewApiMessage, NewCallback, callback_target};
 pub use inbox::{InboxItem, InboxKind};
 pub use matrix_in::PendingEvent;
 pub use matrix_out::MatrixJob;

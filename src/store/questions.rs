@@ -31,10 +31,12 @@ pub struct Question {
     pub asked_at: Option<i64>,
     pub expires_at: Option<i64>,
     pub answered_at: Option<i64>,
+    /// The inbox item of its copy in the portal: only later SMS can answer it.
+    pub copy_inbox: Option<i64>,
 }
 
 const COLS: &str = "id, user, backend_id, local_number, remote_key, destination, body, timeout_ms, callback_url, \
-     state, answer, asked_at, expires_at, answered_at";
+     state, answer, asked_at, expires_at, answered_at, copy_inbox";
 
 fn question(r: &Row) -> rusqlite::Result<Question> {
     Ok(Question {
@@ -52,6 +54,7 @@ fn question(r: &Row) -> rusqlite::Result<Question> {
         asked_at: r.get(11)?,
         expires_at: r.get(12)?,
         answered_at: r.get(13)?,
+        copy_inbox: r.get(14)?,
     })
 }
 
@@ -140,7 +143,7 @@ impl Store {
                 COLS.split(", ").map(|c| format!("q.{c}")).collect::<Vec<_>>().join(", ")
             );
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map([], |r| Ok((question(r)?, r.get(14)?)))?;
+            let rows = stmt.query_map([], |r| Ok((question(r)?, r.get(15)?)))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }

@@ -336,6 +336,10 @@ CREATE INDEX service_calls_due ON service_calls (next_attempt_at) WHERE state = 
 -- 8-bit data sent instead of the body (Kannel's coding=1): the header, and the data.
 ALTER TABLE outbox ADD COLUMN udh BLOB;
 ALTER TABLE outbox ADD COLUMN data BLOB;
+CREATE INDEX questions_answer ON questions (answer_inbox) WHERE answer_inbox IS NOT NULL;
+-- Where a callback goes (a URL's origin, or mqtt): each target's go in order.
+ALTER TABLE callbacks ADD COLUMN target TEXT;
+CREATE INDEX callbacks_target ON callbacks (target, id) WHERE state = 'new';
 "#,
 ];
 

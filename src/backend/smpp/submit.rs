@@ -39,7 +39,15 @@ pub fn build(sms: &OutgoingSms, cfg: &SmppConfig, opts: &SplitOptions) -> Result
     if let Some(b) = &sms.binary {
         return Ok(vec![binary(sms, b, cfg)?]);
     }
-    let (data_coding, tables, parts) = encode(&sms.text, cfg.data_coding, opts)?;
+    // With a class, data_coding is GSM's (0x1X): Latin-1 bytes would be read as GSM
+    // septets there, so such text goes as unpacked GSM septets instead.
+    let policy = match cfg.data_coding {
+        DataCodingPolicy::Latin1 | DataCodingPolicy::SmscDefault if sms.options.class.is_some() => {
+            DataCodingPolicy::Gsm7Unpacked
+        }
+        p => p,
+    };
+    let (data_coding, tables, parts) = encode(&sms.text, policy, opts)?;
     let data_coding = sms.options.class.map_or(data_coding, |c| with_class(data_coding, c));
     // Packed septets are packed only once the header is known: after a header they start
     // at the next septet boundary (3GPP TS 23.040 §9.2.3.24).
@@ -104,8 +112,7 @@ pub fn build(sms: &OutgoingSms, cfg: &SmppConfig, opts: &SplitOptions) -> Result
 }
 
 /// data_coding with a message class: GSM's general coding group (0x10-0x1B, the same
-/// values in SMPP, §5.2.19), keeping UCS-2 or 8-bit; other text goes as the default
-/// alphabet, with its bytes as the data_coding policy made them.
+/// values in SMPP, §5.2.19), keeping UCS-2 or 8-bit; other text is GSM's default alphabet.
 fn with_class(dc: u8, class: u8) -> u8 {
     let alphabet = match dc {
         DC_UCS2 => 0x08,
@@ -268,6 +275,13 @@ mod tests {
         m.options.class = Some(1);
         let p = &build(&m, &c, &SplitOptions::default()).unwrap()[0];
         assert_eq!(p.data_coding, 0x19, "UCS-2, class 1");
+        // A Latin-1 link: with a class, the text goes as GSM septets, which 0x10 means.
+        m.text = "a@b_$".into();
+        m.options.class = Some(0);
+        let latin = SmppConfig { data_coding: DataCodingPolicy::Latin1, ..c.clone() };
+        let p = &build(&m, &latin, &SplitOptions::default()).unwrap()[0];
+        assert_eq!((p.data_coding, p.short_message.clone()), (0x10, gsm7::encode("a@b_$", &Tables::DEFAULT).unwrap()));
+        m.text = "Привет".into();
         m.options = Default::default();
         let p = &build(&m, &c, &SplitOptions::default()).unwrap()[0];
         assert_eq!((p.validity_period.as_str(), p.data_coding), ("000001000000000R", DC_UCS2), "the link's default");
