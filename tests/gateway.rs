@@ -281,6 +281,15 @@ async fn a_message_whose_validity_ran_out_before_it_could_leave_fails_and_says_s
     let v: Value =
         http.get(format!("{base}/api/v1/messages/{id}")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
     assert_eq!(v["status"], "failed", "{v}");
+    // The portal, which shows the message, says it never went.
+    h.settle().await;
+    let notices = h.notices(&h.portal_room("15551234567"));
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.starts_with("⚠ A message an application sent here was not delivered. Not sent: its validity")),
+        "{notices:?}"
+    );
 }
 
 #[tokio::test]

@@ -256,9 +256,17 @@ impl Bridge {
         message: &str,
     ) -> Result<(), crate::store::StoreError> {
         self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, "m_foreign_network_error", message))?;
-        if self.config.matrix.message_error_notices {
-            self.notice_tx(tx, room, &format!("⚠ Your message was not delivered. {message}"))?;
+        if !self.config.matrix.message_error_notices {
+            return Ok(());
         }
-        Ok(())
+        if room.is_empty() {
+            // An application's message: its copy in the portal says what it was.
+            if let Some((link, local, remote)) = Store::job_conversation_tx(tx, event_id)? {
+                let body = format!("⚠ A message an application sent here was not delivered. {message}");
+                self.notice_to_conversation_tx(tx, &link, &local, &remote, &body)?;
+            }
+            return Ok(());
+        }
+        self.notice_tx(tx, room, &format!("⚠ Your message was not delivered. {message}"))
     }
 }

@@ -180,6 +180,17 @@ impl Store {
         })
     }
 
+    /// The conversation of an outbox job: (link, our number, their number).
+    pub fn job_conversation_tx(tx: &Transaction, event_id: &str) -> Result<Option<(String, String, String)>> {
+        Ok(tx
+            .prepare_cached(
+                "SELECT o.backend_id, p.local_number, o.destination FROM outbox o JOIN portals p ON p.id = o.portal_id
+                 WHERE o.event_id = ?1",
+            )?
+            .query_row([event_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?)
+    }
+
     pub fn out_job(&self, id: i64) -> Result<Option<OutJob>> {
         self.with(|c| Ok(c.query_row(&format!("SELECT {COLS} FROM outbox WHERE id = ?1"), [id], job).optional()?))
     }
