@@ -115,7 +115,12 @@ pub(super) async fn send(State(bridge): State<Arc<Bridge>>, headers: HeaderMap, 
         client_ref: req.client_ref,
         ..ApiSend::default()
     };
-    match bridge.submit(user, &send) {
+    let user = user.clone();
+    super::blocking(move || submit(&bridge, &user, &send)).await
+}
+
+fn submit(bridge: &Bridge, user: &GatewayUser, send: &ApiSend) -> Response {
+    match bridge.submit(user, send) {
         Ok(s) => {
             let accepted = Accepted { id: s.id, via: s.link, parts: s.parts, encoding: s.encoding };
             (StatusCode::ACCEPTED, Json(accepted)).into_response()

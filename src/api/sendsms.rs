@@ -12,7 +12,7 @@ use crate::bridge::gateway::{ApiSend, SubmitError};
 use crate::gateway::kannel::{Payload, SendsmsError, accepted_answer, parse_sendsms};
 
 pub(super) async fn get(State(bridge): State<Arc<Bridge>>, RawQuery(query): RawQuery) -> Response {
-    handle(&bridge, query.unwrap_or_default().as_bytes())
+    super::blocking(move || handle(&bridge, query.unwrap_or_default().as_bytes())).await
 }
 
 pub(super) async fn post(State(bridge): State<Arc<Bridge>>, RawQuery(query): RawQuery, body: Bytes) -> Response {
@@ -21,7 +21,7 @@ pub(super) async fn post(State(bridge): State<Arc<Bridge>>, RawQuery(query): Raw
         Some(q) if !q.is_empty() => q.into_bytes(),
         _ => body.to_vec(),
     };
-    handle(&bridge, &raw)
+    super::blocking(move || handle(&bridge, &raw)).await
 }
 
 fn answer((status, text): (u16, String)) -> Response {

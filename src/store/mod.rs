@@ -1,6 +1,7 @@
 //! Durable state in SQLite (WAL). Everything the bridge acknowledges is committed here first.
 
 mod gateway;
+mod group;
 mod inbox;
 mod link_seen;
 mod matrix_in;
@@ -50,10 +51,12 @@ pub enum StoreError {
     Other(String),
 }
 
-/// A shared handle; calls are short and synchronous, so a mutex is enough.
+/// A shared handle; calls are short and synchronous, so a mutex is enough. Transactions
+/// go through a group commit (see `group.rs`).
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    group: Arc<group::Group>,
 }
 
 pub fn now_ms() -> i64 {
@@ -85,7 +88,7 @@ impl Store {
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
-        let store = Store { conn: Arc::new(Mutex::new(conn)) };
+        let store = Store { conn: Arc::new(Mutex::new(conn)), group: Arc::default() };
         Ok(store)
     }
 
@@ -94,13 +97,14 @@ impl Store {
         f(&conn)
     }
 
-    /// Runs `f` in one transaction: all of it is committed or none.
-    pub fn tx<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction()?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+    /// Runs `f` in one transaction: all of it is committed or none, and it returns only
+    /// once committed. Concurrent calls share a commit (see `group.rs`), so `f` may run
+    /// on another caller's thread: it blocks, and belongs off async workers when it waits
+    /// on other work.
+    pub fn tx<T: Send>(&self, f: impl FnOnce(&Transaction) -> Result<T> + Send) -> Result<T> {
+        let mut call = group::Call::new(f);
+        self.group.run(&self.conn, &mut call);
+        call.into_result()
     }
 
     /// Jobs that were being sent when the process stopped go back to the queue
