@@ -110,13 +110,19 @@ impl Store {
     /// The unique pair makes this safe against races and restarts.
     pub fn claim_portal(&self, p: &Portal) -> Result<Portal> {
         self.with(|c| {
-            c.execute(
+            let sql = format!("SELECT {PORTAL_COLS} FROM portals WHERE local_number = ?1 AND remote_key = ?2");
+            // Nearly always there already: read first, so that the common case takes no
+            // write lock.
+            let mut select = c.prepare_cached(&sql)?;
+            if let Some(found) = select.query_row([&p.local_number, &p.remote_key], portal).optional()? {
+                return Ok(found);
+            }
+            c.prepare_cached(
                 "INSERT OR IGNORE INTO portals (local_number, remote_key, remote_display, remote_destination, backend_id, owner, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![p.local_number, p.remote_key, p.remote_display, p.remote_destination, p.backend_id, p.owner, now_ms()],
-            )?;
-            let sql = format!("SELECT {PORTAL_COLS} FROM portals WHERE local_number = ?1 AND remote_key = ?2");
-            Ok(c.query_row(&sql, [&p.local_number, &p.remote_key], portal)?)
+            )?
+            .execute(params![p.local_number, p.remote_key, p.remote_display, p.remote_destination, p.backend_id, p.owner, now_ms()])?;
+            Ok(select.query_row([&p.local_number, &p.remote_key], portal)?)
         })
     }
 
