@@ -1,11 +1,11 @@
 //! Matrix → SMS: drains a backend's outbox. A job is marked sent only once the link
 //! accepted it; temporary failures back off and retry, permanent ones are reported.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::status::{Status, Update};
 use super::{Attempt, Bridge, BridgeError, Class, Failed};
@@ -15,38 +15,68 @@ use crate::store::{OutJob, OutState, Queue, Store};
 /// Most messages handed to one link at once (one per conversation).
 const BATCH: usize = 10;
 
-/// Keeps up to the link's `in_flight` messages in `send` at once, taking the next due job
-/// as soon as one finishes (a batch-and-wait loop would leave an SMPP window idle while
-/// the slowest answer of each batch is awaited). The sends that finished and the jobs
-/// that take their place are recorded in one commit, made on the blocking pool so that
-/// its `fsync` holds up no async worker.
+/// Keeps up to the link's `in_flight` messages in `send` at once, taking the next job as
+/// soon as one finishes (a batch-and-wait loop would leave an SMPP window idle while the
+/// slowest answer of each batch is awaited).
+///
+/// The sends that finished and the jobs claimed to follow them are recorded in one commit,
+/// made on the blocking pool while the link keeps sending. Claims run up to one window
+/// ahead of the link: a job is handed over only once its claim is committed (`sending` on
+/// disk, so recovery after a crash sends it again), and the link never waits for a commit
+/// while claimed jobs are ready.
 pub(super) async fn run(bridge: Arc<Bridge>, backend: Arc<dyn Backend>) {
     let wake = &bridge.wake.outbox[backend.id()];
     let limit = backend.capabilities().in_flight.max(1);
     let mut sends: JoinSet<Result<Sent, SendError>> = JoinSet::new();
     let mut in_flight: HashMap<tokio::task::Id, OutJob> = HashMap::new();
+    // Claimed, waiting for room in the window.
+    let mut ready: VecDeque<OutJob> = VecDeque::new();
     let mut finished = Vec::new();
-    // Each round: after a send finished, a wake, or a second's wait (a retry coming due).
+    let mut commit: Option<JoinHandle<Result<Vec<OutJob>, BridgeError>>> = None;
+    // Whether to look for due jobs: at the start, and after a send finished, a claim
+    // found some, a wake, or a second's wait (a retry coming due).
+    let mut look = true;
     loop {
-        while let Some(done) = sends.try_join_next_with_id() {
-            finished.extend(outcome(done, &mut in_flight));
-        }
-        let room = limit - in_flight.len();
-        if !finished.is_empty() || room > 0 {
-            let (b, id, done) = (bridge.clone(), backend.id().to_string(), std::mem::take(&mut finished));
-            let claimed = tokio::task::spawn_blocking(move || b.settle_and_claim(&id, done, room)).await;
-            match claimed {
-                Ok(Ok(jobs)) => bridge.hand_to_link(&backend, jobs, &mut sends, &mut in_flight).await,
-                Ok(Err(e)) => tracing::error!(worker = "outbox", error = %e, "could not pick due jobs; will retry"),
-                Err(e) => tracing::error!(worker = "outbox", error = %e, "recording sends failed; will retry"),
+        if commit.is_none() {
+            let room = if look { (2 * limit).saturating_sub(in_flight.len() + ready.len()) } else { 0 };
+            if !finished.is_empty() || room > 0 {
+                let (b, id, done) = (bridge.clone(), backend.id().to_string(), std::mem::take(&mut finished));
+                commit = Some(tokio::task::spawn_blocking(move || b.settle_and_claim(&id, done, room)));
+                look = false;
             }
         }
         tokio::select! {
-            Some(done) = sends.join_next_with_id() => finished.extend(outcome(done, &mut in_flight)),
-            // New work, or a retry coming due: look for more while the others are out.
-            _ = wake.notified(), if in_flight.len() < limit => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)), if in_flight.len() < limit => {}
+            Some(done) = sends.join_next_with_id() => {
+                finished.extend(outcome(done, &mut in_flight));
+                look = true;
+            }
+            claimed = committed(&mut commit) => {
+                commit = None;
+                match claimed {
+                    Ok(Ok(jobs)) => {
+                        look |= !jobs.is_empty();
+                        ready.extend(jobs);
+                    }
+                    Ok(Err(e)) => tracing::error!(worker = "outbox", error = %e, "could not pick due jobs; will retry"),
+                    Err(e) => tracing::error!(worker = "outbox", error = %e, "recording sends failed"),
+                }
+            }
+            _ = wake.notified() => look = true,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => look = true,
         }
+        let room = limit - in_flight.len().min(limit);
+        let next: Vec<OutJob> = ready.drain(..room.min(ready.len())).collect();
+        bridge.hand_to_link(&backend, next, &mut sends, &mut in_flight).await;
+    }
+}
+
+/// The running commit's outcome; never ready when there is none.
+async fn committed(
+    commit: &mut Option<JoinHandle<Result<Vec<OutJob>, BridgeError>>>,
+) -> Result<Result<Vec<OutJob>, BridgeError>, tokio::task::JoinError> {
+    match commit {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
     }
 }
 
