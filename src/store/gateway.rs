@@ -105,7 +105,7 @@ impl Store {
     /// Messages whose outbox state moved on since the application was last told, with
     /// the new state and the outbox's last error.
     pub fn api_changes(&self, limit: usize) -> Result<Vec<(ApiMessage, String, Option<String>)>> {
-        self.with(|c| {
+        self.read(|c| {
             let cols: Vec<String> = COLS.split(", ").map(|c| format!("a.{c}")).collect();
             let sql = format!(
                 "SELECT {}, o.state, o.last_error FROM api_messages a JOIN outbox o ON o.id = a.outbox_id
@@ -129,7 +129,7 @@ impl Store {
 
     /// Per part of a message: (part, link message id, state).
     pub fn api_parts(&self, outbox_id: i64) -> Result<Vec<(u8, String, String)>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT part, backend_msg_id, state FROM message_map WHERE outbox_id = ?1 ORDER BY part",
             )?;

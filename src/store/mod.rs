@@ -57,6 +57,9 @@ pub enum StoreError {
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
     group: Arc<group::Group>,
+    /// A second, read-only connection for the hot reads (see [`Store::read`]); None in
+    /// memory, where a second connection would be another database.
+    reader: Option<Arc<Mutex<Connection>>>,
 }
 
 pub fn now_ms() -> i64 {
@@ -71,10 +74,22 @@ impl Store {
         let flags = (rusqlite::OpenFlags::default() - rusqlite::OpenFlags::SQLITE_OPEN_FULL_MUTEX)
             | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
-        Store::init(conn).map_err(|e| match e {
+        let mut store = Store::init(conn).map_err(|e| match e {
             StoreError::Sqlite(source) => open_err(source),
             other => other,
-        })
+        })?;
+        // Opened after the migrations, on the schema they made.
+        let reader = Connection::open_with_flags(
+            path,
+            flags - rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE - rusqlite::OpenFlags::SQLITE_OPEN_CREATE
+                | rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .map_err(open_err)?;
+        // Its reads are of a few hot pages: a small cache keeps the resident set down.
+        reader.execute_batch("PRAGMA cache_size = -256;").map_err(open_err)?;
+        reader.busy_timeout(std::time::Duration::from_secs(5)).map_err(open_err)?;
+        store.reader = Some(Arc::new(Mutex::new(reader)));
+        Ok(store)
     }
 
     pub fn open_in_memory() -> Result<Store> {
@@ -88,12 +103,22 @@ impl Store {
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
-        let store = Store { conn: Arc::new(Mutex::new(conn)), group: Arc::default() };
+        let store = Store { conn: Arc::new(Mutex::new(conn)), group: Arc::default(), reader: None };
         Ok(store)
     }
 
     pub(crate) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn)
+    }
+
+    /// Runs `f` on the read-only connection: it sees what is committed (durably: WAL
+    /// readers see a commit only after its `fsync`), and does not wait for the writer, whose
+    /// commit may hold the main connection through an `fsync`. For the hot reads of the
+    /// workers and the gateway; a read that must wait for a commit in progress uses `with`.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let Some(reader) = &self.reader else { return self.with(f) };
+        let conn = reader.lock().unwrap_or_else(|p| p.into_inner());
         f(&conn)
     }
 

@@ -133,7 +133,7 @@ impl Store {
     /// Due jobs for a backend, at most one per portal: the oldest unsent one, so messages
     /// to the same person never overtake each other.
     pub fn due_out(&self, backend_id: &str, limit: usize) -> Result<Vec<OutJob>> {
-        self.with(|c| {
+        self.read(|c| {
             let sql = format!(
                 "SELECT {COLS} FROM outbox o WHERE o.backend_id = ?1 AND o.state = 'queued' AND o.next_attempt_at <= ?2
                  AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.portal_id = o.portal_id AND p.id < o.id AND p.state IN ('queued', 'sending'))
@@ -195,7 +195,7 @@ impl Store {
 
     /// Whether the job's message was redacted while it was being sent.
     pub fn cancel_requested(&self, id: i64) -> Result<bool> {
-        self.with(|c| {
+        self.read(|c| {
             Ok(c.prepare_cached("SELECT cancel_requested FROM outbox WHERE id = ?1")?
                 .query_row([id], |r| r.get(0))
                 .optional()?
@@ -245,7 +245,7 @@ impl Store {
 
     /// Parts of a message the link already accepted (index, link message id).
     pub fn accepted_parts(&self, id: i64) -> Result<Vec<(u8, String)>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT part, CASE WHEN state = 'unreportable' THEN '' ELSE backend_msg_id END FROM message_map
                  WHERE outbox_id = ?1 ORDER BY part",
