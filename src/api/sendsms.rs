@@ -69,7 +69,7 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
     let unusable: Vec<&str> = req
         .recipients
         .iter()
-        .filter(|to| crate::phone::Address::parse(to, region).destination.is_none())
+        .filter(|to| crate::phone::Address::parse_cached(to, region).destination.is_none())
         .map(String::as_str)
         .collect();
     if !unusable.is_empty() {

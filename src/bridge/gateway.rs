@@ -113,7 +113,7 @@ impl Bridge {
         {
             return Err(SubmitError::Refused(format!("{from} is not one of the numbers of link {link}")));
         }
-        let to = Address::parse(req.to.trim(), self.config.bridge.default_region.as_deref());
+        let to = Address::parse_cached(req.to.trim(), self.config.bridge.default_region.as_deref());
         let Some(destination) = to.destination.clone() else {
             return Err(SubmitError::Refused(format!("{:?} is not a number SMS can go to", req.to)));
         };

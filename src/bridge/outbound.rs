@@ -121,7 +121,8 @@ impl Bridge {
         room: usize,
     ) -> Result<Vec<OutJob>, BridgeError> {
         let mut accepted = Vec::new();
-        let any = !finished.is_empty();
+        // Status events and notices go only to Matrix messages (applications' have no room).
+        let for_matrix = finished.iter().any(|(job, _)| !job.room_id.is_empty());
         for (job, result) in finished {
             match result {
                 Ok(sent) => accepted.push((job, sent)),
@@ -155,7 +156,7 @@ impl Bridge {
                 self.record_or_requeue(backend_id, &job, Ok(sent));
             }
         }
-        if any {
+        if for_matrix {
             self.wake.matrix_out.notify_one();
         }
         together

@@ -11,7 +11,8 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::Thread;
 
 use rusqlite::{Connection, Transaction};
 
@@ -84,8 +85,9 @@ fn copy_error(e: &rusqlite::Error) -> StoreError {
     }
 }
 
-/// A queued member, its lifetime erased (see [`Group::run`]).
-struct Queued(*mut (dyn Member + 'static));
+/// A queued member, its lifetime erased (see [`Group::run`]), and its caller's thread, to
+/// be woken when the member is done or its turn to lead has come.
+struct Queued(*mut (dyn Member + 'static), Thread);
 
 // SAFETY: the member itself is `Send`; the pointer is only dereferenced by the one leader
 // of its batch, while its owner waits.
@@ -107,7 +109,6 @@ struct State {
 #[derive(Default)]
 pub(super) struct Group {
     state: Mutex<State>,
-    turn: Condvar,
 }
 
 impl Group {
@@ -125,7 +126,7 @@ impl Group {
         let mut st = self.lock();
         st.issued += 1;
         let ticket = st.issued;
-        st.queue.push(Queued(ptr));
+        st.queue.push(Queued(ptr, std::thread::current()));
         loop {
             if st.done >= ticket {
                 return;
@@ -134,7 +135,8 @@ impl Group {
                 st.leading = true;
                 let n = st.queue.len().min(MAX_BATCH);
                 let batch: Vec<Queued> = st.queue.drain(..n).collect();
-                let finished = Finished { group: self, through: st.done + n as u64 };
+                let threads = batch.iter().map(|q| q.1.clone()).collect();
+                let finished = Finished { group: self, through: st.done + n as u64, threads };
                 drop(st);
                 // SAFETY: see above: each member's owner waits until `finished` is dropped.
                 let mut members: Vec<&mut dyn Member> = batch.iter().map(|q| unsafe { &mut *q.0 }).collect();
@@ -144,15 +146,19 @@ impl Group {
                 st = self.lock();
                 continue;
             }
-            st = self.turn.wait(st).unwrap_or_else(PoisonError::into_inner);
+            // Woken (spuriously, too) when done or when it may lead; the state tells.
+            drop(st);
+            std::thread::park();
+            st = self.lock();
         }
     }
 }
 
-/// Marks a batch done and lets the next leader go, even if running it panicked.
+/// Marks a batch done, wakes its callers and the next leader, even if running it panicked.
 struct Finished<'g> {
     group: &'g Group,
     through: u64,
+    threads: Vec<Thread>,
 }
 
 impl Drop for Finished<'_> {
@@ -160,8 +166,12 @@ impl Drop for Finished<'_> {
         let mut st = self.group.lock();
         st.done = self.through;
         st.leading = false;
+        let next = st.queue.first().map(|q| q.1.clone());
         drop(st);
-        self.group.turn.notify_all();
+        // Only the callers concerned: the batch's, and the oldest waiting, who leads next.
+        for t in self.threads.iter().chain(&next) {
+            t.unpark();
+        }
     }
 }
 
