@@ -117,7 +117,8 @@ impl Group {
     }
 
     /// Runs `member` in the next batch on `conn`; returns once its batch is settled.
-    pub(super) fn run<'a>(&self, conn: &Mutex<Connection>, member: &mut (dyn Member + 'a)) {
+    /// `ended` is called after each transaction, with the connection still held.
+    pub(super) fn run<'a>(&self, conn: &Mutex<Connection>, member: &mut (dyn Member + 'a), ended: &dyn Fn()) {
         let ptr: *mut (dyn Member + 'a) = member;
         // SAFETY: only the lifetime is erased. The pointer is used by the leader of the
         // batch that takes it, and this function neither returns nor unwinds (it only
@@ -140,7 +141,7 @@ impl Group {
                 drop(st);
                 // SAFETY: see above: each member's owner waits until `finished` is dropped.
                 let mut members: Vec<&mut dyn Member> = batch.iter().map(|q| unsafe { &mut *q.0 }).collect();
-                commit(conn, &mut members);
+                commit(conn, &mut members, ended);
                 drop(members);
                 drop(finished);
                 st = self.lock();
@@ -176,7 +177,7 @@ impl Drop for Finished<'_> {
 }
 
 /// Runs a batch in one transaction and commits it; every member ends with an outcome.
-fn commit(conn: &Mutex<Connection>, members: &mut [&mut dyn Member]) {
+fn commit(conn: &Mutex<Connection>, members: &mut [&mut dyn Member], ended: &dyn Fn()) {
     let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
     let settled = (|| -> rusqlite::Result<()> {
         let tx = conn.transaction()?;
@@ -193,6 +194,7 @@ fn commit(conn: &Mutex<Connection>, members: &mut [&mut dyn Member]) {
         }
         tx.commit()
     })();
+    ended();
     if let Err(e) = settled {
         for m in members.iter_mut() {
             m.fail(&e);
@@ -269,7 +271,7 @@ mod tests {
             panic!("boom")
         });
         let mut b = Call::new(|tx: &Transaction| insert(tx, "b"));
-        commit(&s.conn, &mut [&mut a, &mut dup, &mut failed, &mut panicked, &mut b]);
+        commit(&s.conn, &mut [&mut a, &mut dup, &mut failed, &mut panicked, &mut b], &|| ());
         let (a, b) = (a.into_result().unwrap(), b.into_result().unwrap());
         assert!(dup.into_result().unwrap_err().to_string().contains("UNIQUE"));
         assert_eq!(failed.into_result().unwrap_err().to_string(), "database: changed my mind");
@@ -290,7 +292,7 @@ mod tests {
         // Ends the transaction under the batch's feet, so that its COMMIT fails.
         let mut breaker = Call::new(|tx: &Transaction| Ok(tx.execute_batch("RELEASE member; COMMIT")?));
         let mut after = Call::new(|tx: &Transaction| insert(tx, "b"));
-        commit(&s.conn, &mut [&mut ok, &mut breaker, &mut after]);
+        commit(&s.conn, &mut [&mut ok, &mut breaker, &mut after], &|| ());
         assert!(ok.into_result().is_err());
         assert!(after.into_result().is_err());
     }

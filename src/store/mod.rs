@@ -1,5 +1,6 @@
 //! Durable state in SQLite (WAL). Everything the bridge acknowledges is committed here first.
 
+mod changed;
 mod gateway;
 mod group;
 mod inbox;
@@ -60,6 +61,8 @@ pub struct Store {
     /// A second, read-only connection for the hot reads (see [`Store::read`]); None in
     /// memory, where a second connection would be another database.
     reader: Option<Arc<Mutex<Connection>>>,
+    /// Outbox rows changed, for the gateway's watcher.
+    changed: changed::Changed,
 }
 
 pub fn now_ms() -> i64 {
@@ -103,13 +106,18 @@ impl Store {
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
-        let store = Store { conn: Arc::new(Mutex::new(conn)), group: Arc::default(), reader: None };
+        let changed = changed::Changed::default();
+        changed.watch(&conn);
+        let store = Store { conn: Arc::new(Mutex::new(conn)), group: Arc::default(), reader: None, changed };
         Ok(store)
     }
 
     pub(crate) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        f(&conn)
+        let out = f(&conn);
+        // Its statements were committed as they ran.
+        self.changed.publish();
+        out
     }
 
     /// Runs `f` on the read-only connection: it sees what is committed (durably: WAL
@@ -128,7 +136,7 @@ impl Store {
     /// on other work.
     pub fn tx<T: Send>(&self, f: impl FnOnce(&Transaction) -> Result<T> + Send) -> Result<T> {
         let mut call = group::Call::new(f);
-        self.group.run(&self.conn, &mut call);
+        self.group.run(&self.conn, &mut call, &|| self.changed.publish());
         call.into_result()
     }
 
