@@ -82,12 +82,9 @@ impl Store {
             other => other,
         })?;
         // Opened after the migrations, on the schema they made.
-        let reader = Connection::open_with_flags(
-            path,
-            flags - rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE - rusqlite::OpenFlags::SQLITE_OPEN_CREATE
-                | rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .map_err(open_err)?;
+        let read_only = (flags - rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE - rusqlite::OpenFlags::SQLITE_OPEN_CREATE)
+            | rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+        let reader = Connection::open_with_flags(path, read_only).map_err(open_err)?;
         // Its reads are of a few hot pages: a small cache keeps the resident set down.
         reader.execute_batch("PRAGMA cache_size = -256;").map_err(open_err)?;
         reader.busy_timeout(std::time::Duration::from_secs(5)).map_err(open_err)?;
