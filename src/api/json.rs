@@ -119,6 +119,11 @@ pub(super) async fn send(State(bridge): State<Arc<Bridge>>, headers: HeaderMap, 
         ..ApiSend::default()
     }
     .schedule(send_at, req.validity_minutes);
+    let user = user.clone();
+    super::blocking(move || submit(&bridge, &user, send)).await
+}
+
+fn submit(bridge: &Bridge, user: &GatewayUser, send: Result<ApiSend, SubmitError>) -> Response {
     match send.and_then(|send| bridge.submit(user, &send)) {
         Ok(s) => {
             let accepted = Accepted { id: s.id, via: s.link, parts: s.parts, encoding: s.encoding };

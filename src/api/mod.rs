@@ -10,6 +10,7 @@ mod sendsms;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::bridge::Bridge;
@@ -39,6 +40,16 @@ pub async fn start(bridge: Arc<Bridge>) -> Result<Option<tokio::task::JoinHandle
             tracing::error!(error = %e, "gateway stopped");
         }
     })))
+}
+
+/// Runs a handler's committing part on the blocking pool: it waits for a group commit
+/// (`fsync`), which must not hold up the async workers, and so that concurrent requests
+/// can wait together and share that commit.
+async fn blocking(f: impl FnOnce() -> Response + Send + 'static) -> Response {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "gateway: a request's handler failed");
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    })
 }
 
 /// Constant-time comparison of a secret.

@@ -13,7 +13,7 @@ use crate::gateway::kannel::{Payload, SendsmsError, accepted_answer, parse_sends
 use crate::message::BinarySms;
 
 pub(super) async fn get(State(bridge): State<Arc<Bridge>>, RawQuery(query): RawQuery) -> Response {
-    handle(&bridge, query.unwrap_or_default().as_bytes())
+    super::blocking(move || handle(&bridge, query.unwrap_or_default().as_bytes())).await
 }
 
 pub(super) async fn post(State(bridge): State<Arc<Bridge>>, RawQuery(query): RawQuery, body: Bytes) -> Response {
@@ -22,7 +22,7 @@ pub(super) async fn post(State(bridge): State<Arc<Bridge>>, RawQuery(query): Raw
         Some(q) if !q.is_empty() => q.into_bytes(),
         _ => body.to_vec(),
     };
-    handle(&bridge, &raw)
+    super::blocking(move || handle(&bridge, &raw)).await
 }
 
 fn answer((status, text): (u16, String)) -> Response {
@@ -66,7 +66,7 @@ fn handle(bridge: &Bridge, raw: &[u8]) -> Response {
     let unusable: Vec<&str> = req
         .recipients
         .iter()
-        .filter(|to| crate::phone::Address::parse(to, region).destination.is_none())
+        .filter(|to| crate::phone::Address::parse_cached(to, region).destination.is_none())
         .map(String::as_str)
         .collect();
     if !unusable.is_empty() {

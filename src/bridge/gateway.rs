@@ -219,7 +219,7 @@ impl Bridge {
         {
             return Err(SubmitError::Refused(format!("message class {c} (expected 0 to 3)")));
         }
-        let to = Address::parse(req.to.trim(), self.config.bridge.default_region.as_deref());
+        let to = Address::parse_cached(req.to.trim(), self.config.bridge.default_region.as_deref());
         let Some(destination) = to.destination.clone() else {
             return Err(SubmitError::Refused(format!("{:?} is not a number SMS can go to", req.to)));
         };

@@ -1,11 +1,11 @@
 //! Matrix → SMS: drains a backend's outbox. A job is marked sent only once the link
 //! accepted it; temporary failures back off and retry, permanent ones are reported.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::status::{Status, Update};
 use super::{Attempt, Bridge, BridgeError, Class, Failed};
@@ -16,46 +16,82 @@ use crate::store::{OutJob, OutState, Queue, Store};
 /// Most messages handed to one link at once (one per conversation).
 const BATCH: usize = 10;
 
-/// Keeps up to the link's `in_flight` messages in `send` at once, taking the next due job
-/// as soon as one finishes (a batch-and-wait loop would leave an SMPP window idle while
-/// the slowest answer of each batch is awaited).
+/// Keeps up to the link's `in_flight` messages in `send` at once, taking the next job as
+/// soon as one finishes (a batch-and-wait loop would leave an SMPP window idle while the
+/// slowest answer of each batch is awaited).
+///
+/// The sends that finished and the jobs claimed to follow them are recorded in one commit,
+/// made on the blocking pool while the link keeps sending. Claims run up to one window
+/// ahead of the link: a job is handed over only once its claim is committed (`sending` on
+/// disk, so recovery after a crash sends it again), and the link never waits for a commit
+/// while claimed jobs are ready.
 pub(super) async fn run(bridge: Arc<Bridge>, backend: Arc<dyn Backend>) {
     let wake = &bridge.wake.outbox[backend.id()];
     let limit = backend.capabilities().in_flight.max(1);
     let mut sends: JoinSet<Result<Sent, SendError>> = JoinSet::new();
     let mut in_flight: HashMap<tokio::task::Id, OutJob> = HashMap::new();
+    // Claimed, waiting for room in the window.
+    let mut ready: VecDeque<OutJob> = VecDeque::new();
+    let mut finished = Vec::new();
+    let mut commit: Option<JoinHandle<Result<Vec<OutJob>, BridgeError>>> = None;
+    // Whether to look for due jobs: at the start, and after a send finished, a claim
+    // found some, a wake, or a second's wait (a retry coming due).
+    let mut look = true;
     loop {
-        if in_flight.len() < limit {
-            match bridge.start_sends(&backend, limit - in_flight.len(), &mut sends, &mut in_flight).await {
-                Ok(0) if in_flight.is_empty() => {
-                    let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(worker = "outbox", error = %e, "could not pick due jobs; will retry");
-                    let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
-                    continue;
-                }
+        if commit.is_none() {
+            let room = if look { (2 * limit).saturating_sub(in_flight.len() + ready.len()) } else { 0 };
+            if !finished.is_empty() || room > 0 {
+                let (b, id, done) = (bridge.clone(), backend.id().to_string(), std::mem::take(&mut finished));
+                commit = Some(tokio::task::spawn_blocking(move || b.settle_and_claim(&id, done, room)));
+                look = false;
             }
         }
         tokio::select! {
             Some(done) = sends.join_next_with_id() => {
-                // Whatever else has finished meanwhile is recorded in the same commit.
-                let mut finished = vec![done];
-                while let Some(more) = sends.try_join_next_with_id() {
-                    finished.push(more);
-                }
-                bridge.finish_sends(backend.id(), finished, &mut in_flight);
+                finished.extend(outcome(done, &mut in_flight));
+                look = true;
             }
-            // New work, or a retry coming due: look for more while the others are out.
-            _ = wake.notified(), if in_flight.len() < limit => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)), if in_flight.len() < limit => {}
+            claimed = committed(&mut commit) => {
+                commit = None;
+                match claimed {
+                    Ok(Ok(jobs)) => {
+                        look |= !jobs.is_empty();
+                        ready.extend(jobs);
+                    }
+                    Ok(Err(e)) => tracing::error!(worker = "outbox", error = %e, "could not pick due jobs; will retry"),
+                    Err(e) => tracing::error!(worker = "outbox", error = %e, "recording sends failed"),
+                }
+            }
+            _ = wake.notified() => look = true,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => look = true,
         }
+        let room = limit - in_flight.len().min(limit);
+        let next: Vec<OutJob> = ready.drain(..room.min(ready.len())).collect();
+        bridge.hand_to_link(&backend, next, &mut sends, &mut in_flight).await;
+    }
+}
+
+/// The running commit's outcome; never ready when there is none.
+async fn committed(
+    commit: &mut Option<JoinHandle<Result<Vec<OutJob>, BridgeError>>>,
+) -> Result<Result<Vec<OutJob>, BridgeError>, tokio::task::JoinError> {
+    match commit {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
     }
 }
 
 type Done = Result<(tokio::task::Id, Result<Sent, SendError>), tokio::task::JoinError>;
+
+/// The job a finished send was for, with its result (a panicked send task is a temporary
+/// failure: every job gets an outcome, or it would hold back its conversation).
+fn outcome(done: Done, in_flight: &mut HashMap<tokio::task::Id, OutJob>) -> Option<(OutJob, Result<Sent, SendError>)> {
+    let (id, result) = match done {
+        Ok((id, r)) => (id, r),
+        Err(e) => (e.id(), Err(SendError::transient(format!("the link's send task failed: {e}")))),
+    };
+    in_flight.remove(&id).map(|job| (job, result))
+}
 
 impl Bridge {
     /// Sends the due jobs of one backend, up to its batch size, and waits for all of them;
@@ -63,50 +99,100 @@ impl Bridge {
     pub async fn send_due(&self, backend: &Arc<dyn Backend>) -> Result<bool, BridgeError> {
         let mut sends = JoinSet::new();
         let mut in_flight = HashMap::new();
-        let n = self.start_sends(backend, BATCH, &mut sends, &mut in_flight).await?;
+        let jobs = self.settle_and_claim(backend.id(), Vec::new(), BATCH)?;
+        let n = jobs.len();
+        self.hand_to_link(backend, jobs, &mut sends, &mut in_flight).await;
         while let Some(done) = sends.join_next_with_id().await {
-            self.finish_sends(backend.id(), vec![done], &mut in_flight);
+            let finished = outcome(done, &mut in_flight).into_iter().collect();
+            if let Err(e) = self.settle_and_claim(backend.id(), finished, 0) {
+                tracing::error!(error = %e, "could not record a send");
+            }
         }
         Ok(n == BATCH)
     }
 
-    /// Marks up to `max` due jobs as sending and hands them to the link; returns how many.
-    async fn start_sends(
+    /// Records the outcomes of `finished` sends and marks up to `room` due jobs as sending,
+    /// the accepted sends and the claims in one commit (failures one by one); returns the
+    /// jobs claimed, to be handed to the link only now that they are `sending` on disk.
+    /// A job whose predecessor finishes in this very commit is due the next time.
+    fn settle_and_claim(
+        &self,
+        backend_id: &str,
+        finished: Vec<(OutJob, Result<Sent, SendError>)>,
+        room: usize,
+    ) -> Result<Vec<OutJob>, BridgeError> {
+        let mut accepted = Vec::new();
+        // Status events and notices go only to Matrix messages (applications' have no room).
+        let for_matrix = finished.iter().any(|(job, _)| !job.room_id.is_empty());
+        for (job, result) in finished {
+            match result {
+                Ok(sent) => accepted.push((job, sent)),
+                Err(e) => self.record_or_requeue(backend_id, &job, Err(e)),
+            }
+        }
+        if !accepted.is_empty() {
+            self.link_answered(backend_id);
+        }
+        let due = if room > 0 { self.store.due_out(backend_id, room) } else { Ok(Vec::new()) };
+        let together = due.map_err(BridgeError::from).and_then(|due| {
+            if accepted.is_empty() && due.is_empty() {
+                return Ok(Vec::new());
+            }
+            Ok(self.store.tx(|tx| {
+                for (job, sent) in &accepted {
+                    self.record_accepted_tx(tx, backend_id, job, sent)?;
+                }
+                // A job cancelled (redacted) since it was read is not taken.
+                let mut taken = Vec::with_capacity(due.len());
+                for j in due {
+                    if !Store::claim_for_sending_tx(tx, j.id)? {
+                        continue;
+                    }
+                    match self.send_options(&j) {
+                        Some(_) => taken.push(j),
+                        None => self.fail_expired_tx(tx, &j)?,
+                    }
+                }
+                Ok(taken)
+            })?)
+        });
+        if together.is_err() {
+            for (job, sent) in accepted {
+                self.record_or_requeue(backend_id, &job, Ok(sent));
+            }
+        }
+        if for_matrix {
+            self.wake.matrix_out.notify_one();
+        }
+        together
+    }
+
+    /// Hands jobs marked sending to the link.
+    async fn hand_to_link(
         &self,
         backend: &Arc<dyn Backend>,
-        max: usize,
+        jobs: Vec<OutJob>,
         sends: &mut JoinSet<Result<Sent, SendError>>,
         in_flight: &mut HashMap<tokio::task::Id, OutJob>,
-    ) -> Result<usize, BridgeError> {
-        let jobs = self.store.due_out(backend.id(), max)?;
-        if jobs.is_empty() {
-            return Ok(0);
-        }
-        // A job cancelled (redacted) since it was read is not taken.
-        let jobs = self.store.tx(|tx| {
-            let mut taken = Vec::with_capacity(jobs.len());
-            for j in jobs {
-                if Store::claim_for_sending_tx(tx, j.id)? {
-                    taken.push(j);
-                }
-            }
-            Ok(taken)
-        })?;
-        let n = jobs.len();
+    ) {
         for job in jobs {
             super::failpoint::hit("outbox-before-send").await;
             let Some(options) = self.send_options(&job) else {
-                // Its validity ran out before the link took it: the network would drop it.
-                let why = "its validity period ran out before the link could take it";
-                tracing::warn!(job = job.id, "SMS not sent: {why}");
-                self.store.tx(|tx| {
-                    Store::set_out_state_tx(tx, job.id, OutState::Failed, Some(why))?;
-                    self.fail_permanently_tx(tx, &job.room_id, &job.event_id, &format!("Not sent: {why}."))
-                })?;
+                if let Err(e) = self.store.tx(|tx| self.fail_expired_tx(tx, &job)) {
+                    tracing::error!(job = job.id, error = %e, "could not fail an expired job; it will be tried again");
+                    let _ = self.store.set_out_state(job.id, OutState::Queued, None);
+                }
                 continue;
             };
             // Parts out already (an earlier attempt, before a crash or a `retry`) stay out.
-            let accepted = if job.parts_out { self.store.accepted_parts(job.id)? } else { Vec::new() };
+            let accepted = match job.parts_out.then(|| self.store.accepted_parts(job.id)).transpose() {
+                Ok(a) => a.unwrap_or_default(),
+                Err(e) => {
+                    let e = SendError::transient(format!("could not read the parts sent before: {e}"));
+                    self.record_or_requeue(backend.id(), &job, Err(e));
+                    continue;
+                }
+            };
             let b = backend.clone();
             let sms = OutgoingSms {
                 job_id: job.id,
@@ -120,7 +206,6 @@ impl Bridge {
             let handle = sends.spawn(async move { b.send(&sms).await });
             in_flight.insert(handle.id(), job);
         }
-        Ok(n)
     }
 
     /// The options a job goes out with, its validity counted from now; None once its
@@ -140,37 +225,13 @@ impl Bridge {
         Some(SmsOptions { validity_minutes, class: job.class })
     }
 
-    /// Records outcomes: the accepted ones in one commit, failures one by one. Every job
-    /// gets one, even if the link's task panicked or recording failed: a job left in
-    /// `sending` would hold back its conversation.
-    fn finish_sends(&self, backend_id: &str, finished: Vec<Done>, in_flight: &mut HashMap<tokio::task::Id, OutJob>) {
-        let mut accepted = Vec::new();
-        for done in finished {
-            let (id, result) = match done {
-                Ok((id, r)) => (id, r),
-                Err(e) => (e.id(), Err(SendError::transient(format!("the link's send task failed: {e}")))),
-            };
-            let Some(job) = in_flight.remove(&id) else { continue };
-            match result {
-                Ok(sent) => accepted.push((job, sent)),
-                Err(e) => self.record_or_requeue(backend_id, &job, Err(e)),
-            }
-        }
-        if !accepted.is_empty() {
-            self.link_answered(backend_id);
-            let together = self.store.tx(|tx| {
-                for (job, sent) in &accepted {
-                    self.record_accepted_tx(tx, backend_id, job, sent)?;
-                }
-                Ok(())
-            });
-            if together.is_err() {
-                for (job, sent) in accepted {
-                    self.record_or_requeue(backend_id, &job, Ok(sent));
-                }
-            }
-        }
-        self.wake.matrix_out.notify_one();
+    /// Fails a job whose validity ran out before the link took it: the network would drop
+    /// it anyway. Part of the caller's commit.
+    fn fail_expired_tx(&self, tx: &rusqlite::Transaction, job: &OutJob) -> Result<(), crate::store::StoreError> {
+        let why = "its validity period ran out before the link could take it";
+        tracing::warn!(job = job.id, "SMS not sent: {why}");
+        Store::set_out_state_tx(tx, job.id, OutState::Failed, Some(why))?;
+        self.fail_permanently_tx(tx, &job.room_id, &job.event_id, &format!("Not sent: {why}."))
     }
 
     fn record_or_requeue(&self, backend_id: &str, job: &OutJob, result: Result<Sent, SendError>) {

@@ -73,7 +73,7 @@ impl Bridge {
     pub(crate) fn fail_job(
         &self,
         f: Failed,
-        on_give_up: impl FnOnce(&rusqlite::Transaction, GiveUp) -> Result<(), StoreError>,
+        on_give_up: impl FnOnce(&rusqlite::Transaction, GiveUp) -> Result<(), StoreError> + Send,
     ) -> Result<Attempt, StoreError> {
         let now = crate::store::now_ms();
         let wait = crate::store::backoff_ms(f.attempts, self.config.bridge.max_backoff_ms())

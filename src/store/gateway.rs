@@ -103,19 +103,58 @@ impl Store {
     }
 
     /// Messages whose outbox state moved on since the application was last told, with
-    /// the new state and the outbox's last error.
+    /// the new state and the outbox's last error, oldest first. Only the outbox rows noted
+    /// as changed are compared, but for a full comparison now and then (see `changed.rs`).
     pub fn api_changes(&self, limit: usize) -> Result<Vec<(ApiMessage, String, Option<String>)>> {
-        self.with(|c| {
-            let cols: Vec<String> = COLS.split(", ").map(|c| format!("a.{c}")).collect();
-            let sql = format!(
-                "SELECT {}, o.state, o.last_error FROM api_messages a JOIN outbox o ON o.id = a.outbox_id
-                 WHERE a.state IN ('queued', 'sending', 'sent') AND a.state != o.state ORDER BY a.id LIMIT ?1",
-                cols.join(", ")
-            );
-            let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map([limit as i64], |r| Ok((api_message(r)?, r.get(12)?, r.get(13)?)))?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
-        })
+        let cols: Vec<String> = COLS.split(", ").map(|c| format!("a.{c}")).collect();
+        let select = format!(
+            "SELECT {}, o.state, o.last_error FROM api_messages a JOIN outbox o ON o.id = a.outbox_id
+             WHERE a.state IN ('queued', 'sending', 'sent') AND a.state != o.state",
+            cols.join(", ")
+        );
+        let row = |r: &Row| Ok((api_message(r)?, r.get(12)?, r.get(13)?));
+        let look = self.changed.take();
+        // (changes found, noted rows not looked at yet)
+        let found = self.read(|c| match &look {
+            super::changed::Look::All => {
+                let mut stmt = c.prepare_cached(&format!("{select} ORDER BY a.id LIMIT ?1"))?;
+                let rows = stmt.query_map([limit as i64], row)?;
+                Ok((rows.collect::<rusqlite::Result<Vec<_>>>()?, Vec::new()))
+            }
+            super::changed::Look::Rows(ids) => {
+                let mut stmt = c.prepare_cached(&format!("{select} AND a.outbox_id = ?1"))?;
+                let mut found = Vec::new();
+                for (i, id) in ids.iter().enumerate() {
+                    if found.len() >= limit {
+                        return Ok((found, ids[i..].to_vec()));
+                    }
+                    found.extend(stmt.query_map([id], row)?.collect::<rusqlite::Result<Vec<_>>>()?);
+                }
+                Ok((found, Vec::new()))
+            }
+        });
+        match (found, look) {
+            (Err(e), look) => {
+                // Not lost: looked at again next time.
+                self.changed.again(match look {
+                    super::changed::Look::All => None,
+                    super::changed::Look::Rows(ids) => Some(ids),
+                });
+                Err(e)
+            }
+            (Ok((found, _)), super::changed::Look::All) => {
+                if found.len() >= limit {
+                    self.changed.again(None);
+                }
+                Ok(found)
+            }
+            (Ok((found, rest)), super::changed::Look::Rows(_)) => {
+                if !rest.is_empty() {
+                    self.changed.again(Some(rest));
+                }
+                Ok(found)
+            }
+        }
     }
 
     pub fn set_api_state_tx(tx: &Transaction, id: i64, state: &str) -> Result<()> {
@@ -129,7 +168,7 @@ impl Store {
 
     /// Per part of a message: (part, link message id, state).
     pub fn api_parts(&self, outbox_id: i64) -> Result<Vec<(u8, String, String)>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT part, backend_msg_id, state FROM message_map WHERE outbox_id = ?1 ORDER BY part",
             )?;

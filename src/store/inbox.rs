@@ -83,7 +83,7 @@ impl Store {
     /// Due items in arrival order. An SMS still backing off holds back the later ones of its
     /// conversation, so they stay in order even if the homeserver is back before its retry.
     pub fn due_inbox(&self, limit: usize) -> Result<Vec<InboxItem>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, backend_id, payload, attempts, strikes, to_matrix FROM inbox i WHERE state = 'new' AND apps_done = 1
                  AND next_attempt_at <= ?1

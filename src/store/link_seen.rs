@@ -7,11 +7,11 @@ use super::{Result, Store, now_ms};
 
 impl Store {
     /// Commits `commit` unless `print` was seen on this link before; Ok(None) means seen.
-    pub fn once<T>(
+    pub fn once<T: Send>(
         &self,
         backend_id: &str,
         print: &str,
-        commit: impl FnOnce(&Transaction) -> Result<T>,
+        commit: impl FnOnce(&Transaction) -> Result<T> + Send,
     ) -> Result<Option<T>> {
         self.tx(|tx| {
             let new = tx

@@ -36,7 +36,7 @@ impl Store {
     /// Due jobs in order; a job backing off holds back later ones in its room, so a
     /// room never sees e.g. SUCCESS before the PENDING it replaces.
     pub fn due_matrix(&self, limit: usize) -> Result<Vec<MatrixJob>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, room_id, sender, kind, event_type, content, attempts FROM matrix_out o
                  WHERE state = 'new' AND next_attempt_at <= ?1

@@ -1,6 +1,8 @@
 //! Durable state in SQLite (WAL). Everything the bridge acknowledges is committed here first.
 
+mod changed;
 mod gateway;
+mod group;
 mod inbox;
 mod link_seen;
 mod matrix_in;
@@ -52,10 +54,17 @@ pub enum StoreError {
     Other(String),
 }
 
-/// A shared handle; calls are short and synchronous, so a mutex is enough.
+/// A shared handle; calls are short and synchronous, so a mutex is enough. Transactions
+/// go through a group commit (see `group.rs`).
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    group: Arc<group::Group>,
+    /// A second, read-only connection for the hot reads (see [`Store::read`]); None in
+    /// memory, where a second connection would be another database.
+    reader: Option<Arc<Mutex<Connection>>>,
+    /// Outbox rows changed, for the gateway's watcher.
+    changed: changed::Changed,
 }
 
 pub fn now_ms() -> i64 {
@@ -70,10 +79,19 @@ impl Store {
         let flags = (rusqlite::OpenFlags::default() - rusqlite::OpenFlags::SQLITE_OPEN_FULL_MUTEX)
             | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
-        Store::init(conn).map_err(|e| match e {
+        let mut store = Store::init(conn).map_err(|e| match e {
             StoreError::Sqlite(source) => open_err(source),
             other => other,
-        })
+        })?;
+        // Opened after the migrations, on the schema they made.
+        let read_only = (flags - rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE - rusqlite::OpenFlags::SQLITE_OPEN_CREATE)
+            | rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+        let reader = Connection::open_with_flags(path, read_only).map_err(open_err)?;
+        // Its reads are of a few hot pages: a small cache keeps the resident set down.
+        reader.execute_batch("PRAGMA cache_size = -256;").map_err(open_err)?;
+        reader.busy_timeout(std::time::Duration::from_secs(5)).map_err(open_err)?;
+        store.reader = Some(Arc::new(Mutex::new(reader)));
+        Ok(store)
     }
 
     pub fn open_in_memory() -> Result<Store> {
@@ -87,22 +105,38 @@ impl Store {
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
-        let store = Store { conn: Arc::new(Mutex::new(conn)) };
+        let changed = changed::Changed::default();
+        changed.watch(&conn);
+        let store = Store { conn: Arc::new(Mutex::new(conn)), group: Arc::default(), reader: None, changed };
         Ok(store)
     }
 
     pub(crate) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let out = f(&conn);
+        // Its statements were committed as they ran.
+        self.changed.publish();
+        out
+    }
+
+    /// Runs `f` on the read-only connection: it sees what is committed (durably: WAL
+    /// readers see a commit only after its `fsync`), and does not wait for the writer, whose
+    /// commit may hold the main connection through an `fsync`. For the hot reads of the
+    /// workers and the gateway; a read that must wait for a commit in progress uses `with`.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let Some(reader) = &self.reader else { return self.with(f) };
+        let conn = reader.lock().unwrap_or_else(|p| p.into_inner());
         f(&conn)
     }
 
-    /// Runs `f` in one transaction: all of it is committed or none.
-    pub fn tx<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction()?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+    /// Runs `f` in one transaction: all of it is committed or none, and it returns only
+    /// once committed. Concurrent calls share a commit (see `group.rs`), so `f` may run
+    /// on another caller's thread: it blocks, and belongs off async workers when it waits
+    /// on other work.
+    pub fn tx<T: Send>(&self, f: impl FnOnce(&Transaction) -> Result<T> + Send) -> Result<T> {
+        let mut call = group::Call::new(f);
+        self.group.run(&self.conn, &mut call, &|| self.changed.publish());
+        call.into_result()
     }
 
     /// Jobs that were being sent when the process stopped go back to the queue

@@ -166,7 +166,7 @@ impl Store {
     /// to the same person never overtake each other. A scheduled message not yet due is
     /// not in the queue of its conversation yet: it holds up nothing.
     pub fn due_out(&self, backend_id: &str, limit: usize) -> Result<Vec<OutJob>> {
-        self.with(|c| {
+        self.read(|c| {
             let sql = format!(
                 "SELECT {COLS} FROM outbox o WHERE o.backend_id = ?1 AND o.state = 'queued' AND o.next_attempt_at <= ?2
                  AND coalesce(o.not_before, 0) <= ?2
@@ -241,7 +241,7 @@ impl Store {
 
     /// Whether the job's message was redacted while it was being sent.
     pub fn cancel_requested(&self, id: i64) -> Result<bool> {
-        self.with(|c| {
+        self.read(|c| {
             Ok(c.prepare_cached("SELECT cancel_requested FROM outbox WHERE id = ?1")?
                 .query_row([id], |r| r.get(0))
                 .optional()?
@@ -291,7 +291,7 @@ impl Store {
 
     /// Parts of a message the link already accepted (index, link message id).
     pub fn accepted_parts(&self, id: i64) -> Result<Vec<(u8, String)>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT part, CASE WHEN state = 'unreportable' THEN '' ELSE backend_msg_id END FROM message_map
                  WHERE outbox_id = ?1 ORDER BY part",

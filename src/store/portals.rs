@@ -93,7 +93,7 @@ impl Store {
     }
 
     pub fn portal_by_pair(&self, local_number: &str, remote_key: &str) -> Result<Option<Portal>> {
-        self.with(|c| {
+        self.read(|c| {
             let sql = format!("SELECT {PORTAL_COLS} FROM portals WHERE local_number = ?1 AND remote_key = ?2");
             Ok(c.prepare_cached(&sql)?.query_row([local_number, remote_key], portal).optional()?)
         })
@@ -109,14 +109,22 @@ impl Store {
     /// The portal row for a pair, inserted without a room if it is new.
     /// The unique pair makes this safe against races and restarts.
     pub fn claim_portal(&self, p: &Portal) -> Result<Portal> {
+        // Nearly always there already: found without waiting for the writer.
+        if let Some(found) = self.portal_by_pair(&p.local_number, &p.remote_key)? {
+            return Ok(found);
+        }
         self.with(|c| {
-            c.execute(
+            let sql = format!("SELECT {PORTAL_COLS} FROM portals WHERE local_number = ?1 AND remote_key = ?2");
+            let mut select = c.prepare_cached(&sql)?;
+            if let Some(found) = select.query_row([&p.local_number, &p.remote_key], portal).optional()? {
+                return Ok(found);
+            }
+            c.prepare_cached(
                 "INSERT OR IGNORE INTO portals (local_number, remote_key, remote_display, remote_destination, backend_id, owner, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![p.local_number, p.remote_key, p.remote_display, p.remote_destination, p.backend_id, p.owner, now_ms()],
-            )?;
-            let sql = format!("SELECT {PORTAL_COLS} FROM portals WHERE local_number = ?1 AND remote_key = ?2");
-            Ok(c.query_row(&sql, [&p.local_number, &p.remote_key], portal)?)
+            )?
+            .execute(params![p.local_number, p.remote_key, p.remote_display, p.remote_destination, p.backend_id, p.owner, now_ms()])?;
+            Ok(select.query_row([&p.local_number, &p.remote_key], portal)?)
         })
     }
 
