@@ -91,6 +91,10 @@ impl Bridge {
         if !items.is_empty() {
             self.wake.matrix_out.notify_one();
         }
+        if items.iter().any(|i| matches!(i.item, InboxKind::Report(_))) {
+            // A report may finish an application's message: tell it now.
+            self.wake.api.notify_one();
+        }
         Ok(items.len() == limit)
     }
 

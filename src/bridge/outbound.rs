@@ -124,6 +124,7 @@ impl Bridge {
         let mut accepted = Vec::new();
         // Status events and notices go only to Matrix messages (applications' have no room).
         let for_matrix = finished.iter().any(|(job, _)| !job.room_id.is_empty());
+        let for_apps = finished.iter().any(|(job, _)| job.room_id.is_empty());
         for (job, result) in finished {
             match result {
                 Ok(sent) => accepted.push((job, sent)),
@@ -160,6 +161,10 @@ impl Bridge {
             for (job, sent) in accepted {
                 self.record_or_requeue(backend_id, &job, Ok(sent));
             }
+        }
+        if for_apps {
+            // Applications hear of it now, not at the watcher's next look.
+            self.wake.api.notify_one();
         }
         if for_matrix {
             self.wake.matrix_out.notify_one();
