@@ -166,7 +166,8 @@ impl Bridge {
             // Applications hear of it now, not at the watcher's next look.
             self.wake.api.notify_one();
         }
-        if for_matrix {
+        // Applications' failures post notices in their portals too.
+        if for_matrix || for_apps {
             self.wake.matrix_out.notify_one();
         }
         together
@@ -189,6 +190,12 @@ impl Bridge {
                 }
                 continue;
             };
+            // Redacted while it waited, claimed, for its turn: it does not leave now (the
+            // failure path sees the request and cancels it).
+            if self.store.cancel_requested(job.id).unwrap_or(false) {
+                self.record_or_requeue(backend.id(), &job, Err(SendError::transient("redacted before it left")));
+                continue;
+            }
             // Parts out already (an earlier attempt, before a crash or a `retry`) stay out.
             let accepted = match job.parts_out.then(|| self.store.accepted_parts(job.id)).transpose() {
                 Ok(a) => a.unwrap_or_default(),

@@ -121,9 +121,13 @@ impl Group {
     pub(super) fn run<'a>(&self, conn: &Mutex<Connection>, member: &mut (dyn Member + 'a), ended: &dyn Fn()) {
         let ptr: *mut (dyn Member + 'a) = member;
         // SAFETY: only the lifetime is erased. The pointer is used by the leader of the
-        // batch that takes it, and this function neither returns nor unwinds (it only
-        // locks and waits) until that batch has marked it done, after its last use.
+        // batch that takes it, and this function does not return until that batch has
+        // marked it done, after its last use. It cannot unwind before then either: members'
+        // closures run under `catch_unwind`, and any other panic while queued or leading
+        // aborts the process (`NoUnwind`), which also keeps a rolled-back batch from being
+        // taken as committed.
         let ptr: *mut (dyn Member + 'static) = unsafe { std::mem::transmute(ptr) };
+        let _no_unwind = NoUnwind;
         let mut st = self.lock();
         st.issued += 1;
         let ticket = st.issued;
@@ -156,6 +160,19 @@ impl Group {
 }
 
 /// Marks a batch done, wakes its callers and the next leader, even if running it panicked.
+/// Aborts the process if dropped while unwinding: a queued member's pointer must not
+/// outlive its owner's frame, and a batch must not be reported done if it never committed.
+struct NoUnwind;
+
+impl Drop for NoUnwind {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("sms-bridge: a panic inside the group commit; aborting rather than risk a false commit");
+            std::process::abort();
+        }
+    }
+}
+
 struct Finished<'g> {
     group: &'g Group,
     through: u64,
