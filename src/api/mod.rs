@@ -42,10 +42,20 @@ pub async fn start(bridge: Arc<Bridge>) -> Result<Option<tokio::task::JoinHandle
     })))
 }
 
+/// Requests committing at once: enough to fill a group commit several times over.
+const BLOCKING_SLOTS: usize = 64;
+
 /// Runs a handler's committing part on the blocking pool: it waits for a group commit
 /// (`fsync`), which must not hold up the async workers, and so that concurrent requests
 /// can wait together and share that commit.
+///
+/// At most [`BLOCKING_SLOTS`] at once: more requests wait here, holding no thread, so a
+/// flood cannot take the pool the links' own commits need.
 async fn blocking(f: impl FnOnce() -> Response + Send + 'static) -> Response {
+    static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BLOCKING_SLOTS);
+    let Ok(_slot) = SLOTS.acquire().await else {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "gateway: a request's handler failed");
         axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()

@@ -357,10 +357,24 @@ impl Bridge {
     /// becomes the callbacks it asked for, in the commit that records it as told.
     pub async fn drain_api_changes(&self) -> Result<bool, BridgeError> {
         let changes = self.store.api_changes(100)?;
+        let told = self.tell_api_changes(&changes);
+        if told.is_err() {
+            // The rows noted as changed were taken: compare them all again next time.
+            self.store.recheck_api_changes();
+        }
+        told?;
+        if !changes.is_empty() {
+            self.wake.callbacks.notify_one();
+        }
+        Ok(changes.len() == 100)
+    }
+
+    /// The callbacks the changes owe, and the changes recorded as told, in one commit.
+    fn tell_api_changes(&self, changes: &[(ApiMessage, String, Option<String>)]) -> Result<(), BridgeError> {
         // Whether the link took each message: a change seen late (queued → delivered)
         // still owes the "accepted by the SMSC" report before the final one.
         let mut taken = Vec::with_capacity(changes.len());
-        for (m, _, _) in &changes {
+        for (m, _, _) in changes {
             taken.push(
                 matches!(m.state.as_str(), "sent" | "delivered") || !self.store.api_parts(m.outbox_id)?.is_empty(),
             );
@@ -404,10 +418,7 @@ impl Bridge {
             }
             Ok(())
         })?;
-        if !changes.is_empty() {
-            self.wake.callbacks.notify_one();
-        }
-        Ok(changes.len() == 100)
+        Ok(())
     }
 
     fn dlr(&self, m: &ApiMessage, kind: u8, error: Option<&str>) -> Dlr {

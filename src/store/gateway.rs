@@ -105,6 +105,12 @@ impl Store {
     /// Messages whose outbox state moved on since the application was last told, with
     /// the new state and the outbox's last error, oldest first. Only the outbox rows noted
     /// as changed are compared, but for a full comparison now and then (see `changed.rs`).
+    /// The next [`Store::api_changes`] compares every open message (the last one's
+    /// changes were taken but could not be told).
+    pub fn recheck_api_changes(&self) {
+        self.changed.again(None);
+    }
+
     pub fn api_changes(&self, limit: usize) -> Result<Vec<(ApiMessage, String, Option<String>)>> {
         let cols: Vec<String> = COLS.split(", ").map(|c| format!("a.{c}")).collect();
         let select = format!(
