@@ -60,7 +60,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await });
 
     // The gateway for applications, when configured: an address in use fails the start.
-    let gateway = crate::api::start(bridge.clone()).await?;
+    let gateway = crate::api::start(bridge.clone(), shutdown_signal()).await?;
     let starting = bridge.clone();
     let started = tokio::spawn(async move { starting.start().await });
     tokio::select! {
@@ -71,13 +71,16 @@ pub async fn run(config: Config) -> Result<(), String> {
         _ = shutdown_signal() => {}
     }
     tracing::info!("shutting down");
+    // The gateway saw the signal too: its requests under way finish first (at most 10 s).
+    if let Some(mut g) = gateway
+        && tokio::time::timeout(std::time::Duration::from_secs(10), &mut g).await.is_err()
+    {
+        g.abort();
+    }
     for b in bridge.backends.values() {
         b.stop().await;
     }
     server.abort();
-    if let Some(g) = gateway {
-        g.abort();
-    }
     Ok(())
 }
 

@@ -27,16 +27,21 @@ pub fn router(bridge: Arc<Bridge>) -> Router {
         .with_state(bridge)
 }
 
-/// Binds the gateway's address (so a bad one fails the start) and serves it in a task;
-/// None when the gateway is not configured.
-pub async fn start(bridge: Arc<Bridge>) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+/// Binds the gateway's address (so a bad one fails the start) and serves it in a task
+/// until `shutdown`, then lets the requests under way finish: one whose commit is running
+/// gets its answer, so its client does not send it again. None when the gateway is not
+/// configured.
+pub async fn start(
+    bridge: Arc<Bridge>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
     let Some(g) = &bridge.config.gateway else { return Ok(None) };
     let addr = g.listen.clone();
     let listener =
         tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("gateway: cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, "gateway for applications listening");
     Ok(Some(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router(bridge)).await {
+        if let Err(e) = axum::serve(listener, router(bridge)).with_graceful_shutdown(shutdown).await {
             tracing::error!(error = %e, "gateway stopped");
         }
     })))
