@@ -22,3 +22,4 @@ pub mod smpp;
 pub mod sms;
 pub mod smsc_sim;
 pub mod store;
+pub mod when;

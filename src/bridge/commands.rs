@@ -13,6 +13,8 @@ pub(super) const HELP: &str = "Commands:\n\
 • backends — the SMS links and their state\n\
 • ussd <code> [via <link>] — send a USSD code such as *100# through a modem (a reply in an open menu too)\n\
 • delete — in an SMS chat: remove that chat (the next SMS starts a new one)\n\
+• schedule <when> <text> — in an SMS chat: send it then (2026-12-24 09:00, tomorrow 8:00, 18:30, +2h)\n\
+• scheduled, unschedule <n> — in an SMS chat: list the scheduled messages, cancel one\n\
 • dead — messages the bridge gave up on, and why\n\
 • retry <id|all> — try a given-up message again\n\
 • drop <id|all> — forget a given-up message\n\
@@ -41,6 +43,9 @@ impl Bridge {
             "retry" => self.cmd_revive(sender, args, true)?,
             "drop" => self.cmd_revive(sender, args, false)?,
             "ussd" => self.cmd_ussd(sender, room, event_id, args),
+            "schedule" => self.cmd_schedule(room, event_id, args)?,
+            "scheduled" => self.cmd_scheduled(room)?,
+            "unschedule" => self.cmd_unschedule(room, args)?,
             other => format!("Unknown command {other:?}. Try `help`."),
         })
     }

@@ -23,6 +23,7 @@ mod questions;
 mod redact;
 mod retry;
 mod rooms;
+mod schedule;
 mod services;
 pub mod status;
 pub mod text;

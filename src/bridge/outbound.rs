@@ -263,6 +263,15 @@ impl Bridge {
         tracing::debug!(job = job.id, backend = backend_id, parts = sent.message_ids.len(), "SMS accepted by the link");
         if Store::mark_sent(tx, job.id, backend_id, &sent.message_ids)? {
             self.status_tx(tx, &job.room_id, &job.event_id, Update::new(Status::Success))?;
+            // A scheduled message that went late (the bridge or its link was down then).
+            if let Some(at) = job.not_before
+                && crate::store::now_ms() - at > super::schedule::LATE_MS
+                && !job.room_id.is_empty()
+            {
+                let minutes = (crate::store::now_ms() - at) / 60_000;
+                let body = format!("🕓 The scheduled message went {minutes} min after its time: {}", job.body);
+                self.notice_tx(tx, &job.room_id, &body)?;
+            }
         }
         Ok(())
     }

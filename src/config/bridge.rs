@@ -20,6 +20,8 @@ pub struct BridgeConfig {
     pub max_backoff: u64,
     /// Seconds an outgoing message keeps being retried before it fails for good.
     pub outbound_expiry: u64,
+    /// The time zone of `schedule` times (IANA name or `+02:00`); default: the system's.
+    pub timezone: Option<String>,
 }
 
 impl Default for BridgeConfig {
@@ -31,6 +33,7 @@ impl Default for BridgeConfig {
             max_attempts: 8,
             max_backoff: 300,
             outbound_expiry: 24 * 3600,
+            timezone: None,
         }
     }
 }
@@ -44,7 +47,15 @@ pub enum Permission {
 }
 
 impl BridgeConfig {
+    /// The time zone people's times are read in.
+    pub fn time_zone(&self) -> Result<jiff::tz::TimeZone, String> {
+        super::hilink::time_zone(self.timezone.as_deref())
+    }
+
     pub(super) fn validate(&self, p: &mut Problems) {
+        if let Err(e) = self.time_zone() {
+            p.add("bridge.timezone", e);
+        }
         for key in self.permissions.keys() {
             let ok = key == "*"
                 || (key.starts_with('@') && key.contains(':'))

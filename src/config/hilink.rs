@@ -60,13 +60,7 @@ impl Default for HilinkConfig {
 impl HilinkConfig {
     /// The router's time zone: `timezone`, else the system's (UTC when it has none).
     pub fn clock(&self) -> Result<TimeZone, String> {
-        let Some(name) = self.timezone.as_deref().map(str::trim) else {
-            return Ok(TimeZone::try_system().unwrap_or(TimeZone::UTC));
-        };
-        if let Some(offset) = parse_offset(name) {
-            return jiff::tz::Offset::from_seconds(offset).map(|o| o.to_time_zone()).map_err(|e| e.to_string());
-        }
-        TimeZone::get(name).map_err(|_| format!("not a time zone such as Europe/Berlin, UTC or +02:00: {name:?}"))
+        time_zone(self.timezone.as_deref())
     }
 
     pub(super) fn validate(&self, key: &dyn Fn(&str) -> String, p: &mut Problems) {
@@ -101,6 +95,18 @@ impl HilinkConfig {
 }
 
 /// `+02:00`, `-0530`, `UTC+1`: seconds east of UTC.
+/// A time zone by IANA name or offset (`+02:00`); None: the system's (UTC when it has
+/// none).
+pub(super) fn time_zone(name: Option<&str>) -> Result<TimeZone, String> {
+    let Some(name) = name.map(str::trim) else {
+        return Ok(TimeZone::try_system().unwrap_or(TimeZone::UTC));
+    };
+    if let Some(offset) = parse_offset(name) {
+        return jiff::tz::Offset::from_seconds(offset).map(|o| o.to_time_zone()).map_err(|e| e.to_string());
+    }
+    TimeZone::get(name).map_err(|_| format!("not a time zone such as Europe/Berlin, UTC or +02:00: {name:?}"))
+}
+
 fn parse_offset(text: &str) -> Option<i32> {
     let t = text.strip_prefix("UTC").or_else(|| text.strip_prefix("GMT")).unwrap_or(text);
     let (sign, rest) = match t.as_bytes().first()? {

@@ -180,6 +180,18 @@ impl Store {
         })
     }
 
+    /// A portal's messages waiting for their scheduled time, soonest first.
+    pub fn scheduled_out(&self, portal_id: i64) -> Result<Vec<OutJob>> {
+        self.with(|c| {
+            let sql = format!(
+                "SELECT {COLS} FROM outbox WHERE portal_id = ?1 AND state = 'queued' AND not_before > ?2 ORDER BY not_before, id"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![portal_id, now_ms()], job)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
     /// The conversation of an outbox job: (link, our number, their number).
     pub fn job_conversation_tx(tx: &Transaction, event_id: &str) -> Result<Option<(String, String, String)>> {
         Ok(tx
