@@ -24,6 +24,24 @@ pub enum PhoneError {
     Region(String),
 }
 
+/// The country (ISO 3166 region code) of an E.164 number; None for short codes and
+/// numbers no country owns.
+pub fn region_of(e164: &str) -> Option<String> {
+    if !e164.starts_with('+') {
+        return None;
+    }
+    let n = phonenumber::parse(None, e164).ok()?;
+    if let Some(id) = n.country().id() {
+        return Some(id.as_ref().to_string());
+    }
+    // A number no region claims (an unassigned range, a fictional 555 number): the main
+    // country of its calling code, as an operator would bill it.
+    let code = n.country().code();
+    let regions = phonenumber::metadata::DATABASE.by_code(&code)?;
+    let main = regions.iter().find(|m| m.is_main_country_for_code()).or(regions.first())?;
+    Some(main.id().to_string())
+}
+
 /// Checks a region code for `bridge.default_region`.
 pub fn parse_region(region: &str) -> Result<country::Id, PhoneError> {
     country::Id::from_str(&region.to_ascii_uppercase()).map_err(|_| PhoneError::Region(region.into()))

@@ -247,6 +247,8 @@ impl Bridge {
             Some(("m_bridge_unavailable", format!("The link {} is no longer configured.", portal.backend_id)))
         } else if portal.remote_destination.is_none() {
             Some(("m_unsupported", format!("{} does not accept replies.", portal.remote_display)))
+        } else if let Some(why) = self.policy_refusal(portal.remote_destination.as_deref().unwrap_or("")) {
+            Some(("m_no_permission", format!("Not sent: {why}.")))
         } else {
             None
         };

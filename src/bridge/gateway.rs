@@ -145,6 +145,16 @@ impl Bridge {
         Ok(apps.iter().zip(ids).map(|(app, id)| self.queued(app, id)).collect())
     }
 
+    /// Why policy keeps a message to `destination` (each recipient of a group) from
+    /// going, naming the rule; None if it may go.
+    pub(crate) fn policy_refusal(&self, destination: &str) -> Option<String> {
+        let refusal = destination.split(',').find_map(|d| self.config.policy.refusal(d.trim()));
+        if let Some(why) = &refusal {
+            tracing::info!(%why, "message refused by policy");
+        }
+        refusal
+    }
+
     /// Whether a link is connected and can carry messages now.
     pub fn link_up(&self, link: &str) -> bool {
         self.backends.get(link).is_some_and(|b| b.state() == crate::backend::LinkState::Connected)
@@ -223,6 +233,9 @@ impl Bridge {
         let Some(destination) = to.destination.clone() else {
             return Err(SubmitError::Refused(format!("{:?} is not a number SMS can go to", req.to)));
         };
+        if let Some(why) = self.policy_refusal(&destination) {
+            return Err(SubmitError::Refused(format!("not sent: {why}")));
+        }
         let (encoding, parts) = match &req.binary {
             Some(b) => {
                 if !backend.capabilities().binary {

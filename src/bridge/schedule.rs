@@ -23,6 +23,9 @@ impl Bridge {
         if super::portals::is_group_key(&portal.remote_key) || !self.backends.contains_key(&portal.backend_id) {
             return Ok("Only SMS to one number on a configured link can be scheduled.".into());
         }
+        if let Some(why) = self.policy_refusal(&destination) {
+            return Ok(format!("Not scheduled: {why}."));
+        }
         let tz = self.config.bridge.time_zone().unwrap_or(jiff::tz::TimeZone::UTC);
         let now = jiff::Timestamp::now().to_zoned(tz.clone());
         let (at, text) = match crate::when::parse_when(args, &now) {

@@ -11,6 +11,7 @@ mod matrix;
 mod mms;
 mod modem;
 mod mqtt;
+mod policy;
 mod rewrite;
 mod services;
 mod smpp;
@@ -32,6 +33,7 @@ pub use matrix::MatrixConfig;
 pub use mms::MmsConfig;
 pub use modem::{ModemConfig, Storage};
 pub use mqtt::{MqttBroker, MqttConfig};
+pub use policy::{CountryRules, PolicyConfig};
 pub use rewrite::store_tokens;
 pub use services::{DEFAULT_KEYWORD, ServiceConfig, compile_keyword_regex};
 pub use smpp::{BindMode, DataCodingPolicy, LongMessagePolicy, SmppConfig};
@@ -67,6 +69,9 @@ pub struct Config {
     /// The API for applications; off when absent.
     #[serde(default)]
     pub gateway: Option<GatewayConfig>,
+    /// Where messages may go, whoever sends them.
+    #[serde(default)]
+    pub policy: PolicyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -162,6 +167,7 @@ impl Config {
             p.add("database.path", "must not be empty");
         }
         self.bridge.validate(&mut p);
+        self.policy.validate(&mut p);
         self.sms.validate(&mut p);
         self.mms.validate(&mut p);
         backends::validate_all(&self.backends, &self.bridge, &mut p);
