@@ -297,6 +297,11 @@ impl Bridge {
                     self.notice_tx(tx, room, &format!("Not sent: {message}."))?;
                 }
             }
+            (None, Ok(body)) if self.parts_refusal(portal, body).is_some() => {
+                let message = format!("Not sent: {}.", self.parts_refusal(portal, body).unwrap_or_default());
+                self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, "m_no_permission", &message))?;
+                self.notice_tx(tx, room, &message)?;
+            }
             (None, Ok(body)) => {
                 let job = NewOutJob {
                     portal_id: portal.id,
@@ -317,6 +322,13 @@ impl Bridge {
         }
         Store::finish_event(tx, ev.id)?;
         Ok(queued)
+    }
+
+    /// Why policy keeps `body` from going to this portal's number in as many parts as it
+    /// takes (`no_split`, `max_parts`).
+    fn parts_refusal(&self, portal: &crate::store::Portal, body: &str) -> Option<String> {
+        let parts = crate::sms::split::split_buffer(body, &self.config.sms.split_options()).ok()?.2.len();
+        self.config.policy.parts_refusal(portal.remote_destination.as_deref()?, parts)
     }
 
     async fn handle_command_event(&self, ev: &PendingEvent, room: &str, sender: &str) -> Result<(), BridgeError> {

@@ -265,6 +265,9 @@ impl Bridge {
                 (encoding, ends.len())
             }
         };
+        if let Some(why) = self.config.policy.parts_refusal(&destination, parts) {
+            return Err(SubmitError::Refused(format!("not sent: {why}")));
+        }
         let owner = self.link_owner(link).unwrap_or_default();
         let local = req.from.clone().unwrap_or_else(|| backend.number().to_string());
         let portal = self.store.claim_portal(&Portal {

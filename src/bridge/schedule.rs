@@ -38,8 +38,12 @@ impl Bridge {
         if at.as_millisecond() > now_ms() + 366 * 24 * 3600 * 1000 {
             return Ok("Not scheduled: at most a year ahead.".into());
         }
-        if let Err(e) = crate::sms::split::split_buffer(text, &self.config.sms.split_options()) {
-            return Ok(format!("Not scheduled: {}.", e.what));
+        let parts = match crate::sms::split::split_buffer(text, &self.config.sms.split_options()) {
+            Ok((_, _, ends)) => ends.len(),
+            Err(e) => return Ok(format!("Not scheduled: {}.", e.what)),
+        };
+        if let Some(why) = self.config.policy.parts_refusal(&destination, parts) {
+            return Ok(format!("Not scheduled: {why}."));
         }
         let not_before = at.as_millisecond();
         let job = NewOutJob {

@@ -19,6 +19,11 @@ pub struct CountryRules {
     pub allow: Vec<String>,
     /// Never these.
     pub block: Vec<String>,
+    /// Where concatenated messages are not delivered: a message that needs more than one
+    /// part is refused rather than half-delivered.
+    pub no_split: Vec<String>,
+    /// The most parts a message may take, by country (`DE: 3`).
+    pub max_parts: std::collections::BTreeMap<String, usize>,
 }
 
 impl PolicyConfig {
@@ -45,15 +50,41 @@ impl PolicyConfig {
         None
     }
 
+    /// Why a message of `parts` SMS parts may not go to `destination`; None if it may.
+    pub fn parts_refusal(&self, destination: &str, parts: usize) -> Option<String> {
+        let c = &self.countries;
+        if parts <= 1 || (c.no_split.is_empty() && c.max_parts.is_empty()) {
+            return None;
+        }
+        let region = crate::phone::region_of(destination)?;
+        if c.no_split.iter().any(|r| r.eq_ignore_ascii_case(&region)) {
+            return Some(format!(
+                "it needs {parts} SMS, and {region} is in policy.countries.no_split (long messages arrive there in pieces, if at all)"
+            ));
+        }
+        let max = c.max_parts.iter().find(|(r, _)| r.eq_ignore_ascii_case(&region)).map(|(_, m)| *m)?;
+        (parts > max).then(|| {
+            format!("it needs {parts} SMS, more than the {max} policy.countries.max_parts allows for {region}")
+        })
+    }
+
     pub(super) fn validate(&self, p: &mut Problems) {
-        for (key, list) in
-            [("policy.countries.allow", &self.countries.allow), ("policy.countries.block", &self.countries.block)]
-        {
+        let c = &self.countries;
+        let lists = [
+            ("policy.countries.allow", c.allow.iter().collect::<Vec<_>>()),
+            ("policy.countries.block", c.block.iter().collect()),
+            ("policy.countries.no_split", c.no_split.iter().collect()),
+            ("policy.countries.max_parts", c.max_parts.keys().collect()),
+        ];
+        for (key, list) in lists {
             for r in list {
                 if let Err(e) = crate::phone::parse_region(r) {
                     p.add(key, e.to_string());
                 }
             }
+        }
+        if c.max_parts.values().any(|m| *m == 0) {
+            p.add("policy.countries.max_parts", "at least 1 (use block to send nothing there)");
         }
     }
 }
@@ -64,7 +95,22 @@ mod tests {
 
     fn policy(allow: &[&str], block: &[&str]) -> PolicyConfig {
         let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
-        PolicyConfig { countries: CountryRules { allow: list(allow), block: list(block) } }
+        PolicyConfig { countries: CountryRules { allow: list(allow), block: list(block), ..CountryRules::default() } }
+    }
+
+    #[test]
+    fn long_messages_are_refused_where_they_would_arrive_in_pieces() {
+        let mut p = policy(&[], &[]);
+        p.countries.no_split = vec!["GB".into()];
+        p.countries.max_parts = [("de".to_string(), 2)].into();
+        assert_eq!(p.parts_refusal("+447700900123", 1), None);
+        assert!(p.parts_refusal("+447700900123", 2).unwrap().contains("GB is in policy.countries.no_split"));
+        assert_eq!(p.parts_refusal("+4915112345678", 2), None);
+        assert_eq!(
+            p.parts_refusal("+4915112345678", 3).as_deref(),
+            Some("it needs 3 SMS, more than the 2 policy.countries.max_parts allows for DE")
+        );
+        assert_eq!(p.parts_refusal("+15551234567", 9), None);
     }
 
     #[test]
