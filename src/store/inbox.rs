@@ -52,22 +52,19 @@ impl Store {
 
     /// Every item not handled yet, in arrival order: what the links committed.
     pub fn new_inbox(&self, limit: usize) -> Result<Vec<InboxItem>> {
-        self.with(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, backend_id, payload, attempts, strikes, to_matrix FROM inbox WHERE state = 'new' ORDER BY id LIMIT ?1",
-            )?;
-            let rows = stmt.query_map([limit as i64], inbox_row)?;
-            rows.map(|r| r?.into_item()).collect()
-        })
+        self.new_items("", limit)
     }
 
     /// Items the applications' side has yet to see, in arrival order.
     pub fn apps_pending(&self, limit: usize) -> Result<Vec<InboxItem>> {
+        self.new_items("AND apps_done = 0", limit)
+    }
+
+    /// New items, in arrival order, that also meet `and`.
+    fn new_items(&self, and: &str, limit: usize) -> Result<Vec<InboxItem>> {
         self.with(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, backend_id, payload, attempts, strikes, to_matrix FROM inbox WHERE state = 'new' AND apps_done = 0
-                 ORDER BY id LIMIT ?1",
-            )?;
+            let sql = format!("SELECT {ROW} FROM inbox WHERE state = 'new' {and} ORDER BY id LIMIT ?1");
+            let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map([limit as i64], inbox_row)?;
             rows.map(|r| r?.into_item()).collect()
         })
@@ -102,6 +99,9 @@ impl Store {
         Ok(())
     }
 }
+
+/// The columns [`inbox_row`] reads.
+const ROW: &str = "id, backend_id, payload, attempts, strikes, to_matrix";
 
 /// An inbox row before its payload is decoded.
 struct Row {
