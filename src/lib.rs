@@ -22,4 +22,5 @@ pub mod smpp;
 pub mod sms;
 pub mod smsc_sim;
 pub mod store;
+pub mod throttle;
 pub mod when;

@@ -91,6 +91,10 @@ pub struct OutgoingSms {
     /// 8-bit data to send instead of `text` (Kannel's `coding=1` with `udh`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary: Option<BinarySms>,
+    /// The sender policy chose for the destination's country (`policy.countries.senders`):
+    /// a link that can choose its sender sends from it rather than its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
 }
 
 /// One SMS of 8-bit data, such as a port-addressed message.

@@ -70,6 +70,7 @@ fn sms() -> OutgoingSms {
         accepted: Vec::new(),
         options: Default::default(),
         binary: None,
+        sender: None,
     }
 }
 

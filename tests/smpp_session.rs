@@ -103,6 +103,7 @@ impl Link {
             accepted: Vec::new(),
             options: Default::default(),
             binary: None,
+            sender: None,
         };
         self.backend.send(&sms).await.map(|s| s.message_ids).map_err(|e| e.to_string())
     }
@@ -134,6 +135,7 @@ async fn a_message_carries_its_own_validity_and_class_to_the_smsc() {
         accepted: Vec::new(),
         options: sms_bridge::message::SmsOptions { validity_minutes: Some(90), class: Some(0) },
         binary: None,
+        sender: None,
     };
     link.backend.send(&sms).await.unwrap();
     let got = smsc.handler.accepted();
@@ -146,6 +148,7 @@ async fn a_message_carries_its_own_validity_and_class_to_the_smsc() {
     let sms = OutgoingSms {
         job_id: 8,
         binary: Some(sms_bridge::message::BinarySms { udh: udh.clone(), data: vec![0xCA, 0xFE] }),
+        sender: None,
         options: Default::default(),
         ..sms
     };
@@ -529,6 +532,7 @@ async fn a_part_refused_midway_is_the_only_one_sent_again() {
         accepted: vec![],
         options: Default::default(),
         binary: None,
+        sender: None,
     };
     let e = link.backend.send(&sms).await.unwrap_err();
     assert!(e.is_transient(), "{e}");
@@ -561,6 +565,7 @@ async fn a_part_refused_for_good_stops_the_rest() {
         accepted: vec![],
         options: Default::default(),
         binary: None,
+        sender: None,
     };
     let e = link.backend.send(&sms).await.unwrap_err();
     assert!(e.is_permanent(), "{e}");

@@ -92,6 +92,7 @@ impl Link {
             accepted: Vec::new(),
             options: Default::default(),
             binary: None,
+            sender: None,
         };
         self.backend.send(&sms).await.map(|s| s.message_ids).map_err(|e| e.to_string())
     }

@@ -78,11 +78,11 @@ pub(super) struct ErrorBody {
     error: String,
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(ErrorBody { error: message.into() })).into_response()
 }
 
-fn user<'a>(bridge: &'a Bridge, headers: &HeaderMap) -> Option<&'a GatewayUser> {
+pub(super) fn user<'a>(bridge: &'a Bridge, headers: &HeaderMap) -> Option<&'a GatewayUser> {
     let token = headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ")?;
     let g = bridge.config.gateway.as_ref()?;
     g.users.iter().find(|u| u.token.as_deref().is_some_and(|t| super::same_secret(t, token.trim())))

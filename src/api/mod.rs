@@ -2,6 +2,7 @@
 //! existing scripts, and a JSON API for new code. Every answer that accepts a message is
 //! given only after the message is committed.
 
+mod check;
 mod json;
 mod media;
 pub mod openapi;
@@ -20,6 +21,7 @@ pub fn router(bridge: Arc<Bridge>) -> Router {
         .route(openapi::SENDSMS, get(sendsms::get).post(sendsms::post))
         .route(openapi::MESSAGES, post(json::send))
         .route(openapi::MESSAGE, get(json::status))
+        .route(openapi::CHECK, post(check::post))
         .route(openapi::QUESTIONS, post(json::ask))
         .route(openapi::QUESTION, get(json::question))
         .route(openapi::MEDIA, get(media::get))

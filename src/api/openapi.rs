@@ -5,10 +5,12 @@ use axum::Json;
 use schemars::schema_for;
 use serde_json::{Value, json};
 
+use super::check::{CheckAnswer, CheckRequest};
 use super::json::{Accepted, ErrorBody, MessageStatus, QuestionAccepted, QuestionRequest, QuestionStatus, SendRequest};
 
 pub const MESSAGES: &str = "/api/v1/messages";
 pub const MESSAGE: &str = "/api/v1/messages/{id}";
+pub const CHECK: &str = "/api/v1/check";
 pub const QUESTIONS: &str = "/api/v1/questions";
 pub const QUESTION: &str = "/api/v1/questions/{id}";
 pub const MEDIA: &str = "/api/v1/media/{id}/{token}";
@@ -57,6 +59,16 @@ pub fn document() -> Value {
                     "404": error("No such message of yours"),
                 },
             }},
+            CHECK: { "post": {
+                "summary": "A dry run: what would happen to a message (link, sender, encoding, parts, the policy rule that refuses it), sending nothing",
+                "requestBody": json_body("CheckRequest"),
+                "responses": {
+                    "200": answer("What a send would do", "CheckAnswer"),
+                    "400": error("Not a message"),
+                    "401": error("No valid bearer token"),
+                    "403": error("This user may not use that link"),
+                },
+            }},
             QUESTIONS: { "post": {
                 "summary": "Ask a question: sent when no other to that number is outstanding; the next SMS from it is the answer",
                 "requestBody": json_body("QuestionRequest"),
@@ -103,6 +115,8 @@ pub fn document() -> Value {
                 "Accepted": schema_for!(Accepted),
                 "MessageStatus": schema_for!(MessageStatus),
                 "Error": schema_for!(ErrorBody),
+                "CheckRequest": schema_for!(CheckRequest),
+                "CheckAnswer": schema_for!(CheckAnswer),
                 "QuestionRequest": schema_for!(QuestionRequest),
                 "QuestionAccepted": schema_for!(QuestionAccepted),
                 "QuestionStatus": schema_for!(QuestionStatus),

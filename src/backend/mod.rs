@@ -101,6 +101,9 @@ pub struct Capabilities {
     pub sms_options: bool,
     /// Sends 8-bit data with a header ([`BinarySms`](crate::message::BinarySms)).
     pub binary: bool,
+    /// Sends from a sender chosen per message, a name or another number
+    /// ([`OutgoingSms::sender`]); a SIM always sends from its own number.
+    pub sender: bool,
 }
 
 #[async_trait::async_trait]

@@ -15,6 +15,8 @@ pub(super) const HELP: &str = "Commands:\n\
 • delete — in an SMS chat: remove that chat (the next SMS starts a new one)\n\
 • schedule <when> <text> — in an SMS chat: send it then (2026-12-24 09:00, tomorrow 8:00, 18:30, +2h)\n\
 • scheduled, unschedule <n> — in an SMS chat: list the scheduled messages, cancel one\n\
+• check [via <link>] <number> <text> — what would happen to a message (link, sender, parts, policy), sending nothing\n\
+• limits [<number>] — the per-number caps and send rates, and how many went to a number; admins: limits lift|restore <number>\n\
 • dead — messages the bridge gave up on, and why\n\
 • retry <id|all> — try a given-up message again\n\
 • drop <id|all> — forget a given-up message\n\
@@ -46,6 +48,8 @@ impl Bridge {
             "schedule" => self.cmd_schedule(room, event_id, args)?,
             "scheduled" => self.cmd_scheduled(room)?,
             "unschedule" => self.cmd_unschedule(room, args)?,
+            "check" => self.cmd_check(args),
+            "limits" => self.cmd_limits(sender, args)?,
             other => format!("Unknown command {other:?}. Try `help`."),
         })
     }

@@ -284,6 +284,11 @@ impl Bridge {
             }
             Err(u) => Err(u),
         };
+        let destination = portal.remote_destination.as_deref().unwrap_or("");
+        let over_cap = match (&refusal, &text) {
+            (None, Ok(_)) => self.cap_refusal(tx, &portal.backend_id, destination, 0)?,
+            _ => None,
+        };
         let mut queued = Queued::Nothing;
         match (&refusal, &text) {
             (Some((reason, message)), _) => {
@@ -302,13 +307,18 @@ impl Bridge {
                 self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, "m_no_permission", &message))?;
                 self.notice_tx(tx, room, &message)?;
             }
+            (None, Ok(_)) if over_cap.is_some() => {
+                let message = format!("Not sent: {}.", over_cap.unwrap_or_default());
+                self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, "m_no_permission", &message))?;
+                self.notice_tx(tx, room, &message)?;
+            }
             (None, Ok(body)) => {
                 let job = NewOutJob {
                     portal_id: portal.id,
                     backend_id: &portal.backend_id,
                     room_id: room,
                     event_id,
-                    destination: portal.remote_destination.as_deref().unwrap_or(""),
+                    destination,
                     body,
                     expires_at: crate::store::now_ms() + self.config.bridge.outbound_expiry as i64 * 1000,
                     sender: self.portal_sender(portal),

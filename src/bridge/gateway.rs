@@ -145,16 +145,6 @@ impl Bridge {
         Ok(apps.iter().zip(ids).map(|(app, id)| self.queued(app, id)).collect())
     }
 
-    /// Why policy keeps a message to `destination` (each recipient of a group) from
-    /// going, naming the rule; None if it may go.
-    pub(crate) fn policy_refusal(&self, destination: &str) -> Option<String> {
-        let refusal = destination.split(',').find_map(|d| self.config.policy.refusal(d.trim()));
-        if let Some(why) = &refusal {
-            tracing::info!(%why, "message refused by policy");
-        }
-        refusal
-    }
-
     /// Whether a link is connected and can carry messages now.
     pub fn link_up(&self, link: &str) -> bool {
         self.backends.get(link).is_some_and(|b| b.state() == crate::backend::LinkState::Connected)
@@ -162,7 +152,7 @@ impl Bridge {
 
     /// The link a user's request goes through: the one named, the user's default, or the
     /// only one; refused when unknown or not the user's to use.
-    pub(super) fn user_link(&self, user: &GatewayUser, named: Option<&str>) -> Result<String, SubmitError> {
+    pub fn user_link(&self, user: &GatewayUser, named: Option<&str>) -> Result<String, SubmitError> {
         let link = match named.or(user.default_link.as_deref()) {
             Some(l) => l.to_string(),
             None if self.backends.len() == 1 => self.backends.keys().next().cloned().unwrap_or_default(),
@@ -210,66 +200,13 @@ impl Bridge {
         event_id: &str,
         tracked: bool,
     ) -> Result<AppMessage, SubmitError> {
-        let Some(backend) = self.backends.get(link) else {
-            return Err(SubmitError::Refused(format!("no link {link:?}")));
-        };
-        if let Some(from) = &req.from
-            && !self.number_pool(link).contains(from)
-        {
-            return Err(SubmitError::Refused(format!("{from} is not one of the numbers of link {link}")));
-        }
-        if (req.valid_until.is_some() || req.class.is_some()) && !backend.capabilities().sms_options {
-            return Err(SubmitError::Refused(format!(
-                "link {link} ({}) cannot set a validity period or a message class",
-                backend.kind()
-            )));
-        }
-        if let Some(c) = req.class
-            && c > 3
-        {
-            return Err(SubmitError::Refused(format!("message class {c} (expected 0 to 3)")));
+        let plan = self.plan(link, req);
+        if let Some(why) = plan.refusal {
+            return Err(SubmitError::Refused(why));
         }
         let to = Address::parse_cached(req.to.trim(), self.config.bridge.default_region.as_deref());
-        let Some(destination) = to.destination.clone() else {
-            return Err(SubmitError::Refused(format!("{:?} is not a number SMS can go to", req.to)));
-        };
-        if let Some(why) = self.policy_refusal(&destination) {
-            return Err(SubmitError::Refused(format!("not sent: {why}")));
-        }
-        let (encoding, parts) = match &req.binary {
-            Some(b) => {
-                if !backend.capabilities().binary {
-                    return Err(SubmitError::Refused(format!(
-                        "link {link} ({}) cannot send 8-bit data",
-                        backend.kind()
-                    )));
-                }
-                if b.udh.len() + b.data.len() > BinarySms::MAX_OCTETS {
-                    return Err(SubmitError::Refused(format!(
-                        "8-bit data and its header take {} octets, more than the {} of one SMS",
-                        b.udh.len() + b.data.len(),
-                        BinarySms::MAX_OCTETS
-                    )));
-                }
-                ("8bit", 1)
-            }
-            None if req.text.is_empty() => return Err(SubmitError::Refused("the text is empty".into())),
-            None => {
-                let (encoding, _, ends) = crate::sms::split::split_buffer(&req.text, &self.config.sms.split_options())
-                    .map_err(|e| SubmitError::Refused(e.what))?;
-                let encoding = match encoding {
-                    crate::sms::split::TextEncoding::Ucs2 => "ucs2",
-                    crate::sms::split::TextEncoding::EightBit => "8bit",
-                    crate::sms::split::TextEncoding::Gsm7(_) => "gsm7",
-                };
-                (encoding, ends.len())
-            }
-        };
-        if let Some(why) = self.config.policy.parts_refusal(&destination, parts) {
-            return Err(SubmitError::Refused(format!("not sent: {why}")));
-        }
+        let (destination, encoding, parts, local) = (plan.to, plan.encoding, plan.parts, plan.from);
         let owner = self.link_owner(link).unwrap_or_default();
-        let local = req.from.clone().unwrap_or_else(|| backend.number().to_string());
         let portal = self.store.claim_portal(&Portal {
             id: 0,
             local_number: local.clone(),
@@ -296,7 +233,7 @@ impl Bridge {
             tracked,
             question: None,
             portal_id: portal.id,
-            sender: (local != backend.number()).then(|| local.clone()),
+            sender: self.backends.get(link).is_some_and(|b| b.number() != local).then(|| local.clone()),
             local,
             destination,
             expires_at,

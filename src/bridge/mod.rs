@@ -18,6 +18,8 @@ mod mms_in;
 mod mms_job;
 mod mms_out;
 mod outbound;
+pub mod policy;
+mod policy_cmds;
 mod portals;
 mod questions;
 mod redact;

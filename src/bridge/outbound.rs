@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
 
 use super::status::{Status, Update};
 use super::{Attempt, Bridge, BridgeError, Class, Failed};
 use crate::backend::{Backend, OutgoingSms, SendError, Sent};
 use crate::message::SmsOptions;
 use crate::store::{OutJob, OutState, Queue, Store};
+use crate::throttle::Throttle;
 
 /// Most messages handed to one link at once (one per conversation).
 const BATCH: usize = 10;
@@ -37,6 +39,10 @@ pub(super) async fn run(bridge: Arc<Bridge>, backend: Arc<dyn Backend>) {
     // Whether to look for due jobs: at the start, and after a send finished, a claim
     // found some, a wake, or a second's wait (a retry coming due).
     let mut look = true;
+    let rate = bridge.config.policy.rate(backend.id());
+    let mut throttle = Throttle::windows(rate.per_second, rate.per_minute, rate.per_hour);
+    // When the rate lets the next claimed job go, if it held one back.
+    let mut held: Option<Instant> = None;
     loop {
         if commit.is_none() {
             let room = if look { (2 * limit).saturating_sub(in_flight.len() + ready.len()) } else { 0 };
@@ -64,11 +70,37 @@ pub(super) async fn run(bridge: Arc<Bridge>, backend: Arc<dyn Backend>) {
             }
             _ = wake.notified() => look = true,
             _ = tokio::time::sleep(Duration::from_secs(1)) => look = true,
+            _ = tokio::time::sleep_until(held.unwrap_or_else(Instant::now)), if held.is_some() => {}
         }
         let room = limit - in_flight.len().min(limit);
-        let next: Vec<OutJob> = ready.drain(..room.min(ready.len())).collect();
+        let next = take_within_rate(&mut ready, room, &mut throttle, &mut held);
         bridge.hand_to_link(&backend, next, &mut sends, &mut in_flight).await;
     }
+}
+
+/// Up to `room` claimed jobs the link's rate lets go now; `held` says when the next may,
+/// if the rate holds one back (it waits, claimed, rather than fail).
+fn take_within_rate(
+    ready: &mut VecDeque<OutJob>,
+    room: usize,
+    throttle: &mut Throttle,
+    held: &mut Option<Instant>,
+) -> Vec<OutJob> {
+    *held = None;
+    if !throttle.is_limited() {
+        return ready.drain(..room.min(ready.len())).collect();
+    }
+    let mut next = Vec::new();
+    while next.len() < room && !ready.is_empty() {
+        let now = Instant::now();
+        if let Some(at) = throttle.next_slot(now) {
+            *held = Some(at);
+            break;
+        }
+        throttle.record(now);
+        next.extend(ready.pop_front());
+    }
+    next
 }
 
 /// The running commit's outcome; never ready when there is none.
@@ -149,6 +181,12 @@ impl Bridge {
                     if !Store::claim_for_sending_tx(tx, j.id)? {
                         continue;
                     }
+                    // Counted in this commit, with the jobs claimed before it: exact however
+                    // many links send to the number at once.
+                    if let Some(why) = self.cap_refusal(tx, backend_id, &j.destination, j.id)? {
+                        self.fail_refused_tx(tx, &j, &why)?;
+                        continue;
+                    }
                     match self.send_options(&j) {
                         Some(_) => taken.push(j),
                         None => self.fail_expired_tx(tx, &j)?,
@@ -214,6 +252,7 @@ impl Bridge {
                 accepted,
                 options,
                 binary: job.binary.clone(),
+                sender: self.policy_sender(b.id(), &job.destination),
             };
             let handle = sends.spawn(async move { b.send(&sms).await });
             in_flight.insert(handle.id(), job);
@@ -242,6 +281,18 @@ impl Bridge {
     fn fail_expired_tx(&self, tx: &rusqlite::Transaction, job: &OutJob) -> Result<(), crate::store::StoreError> {
         let why = "its validity period ran out before the link could take it";
         tracing::warn!(job = job.id, "SMS not sent: {why}");
+        Store::set_out_state_tx(tx, job.id, OutState::Failed, Some(why))?;
+        self.fail_permanently_tx(tx, &job.room_id, &job.event_id, &format!("Not sent: {why}."))
+    }
+
+    /// Fails a job a policy rule refuses (a cap reached while it waited). Part of the
+    /// caller's commit.
+    pub(super) fn fail_refused_tx(
+        &self,
+        tx: &rusqlite::Transaction,
+        job: &OutJob,
+        why: &str,
+    ) -> Result<(), crate::store::StoreError> {
         Store::set_out_state_tx(tx, job.id, OutState::Failed, Some(why))?;
         self.fail_permanently_tx(tx, &job.room_id, &job.event_id, &format!("Not sent: {why}."))
     }

@@ -33,7 +33,7 @@ pub use matrix::MatrixConfig;
 pub use mms::MmsConfig;
 pub use modem::{ModemConfig, Storage};
 pub use mqtt::{MqttBroker, MqttConfig};
-pub use policy::{CountryRules, PolicyConfig};
+pub use policy::{Caps, CountryRules, LinkPolicy, PolicyConfig, Rate, Recent};
 pub use rewrite::store_tokens;
 pub use services::{DEFAULT_KEYWORD, ServiceConfig, compile_keyword_regex};
 pub use smpp::{BindMode, DataCodingPolicy, LongMessagePolicy, SmppConfig};
@@ -167,11 +167,11 @@ impl Config {
             p.add("database.path", "must not be empty");
         }
         self.bridge.validate(&mut p);
-        self.policy.validate(&mut p);
         self.sms.validate(&mut p);
         self.mms.validate(&mut p);
         backends::validate_all(&self.backends, &self.bridge, &mut p);
         let ids: Vec<&str> = self.backends.iter().map(|b| b.id.as_str()).collect();
+        self.policy.validate(&ids, &mut p);
         if let Some(g) = &self.gateway {
             g.validate(&ids, &mut p);
         }

@@ -1,5 +1,6 @@
 //! Durable state in SQLite (WAL). Everything the bridge acknowledges is committed here first.
 
+mod caps;
 mod changed;
 mod gateway;
 mod group;

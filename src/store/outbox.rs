@@ -264,7 +264,7 @@ impl Store {
     /// Takes a queued job for sending; false if it is no longer queued (cancelled meanwhile).
     pub fn claim_for_sending_tx(tx: &Transaction, id: i64) -> Result<bool> {
         Ok(tx
-            .prepare_cached("UPDATE outbox SET state = 'sending', updated_at = ?1 WHERE id = ?2 AND state = 'queued'")?
+            .prepare_cached("UPDATE outbox SET state = 'sending', updated_at = ?1, claimed_at = coalesce(claimed_at, ?1) WHERE id = ?2 AND state = 'queued'")?
             .execute(params![now_ms(), id])?
             == 1)
     }

@@ -341,6 +341,16 @@ CREATE INDEX questions_answer ON questions (answer_inbox) WHERE answer_inbox IS 
 ALTER TABLE callbacks ADD COLUMN target TEXT;
 CREATE INDEX callbacks_target ON callbacks (target, id) WHERE state = 'new';
 "#,
+    // 11: what per-destination caps count, and the numbers an admin lifted them for.
+    r#"
+ALTER TABLE outbox ADD COLUMN claimed_at INTEGER;
+CREATE INDEX outbox_recent ON outbox (destination, coalesce(claimed_at, created_at));
+CREATE TABLE cap_lifts (
+    destination TEXT PRIMARY KEY,
+    lifted_by TEXT NOT NULL,
+    lifted_at INTEGER NOT NULL
+);
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

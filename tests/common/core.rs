@@ -466,6 +466,7 @@ pub fn sms(job: &OutJob, text: &str) -> OutgoingSms {
         accepted: Vec::new(),
         options: Default::default(),
         binary: None,
+        sender: None,
     }
 }
 

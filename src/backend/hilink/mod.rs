@@ -149,6 +149,7 @@ impl Backend for HilinkBackend {
             sms_options: false,
             // Nor for 8-bit data: it takes text only.
             binary: false,
+            sender: false,
         }
     }
 

@@ -111,6 +111,7 @@ impl Backend for ModemBackend {
             ussd: true,
             sms_options: true,
             binary: true,
+            sender: false,
         }
     }
 

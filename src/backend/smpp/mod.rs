@@ -7,7 +7,6 @@
 pub mod deliver;
 mod session;
 mod submit;
-mod throttle;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use session::Sequence;
-pub use throttle::Throttle;
+
 
 use super::{Backend, Capabilities, EventSink, LinkState, OutgoingSms, SendError, Sent};
 use crate::config::SmppConfig;
@@ -201,6 +200,7 @@ impl Backend for SmppBackend {
             ussd: false,
             sms_options: true,
             binary: true,
+            sender: true,
         }
     }
 

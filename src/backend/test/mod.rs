@@ -122,6 +122,7 @@ impl Backend for TestBackend {
             ussd: false,
             sms_options: true,
             binary: true,
+            sender: true,
         }
     }
 

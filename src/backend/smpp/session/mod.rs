@@ -29,7 +29,7 @@ use self::conn::Conn;
 use self::outbound::Outbound;
 pub use self::sequence::Sequence;
 use self::tls::Tls;
-use super::throttle::Throttle;
+use crate::throttle::Throttle;
 use super::{Request, Shared};
 use crate::backend::{EventSink, LinkState};
 use crate::config::{BindMode, SmppConfig};

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use tokio::sync::mpsc;
 
 use crate::backend::SendError;
-use crate::backend::smpp::{Request, Throttle};
+use crate::backend::smpp::Request;
+use crate::throttle::Throttle;
 
 /// Connections a submit may go unanswered on before it fails back to the core.
 const MAX_RESENDS: u8 = 3;

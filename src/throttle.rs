@@ -1,5 +1,6 @@
-//! Submit rate limits per second and per minute (a sliding window of send times), and the
-//! pause after the SMSC says it is throttling us.
+//! Send-rate limits over sliding windows (per second, minute, hour), and a pause after a
+//! peer says it is overloaded. Used by the core for every link's `policy.rate`, and by the
+//! SMPP session per submit_sm.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -8,12 +9,14 @@ use tokio::time::Instant;
 
 const SECOND: Duration = Duration::from_secs(1);
 const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
 
 #[derive(Debug)]
 pub struct Throttle {
-    per_second: u32,
-    per_minute: u32,
-    /// Send times within the last minute (or second, if only that limit is set).
+    /// (most sends, window); no zero limits.
+    limits: Vec<(u32, Duration)>,
+    /// The latest send times, oldest first: no more than the largest limit, and none older
+    /// than the longest window (older ones cannot hold anything up).
     recent: VecDeque<Instant>,
     paused_until: Option<Instant>,
 }
@@ -21,24 +24,34 @@ pub struct Throttle {
 impl Throttle {
     /// 0 means no limit.
     pub fn new(per_second: u32, per_minute: u32) -> Throttle {
-        Throttle { per_second, per_minute, recent: VecDeque::new(), paused_until: None }
+        Throttle::windows(per_second, per_minute, 0)
     }
 
-    /// When the next submit may go: None means now.
+    /// Limits per second, minute and hour; 0 means no limit.
+    pub fn windows(per_second: u32, per_minute: u32, per_hour: u32) -> Throttle {
+        let limits = [(per_second, SECOND), (per_minute, MINUTE), (per_hour, HOUR)];
+        Throttle { limits: limits.into_iter().filter(|(l, _)| *l > 0).collect(), recent: VecDeque::new(), paused_until: None }
+    }
+
+    /// Whether any limit is set (a pause aside).
+    pub fn is_limited(&self) -> bool {
+        !self.limits.is_empty()
+    }
+
+    /// When the next send may go: None means now.
     pub fn next_slot(&mut self, now: Instant) -> Option<Instant> {
-        let horizon = if self.per_minute > 0 { MINUTE } else { SECOND };
+        let horizon = self.limits.iter().map(|(_, w)| *w).max().unwrap_or(SECOND);
         while self.recent.front().is_some_and(|t| now.duration_since(*t) >= horizon) {
             self.recent.pop_front();
         }
         let mut at = self.paused_until.filter(|p| *p > now);
-        for (limit, window) in [(self.per_second, SECOND), (self.per_minute, MINUTE)] {
-            if limit == 0 {
-                continue;
-            }
-            let in_window: Vec<&Instant> = self.recent.iter().filter(|t| now.duration_since(**t) < window).collect();
-            if in_window.len() >= limit as usize {
+        for &(limit, window) in &self.limits {
+            // Sorted by time: those within the window are a suffix.
+            let start = self.recent.partition_point(|t| now.duration_since(*t) >= window);
+            let in_window = self.recent.len() - start;
+            if in_window >= limit as usize {
                 // The oldest send that still counts must leave the window first.
-                let free = *in_window[in_window.len() - limit as usize] + window;
+                let free = self.recent[self.recent.len() - limit as usize] + window;
                 at = Some(at.map_or(free, |a| a.max(free)));
             }
         }
@@ -46,12 +59,14 @@ impl Throttle {
     }
 
     pub fn record(&mut self, now: Instant) {
-        if self.per_second > 0 || self.per_minute > 0 {
-            self.recent.push_back(now);
+        let Some(most) = self.limits.iter().map(|(l, _)| *l as usize).max() else { return };
+        self.recent.push_back(now);
+        while self.recent.len() > most {
+            self.recent.pop_front();
         }
     }
 
-    /// The SMSC asked us to slow down: nothing goes out until `until`.
+    /// The peer asked us to slow down: nothing goes out until `until`.
     pub fn pause(&mut self, until: Instant) {
         self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
     }
@@ -111,6 +126,19 @@ mod tests {
         t.record(start);
         t.record(start + Duration::from_secs(10));
         assert_eq!(t.next_slot(start + Duration::from_secs(20)), Some(start + MINUTE));
+    }
+
+    #[test]
+    fn per_hour_limit_and_memory_bounded_by_the_largest_limit() {
+        let mut t = Throttle::windows(0, 0, 4);
+        let start = Instant::now();
+        assert_eq!(sends_within(&mut t, start, Duration::from_secs(7000), Duration::from_secs(1)), 8);
+        assert!(t.recent.len() <= 4);
+        let mut t = Throttle::windows(3, 0, 0);
+        for i in 0..100 {
+            t.record(start + Duration::from_millis(i));
+        }
+        assert_eq!(t.recent.len(), 3, "only the last 3 sends can hold up the next");
     }
 
     #[test]

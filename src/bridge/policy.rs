@@ -1,0 +1,165 @@
+//! `policy:` applied to a message on its way out: the country rules, the per-destination
+//! caps, the sender for the country, and the dry run that says all of it without sending.
+
+use rusqlite::Connection;
+
+use super::Bridge;
+use super::gateway::ApiSend;
+use crate::config::Rate;
+use crate::message::BinarySms;
+use crate::phone::Address;
+use crate::store::{Store, StoreError};
+
+/// What would happen to a message: the link, our number and the sender the phone sees,
+/// the encoding and parts, and the rule that refuses it, if one does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub link: String,
+    /// The link's kind (`smpp`, `modem`, …).
+    pub kind: &'static str,
+    /// Our number (the conversation's).
+    pub from: String,
+    /// What the phone shows as the sender (policy's sender for the country, if any).
+    pub sender: String,
+    /// The destination, E.164 or a short code; empty when not a number.
+    pub to: String,
+    /// `gsm7`, `ucs2` or `8bit`; empty when not known (refused before).
+    pub encoding: &'static str,
+    pub parts: usize,
+    pub refusal: Option<String>,
+    pub link_up: bool,
+    /// The link's send rate (messages wait for it).
+    pub rate: Rate,
+}
+
+impl Plan {
+    fn refuse(mut self, why: impl Into<String>) -> Plan {
+        self.refusal = Some(why.into());
+        self
+    }
+}
+
+impl Bridge {
+    /// Why policy keeps a message to `destination` (each recipient of a group) from
+    /// going, naming the rule; None if it may go.
+    pub(crate) fn policy_refusal(&self, destination: &str) -> Option<String> {
+        let refusal = destination.split(',').find_map(|d| self.config.policy.refusal(d.trim()));
+        if let Some(why) = &refusal {
+            tracing::info!(%why, "message refused by policy");
+        }
+        refusal
+    }
+
+    /// The sender policy picks for `destination` on `link`: only links that choose their
+    /// sender use one.
+    pub(crate) fn policy_sender(&self, link: &str, destination: &str) -> Option<String> {
+        let backend = self.backends.get(link)?;
+        if !backend.capabilities().sender {
+            return None;
+        }
+        self.config.policy.countries.sender_for(destination).map(str::to_string)
+    }
+
+    /// Why one more message to `destination` through `link` is over a cap (job `except`
+    /// left out of the count); None if it may go.
+    pub(crate) fn cap_refusal(
+        &self,
+        c: &Connection,
+        link: &str,
+        destination: &str,
+        except: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let (caps, key) = self.config.policy.caps(link);
+        if caps.per_hour == 0 && caps.per_day == 0 {
+            return Ok(None);
+        }
+        let recent = Store::recent_to(c, destination, except, (caps.per_hour, caps.per_day))?;
+        let refusal = caps.refusal(&key, destination, recent);
+        if let Some(why) = &refusal {
+            tracing::warn!(%why, "message refused by a cap");
+        }
+        Ok(refusal)
+    }
+
+    /// What would happen to `req` sent through `link`, checked as a real send is (every
+    /// rule that can refuse it), committing nothing.
+    pub fn plan(&self, link: &str, req: &ApiSend) -> Plan {
+        let Some(backend) = self.backends.get(link) else {
+            return Plan { link: link.into(), ..Plan::default() }.refuse(format!("no link {link:?}"));
+        };
+        let caps = backend.capabilities();
+        let from = req.from.clone().unwrap_or_else(|| backend.number().to_string());
+        let plan = Plan {
+            link: link.into(),
+            kind: backend.kind(),
+            sender: from.clone(),
+            from: from.clone(),
+            link_up: self.link_up(link),
+            rate: self.config.policy.rate(link),
+            ..Plan::default()
+        };
+        if req.from.is_some() && !self.number_pool(link).contains(&from) {
+            return plan.refuse(format!("{from} is not one of the numbers of link {link}"));
+        }
+        if (req.valid_until.is_some() || req.class.is_some()) && !caps.sms_options {
+            let kind = backend.kind();
+            return plan.refuse(format!("link {link} ({kind}) cannot set a validity period or a message class"));
+        }
+        if let Some(c) = req.class.filter(|c| *c > 3) {
+            return plan.refuse(format!("message class {c} (expected 0 to 3)"));
+        }
+        let to = Address::parse_cached(req.to.trim(), self.config.bridge.default_region.as_deref());
+        let Some(destination) = to.destination.clone() else {
+            return plan.refuse(format!("{:?} is not a number SMS can go to", req.to));
+        };
+        let sender = self.policy_sender(link, &destination).unwrap_or(from);
+        let mut plan = Plan { to: destination.clone(), sender, ..plan };
+        if let Some(why) = self.policy_refusal(&destination) {
+            return plan.refuse(format!("not sent: {why}"));
+        }
+        (plan.encoding, plan.parts) = match &req.binary {
+            Some(b) => {
+                if !caps.binary {
+                    return plan.refuse(format!("link {link} ({}) cannot send 8-bit data", backend.kind()));
+                }
+                let octets = b.udh.len() + b.data.len();
+                if octets > BinarySms::MAX_OCTETS {
+                    let most = BinarySms::MAX_OCTETS;
+                    return plan
+                        .refuse(format!("8-bit data and its header take {octets} octets, more than the {most} of one SMS"));
+                }
+                ("8bit", 1)
+            }
+            None if req.text.is_empty() => return plan.refuse("the text is empty"),
+            None => match self.encoding_and_parts(&req.text) {
+                Ok(e) => e,
+                Err(why) => return plan.refuse(why),
+            },
+        };
+        if let Some(why) = self.config.policy.parts_refusal(&destination, plan.parts) {
+            return plan.refuse(format!("not sent: {why}"));
+        }
+        match self.store.read(|c| self.cap_refusal(c, link, &destination, 0)) {
+            Ok(Some(why)) => plan.refuse(format!("not sent: {why}")),
+            Ok(None) => plan,
+            // The cap is checked again, for certain, when the link takes the message.
+            Err(e) => {
+                tracing::warn!(error = %e, "could not count the messages to a number");
+                plan
+            }
+        }
+    }
+
+    /// The encoding (`gsm7`, `ucs2`, `8bit`) and the parts a text takes, as the links
+    /// split it.
+    pub(crate) fn encoding_and_parts(&self, text: &str) -> Result<(&'static str, usize), String> {
+        let (encoding, _, ends) =
+            crate::sms::split::split_buffer(text, &self.config.sms.split_options()).map_err(|e| e.what)?;
+        let encoding = match encoding {
+            crate::sms::split::TextEncoding::Ucs2 => "ucs2",
+            crate::sms::split::TextEncoding::EightBit => "8bit",
+            crate::sms::split::TextEncoding::Gsm7(_) => "gsm7",
+        };
+        Ok((encoding, ends.len()))
+    }
+}

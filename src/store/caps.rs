@@ -1,0 +1,142 @@
+//! What per-destination caps count: messages to a number lately (queued, sent or taken
+//! by a link, not those that failed), and the numbers an admin lifted the caps for.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Result, Store, now_ms};
+use crate::config::Recent;
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+impl Store {
+    /// Messages to `destination` in the last hour and day, each counted up to `most` (the
+    /// cap: counting further would only cost time), leaving out job `except`. A message
+    /// counts from when a link first took it, or from when it was queued until then.
+    pub fn recent_to(c: &Connection, destination: &str, except: i64, most: (u32, u32)) -> Result<Recent> {
+        let now = now_ms();
+        let count = |since: i64, most: u32| -> Result<u32> {
+            if most == 0 {
+                return Ok(0);
+            }
+            let n: i64 = c
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE destination = ?1 AND coalesce(claimed_at, created_at) > ?2
+                     AND state NOT IN ('failed', 'dead') AND id != ?3 LIMIT ?4)",
+                )?
+                .query_row(params![destination, since, except, most], |r| r.get(0))?;
+            Ok(n as u32)
+        };
+        let last_hour = count(now - HOUR_MS, most.0)?;
+        let last_day = count(now - DAY_MS, most.1)?;
+        let lifted = c
+            .prepare_cached("SELECT 1 FROM cap_lifts WHERE destination = ?1")?
+            .query_row([destination], |_| Ok(()))
+            .optional()?
+            .is_some();
+        Ok(Recent { last_hour, last_day, lifted })
+    }
+
+    /// [`Store::recent_to`] on the committed state, uncapped, for the `limits` command.
+    pub fn recent_to_now(&self, destination: &str) -> Result<Recent> {
+        self.read(|c| Store::recent_to(c, destination, 0, (u32::MAX, u32::MAX)))
+    }
+
+    /// The numbers that got the most messages in the last day: (number, count).
+    pub fn busiest_destinations(&self, limit: usize) -> Result<Vec<(String, u32)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT destination, COUNT(*) AS n FROM outbox WHERE coalesce(claimed_at, created_at) > ?1
+                 AND state NOT IN ('failed', 'dead') GROUP BY destination ORDER BY n DESC, destination LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![now_ms() - DAY_MS, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Lifts the caps for `destination` until restored; false if they were lifted already.
+    pub fn lift_caps(&self, destination: &str, by: &str) -> Result<bool> {
+        self.tx(|tx| {
+            Ok(tx.execute(
+                "INSERT OR IGNORE INTO cap_lifts (destination, lifted_by, lifted_at) VALUES (?1, ?2, ?3)",
+                params![destination, by, now_ms()],
+            )? == 1)
+        })
+    }
+
+    /// Puts the caps back on `destination`; false if they were not lifted.
+    pub fn restore_caps(&self, destination: &str) -> Result<bool> {
+        self.tx(|tx| Ok(tx.execute("DELETE FROM cap_lifts WHERE destination = ?1", [destination])? == 1))
+    }
+
+    /// Numbers whose caps are lifted, with who lifted them.
+    pub fn cap_lifts(&self) -> Result<Vec<(String, String)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT destination, lifted_by FROM cap_lifts ORDER BY destination")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewOutJob, OutState, Portal};
+
+    fn queue(s: &Store, portal: i64, n: usize, to: &str) -> Vec<i64> {
+        (0..n)
+            .map(|i| {
+                let event = format!("$e{to}{i}");
+                let job = NewOutJob {
+                    portal_id: portal,
+                    backend_id: "sim",
+                    room_id: "!r",
+                    event_id: &event,
+                    destination: to,
+                    body: "hi",
+                    expires_at: i64::MAX,
+                    ..Default::default()
+                };
+                s.tx(|tx| Store::enqueue_out(tx, &job)).unwrap().unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn counts_what_went_or_waits_leaves_out_failures_and_stops_at_the_cap() {
+        let s = Store::open_in_memory().unwrap();
+        let portal = s
+            .claim_portal(&Portal {
+                id: 0,
+                local_number: "+15550000000".into(),
+                remote_key: "+15551234567".into(),
+                remote_display: "+1 555-123-4567".into(),
+                remote_destination: Some("+15551234567".into()),
+                backend_id: "sim".into(),
+                owner: "@a:x".into(),
+                room_id: None,
+                owner_left: false,
+                generation: 0,
+            })
+            .unwrap();
+        let ids = queue(&s, portal.id, 5, "+15551234567");
+        queue(&s, portal.id, 2, "+15559999999");
+        s.set_out_state(ids[0], OutState::Failed, Some("refused")).unwrap();
+        let r = s.with(|c| Store::recent_to(c, "+15551234567", 0, (100, 100))).unwrap();
+        assert_eq!((r.last_hour, r.last_day, r.lifted), (4, 4, false));
+        let r = s.with(|c| Store::recent_to(c, "+15551234567", ids[1], (100, 3))).unwrap();
+        assert_eq!((r.last_hour, r.last_day), (3, 3), "itself left out, the day counted only up to 3");
+        // An hour-old message counts for the day only.
+        s.with(|c| Ok(c.execute("UPDATE outbox SET claimed_at = ?1 WHERE id = ?2", params![now_ms() - 2 * HOUR_MS, ids[2]])?))
+            .unwrap();
+        let r = s.recent_to_now("+15551234567").unwrap();
+        assert_eq!((r.last_hour, r.last_day), (3, 4));
+        assert!(s.lift_caps("+15551234567", "@admin:x").unwrap());
+        assert!(!s.lift_caps("+15551234567", "@admin:x").unwrap());
+        assert!(s.recent_to_now("+15551234567").unwrap().lifted);
+        assert_eq!(s.busiest_destinations(5).unwrap(), vec![("+15551234567".into(), 4), ("+15559999999".into(), 2)]);
+        assert!(s.restore_caps("+15551234567").unwrap());
+        assert!(!s.recent_to_now("+15551234567").unwrap().lifted);
+    }
+}
