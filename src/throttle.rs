@@ -30,7 +30,11 @@ impl Throttle {
     /// Limits per second, minute and hour; 0 means no limit.
     pub fn windows(per_second: u32, per_minute: u32, per_hour: u32) -> Throttle {
         let limits = [(per_second, SECOND), (per_minute, MINUTE), (per_hour, HOUR)];
-        Throttle { limits: limits.into_iter().filter(|(l, _)| *l > 0).collect(), recent: VecDeque::new(), paused_until: None }
+        Throttle {
+            limits: limits.into_iter().filter(|(l, _)| *l > 0).collect(),
+            recent: VecDeque::new(),
+            paused_until: None,
+        }
     }
 
     /// Whether any limit is set (a pause aside).

@@ -226,6 +226,12 @@ impl Bridge {
 
     /// Starts the links and the workers. The appservice HTTP server must already listen,
     /// since the homeserver calls it during the ping.
+    /// Runs the worker that sends a link's outbox, as [`Bridge::start`] does (tests that
+    /// step the other workers run it to see the link's pace).
+    pub fn spawn_outbox(self: &Arc<Self>, backend: Arc<dyn Backend>) -> JoinHandle<()> {
+        tokio::spawn(outbound::run(self.clone(), backend))
+    }
+
     pub async fn start(self: &Arc<Self>) -> Result<Vec<JoinHandle<()>>, BridgeError> {
         let resent = self.store.recover()?;
         if resent > 0 {
@@ -255,7 +261,7 @@ impl Bridge {
             let sink = EventSink::new(b.id(), self.store.clone(), self.wake.apps.clone(), state_tx.clone())
                 .with_warnings(warn_tx.clone());
             b.clone().start(sink).await.map_err(|e| BridgeError::Other(format!("backend {}: {e}", b.id())))?;
-            tasks.push(tokio::spawn(outbound::run(self.clone(), b.clone())));
+            tasks.push(self.spawn_outbox(b.clone()));
         }
         tasks.push(tokio::spawn(events::run(self.clone())));
         tasks.push(tokio::spawn(apps::run(self.clone())));

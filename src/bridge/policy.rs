@@ -60,8 +60,9 @@ impl Bridge {
         self.config.policy.countries.sender_for(destination).map(str::to_string)
     }
 
-    /// Why one more message to `destination` through `link` is over a cap (job `except`
-    /// left out of the count); None if it may go.
+    /// Why one more message to `destination` through `link` is over a cap; None if it
+    /// may go. When a message is queued (`except` 0) those waiting to go count too; when
+    /// a link takes job `except`, only those taken before it.
     pub(crate) fn cap_refusal(
         &self,
         c: &Connection,
@@ -73,7 +74,7 @@ impl Bridge {
         if caps.per_hour == 0 && caps.per_day == 0 {
             return Ok(None);
         }
-        let recent = Store::recent_to(c, destination, except, (caps.per_hour, caps.per_day))?;
+        let recent = Store::recent_to(c, destination, except, (caps.per_hour, caps.per_day), except == 0)?;
         let refusal = caps.refusal(&key, destination, recent);
         if let Some(why) = &refusal {
             tracing::warn!(%why, "message refused by a cap");
@@ -125,8 +126,9 @@ impl Bridge {
                 let octets = b.udh.len() + b.data.len();
                 if octets > BinarySms::MAX_OCTETS {
                     let most = BinarySms::MAX_OCTETS;
-                    return plan
-                        .refuse(format!("8-bit data and its header take {octets} octets, more than the {most} of one SMS"));
+                    return plan.refuse(format!(
+                        "8-bit data and its header take {octets} octets, more than the {most} of one SMS"
+                    ));
                 }
                 ("8bit", 1)
             }

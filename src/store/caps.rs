@@ -12,20 +12,38 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 impl Store {
     /// Messages to `destination` in the last hour and day, each counted up to `most` (the
     /// cap: counting further would only cost time), leaving out job `except`. A message
-    /// counts from when a link first took it, or from when it was queued until then.
-    pub fn recent_to(c: &Connection, destination: &str, except: i64, most: (u32, u32)) -> Result<Recent> {
+    /// counts from when a link first took it; with `waiting`, those due and not taken yet
+    /// count too (a message being queued joins them; one being taken does not wait).
+    pub fn recent_to(
+        c: &Connection,
+        destination: &str,
+        except: i64,
+        most: (u32, u32),
+        waiting: bool,
+    ) -> Result<Recent> {
         let now = now_ms();
+        let waiting = if waiting {
+            let n: i64 = c
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE destination = ?1 AND claimed_at IS NULL
+                     AND state = 'queued' AND coalesce(not_before, 0) <= ?2 AND id != ?3 LIMIT ?4)",
+                )?
+                .query_row(params![destination, now, except, most.0.max(most.1)], |r| r.get(0))?;
+            n as u32
+        } else {
+            0
+        };
         let count = |since: i64, most: u32| -> Result<u32> {
             if most == 0 {
                 return Ok(0);
             }
             let n: i64 = c
                 .prepare_cached(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE destination = ?1 AND coalesce(claimed_at, created_at) > ?2
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE destination = ?1 AND claimed_at > ?2
                      AND state NOT IN ('failed', 'dead') AND id != ?3 LIMIT ?4)",
                 )?
                 .query_row(params![destination, since, except, most], |r| r.get(0))?;
-            Ok(n as u32)
+            Ok(n as u32 + waiting)
         };
         let last_hour = count(now - HOUR_MS, most.0)?;
         let last_day = count(now - DAY_MS, most.1)?;
@@ -39,14 +57,14 @@ impl Store {
 
     /// [`Store::recent_to`] on the committed state, uncapped, for the `limits` command.
     pub fn recent_to_now(&self, destination: &str) -> Result<Recent> {
-        self.read(|c| Store::recent_to(c, destination, 0, (u32::MAX, u32::MAX)))
+        self.read(|c| Store::recent_to(c, destination, 0, (u32::MAX, u32::MAX), true))
     }
 
-    /// The numbers that got the most messages in the last day: (number, count).
+    /// The numbers links took the most messages for in the last day: (number, count).
     pub fn busiest_destinations(&self, limit: usize) -> Result<Vec<(String, u32)>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT destination, COUNT(*) AS n FROM outbox WHERE coalesce(claimed_at, created_at) > ?1
+                "SELECT destination, COUNT(*) AS n FROM outbox WHERE claimed_at > ?1
                  AND state NOT IN ('failed', 'dead') GROUP BY destination ORDER BY n DESC, destination LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now_ms() - DAY_MS, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -121,21 +139,37 @@ mod tests {
             })
             .unwrap();
         let ids = queue(&s, portal.id, 5, "+15551234567");
-        queue(&s, portal.id, 2, "+15559999999");
+        let other = queue(&s, portal.id, 2, "+15559999999");
         s.set_out_state(ids[0], OutState::Failed, Some("refused")).unwrap();
-        let r = s.with(|c| Store::recent_to(c, "+15551234567", 0, (100, 100))).unwrap();
-        assert_eq!((r.last_hour, r.last_day, r.lifted), (4, 4, false));
-        let r = s.with(|c| Store::recent_to(c, "+15551234567", ids[1], (100, 3))).unwrap();
-        assert_eq!((r.last_hour, r.last_day), (3, 3), "itself left out, the day counted only up to 3");
+        let recent = |except, most, waiting| {
+            let r = s.with(|c| Store::recent_to(c, "+15551234567", except, most, waiting)).unwrap();
+            (r.last_hour, r.last_day)
+        };
+        assert_eq!(recent(0, (100, 100), true), (4, 4), "waiting to go");
+        assert_eq!(recent(0, (100, 100), false), (0, 0), "none taken yet");
+        // Taken by the link: they count, whether waiting ones do or not.
+        s.tx(|tx| {
+            for id in &ids[1..4] {
+                Store::claim_for_sending_tx(tx, *id)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(recent(0, (100, 100), false), (3, 3));
+        assert_eq!(recent(ids[1], (100, 100), true), (3, 3), "itself left out, the one still waiting in");
+        assert_eq!(recent(0, (2, 100), false), (2, 3), "the hour counted only up to 2");
         // An hour-old message counts for the day only.
-        s.with(|c| Ok(c.execute("UPDATE outbox SET claimed_at = ?1 WHERE id = ?2", params![now_ms() - 2 * HOUR_MS, ids[2]])?))
-            .unwrap();
+        s.with(|c| {
+            Ok(c.execute("UPDATE outbox SET claimed_at = ?1 WHERE id = ?2", params![now_ms() - 2 * HOUR_MS, ids[2]])?)
+        })
+        .unwrap();
         let r = s.recent_to_now("+15551234567").unwrap();
-        assert_eq!((r.last_hour, r.last_day), (3, 4));
+        assert_eq!((r.last_hour, r.last_day), (3, 4), "two taken this hour, one an hour ago, one waiting");
         assert!(s.lift_caps("+15551234567", "@admin:x").unwrap());
         assert!(!s.lift_caps("+15551234567", "@admin:x").unwrap());
         assert!(s.recent_to_now("+15551234567").unwrap().lifted);
-        assert_eq!(s.busiest_destinations(5).unwrap(), vec![("+15551234567".into(), 4), ("+15559999999".into(), 2)]);
+        s.tx(|tx| Store::claim_for_sending_tx(tx, other[0])).unwrap();
+        assert_eq!(s.busiest_destinations(5).unwrap(), vec![("+15551234567".into(), 3), ("+15559999999".into(), 1)]);
         assert!(s.restore_caps("+15551234567").unwrap());
         assert!(!s.recent_to_now("+15551234567").unwrap().lifted);
     }

@@ -344,7 +344,7 @@ CREATE INDEX callbacks_target ON callbacks (target, id) WHERE state = 'new';
     // 11: what per-destination caps count, and the numbers an admin lifted them for.
     r#"
 ALTER TABLE outbox ADD COLUMN claimed_at INTEGER;
-CREATE INDEX outbox_recent ON outbox (destination, coalesce(claimed_at, created_at));
+CREATE INDEX outbox_recent ON outbox (destination, claimed_at);
 CREATE TABLE cap_lifts (
     destination TEXT PRIMARY KEY,
     lifted_by TEXT NOT NULL,

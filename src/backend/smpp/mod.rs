@@ -16,7 +16,6 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use session::Sequence;
 
-
 use super::{Backend, Capabilities, EventSink, LinkState, OutgoingSms, SendError, Sent};
 use crate::config::SmppConfig;
 use crate::smpp::Sm;

@@ -125,7 +125,10 @@ impl CountryRules {
             let key = format!("policy.countries.senders.{region}");
             if is_alphanumeric_sender(sender) {
                 // GSM carries at most 11 characters in an alphanumeric sender.
-                if sender.is_empty() || sender.chars().count() > 11 || !sender.chars().all(|c| c.is_ascii_alphanumeric() || " .-_&".contains(c)) {
+                if sender.is_empty()
+                    || sender.chars().count() > 11
+                    || !sender.chars().all(|c| c.is_ascii_alphanumeric() || " .-_&".contains(c))
+                {
                     p.add(key, format!("{sender:?}: a name is 1 to 11 letters, digits, spaces or . - _ &"));
                 }
             } else if !sender.starts_with('+') || sender.len() < 4 {

@@ -85,7 +85,9 @@ mod tests {
         let recent = |h, d| Recent { last_hour: h, last_day: d, lifted: false };
         assert_eq!(caps.refusal("policy.caps", "+15551234567", recent(29, 29)), None);
         let hour = caps.refusal("policy.caps", "+15551234567", recent(30, 30)).unwrap();
-        assert!(hour.starts_with("+15551234567 has had 30 messages in the last hour, the most policy.caps.per_hour allows"));
+        assert!(
+            hour.starts_with("+15551234567 has had 30 messages in the last hour, the most policy.caps.per_hour allows")
+        );
         let day = caps.refusal("policy.links.sim.caps", "+1555", recent(3, 200)).unwrap();
         assert!(day.contains("200 messages in the last day, the most policy.links.sim.caps.per_day"), "{day}");
         assert_eq!(caps.refusal("policy.caps", "+1555", Recent { lifted: true, ..recent(99, 999) }), None);

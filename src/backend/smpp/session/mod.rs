@@ -29,11 +29,11 @@ use self::conn::Conn;
 use self::outbound::Outbound;
 pub use self::sequence::Sequence;
 use self::tls::Tls;
-use crate::throttle::Throttle;
 use super::{Request, Shared};
 use crate::backend::{EventSink, LinkState};
 use crate::config::{BindMode, SmppConfig};
 use crate::smpp;
+use crate::throttle::Throttle;
 
 /// A connection that dies sooner than this after its bind counts as a failed attempt, so
 /// an SMSC that accepts binds and then drops them gets the growing backoff too.
