@@ -49,6 +49,10 @@ pub(super) struct AppMessage {
     tracked: bool,
     /// The question it asks.
     pub question: Option<i64>,
+    /// Who sent it, for the audit log (`api:<user>`, `service:<name>`, `mqtt`).
+    origin: String,
+    /// A keyword service's reply: the keyword it answers.
+    pub keyword: Option<String>,
     portal_id: i64,
     /// Our number it leaves from, and whether that is not the link's own.
     local: String,
@@ -135,7 +139,8 @@ impl Bridge {
         for req in reqs {
             let link = self.user_link(user, req.link.as_deref())?;
             let event_id = format!("api:{:016x}", rand::random::<u64>());
-            apps.push(self.prepare_app(&user.username, &link, req, &event_id, true)?);
+            let origin = format!("api:{}", user.username);
+            apps.push(self.prepare_app(&user.username, &link, req, &event_id, true, &origin)?);
         }
         let ids = self.store.tx(|tx| {
             apps.iter()
@@ -180,8 +185,19 @@ impl Bridge {
     /// [`Bridge::submit`] under a name the client chose: the same name again is not queued
     /// again (a request redelivered by the broker).
     pub fn submit_as(&self, user: &GatewayUser, req: &ApiSend, event_id: &str) -> Result<Submitted, SubmitError> {
+        self.submit_from(user, req, event_id, &format!("api:{}", user.username))
+    }
+
+    /// [`Bridge::submit_as`], recorded in the audit log as sent by `origin`.
+    fn submit_from(
+        &self,
+        user: &GatewayUser,
+        req: &ApiSend,
+        event_id: &str,
+        origin: &str,
+    ) -> Result<Submitted, SubmitError> {
         let link = self.user_link(user, req.link.as_deref())?;
-        self.queue_app(&user.username, &link, req, event_id, true)
+        self.queue_app(&user.username, &link, req, event_id, true, origin)
     }
 
     /// Queues a message an application or a service sends on `link`, with a copy for the
@@ -194,14 +210,16 @@ impl Bridge {
         req: &ApiSend,
         event_id: &str,
         tracked: bool,
+        origin: &str,
     ) -> Result<Submitted, SubmitError> {
-        let app = self.prepare_app(by, link, req, event_id, tracked)?;
+        let app = self.prepare_app(by, link, req, event_id, tracked, origin)?;
         let id = self.store.tx(|tx| Ok(self.queue_app_tx(tx, &app)?.map_or(0, |q| q.api_id)))?;
         Ok(self.queued(&app, id))
     }
 
     /// Checks a message an application sends and finds its portal: everything that can
-    /// refuse it, before anything is committed.
+    /// refuse it, before anything is committed (a refusal by policy is recorded in the
+    /// audit log, as sent by `origin`).
     pub(super) fn prepare_app(
         &self,
         by: &str,
@@ -209,6 +227,7 @@ impl Bridge {
         req: &ApiSend,
         event_id: &str,
         tracked: bool,
+        origin: &str,
     ) -> Result<AppMessage, SubmitError> {
         let Some(backend) = self.backends.get(link) else {
             return Err(SubmitError::Refused(format!("no link {link:?}")));
@@ -233,8 +252,14 @@ impl Bridge {
         let Some(destination) = to.destination.clone() else {
             return Err(SubmitError::Refused(format!("{:?} is not a number SMS can go to", req.to)));
         };
+        let local = req.from.clone().unwrap_or_else(|| backend.number().to_string());
+        let refused = |why: String| {
+            let text = req.binary.as_ref().map_or_else(|| req.text.clone(), BinarySms::describe);
+            self.store.audit_refused(link, &local, &destination, origin, &text, &why)?;
+            Ok::<_, SubmitError>(SubmitError::Refused(format!("not sent: {why}")))
+        };
         if let Some(why) = self.policy_refusal(&destination) {
-            return Err(SubmitError::Refused(format!("not sent: {why}")));
+            return Err(refused(why)?);
         }
         let (encoding, parts) = match &req.binary {
             Some(b) => {
@@ -266,10 +291,9 @@ impl Bridge {
             }
         };
         if let Some(why) = self.config.policy.parts_refusal(&destination, parts) {
-            return Err(SubmitError::Refused(format!("not sent: {why}")));
+            return Err(refused(why)?);
         }
         let owner = self.link_owner(link).unwrap_or_default();
-        let local = req.from.clone().unwrap_or_else(|| backend.number().to_string());
         let portal = self.store.claim_portal(&Portal {
             id: 0,
             local_number: local.clone(),
@@ -295,6 +319,8 @@ impl Bridge {
             event_id: event_id.to_string(),
             tracked,
             question: None,
+            origin: origin.to_string(),
+            keyword: None,
             portal_id: portal.id,
             sender: (local != backend.number()).then(|| local.clone()),
             local,
@@ -328,6 +354,12 @@ impl Bridge {
             valid_until: req.valid_until,
             class: req.class,
             binary: req.binary.as_ref(),
+            audit: crate::store::OutAudit {
+                origin: &app.origin,
+                keyword: app.keyword.as_deref(),
+                parts: app.parts,
+                encoding: app.encoding,
+            },
         };
         let Some(outbox_id) = Store::enqueue_out(tx, &job)? else {
             return Ok(None);
@@ -612,7 +644,7 @@ pub async fn run_mqtt(bridge: Arc<Bridge>) {
         let mut pause = Duration::from_millis(200);
         loop {
             let submitted = match &req {
-                Ok(req) => bridge.submit_as(&user, req, &event_id),
+                Ok(req) => bridge.submit_from(&user, req, &event_id, "mqtt"),
                 Err(e) => Err(SubmitError::Refused(e.to_string())),
             };
             let committed = match submitted {

@@ -103,7 +103,8 @@ impl Bridge {
                 ..ApiSend::default()
             };
             // Named by the question: asked again after a crash, it is not queued twice.
-            let prepared = self.prepare_app(&q.user, &q.backend_id, &req, &question_event(q.id), false).map(|mut m| {
+            let origin = format!("api:{}", q.user);
+            let prepared = self.prepare_app(&q.user, &q.backend_id, &req, &question_event(q.id), false, &origin).map(|mut m| {
                 m.question = Some(q.id);
                 m
             });
