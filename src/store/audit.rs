@@ -393,3 +393,189 @@ pub fn audit_csv(records: &[AuditRecord]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{DeliveryReport, ReceivedSms};
+    use crate::store::{NewOutJob, OutState};
+
+    const BOB: &str = "+15551234567";
+    const OURS: &str = "+15550001111";
+
+    fn store(settings: AuditSettings) -> (Store, i64) {
+        let s = Store::open_in_memory().unwrap();
+        s.set_audit(AuditSettings { region: Some("US".into()), ..settings });
+        let portal = crate::store::Portal {
+            local_number: OURS.into(),
+            remote_key: "15551234567".into(),
+            remote_destination: Some(BOB.into()),
+            ..crate::store::portals::test_portal()
+        };
+        let p = s.claim_portal(&portal).unwrap();
+        (s, p.id)
+    }
+
+    fn send(s: &Store, portal: i64, ev: &str, body: &str) -> i64 {
+        let audit = OutAudit { origin: "matrix:@a:x", keyword: None, parts: 1, encoding: "gsm7" };
+        let job = NewOutJob {
+            portal_id: portal,
+            backend_id: "b",
+            event_id: ev,
+            destination: BOB,
+            body,
+            expires_at: now_ms() + 60_000,
+            audit,
+            ..Default::default()
+        };
+        s.tx(|tx| Store::enqueue_out(tx, &job)).unwrap().unwrap()
+    }
+
+    fn receive(s: &Store, from: &str, text: &str) -> i64 {
+        let sms = ReceivedSms { from: from.into(), to: String::new(), text: text.into(), timestamp_ms: None };
+        s.insert_inbox("b", &InboxKind::Sms(sms)).unwrap()
+    }
+
+    fn all(s: &Store) -> Vec<AuditRecord> {
+        s.audit_records(&AuditQuery { since: 0, until: i64::MAX, ..Default::default() }).unwrap()
+    }
+
+    #[test]
+    fn an_outgoing_message_is_followed_to_its_final_status() {
+        let (s, p) = store(AuditSettings::default());
+        let id = send(&s, p, "$a", "hello");
+        let r = &all(&s)[0];
+        assert_eq!((r.direction.as_str(), r.kind.as_str(), r.link.as_str()), ("out", "sms", "b"));
+        assert_eq!((r.local.as_deref(), r.remote.as_deref()), (Some(OURS), Some(BOB)));
+        assert_eq!((r.origin.as_str(), r.parts, r.encoding.as_deref()), ("matrix:@a:x", Some(1), Some("gsm7")));
+        assert_eq!((r.status.as_str(), r.text.as_deref(), r.message_ids.as_deref()), ("queued", None, None));
+        s.set_out_state(id, OutState::Sending, None).unwrap();
+        s.tx(|tx| Store::mark_sent(tx, id, "b", &["m1".into(), "m2".into()])).unwrap();
+        let r = &all(&s)[0];
+        assert_eq!((r.status.as_str(), r.message_ids.as_deref(), r.parts), ("sent", Some("m1 m2"), Some(2)));
+        s.set_out_state(id, OutState::Failed, Some("UNDELIV err:001")).unwrap();
+        let r = &all(&s)[0];
+        assert_eq!((r.status.as_str(), r.reason.as_deref()), ("failed", Some("UNDELIV err:001")));
+        assert!(r.status_at >= r.at);
+        // Only its own record follows it.
+        assert_eq!(all(&s).len(), 1);
+    }
+
+    #[test]
+    fn a_report_is_recorded_with_the_message_it_is_about() {
+        let (s, p) = store(AuditSettings::default());
+        let id = send(&s, p, "$a", "hello");
+        s.set_out_state(id, OutState::Sending, None).unwrap();
+        s.tx(|tx| Store::mark_sent(tx, id, "b", &["m1".into()])).unwrap();
+        let report = DeliveryReport {
+            message_id: "m1".into(),
+            status: DeliveryStatus::Delivered,
+            detail: Some("DELIVRD".into()),
+            alt_ids: vec![],
+        };
+        s.insert_inbox("b", &InboxKind::Report(report)).unwrap();
+        let r = &all(&s)[1];
+        assert_eq!((r.direction.as_str(), r.kind.as_str(), r.status.as_str()), ("in", "report", "delivered"));
+        assert_eq!((r.local.as_deref(), r.remote.as_deref()), (Some(OURS), Some(BOB)));
+        assert_eq!((r.message_ids.as_deref(), r.reason.as_deref()), (Some("m1"), Some("DELIVRD")));
+    }
+
+    #[test]
+    fn text_is_kept_only_when_asked() {
+        let (s, p) = store(AuditSettings::default());
+        send(&s, p, "$a", "secret out");
+        receive(&s, BOB, "secret in");
+        s.audit_refused("b", OURS, BOB, "api:app", "secret refused", "blocked").unwrap();
+        assert!(all(&s).iter().all(|r| r.text.is_none()), "{:?}", all(&s));
+        s.set_audit(AuditSettings { store_text: true, ..AuditSettings::default() });
+        send(&s, p, "$b", "kept out");
+        receive(&s, BOB, "kept in");
+        s.audit_refused("b", OURS, BOB, "api:app", "kept refused", "blocked").unwrap();
+        let texts: Vec<_> = all(&s).into_iter().filter_map(|r| r.text).collect();
+        assert_eq!(texts, ["kept out", "kept in", "kept refused"]);
+    }
+
+    #[test]
+    fn hashed_numbers_are_not_kept_in_clear_and_still_found() {
+        let (s, p) = store(AuditSettings { hash_numbers: true, ..AuditSettings::default() });
+        send(&s, p, "$a", "out");
+        // The link wrote the number without its plus: the same person.
+        let inbox = [receive(&s, "15551234567", "in"), receive(&s, "+15559999999", "someone else")];
+        let records = all(&s);
+        for r in &records {
+            for n in [&r.local, &r.remote].into_iter().flatten() {
+                assert!(n.starts_with("h:") && !n.contains("555"), "{n}");
+            }
+        }
+        assert_eq!(records[0].remote, records[1].remote);
+        assert_ne!(records[1].remote, records[2].remote);
+        let find = |n: &str| {
+            let q = AuditQuery { since: 0, until: i64::MAX, number: Some(n.into()), keyword: None };
+            s.audit_records(&q).unwrap().iter().map(|r| r.id).collect::<Vec<_>>()
+        };
+        assert_eq!(find("+1 555-123-4567"), [records[0].id, records[1].id]);
+        assert_eq!(find("(555) 999-9999"), [records[2].id]);
+        // Our number is on every record: the one sent, and those received once the
+        // applications' side filled it in.
+        for id in inbox {
+            s.tx(|tx| Store::audit_inbound_seen_tx(tx, id, OURS, None)).unwrap();
+        }
+        assert_eq!(find(OURS).len(), 3);
+    }
+
+    #[test]
+    fn keywords_filter_in_any_case() {
+        let (s, _) = store(AuditSettings::default());
+        let a = receive(&s, BOB, "WEATHER today");
+        receive(&s, BOB, "hello");
+        s.tx(|tx| Store::audit_inbound_seen_tx(tx, a, OURS, Some("weather"))).unwrap();
+        let q = AuditQuery { since: 0, until: i64::MAX, number: None, keyword: Some("Weather".into()) };
+        let found = s.audit_records(&q).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].keyword.as_deref(), found[0].local.as_deref()), (Some("weather"), Some(OURS)));
+    }
+
+    #[test]
+    fn pruning_takes_old_records_only() {
+        let (s, p) = store(AuditSettings::default());
+        send(&s, p, "$old", "old");
+        send(&s, p, "$new", "new");
+        let old = all(&s)[0].id;
+        s.with(|c| Ok(c.execute("UPDATE audit SET at = at - 10 * 86400000 WHERE id = ?1", [old])?)).unwrap();
+        assert_eq!(s.prune_audit(5 * 86_400_000).unwrap(), 1);
+        let left = all(&s);
+        assert_eq!(left.len(), 1);
+        assert_ne!(left[0].id, old);
+        assert_eq!(s.prune_audit(5 * 86_400_000).unwrap(), 0);
+    }
+
+    #[test]
+    fn csv_has_the_documented_columns() {
+        let r = AuditRecord {
+            id: 1,
+            at: 1_796_083_200_000,
+            direction: "out".into(),
+            kind: "sms".into(),
+            link: "b".into(),
+            local: Some(OURS.into()),
+            remote: Some(BOB.into()),
+            origin: "api:app".into(),
+            keyword: None,
+            parts: Some(2),
+            encoding: Some("ucs2".into()),
+            message_ids: Some("m1 m2".into()),
+            status: "delivered".into(),
+            status_at: 1_796_083_201_500,
+            reason: None,
+            text: Some("hi, \"you\"".into()),
+        };
+        let csv = audit_csv(&[r]);
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert_eq!(lines[0], CSV_HEADER.join(","));
+        assert_eq!(
+            lines[1],
+            "2026-12-01T00:00:00.000Z,out,sms,b,+15550001111,+15551234567,api:app,,2,ucs2,m1 m2,delivered,2026-12-01T00:00:01.500Z,,\"hi, \"\"you\"\"\""
+        );
+        assert_eq!(lines[2], "");
+    }
+}
