@@ -23,6 +23,16 @@ impl Bridge {
         OutAudit { origin, keyword: None, parts, encoding }
     }
 
+    /// Forgets audit records older than `audit.retention_days` (its own retention, apart
+    /// from the database's); returns how many.
+    pub fn prune_audit(&self) -> Result<usize, BridgeError> {
+        let days = self.config.audit.retention_days as i64;
+        if days == 0 {
+            return Ok(0);
+        }
+        Ok(self.store.prune_audit(days * 24 * 3600 * 1000)?)
+    }
+
     /// `audit …` in a management room: admins only.
     pub(super) async fn cmd_audit(
         &self,

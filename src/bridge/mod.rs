@@ -382,14 +382,10 @@ impl Bridge {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "could not prune old history"),
                 }
-                // The audit log has a retention of its own.
-                let days = self.config.audit.retention_days;
-                if days > 0 {
-                    match self.store.prune_audit(days as i64 * DAY) {
-                        Ok(n) if n > 0 => tracing::info!(rows = n, "pruned old audit records"),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "could not prune old audit records"),
-                    }
+                match self.prune_audit() {
+                    Ok(n) if n > 0 => tracing::info!(rows = n, "pruned old audit records"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not prune old audit records"),
                 }
             }
             tick += 1;
