@@ -192,8 +192,13 @@ async fn retention_prunes_old_records_only() {
     sql.execute("UPDATE audit SET at = at - 31 * ?1 WHERE id = 1", [day]).unwrap();
     sql.execute("UPDATE audit SET at = at - 29 * ?1 WHERE id = 2", [day]).unwrap();
     assert_eq!(h.bridge.prune_audit().unwrap(), 1);
-    let ids: Vec<i64> =
-        sql.prepare("SELECT id FROM audit ORDER BY id").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let ids: Vec<i64> = sql
+        .prepare("SELECT id FROM audit ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(ids, [2, 3]);
 
     // 0 keeps them for ever.
@@ -238,12 +243,7 @@ async fn the_command_line_exports_with_filters_and_hashed_numbers() {
     let alice = format!("matrix:{ALICE}");
     assert_eq!(
         by,
-        [
-            ("out", alice.as_str(), ""),
-            ("in", "", "weather"),
-            ("in", "", ""),
-            ("out", "service:weather", "weather")
-        ]
+        [("out", alice.as_str(), ""), ("in", "", "weather"), ("in", "", ""), ("out", "service:weather", "weather")]
     );
     // Numbers are hashed: none in clear, the same number the same way.
     for row in &all[1..] {
@@ -265,7 +265,10 @@ async fn the_command_line_exports_with_filters_and_hashed_numbers() {
     let o = cli(&["audit", "export", "-c", cfg, "--since", &tomorrow]);
     assert_eq!(parse_csv(&String::from_utf8(o.stdout).unwrap()), [CSV_HEADER.to_vec()]);
     let since = format!("{today}T00:00:00+00:00");
-    assert_eq!(parse_csv(&String::from_utf8(cli(&["audit", "export", "-c", cfg, "--since", &since]).stdout).unwrap()), all);
+    assert_eq!(
+        parse_csv(&String::from_utf8(cli(&["audit", "export", "-c", cfg, "--since", &since]).stdout).unwrap()),
+        all
+    );
     // To a file.
     let out = h.dir.path().join("audit.csv");
     let o = cli(&["audit", "export", "-c", cfg, "--since", &today, "--output", out.to_str().unwrap()]);
@@ -280,7 +283,11 @@ async fn the_command_line_exports_with_filters_and_hashed_numbers() {
     std::fs::write(&missing, text).unwrap();
     let o = cli(&["audit", "export", "-c", missing.to_str().unwrap(), "--since", &today]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("nowhere.db: not found"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("nowhere.db: not found"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!h.dir.path().join("nowhere.db").exists());
 }
 
@@ -316,7 +323,10 @@ async fn admins_get_the_log_as_a_file_in_their_management_room() {
     assert_eq!(files[0].content["url"], upload.mxc.as_str());
     assert_eq!(files[0].content["body"], upload.filename.as_str());
     assert_eq!(files[0].content["info"]["size"], upload.data.len());
-    assert_eq!(h.notices(&h.mgmt).pop().unwrap(), format!("Audit log {week_ago} to {today}: 2 records, in {}.", upload.filename));
+    assert_eq!(
+        h.notices(&h.mgmt).pop().unwrap(),
+        format!("Audit log {week_ago} to {today}: 2 records, in {}.", upload.filename)
+    );
 
     // Filtered by number, as a person types it.
     h.say_text(ALICE, &h.mgmt, &format!("audit {today} {today} (555) 765-4321")).await;

@@ -11,7 +11,8 @@ use crate::store::{AuditQuery, OutAudit, Store, audit_csv, now_ms};
 /// The period `audit` exports when none is given.
 const DEFAULT_DAYS: i64 = 7;
 
-const USAGE: &str = "Usage: audit [since] [until] [number] [keyword=K], e.g. audit 2026-12-01 2026-12-07 keyword=weather";
+const USAGE: &str =
+    "Usage: audit [since] [until] [number] [keyword=K], e.g. audit 2026-12-01 2026-12-07 keyword=weather";
 
 impl Bridge {
     /// The record of a text sent by `origin`: its parts and encoding as the link will send it.
@@ -73,7 +74,8 @@ impl Bridge {
             Store::enqueue_matrix(tx, room, &self.bot, "message", "m.room.message", &content).map(|_| ())
         })?;
         self.wake.matrix_out.notify_one();
-        let filters = [q.number.as_ref().map(|n| format!(" for {n}")), q.keyword.as_ref().map(|k| format!(" keyword {k}"))];
+        let filters =
+            [q.number.as_ref().map(|n| format!(" for {n}")), q.keyword.as_ref().map(|k| format!(" keyword {k}"))];
         Ok(format!(
             "Audit log {} to {}{}: {} records, in {name}.",
             day(q.since),

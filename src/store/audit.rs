@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
-use super::{Result, Store, now_ms};
 use super::InboxKind;
+use super::{Result, Store, now_ms};
 use crate::message::DeliveryStatus;
 use crate::phone::Address;
 
@@ -364,7 +364,9 @@ pub const CSV_HEADER: [&str; 15] = [
 /// The records as CSV (RFC 4180), a header first; times in RFC 3339, UTC.
 pub fn audit_csv(records: &[AuditRecord]) -> String {
     let time = |ms: i64| {
-        jiff::Timestamp::from_millisecond(ms).map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()).unwrap_or_default()
+        jiff::Timestamp::from_millisecond(ms)
+            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            .unwrap_or_default()
     };
     let mut out = String::new();
     crate::csv::write_record(&mut out, &CSV_HEADER);

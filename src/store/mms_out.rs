@@ -59,7 +59,15 @@ impl Store {
             .execute(params![portal_id, backend_id, room_id, event_id, recipients.join(","), content.to_string(), now, expires_at])?;
         if n == 1 {
             let text = content["body"].as_str().unwrap_or("");
-            Store::audit_mms_out_tx(tx, tx.last_insert_rowid(), backend_id, portal_id, &recipients.join(","), origin, text)?;
+            Store::audit_mms_out_tx(
+                tx,
+                tx.last_insert_rowid(),
+                backend_id,
+                portal_id,
+                &recipients.join(","),
+                origin,
+                text,
+            )?;
         }
         Ok(n == 1)
     }
