@@ -7,6 +7,7 @@ pub mod at;
 pub mod backend;
 pub mod bridge;
 pub mod config;
+pub mod csv;
 pub mod gateway;
 pub mod hilink;
 pub mod hilink_sim;

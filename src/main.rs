@@ -55,6 +55,39 @@ enum Command {
     /// A fake Huawei HiLink router (B315/B525/E3372h web API) on 127.0.0.1, for trying
     /// HiLink clients without one. Prints its URLs; SMS typed as `+15551234567 Hello` arrive.
     HilinkSim(HilinkSimArgs),
+    /// The audit log of messages, delivery reports and policy refusals.
+    Audit {
+        #[command(subcommand)]
+        what: Audit,
+    },
+}
+
+#[derive(Subcommand)]
+enum Audit {
+    /// Writes a period's records as CSV (times in UTC), oldest first.
+    Export(AuditExportArgs),
+}
+
+#[derive(clap::Args)]
+struct AuditExportArgs {
+    /// From this date (UTC) or time: 2026-12-01 or 2026-12-01T10:00:00Z.
+    #[arg(long)]
+    since: String,
+    /// Up to this time, or to the end of this date (default: now).
+    #[arg(long)]
+    until: Option<String>,
+    /// Only records with this number, ours or theirs (in any form).
+    #[arg(long)]
+    number: Option<String>,
+    /// Only records of this keyword (any case).
+    #[arg(long)]
+    keyword: Option<String>,
+    /// The config file (default: the one given before `audit`).
+    #[arg(short, long)]
+    config: Option<PathBuf>,
+    /// Write here instead of to standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -217,7 +250,7 @@ enum Encode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(command) = cli.command {
-        return match run_tool(command) {
+        return match run_tool(command, &cli.config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e),
         };
@@ -268,9 +301,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The codec tools and the simulator: no config.
-fn run_tool(command: Command) -> Result<(), String> {
+/// The codec tools and the simulators (no config), and the audit export.
+fn run_tool(command: Command, config: &Path) -> Result<(), String> {
     match command {
+        Command::Audit { what: Audit::Export(args) } => return audit_export(args, config),
         Command::SmscSim(args) => return smsc_sim_main(args),
         Command::ModemSim(args) => return modem_sim_main(args),
         Command::HilinkSim(args) => return hilink_sim_main(args),
@@ -381,6 +415,38 @@ fn run_simulator<F: std::future::Future<Output = Result<(), String>>>(
     // stdin's reader thread may be blocked in a read: don't wait for it.
     runtime.shutdown_background();
     result
+}
+
+/// `audit export`: reads the bridge's database (which may be in use) and writes CSV.
+fn audit_export(a: AuditExportArgs, default_config: &Path) -> Result<(), String> {
+    use sms_bridge::store::{AuditQuery, AuditSettings, Store, audit_csv};
+    let config_path = a.config.as_deref().unwrap_or(default_config);
+    let config = Config::load(config_path, Purpose::Generate).map_err(|e| e.to_string())?;
+    let since = sms_bridge::when::parse_bound(&a.since, false).map_err(|e| format!("--since: {e}"))?;
+    let until = match &a.until {
+        Some(u) => sms_bridge::when::parse_bound(u, true).map_err(|e| format!("--until: {e}"))?.as_millisecond(),
+        None => sms_bridge::store::now_ms() + 1,
+    };
+    let db = Path::new(&config.database.path);
+    // Opening would make an empty database: a wrong path says so instead.
+    if !db.exists() {
+        return Err(format!("database {}: not found (database.path in {})", db.display(), config_path.display()));
+    }
+    let store = Store::open(db).map_err(|e| e.to_string())?;
+    store.set_audit(AuditSettings {
+        store_text: config.audit.store_text,
+        hash_numbers: config.audit.hash_numbers,
+        region: config.bridge.default_region.clone(),
+    });
+    let q = AuditQuery { since: since.as_millisecond(), until, number: a.number, keyword: a.keyword };
+    let csv = audit_csv(&store.audit_records(&q).map_err(|e| e.to_string())?);
+    match &a.output {
+        Some(path) => std::fs::write(path, csv).map_err(|e| format!("{}: cannot write: {e}", path.display())),
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(csv.as_bytes()).map_err(|e| format!("standard output: {e}"))
+        }
+    }
 }
 
 /// A concatenation reference that differs between runs.

@@ -81,6 +81,22 @@ fn relative(text: &str) -> Result<Span, String> {
     Ok(Span::new().minutes(minutes))
 }
 
+/// A bound of a period to look back on (`audit export --since/--until`): a date (UTC), or
+/// a time with its offset (`2026-12-01T10:00:00Z`). A date as the end of a period
+/// (`end`) means the end of that day, so `--until 2026-12-07` takes all of it.
+pub fn parse_bound(text: &str, end: bool) -> Result<Timestamp, String> {
+    let text = text.trim();
+    // A date alone: jiff would also read the date of a date and time as one.
+    if !text.contains(['T', 't', ' '])
+        && let Ok(date) = text.parse::<Date>()
+    {
+        let day = if end { date.tomorrow().map_err(|e| e.to_string())? } else { date };
+        return day.to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| e.to_string());
+    }
+    text.parse::<Timestamp>()
+        .map_err(|_| format!("cannot read {text:?} as a date or a time: use 2026-12-01 or 2026-12-01T10:00:00Z"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +134,15 @@ mod tests {
         }
         assert_eq!(at("2026-12-01 09:00 late").unwrap_err(), "2026-12-01 09:00 CET has passed");
         assert_eq!(at("today 08:00 x").unwrap_err(), "2026-12-05 08:00 CET has passed");
+    }
+
+    #[test]
+    fn bounds_are_dates_in_utc_or_times_with_an_offset() {
+        let ms = |t: &str, end| parse_bound(t, end).unwrap().as_millisecond();
+        assert_eq!(ms("2026-12-01", false), 1_796_083_200_000);
+        assert_eq!(ms("2026-12-01", true), 1_796_083_200_000 + 86_400_000);
+        assert_eq!(ms("2026-12-01T10:00:00Z", true), 1_796_083_200_000 + 36_000_000);
+        assert_eq!(ms("2026-12-01T11:00:00+01:00", false), 1_796_083_200_000 + 36_000_000);
+        assert!(parse_bound("last week", false).unwrap_err().contains("2026-12-01"));
     }
 }

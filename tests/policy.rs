@@ -182,6 +182,18 @@ async fn a_number_past_its_cap_gets_nothing_more_until_an_admin_lifts_it() {
     let ev = h.say_text(ALICE, &room, "eight").await;
     assert_eq!(h.statuses(&ev).last().unwrap()["status"], "FAIL_PERMANENT");
     assert_eq!(sent_texts(&h), ["one", "two", "three", "hello other", "six", "seven"]);
+    // The audit log has each refusal, with who sent it and the rule.
+    let refused: Vec<(String, String)> = h
+        .sql()
+        .prepare("SELECT origin, reason FROM audit WHERE status = 'refused' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let origins: Vec<&str> = refused.iter().map(|(o, _)| o.as_str()).collect();
+    assert_eq!(origins, [format!("matrix:{ALICE}"), "api:app".into(), format!("matrix:{ALICE}")]);
+    assert!(refused.iter().all(|(_, why)| why.contains("policy.caps.per_hour")), "{refused:?}");
 }
 
 #[tokio::test]
@@ -205,6 +217,16 @@ async fn the_cap_is_counted_again_when_the_link_takes_a_message() {
     let failed: String =
         h.sql().query_row("SELECT last_error FROM outbox WHERE body = 'scheduled c'", [], |r| r.get(0)).unwrap();
     assert!(failed.starts_with(rule), "{failed}");
+    let (status, reason): (String, String) = h
+        .sql()
+        .query_row(
+            "SELECT a.status, a.reason FROM audit a JOIN outbox o ON a.source = 'outbox' AND a.source_id = o.id WHERE o.body = 'scheduled c'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(status, "refused");
+    assert!(reason.starts_with(rule), "{reason}");
 }
 
 #[tokio::test]

@@ -34,6 +34,11 @@ impl Bridge {
             let mut told = false;
             for (item, service) in items.iter().zip(&services) {
                 told |= self.tell_apps_inbound_tx(tx, item)?;
+                if let InboxKind::Sms(sms) = &item.item {
+                    let keyword = service.as_ref().and_then(|m| m.keyword()).map(str::to_lowercase);
+                    let local = self.portal_local(&item.backend_id, &sms.to);
+                    Store::audit_inbound_seen_tx(tx, item.id, &local, keyword.as_deref())?;
+                }
                 if let (Some(_), InboxKind::Sms(sms)) = (service, &item.item) {
                     Store::add_service_call_tx(tx, item.id, &item.backend_id, sms)?;
                 }

@@ -20,6 +20,7 @@ pub(super) const HELP: &str = "Commands:\n\
 • dead — messages the bridge gave up on, and why\n\
 • retry <id|all> — try a given-up message again\n\
 • drop <id|all> — forget a given-up message\n\
+• audit [since] [until] [number] [keyword=K] — admins: the audit log as a CSV file (default: the last 7 days)\n\
 • version — the bridge version\n\
 • help — this text";
 
@@ -45,11 +46,12 @@ impl Bridge {
             "retry" => self.cmd_revive(sender, args, true)?,
             "drop" => self.cmd_revive(sender, args, false)?,
             "ussd" => self.cmd_ussd(sender, room, event_id, args),
-            "schedule" => self.cmd_schedule(room, event_id, args)?,
+            "schedule" => self.cmd_schedule(sender, room, event_id, args)?,
             "scheduled" => self.cmd_scheduled(room)?,
             "unschedule" => self.cmd_unschedule(room, args)?,
             "check" => self.cmd_check(args),
             "limits" => self.cmd_limits(sender, args)?,
+            "audit" => self.cmd_audit(sender, room, event_id, args).await?,
             other => format!("Unknown command {other:?}. Try `help`."),
         })
     }

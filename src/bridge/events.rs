@@ -241,6 +241,9 @@ impl Bridge {
         let sender = e["sender"].as_str().unwrap_or("");
         let room = portal.room_id.as_deref().unwrap_or("");
         let event_id = e["event_id"].as_str().unwrap_or("");
+        let origin = format!("matrix:{sender}");
+        // A refusal by policy (not by permission or the link) goes in the audit log.
+        let mut policy = None;
         let refusal: Option<(&str, String)> = if self.permission(sender) < Permission::User {
             Some(("m_no_permission", "You are not allowed to send SMS through this bridge.".into()))
         } else if !self.backends.contains_key(&portal.backend_id) {
@@ -248,7 +251,9 @@ impl Bridge {
         } else if portal.remote_destination.is_none() {
             Some(("m_unsupported", format!("{} does not accept replies.", portal.remote_display)))
         } else if let Some(why) = self.policy_refusal(portal.remote_destination.as_deref().unwrap_or("")) {
-            Some(("m_no_permission", format!("Not sent: {why}.")))
+            let refused = Some(("m_no_permission", format!("Not sent: {why}.")));
+            policy = Some(why);
+            refused
         } else {
             None
         };
@@ -268,7 +273,7 @@ impl Bridge {
                 let recipients: Vec<&str> = portal.remote_destination.as_deref().unwrap_or("").split(',').collect();
                 let expires_at = crate::store::now_ms() + self.config.bridge.outbound_expiry as i64 * 1000;
                 let (b, p) = (&portal.backend_id, portal.id);
-                if Store::enqueue_mms_out_tx(tx, p, b, room, event_id, &recipients, content, expires_at)? {
+                if Store::enqueue_mms_out_tx(tx, p, b, room, event_id, &recipients, content, expires_at, &origin)? {
                     self.status_tx(tx, room, event_id, Update::new(Status::Pending))?;
                     queued = Queued::Mms;
                 }
@@ -290,8 +295,13 @@ impl Bridge {
             _ => None,
         };
         let mut queued = Queued::Nothing;
+        let (local, remote) = (portal.local_number.as_str(), destination);
         match (&refusal, &text) {
             (Some((reason, message)), _) => {
+                if let Some(why) = &policy {
+                    let body = content["body"].as_str().unwrap_or("");
+                    Store::audit_refused_tx(tx, &portal.backend_id, local, remote, &origin, body, why)?;
+                }
                 self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, reason, message))?;
                 self.notice_tx(tx, room, message)?;
             }
@@ -303,12 +313,16 @@ impl Bridge {
                 }
             }
             (None, Ok(body)) if self.parts_refusal(portal, body).is_some() => {
-                let message = format!("Not sent: {}.", self.parts_refusal(portal, body).unwrap_or_default());
+                let why = self.parts_refusal(portal, body).unwrap_or_default();
+                Store::audit_refused_tx(tx, &portal.backend_id, local, remote, &origin, body, &why)?;
+                let message = format!("Not sent: {why}.");
                 self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, "m_no_permission", &message))?;
                 self.notice_tx(tx, room, &message)?;
             }
-            (None, Ok(_)) if over_cap.is_some() => {
-                let message = format!("Not sent: {}.", over_cap.unwrap_or_default());
+            (None, Ok(body)) if over_cap.is_some() => {
+                let why = over_cap.unwrap_or_default();
+                Store::audit_refused_tx(tx, &portal.backend_id, local, remote, &origin, body, &why)?;
+                let message = format!("Not sent: {why}.");
                 self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, "m_no_permission", &message))?;
                 self.notice_tx(tx, room, &message)?;
             }
@@ -322,6 +336,7 @@ impl Bridge {
                     body,
                     expires_at: crate::store::now_ms() + self.config.bridge.outbound_expiry as i64 * 1000,
                     sender: self.portal_sender(portal),
+                    audit: self.out_audit(&origin, body),
                     ..Default::default()
                 };
                 if Store::enqueue_out(tx, &job)?.is_some() {

@@ -49,6 +49,10 @@ pub(super) struct AppMessage {
     tracked: bool,
     /// The question it asks.
     pub question: Option<i64>,
+    /// Who sent it, for the audit log (`api:<user>`, `service:<name>`, `mqtt`).
+    origin: String,
+    /// A keyword service's reply: the keyword it answers.
+    pub keyword: Option<String>,
     portal_id: i64,
     /// Our number it leaves from, and whether that is not the link's own.
     local: String,
@@ -135,7 +139,8 @@ impl Bridge {
         for req in reqs {
             let link = self.user_link(user, req.link.as_deref())?;
             let event_id = format!("api:{:016x}", rand::random::<u64>());
-            apps.push(self.prepare_app(&user.username, &link, req, &event_id, true)?);
+            let origin = format!("api:{}", user.username);
+            apps.push(self.prepare_app(&user.username, &link, req, &event_id, true, &origin)?);
         }
         let ids = self.store.tx(|tx| {
             apps.iter()
@@ -170,8 +175,19 @@ impl Bridge {
     /// [`Bridge::submit`] under a name the client chose: the same name again is not queued
     /// again (a request redelivered by the broker).
     pub fn submit_as(&self, user: &GatewayUser, req: &ApiSend, event_id: &str) -> Result<Submitted, SubmitError> {
+        self.submit_from(user, req, event_id, &format!("api:{}", user.username))
+    }
+
+    /// [`Bridge::submit_as`], recorded in the audit log as sent by `origin`.
+    fn submit_from(
+        &self,
+        user: &GatewayUser,
+        req: &ApiSend,
+        event_id: &str,
+        origin: &str,
+    ) -> Result<Submitted, SubmitError> {
         let link = self.user_link(user, req.link.as_deref())?;
-        self.queue_app(&user.username, &link, req, event_id, true)
+        self.queue_app(&user.username, &link, req, event_id, true, origin)
     }
 
     /// Queues a message an application or a service sends on `link`, with a copy for the
@@ -184,14 +200,16 @@ impl Bridge {
         req: &ApiSend,
         event_id: &str,
         tracked: bool,
+        origin: &str,
     ) -> Result<Submitted, SubmitError> {
-        let app = self.prepare_app(by, link, req, event_id, tracked)?;
+        let app = self.prepare_app(by, link, req, event_id, tracked, origin)?;
         let id = self.store.tx(|tx| Ok(self.queue_app_tx(tx, &app)?.map_or(0, |q| q.api_id)))?;
         Ok(self.queued(&app, id))
     }
 
     /// Checks a message an application sends and finds its portal: everything that can
-    /// refuse it, before anything is committed.
+    /// refuse it, before anything is committed (a refusal by policy is recorded in the
+    /// audit log, as sent by `origin`).
     pub(super) fn prepare_app(
         &self,
         by: &str,
@@ -199,9 +217,14 @@ impl Bridge {
         req: &ApiSend,
         event_id: &str,
         tracked: bool,
+        origin: &str,
     ) -> Result<AppMessage, SubmitError> {
         let plan = self.plan(link, req);
         if let Some(why) = plan.refusal {
+            if let Some(rule) = &plan.rule {
+                let text = req.binary.as_ref().map_or_else(|| req.text.clone(), BinarySms::describe);
+                self.store.audit_refused(link, &plan.from, &plan.to, origin, &text, rule)?;
+            }
             return Err(SubmitError::Refused(why));
         }
         let to = Address::parse_cached(req.to.trim(), self.config.bridge.default_region.as_deref());
@@ -232,6 +255,8 @@ impl Bridge {
             event_id: event_id.to_string(),
             tracked,
             question: None,
+            origin: origin.to_string(),
+            keyword: None,
             portal_id: portal.id,
             sender: self.backends.get(link).is_some_and(|b| b.number() != local).then(|| local.clone()),
             local,
@@ -265,6 +290,12 @@ impl Bridge {
             valid_until: req.valid_until,
             class: req.class,
             binary: req.binary.as_ref(),
+            audit: crate::store::OutAudit {
+                origin: &app.origin,
+                keyword: app.keyword.as_deref(),
+                parts: app.parts,
+                encoding: app.encoding,
+            },
         };
         let Some(outbox_id) = Store::enqueue_out(tx, &job)? else {
             return Ok(None);
@@ -549,7 +580,7 @@ pub async fn run_mqtt(bridge: Arc<Bridge>) {
         let mut pause = Duration::from_millis(200);
         loop {
             let submitted = match &req {
-                Ok(req) => bridge.submit_as(&user, req, &event_id),
+                Ok(req) => bridge.submit_from(&user, req, &event_id, "mqtt"),
                 Err(e) => Err(SubmitError::Refused(e.to_string())),
             };
             let committed = match submitted {

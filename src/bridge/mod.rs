@@ -2,6 +2,7 @@
 //! It reaches Matrix only through [`MatrixApi`] and links only through [`Backend`].
 
 mod apps;
+mod audit;
 mod callbacks;
 mod commands;
 mod dead;
@@ -146,6 +147,11 @@ impl Bridge {
             ..Wakers::default()
         };
         let services = crate::gateway::keywords::Services::new(&config.services);
+        store.set_audit(crate::store::AuditSettings {
+            store_text: config.audit.store_text,
+            hash_numbers: config.audit.hash_numbers,
+            region: config.bridge.default_region.clone(),
+        });
         Arc::new(Bridge {
             services,
             mqtt: std::sync::OnceLock::new(),
@@ -383,6 +389,11 @@ impl Bridge {
                     Ok(p) if p.rows > 0 => tracing::info!(rows = p.rows, "pruned old history"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "could not prune old history"),
+                }
+                match self.prune_audit() {
+                    Ok(n) if n > 0 => tracing::info!(rows = n, "pruned old audit records"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not prune old audit records"),
                 }
             }
             tick += 1;

@@ -282,6 +282,7 @@ impl Bridge {
         let why = "its validity period ran out before the link could take it";
         tracing::warn!(job = job.id, "SMS not sent: {why}");
         Store::set_out_state_tx(tx, job.id, OutState::Failed, Some(why))?;
+        Store::audit_out_refused_tx(tx, job.id)?;
         self.fail_permanently_tx(tx, &job.room_id, &job.event_id, &format!("Not sent: {why}."))
     }
 
@@ -294,6 +295,7 @@ impl Bridge {
         why: &str,
     ) -> Result<(), crate::store::StoreError> {
         Store::set_out_state_tx(tx, job.id, OutState::Failed, Some(why))?;
+        Store::audit_out_refused_tx(tx, job.id)?;
         self.fail_permanently_tx(tx, &job.room_id, &job.event_id, &format!("Not sent: {why}."))
     }
 

@@ -27,6 +27,9 @@ pub struct Plan {
     pub encoding: &'static str,
     pub parts: usize,
     pub refusal: Option<String>,
+    /// The policy rule that refuses it (the refusal without "not sent: "), when a rule
+    /// does rather than the message itself or the link.
+    pub rule: Option<String>,
     pub link_up: bool,
     /// The link's send rate (messages wait for it).
     pub rate: Rate,
@@ -35,6 +38,12 @@ pub struct Plan {
 impl Plan {
     fn refuse(mut self, why: impl Into<String>) -> Plan {
         self.refusal = Some(why.into());
+        self
+    }
+
+    fn refuse_by_rule(mut self, rule: String) -> Plan {
+        self.refusal = Some(format!("not sent: {rule}"));
+        self.rule = Some(rule);
         self
     }
 }
@@ -116,7 +125,7 @@ impl Bridge {
         let sender = self.policy_sender(link, &destination).unwrap_or(from);
         let mut plan = Plan { to: destination.clone(), sender, ..plan };
         if let Some(why) = self.policy_refusal(&destination) {
-            return plan.refuse(format!("not sent: {why}"));
+            return plan.refuse_by_rule(why);
         }
         (plan.encoding, plan.parts) = match &req.binary {
             Some(b) => {
@@ -139,10 +148,10 @@ impl Bridge {
             },
         };
         if let Some(why) = self.config.policy.parts_refusal(&destination, plan.parts) {
-            return plan.refuse(format!("not sent: {why}"));
+            return plan.refuse_by_rule(why);
         }
         match self.store.read(|c| self.cap_refusal(c, link, &destination, 0)) {
-            Ok(Some(why)) => plan.refuse(format!("not sent: {why}")),
+            Ok(Some(why)) => plan.refuse_by_rule(why),
             Ok(None) => plan,
             // The cap is checked again, for certain, when the link takes the message.
             Err(e) => {

@@ -140,10 +140,7 @@ fn describe(p: &Plan, recent: Option<String>) -> String {
         out.push_str(&format!("\n• {r}"));
     }
     match &p.refusal {
-        Some(why) => {
-            let why = why.strip_prefix("not sent: ").unwrap_or(why);
-            out.push_str(&format!("\n⛔ It would not be sent: {why}"))
-        }
+        Some(why) => out.push_str(&format!("\n⛔ It would not be sent: {}", p.rule.as_ref().unwrap_or(why))),
         None => out.push_str("\n✅ It would be sent."),
     }
     out

@@ -102,11 +102,13 @@ impl Bridge {
                 valid_until: options.then_some(expires_at),
                 ..ApiSend::default()
             };
+            let origin = format!("api:{}", q.user);
             // Named by the question: asked again after a crash, it is not queued twice.
-            let prepared = self.prepare_app(&q.user, &q.backend_id, &req, &question_event(q.id), false).map(|mut m| {
-                m.question = Some(q.id);
-                m
-            });
+            let prepared =
+                self.prepare_app(&q.user, &q.backend_id, &req, &question_event(q.id), false, &origin).map(|mut m| {
+                    m.question = Some(q.id);
+                    m
+                });
             let result = prepared.and_then(|m| {
                 // The SMS, its copy and "asked" in one commit: a crash cannot ask it twice.
                 self.store

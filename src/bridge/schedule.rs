@@ -13,7 +13,13 @@ pub(super) const LATE_MS: i64 = 60_000;
 impl Bridge {
     /// `schedule <when> <text>` in a portal: the command's event becomes the message, and
     /// its status says when it went.
-    pub(super) fn cmd_schedule(&self, room: &str, event_id: &str, args: &str) -> Result<String, BridgeError> {
+    pub(super) fn cmd_schedule(
+        &self,
+        sender: &str,
+        room: &str,
+        event_id: &str,
+        args: &str,
+    ) -> Result<String, BridgeError> {
         let Some(portal) = self.store.portal_by_room(room)? else {
             return Ok("Use `schedule` in a chat with a phone number.".into());
         };
@@ -23,7 +29,13 @@ impl Bridge {
         if super::portals::is_group_key(&portal.remote_key) || !self.backends.contains_key(&portal.backend_id) {
             return Ok("Only SMS to one number on a configured link can be scheduled.".into());
         }
+        let origin = format!("matrix:{sender}");
+        let refused = |text: &str, why: &str| {
+            let link = &portal.backend_id;
+            self.store.audit_refused(link, &portal.local_number, &destination, &origin, text, why)
+        };
         if let Some(why) = self.policy_refusal(&destination) {
+            refused(args, &why)?;
             return Ok(format!("Not scheduled: {why}."));
         }
         let tz = self.config.bridge.time_zone().unwrap_or(jiff::tz::TimeZone::UTC);
@@ -43,6 +55,7 @@ impl Bridge {
             Err(e) => return Ok(format!("Not scheduled: {}.", e.what)),
         };
         if let Some(why) = self.config.policy.parts_refusal(&destination, parts) {
+            refused(text, &why)?;
             return Ok(format!("Not scheduled: {why}."));
         }
         let not_before = at.as_millisecond();
@@ -56,6 +69,7 @@ impl Bridge {
             expires_at: not_before + self.config.bridge.outbound_expiry as i64 * 1000,
             sender: self.portal_sender(&portal),
             not_before: Some(not_before),
+            audit: self.out_audit(&origin, text),
             ..Default::default()
         };
         self.store.tx(|tx| {

@@ -76,8 +76,12 @@ impl Bridge {
         let req = ApiSend { to: sms.from.clone(), text, from, ..ApiSend::default() };
         let by = format!("service {}", m.service_name());
         let event_id = format!("svc:{}", call.inbox_id);
-        let app = match self.prepare_app(&by, &call.backend_id, &req, &event_id, false) {
-            Ok(app) => app,
+        let origin = format!("service:{}", m.service_name());
+        let app = match self.prepare_app(&by, &call.backend_id, &req, &event_id, false, &origin) {
+            Ok(mut app) => {
+                app.keyword = m.keyword().map(str::to_lowercase);
+                app
+            }
             Err(super::gateway::SubmitError::Bridge(e)) => return Outcome::Retry(e.to_string()),
             Err(e) => return Outcome::GiveUp(format!("the reply cannot be sent: {e}")),
         };

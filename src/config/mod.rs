@@ -1,6 +1,7 @@
 //! Configuration: one file per section, each validated at load with precise messages.
 
 mod appservice;
+mod audit;
 mod backends;
 mod bridge;
 mod gateway;
@@ -23,6 +24,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use appservice::{AppserviceConfig, BotConfig};
+pub use audit::AuditConfig;
 pub use backends::{BackendConfig, BackendKind, TestBackendConfig};
 pub use bridge::{BridgeConfig, Permission};
 pub use gateway::{GatewayConfig, GatewayUser, Webhook};
@@ -72,6 +74,9 @@ pub struct Config {
     /// Where messages may go, whoever sends them.
     #[serde(default)]
     pub policy: PolicyConfig,
+    /// The record of every message, report and refusal.
+    #[serde(default)]
+    pub audit: AuditConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -167,6 +172,7 @@ impl Config {
             p.add("database.path", "must not be empty");
         }
         self.bridge.validate(&mut p);
+        self.audit.validate(&mut p);
         self.sms.validate(&mut p);
         self.mms.validate(&mut p);
         backends::validate_all(&self.backends, &self.bridge, &mut p);

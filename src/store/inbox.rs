@@ -47,7 +47,9 @@ impl Store {
             "INSERT INTO inbox (backend_id, kind, conversation, payload, next_attempt_at, received_at, apps_done) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
         )?
         .execute(params![backend_id, kind, conversation, payload, now, apps_done])?;
-        Ok(tx.last_insert_rowid())
+        let id = tx.last_insert_rowid();
+        Store::audit_inbox_tx(tx, id, backend_id, item)?;
+        Ok(id)
     }
 
     /// Every item not handled yet, in arrival order: what the links committed.

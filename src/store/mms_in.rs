@@ -89,7 +89,7 @@ impl Store {
     /// since the MMSC repeating itself means the message is still there.
     pub fn insert_mms_tx(tx: &Transaction, j: &NewMmsJob) -> Result<Option<i64>> {
         let now = now_ms();
-        Ok(tx
+        let id = tx
             .prepare_cached(
                 "INSERT INTO mms_in (backend_id, sender, recipient, transaction_id, version, location, declared_size, expires_at, next_attempt_at, received_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
@@ -113,7 +113,11 @@ impl Store {
                 ],
                 |r| r.get(0),
             )
-            .optional()?)
+            .optional()?;
+        if let Some(id) = id {
+            Store::audit_mms_in_tx(tx, id, j.backend_id, j.recipient, j.sender)?;
+        }
+        Ok(id)
     }
 
     pub fn due_mms(&self, limit: usize) -> Result<Vec<MmsJob>> {

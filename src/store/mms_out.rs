@@ -48,6 +48,7 @@ impl Store {
         recipients: &[&str],
         content: &serde_json::Value,
         expires_at: i64,
+        origin: &str,
     ) -> Result<bool> {
         let now = now_ms();
         let n = tx
@@ -56,6 +57,18 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
             )?
             .execute(params![portal_id, backend_id, room_id, event_id, recipients.join(","), content.to_string(), now, expires_at])?;
+        if n == 1 {
+            let text = content["body"].as_str().unwrap_or("");
+            Store::audit_mms_out_tx(
+                tx,
+                tx.last_insert_rowid(),
+                backend_id,
+                portal_id,
+                &recipients.join(","),
+                origin,
+                text,
+            )?;
+        }
         Ok(n == 1)
     }
 

@@ -1,5 +1,6 @@
 //! Durable state in SQLite (WAL). Everything the bridge acknowledges is committed here first.
 
+mod audit;
 mod caps;
 mod changed;
 mod gateway;
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, Transaction};
 
+pub use audit::{AuditQuery, AuditRecord, AuditSettings, CSV_HEADER, OutAudit, audit_csv};
 pub use gateway::{ApiMedia, ApiMessage, Callback, NewApiMessage, NewCallback, callback_target};
 pub use inbox::{InboxItem, InboxKind};
 pub use matrix_in::PendingEvent;
@@ -66,6 +68,8 @@ pub struct Store {
     reader: Option<Arc<Mutex<Connection>>>,
     /// Outbox rows changed, for the gateway's watcher.
     changed: changed::Changed,
+    /// What the audit log keeps (read by its SQL functions).
+    privacy: Arc<audit::Privacy>,
 }
 
 pub fn now_ms() -> i64 {
@@ -108,7 +112,9 @@ impl Store {
         schema::migrate(&mut conn)?;
         let changed = changed::Changed::default();
         changed.watch(&conn);
-        let store = Store { conn: Arc::new(Mutex::new(conn)), group: Arc::default(), reader: None, changed };
+        let privacy = Arc::new(audit::Privacy::default());
+        audit::register(&conn, &privacy)?;
+        let store = Store { conn: Arc::new(Mutex::new(conn)), group: Arc::default(), reader: None, changed, privacy };
         Ok(store)
     }
 

@@ -132,6 +132,8 @@ pub struct NewOutJob<'a> {
     pub valid_until: Option<i64>,
     pub class: Option<u8>,
     pub binary: Option<&'a BinarySms>,
+    /// Who sent it and its shape, for the audit log.
+    pub audit: super::OutAudit<'a>,
 }
 
 impl Store {
@@ -159,7 +161,12 @@ impl Store {
                 j.binary.map(|b| &b.udh),
                 j.binary.map(|b| &b.data)
             ])?;
-        Ok((n == 1).then(|| tx.last_insert_rowid()))
+        if n == 0 {
+            return Ok(None);
+        }
+        let id = tx.last_insert_rowid();
+        Store::audit_out_tx(tx, id, j.backend_id, j.sender, j.portal_id, j.destination, j.body, &j.audit)?;
+        Ok(Some(id))
     }
 
     /// Due jobs for a backend, at most one per portal: the oldest unsent one, so messages
@@ -298,7 +305,7 @@ impl Store {
                 if m.is_empty() { (format!("#{id}-{part}"), "unreportable") } else { (m.clone(), "sent") };
             stmt.execute(params![backend_id, key, id, part, state])?;
         }
-        Ok(())
+        Store::audit_parts_tx(tx, id)
     }
 
     /// Parts of a message the link already accepted (index, link message id).

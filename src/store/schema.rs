@@ -351,6 +351,64 @@ CREATE TABLE cap_lifts (
     lifted_at INTEGER NOT NULL
 );
 "#,
+    // 12: the audit log.
+    r#"
+-- The audit log (issue 14): every message in and out, every delivery report and every
+-- policy refusal, written in the commit that records the message. Numbers and text go
+-- through the connection's audit_number() and audit_text() (the privacy settings).
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    -- 'out' or 'in'
+    direction TEXT NOT NULL,
+    -- 'sms', 'mms' or 'report'
+    kind TEXT NOT NULL,
+    link TEXT NOT NULL,
+    -- Our number and theirs (comma-separated for a group MMS), maybe hashed.
+    local TEXT,
+    remote TEXT,
+    -- Who sent it: matrix:<user>, api:<gateway user>, service:<name>, mqtt; empty inbound.
+    origin TEXT NOT NULL DEFAULT '',
+    keyword TEXT,
+    parts INTEGER,
+    encoding TEXT,
+    -- The link's message ids, space-separated.
+    message_ids TEXT,
+    -- queued, sent, delivered, failed, refused, received (a report: what it said)
+    status TEXT NOT NULL,
+    status_at INTEGER NOT NULL,
+    reason TEXT,
+    -- NULL unless audit.store_text.
+    text TEXT,
+    -- The row it records ('outbox', 'mms_out', 'inbox', 'mms_in'), to follow its state.
+    source TEXT,
+    source_id INTEGER
+);
+CREATE INDEX audit_at ON audit (at);
+CREATE INDEX audit_source ON audit (source, source_id) WHERE source IS NOT NULL;
+-- The key numbers are hashed with (audit.hash_numbers): random, never leaves the database.
+CREATE TABLE audit_key (key BLOB NOT NULL);
+INSERT INTO audit_key (key) VALUES (randomblob(32));
+-- An outgoing message's final status follows its row, whatever path changes it.
+CREATE TRIGGER audit_outbox_state AFTER UPDATE OF state ON outbox
+WHEN new.state IS NOT old.state AND new.state IN ('queued', 'sent', 'delivered', 'failed', 'dead')
+BEGIN
+    UPDATE audit SET
+        status = CASE new.state WHEN 'dead' THEN 'failed' ELSE new.state END,
+        status_at = CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER),
+        reason = CASE WHEN new.state IN ('failed', 'dead') THEN new.last_error ELSE NULL END
+    WHERE source = 'outbox' AND source_id = new.id;
+END;
+CREATE TRIGGER audit_mms_out_state AFTER UPDATE OF state ON mms_out
+WHEN new.state IS NOT old.state AND new.state IN ('queued', 'sent', 'failed', 'dead')
+BEGIN
+    UPDATE audit SET
+        status = CASE new.state WHEN 'dead' THEN 'failed' ELSE new.state END,
+        status_at = CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER),
+        reason = CASE WHEN new.state IN ('failed', 'dead') THEN new.last_error ELSE NULL END
+    WHERE source = 'mms_out' AND source_id = new.id;
+END;
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

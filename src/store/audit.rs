@@ -1,0 +1,591 @@
+//! The audit log: every message in and out, every delivery report and every policy
+//! refusal, written in the commit that records the message itself, so it is never behind.
+//!
+//! Numbers and text reach the table only through the SQL functions `audit_number` and
+//! `audit_text`, registered on the connection with the privacy settings
+//! ([`Store::set_audit`]): the `*_tx` functions need no settings of their own. Outgoing
+//! messages' statuses follow their outbox (or mms_out) row by trigger (see the migration),
+//! whichever path changes it.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+
+use super::InboxKind;
+use super::{Result, Store, now_ms};
+use crate::message::DeliveryStatus;
+use crate::phone::Address;
+
+/// What the audit log keeps of numbers and text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditSettings {
+    /// Keep message text (off: privacy).
+    pub store_text: bool,
+    /// Keep numbers as keyed hashes, not in clear.
+    pub hash_numbers: bool,
+    /// How national numbers are read, so each number is kept in one form.
+    pub region: Option<String>,
+}
+
+/// One record, as stored (numbers perhaps hashed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: i64,
+    /// Unix ms.
+    pub at: i64,
+    /// `out` or `in`.
+    pub direction: String,
+    /// `sms`, `mms` or `report`.
+    pub kind: String,
+    pub link: String,
+    pub local: Option<String>,
+    pub remote: Option<String>,
+    /// `matrix:<user>`, `api:<gateway user>`, `service:<name>`, `mqtt`; empty inbound.
+    pub origin: String,
+    pub keyword: Option<String>,
+    pub parts: Option<i64>,
+    pub encoding: Option<String>,
+    /// The link's message ids, space-separated.
+    pub message_ids: Option<String>,
+    pub status: String,
+    pub status_at: i64,
+    pub reason: Option<String>,
+    pub text: Option<String>,
+}
+
+/// Which records an export takes.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// From (inclusive), Unix ms.
+    pub since: i64,
+    /// To (exclusive), Unix ms.
+    pub until: i64,
+    /// Our number or theirs, in any form (hashed as the log hashes it).
+    pub number: Option<String>,
+    /// The keyword, in any case.
+    pub keyword: Option<String>,
+}
+
+/// Who sent an outgoing message and what it is, for its record.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutAudit<'a> {
+    pub origin: &'a str,
+    /// A keyword service's reply: the keyword it answers.
+    pub keyword: Option<&'a str>,
+    /// SMS parts it takes; 0: not known.
+    pub parts: usize,
+    /// `gsm7`, `ucs2`, `8bit`; empty: not known.
+    pub encoding: &'a str,
+}
+
+/// The settings and key the SQL functions read; shared with the closures.
+#[derive(Default)]
+pub(super) struct Privacy {
+    settings: Mutex<AuditSettings>,
+    key: Mutex<Option<ring::hmac::Key>>,
+}
+
+impl Privacy {
+    fn settings(&self) -> AuditSettings {
+        self.settings.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// One number in the form the log keeps: E.164 where it reads as a number, hashed if
+    /// so configured.
+    fn number(&self, raw: &str, s: &AuditSettings) -> String {
+        let raw = raw.trim();
+        let canonical = Address::parse_cached(raw, s.region.as_deref()).destination.unwrap_or_else(|| raw.to_string());
+        if !s.hash_numbers {
+            return canonical;
+        }
+        let key = self.key.lock().unwrap_or_else(PoisonError::into_inner);
+        match key.as_ref() {
+            Some(key) => {
+                let tag = ring::hmac::sign(key, canonical.as_bytes());
+                let hex: String = tag.as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect();
+                format!("h:{hex}")
+            }
+            // No key (cannot happen after the migration): keep nothing rather than clear.
+            None => "h:?".into(),
+        }
+    }
+}
+
+/// Registers `audit_number(x)` and `audit_text(x)` on `conn`, and reads the hash key.
+pub(super) fn register(conn: &Connection, privacy: &Arc<Privacy>) -> Result<()> {
+    let key: Option<Vec<u8>> = conn.query_row("SELECT key FROM audit_key LIMIT 1", [], |r| r.get(0)).optional()?;
+    *privacy.key.lock().unwrap_or_else(PoisonError::into_inner) =
+        key.map(|k| ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &k));
+    let flags = FunctionFlags::SQLITE_UTF8;
+    let p = privacy.clone();
+    conn.create_scalar_function("audit_number", 1, flags, move |ctx| {
+        let Some(raw) = ctx.get::<Option<String>>(0)? else { return Ok(None) };
+        let s = p.settings();
+        // A group's numbers each on their own, so any one of them can be looked up.
+        let list: Vec<String> = raw.split(',').filter(|n| !n.trim().is_empty()).map(|n| p.number(n, &s)).collect();
+        Ok(Some(list.join(",")))
+    })?;
+    let p = privacy.clone();
+    conn.create_scalar_function("audit_text", 1, flags, move |ctx| {
+        let text = ctx.get::<Option<String>>(0)?;
+        Ok(text.filter(|_| p.settings().store_text))
+    })?;
+    Ok(())
+}
+
+const COLS: &str = "id, at, direction, kind, link, local, remote, origin, keyword, parts, encoding, message_ids, \
+                    status, status_at, reason, text";
+
+fn record(r: &Row) -> rusqlite::Result<AuditRecord> {
+    Ok(AuditRecord {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        direction: r.get(2)?,
+        kind: r.get(3)?,
+        link: r.get(4)?,
+        local: r.get(5)?,
+        remote: r.get(6)?,
+        origin: r.get(7)?,
+        keyword: r.get(8)?,
+        parts: r.get(9)?,
+        encoding: r.get(10)?,
+        message_ids: r.get(11)?,
+        status: r.get(12)?,
+        status_at: r.get(13)?,
+        reason: r.get(14)?,
+        text: r.get(15)?,
+    })
+}
+
+impl Store {
+    /// Sets what the audit log keeps from now on (the bridge's `audit:` settings).
+    pub fn set_audit(&self, settings: AuditSettings) {
+        *self.privacy.settings.lock().unwrap_or_else(PoisonError::into_inner) = settings;
+    }
+
+    /// Records a message queued for sending (outbox row `outbox_id`), in its commit.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn audit_out_tx(
+        tx: &Transaction,
+        outbox_id: i64,
+        link: &str,
+        local: Option<&str>,
+        portal_id: i64,
+        remote: &str,
+        text: &str,
+        a: &OutAudit,
+    ) -> Result<()> {
+        let now = now_ms();
+        tx.prepare_cached(
+            "INSERT INTO audit (at, direction, kind, link, local, remote, origin, keyword, parts, encoding, status, status_at, text, source, source_id)
+             VALUES (?1, 'out', 'sms', ?2, audit_number(coalesce(?3, (SELECT local_number FROM portals WHERE id = ?4))), audit_number(?5),
+                     ?6, ?7, nullif(?8, 0), nullif(?9, ''), 'queued', ?1, audit_text(?10), 'outbox', ?11)",
+        )?
+        .execute(params![now, link, local, portal_id, remote, a.origin, a.keyword, a.parts, a.encoding, text, outbox_id])?;
+        Ok(())
+    }
+
+    /// Records an MMS queued for sending (mms_out row `id`), in its commit.
+    pub(super) fn audit_mms_out_tx(
+        tx: &Transaction,
+        id: i64,
+        link: &str,
+        portal_id: i64,
+        recipients: &str,
+        origin: &str,
+        text: &str,
+    ) -> Result<()> {
+        let now = now_ms();
+        tx.prepare_cached(
+            "INSERT INTO audit (at, direction, kind, link, local, remote, origin, status, status_at, text, source, source_id)
+             VALUES (?1, 'out', 'mms', ?2, audit_number((SELECT local_number FROM portals WHERE id = ?3)), audit_number(?4),
+                     ?5, 'queued', ?1, audit_text(nullif(?6, '')), 'mms_out', ?7)",
+        )?
+        .execute(params![now, link, portal_id, recipients, origin, text, id])?;
+        Ok(())
+    }
+
+    /// Records what a link handed us (inbox row `id`): an SMS, or a delivery report with
+    /// the message it is about where that is known already.
+    pub(super) fn audit_inbox_tx(tx: &Transaction, id: i64, link: &str, item: &InboxKind) -> Result<()> {
+        let now = now_ms();
+        match item {
+            InboxKind::Sms(sms) => {
+                tx.prepare_cached(
+                    "INSERT INTO audit (at, direction, kind, link, local, remote, status, status_at, text, source, source_id)
+                     VALUES (?1, 'in', 'sms', ?2, audit_number(nullif(?3, '')), audit_number(?4), 'received', ?1, audit_text(?5), 'inbox', ?6)",
+                )?
+                .execute(params![now, link, sms.to, sms.from, sms.text, id])?;
+            }
+            InboxKind::Report(r) => {
+                let status = match r.status {
+                    DeliveryStatus::Delivered => "delivered",
+                    DeliveryStatus::Failed => "failed",
+                    DeliveryStatus::Pending => "pending",
+                };
+                tx.prepare_cached(
+                    "INSERT INTO audit (at, direction, kind, link, local, remote, message_ids, status, status_at, reason, source, source_id)
+                     SELECT ?1, 'in', 'report', ?2, audit_number(coalesce(o.sender, p.local_number)), audit_number(o.destination),
+                            ?3, ?4, ?1, ?5, 'inbox', ?6
+                     FROM (SELECT 1) LEFT JOIN message_map m ON m.backend_id = ?2 AND m.backend_msg_id = ?3
+                     LEFT JOIN outbox o ON o.id = m.outbox_id LEFT JOIN portals p ON p.id = o.portal_id",
+                )?
+                .execute(params![now, link, r.message_id, status, r.detail, id])?;
+            }
+            // A WAP push is recorded as the MMS it announces; an application's message
+            // was recorded when it was queued.
+            InboxKind::WapPush(_) | InboxKind::AppSent(_) => {}
+        }
+        Ok(())
+    }
+
+    /// What the applications' side learnt of an SMS received (inbox row `inbox_id`): our
+    /// number when the link left it out, and the keyword service that took it.
+    pub fn audit_inbound_seen_tx(tx: &Transaction, inbox_id: i64, local: &str, keyword: Option<&str>) -> Result<()> {
+        tx.prepare_cached(
+            "UPDATE audit SET local = coalesce(local, audit_number(nullif(?2, ''))), keyword = coalesce(?3, keyword)
+             WHERE source = 'inbox' AND source_id = ?1 AND kind = 'sms'",
+        )?
+        .execute(params![inbox_id, local, keyword])?;
+        Ok(())
+    }
+
+    /// Records an MMS received (mms_in row `id`), once however often it is announced.
+    pub(super) fn audit_mms_in_tx(tx: &Transaction, id: i64, link: &str, local: &str, remote: &str) -> Result<()> {
+        tx.prepare_cached(
+            "INSERT INTO audit (at, direction, kind, link, local, remote, status, status_at, source, source_id)
+             SELECT ?1, 'in', 'mms', ?2, audit_number(nullif(?3, '')), audit_number(?4), 'received', ?1, 'mms_in', ?5
+             WHERE NOT EXISTS (SELECT 1 FROM audit WHERE source = 'mms_in' AND source_id = ?5)",
+        )?
+        .execute(params![now_ms(), link, local, remote, id])?;
+        Ok(())
+    }
+
+    /// Notes the link's ids for an outgoing message's parts (outbox row `outbox_id`).
+    pub(super) fn audit_parts_tx(tx: &Transaction, outbox_id: i64) -> Result<()> {
+        tx.prepare_cached(
+            "UPDATE audit SET
+                 message_ids = (SELECT group_concat(CASE WHEN state = 'unreportable' THEN '-' ELSE backend_msg_id END, ' ' ORDER BY part)
+                                FROM message_map WHERE outbox_id = ?1),
+                 parts = max(coalesce(parts, 0), (SELECT count(*) FROM message_map WHERE outbox_id = ?1))
+             WHERE source = 'outbox' AND source_id = ?1",
+        )?
+        .execute([outbox_id])?;
+        Ok(())
+    }
+
+    /// Records a message policy refused, in the caller's commit. `origin` as in
+    /// [`OutAudit::origin`]; `reason` names the rule.
+    pub fn audit_refused_tx(
+        tx: &Transaction,
+        link: &str,
+        local: &str,
+        remote: &str,
+        origin: &str,
+        text: &str,
+        reason: &str,
+    ) -> Result<()> {
+        let now = now_ms();
+        tx.prepare_cached(
+            "INSERT INTO audit (at, direction, kind, link, local, remote, origin, status, status_at, reason, text)
+             VALUES (?1, 'out', 'sms', ?2, audit_number(nullif(?3, '')), audit_number(nullif(?4, '')), ?5, 'refused', ?1, ?6, audit_text(?7))",
+        )?
+        .execute(params![now, link, local, remote, origin, reason, text])?;
+        Ok(())
+    }
+
+    /// Records a queued message as refused by policy when a link was to take it (its
+    /// failure is recorded by the trigger; this says it was a rule, not the network).
+    pub fn audit_out_refused_tx(tx: &Transaction, outbox_id: i64) -> Result<()> {
+        tx.prepare_cached("UPDATE audit SET status = 'refused' WHERE source = 'outbox' AND source_id = ?1")?
+            .execute([outbox_id])?;
+        Ok(())
+    }
+
+    /// [`Store::audit_refused_tx`] in a commit of its own (a refusal answered before
+    /// anything else is committed).
+    pub fn audit_refused(
+        &self,
+        link: &str,
+        local: &str,
+        remote: &str,
+        origin: &str,
+        text: &str,
+        reason: &str,
+    ) -> Result<()> {
+        self.tx(|tx| Store::audit_refused_tx(tx, link, local, remote, origin, text, reason))
+    }
+
+    /// The records of a period, oldest first.
+    pub fn audit_records(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        // On the writer: its audit_number() hashes the number asked for as the log did.
+        self.with(|c| {
+            let sql = format!(
+                "SELECT {COLS} FROM audit WHERE at >= ?1 AND at < ?2
+                 AND (?3 IS NULL OR local = audit_number(?3) OR instr(',' || remote || ',', ',' || audit_number(?3) || ',') > 0)
+                 AND (?4 IS NULL OR keyword = ?4 COLLATE NOCASE)
+                 ORDER BY at, id"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![q.since, q.until, q.number, q.keyword], record)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Forgets records older than `retention_ms` (`audit.retention_days`); returns how many.
+    pub fn prune_audit(&self, retention_ms: i64) -> Result<usize> {
+        let cutoff = now_ms() - retention_ms;
+        let mut total = 0;
+        loop {
+            let n = self.with(|c| {
+                Ok(c.prepare_cached("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 LIMIT 2000)")?
+                    .execute([cutoff])?)
+            })?;
+            total += n;
+            if n < 2000 {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+/// The CSV columns, in order.
+pub const CSV_HEADER: [&str; 15] = [
+    "time",
+    "direction",
+    "kind",
+    "link",
+    "our_number",
+    "their_number",
+    "by",
+    "keyword",
+    "parts",
+    "encoding",
+    "message_ids",
+    "status",
+    "status_time",
+    "reason",
+    "text",
+];
+
+/// The records as CSV (RFC 4180), a header first; times in RFC 3339, UTC.
+pub fn audit_csv(records: &[AuditRecord]) -> String {
+    let time = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            .unwrap_or_default()
+    };
+    let mut out = String::new();
+    crate::csv::write_record(&mut out, &CSV_HEADER);
+    for r in records {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        crate::csv::write_record(
+            &mut out,
+            &[
+                time(r.at),
+                r.direction.clone(),
+                r.kind.clone(),
+                r.link.clone(),
+                opt(&r.local),
+                opt(&r.remote),
+                r.origin.clone(),
+                opt(&r.keyword),
+                r.parts.map(|p| p.to_string()).unwrap_or_default(),
+                opt(&r.encoding),
+                opt(&r.message_ids),
+                r.status.clone(),
+                time(r.status_at),
+                opt(&r.reason),
+                opt(&r.text),
+            ],
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{DeliveryReport, ReceivedSms};
+    use crate::store::{NewOutJob, OutState};
+
+    const BOB: &str = "+15551234567";
+    const OURS: &str = "+15550001111";
+
+    fn store(settings: AuditSettings) -> (Store, i64) {
+        let s = Store::open_in_memory().unwrap();
+        s.set_audit(AuditSettings { region: Some("US".into()), ..settings });
+        let portal = crate::store::Portal {
+            local_number: OURS.into(),
+            remote_key: "15551234567".into(),
+            remote_destination: Some(BOB.into()),
+            ..crate::store::portals::test_portal()
+        };
+        let p = s.claim_portal(&portal).unwrap();
+        (s, p.id)
+    }
+
+    fn send(s: &Store, portal: i64, ev: &str, body: &str) -> i64 {
+        let audit = OutAudit { origin: "matrix:@a:x", keyword: None, parts: 1, encoding: "gsm7" };
+        let job = NewOutJob {
+            portal_id: portal,
+            backend_id: "b",
+            event_id: ev,
+            destination: BOB,
+            body,
+            expires_at: now_ms() + 60_000,
+            audit,
+            ..Default::default()
+        };
+        s.tx(|tx| Store::enqueue_out(tx, &job)).unwrap().unwrap()
+    }
+
+    fn receive(s: &Store, from: &str, text: &str) -> i64 {
+        let sms = ReceivedSms { from: from.into(), to: String::new(), text: text.into(), timestamp_ms: None };
+        s.insert_inbox("b", &InboxKind::Sms(sms)).unwrap()
+    }
+
+    fn all(s: &Store) -> Vec<AuditRecord> {
+        s.audit_records(&AuditQuery { since: 0, until: i64::MAX, ..Default::default() }).unwrap()
+    }
+
+    #[test]
+    fn an_outgoing_message_is_followed_to_its_final_status() {
+        let (s, p) = store(AuditSettings::default());
+        let id = send(&s, p, "$a", "hello");
+        let r = &all(&s)[0];
+        assert_eq!((r.direction.as_str(), r.kind.as_str(), r.link.as_str()), ("out", "sms", "b"));
+        assert_eq!((r.local.as_deref(), r.remote.as_deref()), (Some(OURS), Some(BOB)));
+        assert_eq!((r.origin.as_str(), r.parts, r.encoding.as_deref()), ("matrix:@a:x", Some(1), Some("gsm7")));
+        assert_eq!((r.status.as_str(), r.text.as_deref(), r.message_ids.as_deref()), ("queued", None, None));
+        s.set_out_state(id, OutState::Sending, None).unwrap();
+        s.tx(|tx| Store::mark_sent(tx, id, "b", &["m1".into(), "m2".into()])).unwrap();
+        let r = &all(&s)[0];
+        assert_eq!((r.status.as_str(), r.message_ids.as_deref(), r.parts), ("sent", Some("m1 m2"), Some(2)));
+        s.set_out_state(id, OutState::Failed, Some("UNDELIV err:001")).unwrap();
+        let r = &all(&s)[0];
+        assert_eq!((r.status.as_str(), r.reason.as_deref()), ("failed", Some("UNDELIV err:001")));
+        assert!(r.status_at >= r.at);
+        // Only its own record follows it.
+        assert_eq!(all(&s).len(), 1);
+    }
+
+    #[test]
+    fn a_report_is_recorded_with_the_message_it_is_about() {
+        let (s, p) = store(AuditSettings::default());
+        let id = send(&s, p, "$a", "hello");
+        s.set_out_state(id, OutState::Sending, None).unwrap();
+        s.tx(|tx| Store::mark_sent(tx, id, "b", &["m1".into()])).unwrap();
+        let report = DeliveryReport {
+            message_id: "m1".into(),
+            status: DeliveryStatus::Delivered,
+            detail: Some("DELIVRD".into()),
+            alt_ids: vec![],
+        };
+        s.insert_inbox("b", &InboxKind::Report(report)).unwrap();
+        let r = &all(&s)[1];
+        assert_eq!((r.direction.as_str(), r.kind.as_str(), r.status.as_str()), ("in", "report", "delivered"));
+        assert_eq!((r.local.as_deref(), r.remote.as_deref()), (Some(OURS), Some(BOB)));
+        assert_eq!((r.message_ids.as_deref(), r.reason.as_deref()), (Some("m1"), Some("DELIVRD")));
+    }
+
+    #[test]
+    fn text_is_kept_only_when_asked() {
+        let (s, p) = store(AuditSettings::default());
+        send(&s, p, "$a", "secret out");
+        receive(&s, BOB, "secret in");
+        s.audit_refused("b", OURS, BOB, "api:app", "secret refused", "blocked").unwrap();
+        assert!(all(&s).iter().all(|r| r.text.is_none()), "{:?}", all(&s));
+        s.set_audit(AuditSettings { store_text: true, ..AuditSettings::default() });
+        send(&s, p, "$b", "kept out");
+        receive(&s, BOB, "kept in");
+        s.audit_refused("b", OURS, BOB, "api:app", "kept refused", "blocked").unwrap();
+        let texts: Vec<_> = all(&s).into_iter().filter_map(|r| r.text).collect();
+        assert_eq!(texts, ["kept out", "kept in", "kept refused"]);
+    }
+
+    #[test]
+    fn hashed_numbers_are_not_kept_in_clear_and_still_found() {
+        let (s, p) = store(AuditSettings { hash_numbers: true, ..AuditSettings::default() });
+        send(&s, p, "$a", "out");
+        // The link wrote the number without its plus: the same person.
+        let inbox = [receive(&s, "15551234567", "in"), receive(&s, "+15559999999", "someone else")];
+        let records = all(&s);
+        for r in &records {
+            for n in [&r.local, &r.remote].into_iter().flatten() {
+                assert!(n.starts_with("h:") && !n.contains("555"), "{n}");
+            }
+        }
+        assert_eq!(records[0].remote, records[1].remote);
+        assert_ne!(records[1].remote, records[2].remote);
+        let find = |n: &str| {
+            let q = AuditQuery { since: 0, until: i64::MAX, number: Some(n.into()), keyword: None };
+            s.audit_records(&q).unwrap().iter().map(|r| r.id).collect::<Vec<_>>()
+        };
+        assert_eq!(find("+1 555-123-4567"), [records[0].id, records[1].id]);
+        assert_eq!(find("(555) 999-9999"), [records[2].id]);
+        // Our number is on every record: the one sent, and those received once the
+        // applications' side filled it in.
+        for id in inbox {
+            s.tx(|tx| Store::audit_inbound_seen_tx(tx, id, OURS, None)).unwrap();
+        }
+        assert_eq!(find(OURS).len(), 3);
+    }
+
+    #[test]
+    fn keywords_filter_in_any_case() {
+        let (s, _) = store(AuditSettings::default());
+        let a = receive(&s, BOB, "WEATHER today");
+        receive(&s, BOB, "hello");
+        s.tx(|tx| Store::audit_inbound_seen_tx(tx, a, OURS, Some("weather"))).unwrap();
+        let q = AuditQuery { since: 0, until: i64::MAX, number: None, keyword: Some("Weather".into()) };
+        let found = s.audit_records(&q).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].keyword.as_deref(), found[0].local.as_deref()), (Some("weather"), Some(OURS)));
+    }
+
+    #[test]
+    fn pruning_takes_old_records_only() {
+        let (s, p) = store(AuditSettings::default());
+        send(&s, p, "$old", "old");
+        send(&s, p, "$new", "new");
+        let old = all(&s)[0].id;
+        s.with(|c| Ok(c.execute("UPDATE audit SET at = at - 10 * 86400000 WHERE id = ?1", [old])?)).unwrap();
+        assert_eq!(s.prune_audit(5 * 86_400_000).unwrap(), 1);
+        let left = all(&s);
+        assert_eq!(left.len(), 1);
+        assert_ne!(left[0].id, old);
+        assert_eq!(s.prune_audit(5 * 86_400_000).unwrap(), 0);
+    }
+
+    #[test]
+    fn csv_has_the_documented_columns() {
+        let r = AuditRecord {
+            id: 1,
+            at: 1_796_083_200_000,
+            direction: "out".into(),
+            kind: "sms".into(),
+            link: "b".into(),
+            local: Some(OURS.into()),
+            remote: Some(BOB.into()),
+            origin: "api:app".into(),
+            keyword: None,
+            parts: Some(2),
+            encoding: Some("ucs2".into()),
+            message_ids: Some("m1 m2".into()),
+            status: "delivered".into(),
+            status_at: 1_796_083_201_500,
+            reason: None,
+            text: Some("hi, \"you\"".into()),
+        };
+        let csv = audit_csv(&[r]);
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert_eq!(lines[0], CSV_HEADER.join(","));
+        assert_eq!(
+            lines[1],
+            "2026-12-01T00:00:00.000Z,out,sms,b,+15550001111,+15551234567,api:app,,2,ucs2,m1 m2,delivered,2026-12-01T00:00:01.500Z,,\"hi, \"\"you\"\"\""
+        );
+        assert_eq!(lines[2], "");
+    }
+}
