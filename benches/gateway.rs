@@ -22,6 +22,11 @@
 //!   bearerbox + smsbox) over the run, ÷ `n`. Read twice: when the SMSC has the last
 //!   `submit_sm`, and once the process has settled (ours: the copy of every message in its
 //!   portal has reached the stub homeserver; both: then 300 ms more).
+//! - **Policy and audit**: our gateway runs twice, each in a fresh process and database:
+//!   with `policy:` caps off and `audit.enabled: false`, then with the audit log on and a
+//!   policy every message is checked against (country allow/block lists, `no_split`,
+//!   `max_parts`, a sender per country, caps high enough that none refuses but each counts
+//!   its number's messages). The issue's target: on costs ≤ 10% of the throughput.
 //! - **Peak RSS**: `VmHWM` of the bridge; of bearerbox + smsbox. Also the peak of private
 //!   memory (`RssAnon`, sampled every 20 ms), which leaves out the libraries' pages.
 //!
@@ -230,7 +235,19 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn start_bridge(dir: &Path, hs: SocketAddr, smsc_port: u16, gateway: SocketAddr) -> BridgeProc {
+/// The `policy:` and `audit:` sections: off (no caps, no log), or on with rules every
+/// message is checked against and none refuses (the caps high enough for the run, so every
+/// message counts its number's messages of the last hour and day).
+fn policy_config(on: bool) -> &'static str {
+    if on {
+        "policy:\n  caps:\n    per_hour: 1000000\n    per_day: 10000000\n  countries:\n    allow: [US, CA, GB]\n    block: [CU]\n    no_split: [GB]\n    max_parts: { US: 3 }\n    senders: { \"*\": \"+15550001111\" }\naudit:\n  enabled: true\n"
+    } else {
+        "policy:\n  caps:\n    per_hour: 0\n    per_day: 0\naudit:\n  enabled: false\n"
+    }
+}
+
+fn start_bridge(dir: &Path, hs: SocketAddr, smsc_port: u16, gateway: SocketAddr, policy: bool) -> BridgeProc {
+    std::fs::create_dir_all(dir).unwrap();
     let as_port = free_port();
     let config = format!(
         r#"homeserver:
@@ -263,10 +280,11 @@ gateway:
     - username: {USER}
       password: {USER_PASSWORD}
       token: {TOKEN}
-logging:
+{policy}logging:
   level: warn
 "#,
         db = dir.join("bridge.db").display(),
+        policy = policy_config(policy),
     );
     let path = dir.join("config.yaml");
     std::fs::write(&path, config).unwrap();
@@ -280,10 +298,11 @@ logging:
     BridgeProc(child)
 }
 
-async fn ours(o: &Opts, dir: &Path, smsc: &Arc<Smsc>) -> (Rows, Rows) {
+async fn ours(o: &Opts, dir: &Path, smsc: &Arc<Smsc>, policy: bool) -> (Rows, Rows) {
     let stub = start_stub();
     let gateway = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let bridge = start_bridge(dir, stub.addr, smsc.port, gateway);
+    let dir = dir.join(if policy { "policy-on" } else { "policy-off" });
+    let bridge = start_bridge(&dir, stub.addr, smsc.port, gateway, policy);
     let pid = bridge.0.id();
     smsc.wait_bound(Duration::from_secs(30)).await;
     bridge::wait_until(
@@ -305,7 +324,9 @@ async fn ours(o: &Opts, dir: &Path, smsc: &Arc<Smsc>) -> (Rows, Rows) {
     let mut sent = 0;
     let mut rows = Vec::new();
     // One process: the JSON rows' peak memory includes the sendsms runs before them.
-    for (api, name) in [(sendsms, "ours: sendsms"), (Api::Json, "ours: JSON API")] {
+    let names =
+        if policy { ["ours+policy: sendsms", "ours+policy: JSON"] } else { ["ours: sendsms", "ours: JSON API"] };
+    for (api, name) in [(sendsms, names[0]), (Api::Json, names[1])] {
         let warm = run(smsc, gateway, api, WARMUP, o.clients, &[pid], copied_all(sent + WARMUP)).await;
         sent += WARMUP;
         println!("  {name}: warm-up {WARMUP} ({:.0}/s)", warm.rate);
@@ -370,12 +391,32 @@ async fn main() {
         "gateway benchmark: n={} runs={} clients={} window={WINDOW}, 100 recipients, warm-up {WARMUP}",
         o.n, o.runs, o.clients
     );
-    let (sendsms, json) = ours(&o, dir.path(), &smsc).await;
+    let (sendsms, json) = ours(&o, dir.path(), &smsc, false).await;
+    let (sendsms_on, json_on) = ours(&o, dir.path(), &smsc, true).await;
     let kannel = if o.kannel { kannel_rows(&o, dir.path(), &smsc).await } else { None };
 
     println!();
     sendsms.print();
     json.print();
+    sendsms_on.print();
+    json_on.print();
+    println!();
+    for (on, off) in [(&sendsms_on, &sendsms), (&json_on, &json)] {
+        println!(
+            "policy+audit on/off ({}): throughput {:.3}×, CPU/msg {:.3}× (settled {:.3}×), peak RSS {:.3}×",
+            off.name.split(": ").nth(1).unwrap_or(""),
+            on.rate() / off.rate(),
+            on.cpu() / off.cpu(),
+            on.cpu_settled() / off.cpu_settled(),
+            on.rss_mib / off.rss_mib
+        );
+    }
+    let cost = 1.0 - sendsms_on.rate() / sendsms.rate();
+    println!(
+        "target (policy and audit cost ≤ 10% of sendsms throughput): {:.1}% — {}",
+        cost * 100.0,
+        if cost <= 0.10 { "met" } else { "not met" }
+    );
     if let Some(k) = &kannel {
         k.print();
         println!();

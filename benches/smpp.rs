@@ -122,6 +122,11 @@ backends:
     password: {PASSWORD}
     window: {WINDOW}
     registered_delivery: false
+# A benchmark sends hundreds to each number: no per-number caps.
+policy:
+  caps:
+    per_hour: 0
+    per_day: 0
 logging:
   level: warn
 "#,

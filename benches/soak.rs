@@ -159,6 +159,11 @@ backends:
     registered_delivery: false
     reconnect_min_delay: 1
     reconnect_max_delay: {MAX_BACKOFF}
+# A benchmark sends hundreds to each number: no per-number caps.
+policy:
+  caps:
+    per_hour: 0
+    per_day: 0
 logging:
   level: warn
 "#,

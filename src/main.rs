@@ -433,11 +433,7 @@ fn audit_export(a: AuditExportArgs, default_config: &Path) -> Result<(), String>
         return Err(format!("database {}: not found (database.path in {})", db.display(), config_path.display()));
     }
     let store = Store::open(db).map_err(|e| e.to_string())?;
-    store.set_audit(AuditSettings {
-        store_text: config.audit.store_text,
-        hash_numbers: config.audit.hash_numbers,
-        region: config.bridge.default_region.clone(),
-    });
+    store.set_audit(AuditSettings::from_config(&config));
     let q = AuditQuery { since: since.as_millisecond(), until, number: a.number, keyword: a.keyword };
     let csv = audit_csv(&store.audit_records(&q).map_err(|e| e.to_string())?);
     match &a.output {

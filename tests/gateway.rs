@@ -424,6 +424,7 @@ async fn the_openapi_document_describes_the_live_api() {
     assert_eq!(
         paths,
         [
+            "/api/v1/check",
             "/api/v1/media/{id}/{token}",
             "/api/v1/messages",
             "/api/v1/messages/{id}",

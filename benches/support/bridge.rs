@@ -117,7 +117,11 @@ bridge:
     "{DOMAIN}": user
     "{OWNER}": admin
 backends:
-{backends}logging:
+{backends}policy:
+  caps:
+    per_hour: 0
+    per_day: 0
+logging:
   level: warn
 "#,
         db = db.display()

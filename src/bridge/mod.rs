@@ -147,11 +147,7 @@ impl Bridge {
             ..Wakers::default()
         };
         let services = crate::gateway::keywords::Services::new(&config.services);
-        store.set_audit(crate::store::AuditSettings {
-            store_text: config.audit.store_text,
-            hash_numbers: config.audit.hash_numbers,
-            region: config.bridge.default_region.clone(),
-        });
+        store.set_audit(crate::store::AuditSettings::from_config(&config));
         Arc::new(Bridge {
             services,
             mqtt: std::sync::OnceLock::new(),

@@ -8,6 +8,8 @@ use super::Problems;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {
+    /// Record at all; off, nothing is recorded (the log is kept for what it has).
+    pub enabled: bool,
     /// Days records are kept; 0 keeps them for ever.
     pub retention_days: u32,
     /// Keep the text of each message (off: only who, when and how).
@@ -19,7 +21,7 @@ pub struct AuditConfig {
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        AuditConfig { retention_days: 365, store_text: false, hash_numbers: false }
+        AuditConfig { enabled: true, retention_days: 365, store_text: false, hash_numbers: false }
     }
 }
 

@@ -17,15 +17,35 @@ use super::{Result, Store, now_ms};
 use crate::message::DeliveryStatus;
 use crate::phone::Address;
 
-/// What the audit log keeps of numbers and text.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Whether the audit log records, and what it keeps of numbers and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditSettings {
+    /// Record at all (on unless `audit.enabled: false`).
+    pub enabled: bool,
     /// Keep message text (off: privacy).
     pub store_text: bool,
     /// Keep numbers as keyed hashes, not in clear.
     pub hash_numbers: bool,
     /// How national numbers are read, so each number is kept in one form.
     pub region: Option<String>,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings { enabled: true, store_text: false, hash_numbers: false, region: None }
+    }
+}
+
+impl AuditSettings {
+    /// The `audit:` section's, numbers read in `bridge.default_region`.
+    pub fn from_config(config: &crate::config::Config) -> AuditSettings {
+        AuditSettings {
+            enabled: config.audit.enabled,
+            store_text: config.audit.store_text,
+            hash_numbers: config.audit.hash_numbers,
+            region: config.bridge.default_region.clone(),
+        }
+    }
 }
 
 /// One record, as stored (numbers perhaps hashed).
@@ -127,6 +147,8 @@ pub(super) fn register(conn: &Connection, privacy: &Arc<Privacy>) -> Result<()> 
         Ok(Some(list.join(",")))
     })?;
     let p = privacy.clone();
+    conn.create_scalar_function("audit_on", 0, flags, move |_| Ok(p.settings().enabled))?;
+    let p = privacy.clone();
     conn.create_scalar_function("audit_text", 1, flags, move |ctx| {
         let text = ctx.get::<Option<String>>(0)?;
         Ok(text.filter(|_| p.settings().store_text))
@@ -179,8 +201,8 @@ impl Store {
         let now = now_ms();
         tx.prepare_cached(
             "INSERT INTO audit (at, direction, kind, link, local, remote, origin, keyword, parts, encoding, status, status_at, text, source, source_id)
-             VALUES (?1, 'out', 'sms', ?2, audit_number(coalesce(?3, (SELECT local_number FROM portals WHERE id = ?4))), audit_number(?5),
-                     ?6, ?7, nullif(?8, 0), nullif(?9, ''), 'queued', ?1, audit_text(?10), 'outbox', ?11)",
+             SELECT ?1, 'out', 'sms', ?2, audit_number(coalesce(?3, (SELECT local_number FROM portals WHERE id = ?4))), audit_number(?5),
+                     ?6, ?7, nullif(?8, 0), nullif(?9, ''), 'queued', ?1, audit_text(?10), 'outbox', ?11 WHERE audit_on()",
         )?
         .execute(params![now, link, local, portal_id, remote, a.origin, a.keyword, a.parts, a.encoding, text, outbox_id])?;
         Ok(())
@@ -199,8 +221,8 @@ impl Store {
         let now = now_ms();
         tx.prepare_cached(
             "INSERT INTO audit (at, direction, kind, link, local, remote, origin, status, status_at, text, source, source_id)
-             VALUES (?1, 'out', 'mms', ?2, audit_number((SELECT local_number FROM portals WHERE id = ?3)), audit_number(?4),
-                     ?5, 'queued', ?1, audit_text(nullif(?6, '')), 'mms_out', ?7)",
+             SELECT ?1, 'out', 'mms', ?2, audit_number((SELECT local_number FROM portals WHERE id = ?3)), audit_number(?4),
+                     ?5, 'queued', ?1, audit_text(nullif(?6, '')), 'mms_out', ?7 WHERE audit_on()",
         )?
         .execute(params![now, link, portal_id, recipients, origin, text, id])?;
         Ok(())
@@ -214,7 +236,7 @@ impl Store {
             InboxKind::Sms(sms) => {
                 tx.prepare_cached(
                     "INSERT INTO audit (at, direction, kind, link, local, remote, status, status_at, text, source, source_id)
-                     VALUES (?1, 'in', 'sms', ?2, audit_number(nullif(?3, '')), audit_number(?4), 'received', ?1, audit_text(?5), 'inbox', ?6)",
+                     SELECT ?1, 'in', 'sms', ?2, audit_number(nullif(?3, '')), audit_number(?4), 'received', ?1, audit_text(?5), 'inbox', ?6 WHERE audit_on()",
                 )?
                 .execute(params![now, link, sms.to, sms.from, sms.text, id])?;
             }
@@ -229,7 +251,7 @@ impl Store {
                      SELECT ?1, 'in', 'report', ?2, audit_number(coalesce(o.sender, p.local_number)), audit_number(o.destination),
                             ?3, ?4, ?1, ?5, 'inbox', ?6
                      FROM (SELECT 1) LEFT JOIN message_map m ON m.backend_id = ?2 AND m.backend_msg_id = ?3
-                     LEFT JOIN outbox o ON o.id = m.outbox_id LEFT JOIN portals p ON p.id = o.portal_id",
+                     LEFT JOIN outbox o ON o.id = m.outbox_id LEFT JOIN portals p ON p.id = o.portal_id WHERE audit_on()",
                 )?
                 .execute(params![now, link, r.message_id, status, r.detail, id])?;
             }
@@ -256,7 +278,7 @@ impl Store {
         tx.prepare_cached(
             "INSERT INTO audit (at, direction, kind, link, local, remote, status, status_at, source, source_id)
              SELECT ?1, 'in', 'mms', ?2, audit_number(nullif(?3, '')), audit_number(?4), 'received', ?1, 'mms_in', ?5
-             WHERE NOT EXISTS (SELECT 1 FROM audit WHERE source = 'mms_in' AND source_id = ?5)",
+             WHERE NOT EXISTS (SELECT 1 FROM audit WHERE source = 'mms_in' AND source_id = ?5) AND audit_on()",
         )?
         .execute(params![now_ms(), link, local, remote, id])?;
         Ok(())
@@ -289,7 +311,7 @@ impl Store {
         let now = now_ms();
         tx.prepare_cached(
             "INSERT INTO audit (at, direction, kind, link, local, remote, origin, status, status_at, reason, text)
-             VALUES (?1, 'out', 'sms', ?2, audit_number(nullif(?3, '')), audit_number(nullif(?4, '')), ?5, 'refused', ?1, ?6, audit_text(?7))",
+             SELECT ?1, 'out', 'sms', ?2, audit_number(nullif(?3, '')), audit_number(nullif(?4, '')), ?5, 'refused', ?1, ?6, audit_text(?7) WHERE audit_on()",
         )?
         .execute(params![now, link, local, remote, origin, reason, text])?;
         Ok(())
@@ -488,6 +510,21 @@ mod tests {
         assert_eq!((r.direction.as_str(), r.kind.as_str(), r.status.as_str()), ("in", "report", "delivered"));
         assert_eq!((r.local.as_deref(), r.remote.as_deref()), (Some(OURS), Some(BOB)));
         assert_eq!((r.message_ids.as_deref(), r.reason.as_deref()), (Some("m1"), Some("DELIVRD")));
+    }
+
+    #[test]
+    fn nothing_is_recorded_when_the_log_is_off_and_the_rest_still_works() {
+        let (s, p) = store(AuditSettings { enabled: false, ..AuditSettings::default() });
+        let id = send(&s, p, "$a", "out");
+        s.set_out_state(id, OutState::Sending, None).unwrap();
+        s.tx(|tx| Store::mark_sent(tx, id, "b", &["m1".into()])).unwrap();
+        receive(&s, BOB, "in");
+        s.audit_refused("b", OURS, BOB, "api:app", "refused", "blocked").unwrap();
+        assert!(all(&s).is_empty(), "{:?}", all(&s));
+        assert_eq!(s.out_job(id).unwrap().unwrap().state, OutState::Sent);
+        s.set_audit(AuditSettings::default());
+        receive(&s, BOB, "in again");
+        assert_eq!(all(&s).len(), 1);
     }
 
     #[test]
