@@ -414,3 +414,37 @@ async fn the_smpp_link_keeps_to_its_send_rate_and_sends_the_countrys_name() {
     let us = accepted.iter().find(|a| a.pdu.destination_addr == "15551234001").expect("a US message");
     assert_eq!(us.pdu.source_addr, "15550002222");
 }
+
+#[tokio::test]
+async fn a_message_retried_after_a_long_outage_is_not_refused_by_the_cap_it_passed() {
+    let links = "  - id: test1\n    type: test\n    number: \"+15550001111\"\n  - id: test2\n    type: test\n    number: \"+15550002222\"\n";
+    let config = format!(
+        "{}policy:\n  caps:\n    per_hour: 2\n    per_day: 0\ngateway:\n  listen: 127.0.0.1:0\n  users:\n    - username: app\n      token: {TOKEN}\n",
+        common::core::config_with_links(links)
+    );
+    let h = Harness::new_with(Box::leak(config.into_boxed_str())).await;
+    // Taken by test1, which fails for a while: it waits to be tried again.
+    h.backend.push_faults(&[sms_bridge::backend::test::Fault::Transient]);
+    let room = h.start_chat(BOB, "15551234567").await;
+    h.say_text(ALICE, &room, "first").await;
+    assert!(h.backend.sent().is_empty());
+    // Two hours on, two more to the same number through test2 fill the hour's cap.
+    h.sql().execute("UPDATE outbox SET claimed_at = claimed_at - 7200000 WHERE body = 'first'", []).unwrap();
+    let user = h.bridge.config.gateway.as_ref().unwrap().users[0].clone();
+    for text in ["api one", "api two"] {
+        let req = sms_bridge::bridge::gateway::ApiSend {
+            link: Some("test2".into()),
+            to: BOB.into(),
+            text: text.into(),
+            ..Default::default()
+        };
+        h.bridge.submit(&user, &req).unwrap();
+    }
+    h.settle().await;
+    let test2 = &h.links[1];
+    assert_eq!(test2.sent().iter().map(|s| s.text.as_str()).collect::<Vec<_>>(), ["api one", "api two"]);
+    // The retry was allowed and counted when first taken: it goes.
+    h.make_due();
+    h.settle().await;
+    assert_eq!(sent_texts(&h), ["first"]);
+}

@@ -178,12 +178,16 @@ impl Bridge {
                 // A job cancelled (redacted) since it was read is not taken.
                 let mut taken = Vec::with_capacity(due.len());
                 for j in due {
-                    if !Store::claim_for_sending_tx(tx, j.id)? {
+                    let Some(first) = Store::claim_tx(tx, j.id)? else {
                         continue;
-                    }
+                    };
                     // Counted in this commit, with the jobs claimed before it: exact however
-                    // many links send to the number at once.
-                    if let Some(why) = self.cap_refusal(tx, backend_id, &j.destination, j.id)? {
+                    // many links send to the number at once. Only at its first claim: a retry
+                    // was allowed and counted already, and may have parts out.
+                    if first
+                        && !j.parts_out
+                        && let Some(why) = self.cap_refusal(tx, backend_id, &j.destination, j.id)?
+                    {
                         self.fail_refused_tx(tx, &j, &why)?;
                         continue;
                     }
@@ -282,7 +286,6 @@ impl Bridge {
         let why = "its validity period ran out before the link could take it";
         tracing::warn!(job = job.id, "SMS not sent: {why}");
         Store::set_out_state_tx(tx, job.id, OutState::Failed, Some(why))?;
-        Store::audit_out_refused_tx(tx, job.id)?;
         self.fail_permanently_tx(tx, &job.room_id, &job.event_id, &format!("Not sent: {why}."))
     }
 

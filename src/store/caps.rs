@@ -10,8 +10,8 @@ const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 
 impl Store {
-    /// Messages to `destination` in the last hour and day, each counted up to `most` (the
-    /// cap: counting further would only cost time), leaving out job `except`. A message
+    /// Messages to `destination` in the last hour and day, counted up to the larger of
+    /// `most` (the caps: counting further would only cost time; a cap of 0 is not counted), leaving out job `except`. A message
     /// counts from when a link first took it; with `waiting`, those due and not taken yet
     /// count too (a message being queued joins them; one being taken does not wait).
     pub fn recent_to(
@@ -33,20 +33,22 @@ impl Store {
         } else {
             0
         };
-        let count = |since: i64, most: u32| -> Result<u32> {
-            if most == 0 {
-                return Ok(0);
-            }
-            let n: i64 = c
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE destination = ?1 AND claimed_at > ?2
-                     AND state NOT IN ('failed', 'dead') AND id != ?3 LIMIT ?4)",
-                )?
-                .query_row(params![destination, since, except, most], |r| r.get(0))?;
-            Ok(n as u32 + waiting)
+        // One pass over the day (or, with no day cap, the hour), newest first, so a count
+        // cut short at the cap still has every message of the last hour before it.
+        let (hour, day) = (now - HOUR_MS, now - DAY_MS);
+        let (since, limit) = if most.1 > 0 { (day, most.0.max(most.1)) } else { (hour, most.0) };
+        let (in_hour, in_day): (i64, i64) = if limit == 0 {
+            (0, 0)
+        } else {
+            c.prepare_cached(
+                "SELECT coalesce(sum(claimed_at > ?2), 0), count(*) FROM (SELECT claimed_at FROM outbox
+                 WHERE destination = ?1 AND claimed_at > ?3 AND state NOT IN ('failed', 'dead') AND id != ?4
+                 ORDER BY claimed_at DESC LIMIT ?5)",
+            )?
+            .query_row(params![destination, hour, since, except, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
         };
-        let last_hour = count(now - HOUR_MS, most.0)?;
-        let last_day = count(now - DAY_MS, most.1)?;
+        let last_hour = if most.0 > 0 { in_hour as u32 + waiting } else { 0 };
+        let last_day = if most.1 > 0 { in_day as u32 + waiting } else { 0 };
         let lifted = c
             .prepare_cached("SELECT 1 FROM cap_lifts WHERE destination = ?1")?
             .query_row([destination], |_| Ok(()))
@@ -157,7 +159,8 @@ mod tests {
         .unwrap();
         assert_eq!(recent(0, (100, 100), false), (3, 3));
         assert_eq!(recent(ids[1], (100, 100), true), (3, 3), "itself left out, the one still waiting in");
-        assert_eq!(recent(0, (2, 100), false), (2, 3), "the hour counted only up to 2");
+        assert_eq!(recent(0, (2, 2), false), (2, 2), "counted only up to the cap");
+        assert_eq!(recent(0, (5, 0), false), (3, 0), "no day cap: the day is not counted");
         // An hour-old message counts for the day only.
         s.with(|c| {
             Ok(c.execute("UPDATE outbox SET claimed_at = ?1 WHERE id = ?2", params![now_ms() - 2 * HOUR_MS, ids[2]])?)

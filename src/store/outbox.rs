@@ -270,10 +270,21 @@ impl Store {
 
     /// Takes a queued job for sending; false if it is no longer queued (cancelled meanwhile).
     pub fn claim_for_sending_tx(tx: &Transaction, id: i64) -> Result<bool> {
-        Ok(tx
-            .prepare_cached("UPDATE outbox SET state = 'sending', updated_at = ?1, claimed_at = coalesce(claimed_at, ?1) WHERE id = ?2 AND state = 'queued'")?
-            .execute(params![now_ms(), id])?
-            == 1)
+        Ok(Store::claim_tx(tx, id)?.is_some())
+    }
+
+    /// [`Store::claim_for_sending_tx`], saying whether this is the job's first claim (not
+    /// a retry, nor a resend after a crash); None if it is no longer queued.
+    pub fn claim_tx(tx: &Transaction, id: i64) -> Result<Option<bool>> {
+        let now = now_ms();
+        let claimed: Option<i64> = tx
+            .prepare_cached(
+                "UPDATE outbox SET state = 'sending', updated_at = ?1, claimed_at = coalesce(claimed_at, ?1)
+                 WHERE id = ?2 AND state = 'queued' RETURNING claimed_at",
+            )?
+            .query_row(params![now, id], |r| r.get(0))
+            .optional()?;
+        Ok(claimed.map(|at| at == now))
     }
 
     /// Marks a job sent and remembers the link's ids for its parts. False when the job was

@@ -344,7 +344,8 @@ CREATE INDEX callbacks_target ON callbacks (target, id) WHERE state = 'new';
     // 11: what per-destination caps count, and the numbers an admin lifted them for.
     r#"
 ALTER TABLE outbox ADD COLUMN claimed_at INTEGER;
-CREATE INDEX outbox_recent ON outbox (destination, claimed_at);
+-- Covering the caps' count (state too), so it reads the index alone.
+CREATE INDEX outbox_recent ON outbox (destination, claimed_at, state);
 CREATE TABLE cap_lifts (
     destination TEXT PRIMARY KEY,
     lifted_by TEXT NOT NULL,

@@ -139,18 +139,17 @@ fn binary(sms: &OutgoingSms, b: &crate::message::BinarySms, cfg: &SmppConfig) ->
 fn envelope(sms: &OutgoingSms, cfg: &SmppConfig) -> Sm {
     let validity = sms.options.validity_minutes.or(cfg.validity_minutes);
     Sm {
-        source: address(sender(sms, cfg), cfg.source_ton, cfg.source_npi),
+        // A country's sender gets its own type (a name TON 5, a number TON 1), whatever
+        // the link's overrides for its usual source say.
+        source: match &sms.sender {
+            Some(s) => address(s, None, None),
+            None => address(cfg.source_address.as_deref().unwrap_or(&sms.from), cfg.source_ton, cfg.source_npi),
+        },
         dest: address(&sms.to, cfg.dest_ton, cfg.dest_npi),
         registered_delivery: cfg.registered_delivery as u8,
         validity_period: validity.map(relative_validity).unwrap_or_default(),
         ..Sm::default()
     }
-}
-
-/// Who a message goes from: policy's sender for the country, else the link's
-/// `source_address`, else our number.
-fn sender<'a>(sms: &'a OutgoingSms, cfg: &'a SmppConfig) -> &'a str {
-    sms.sender.as_deref().or(cfg.source_address.as_deref()).unwrap_or(&sms.from)
 }
 
 fn language_ies(tables: Tables) -> Vec<Ie> {

@@ -91,6 +91,9 @@ impl CountryRules {
     /// The sender policy picks for `destination`, if any: its country's, else `"*"`'s; a
     /// name is skipped where names are not delivered.
     pub fn sender_for(&self, destination: &str) -> Option<&str> {
+        if self.senders.is_empty() {
+            return None;
+        }
         let region = crate::phone::region_of(destination);
         let named = |key: &str| self.senders.iter().find(|(r, _)| r.eq_ignore_ascii_case(key)).map(|(_, s)| s.as_str());
         let sender = region.as_deref().and_then(named).or_else(|| named("*"))?;

@@ -4,8 +4,6 @@
 
 use serde::Deserialize;
 
-use crate::config::Problems;
-
 /// Most messages a link hands to its network per second, minute and hour; 0 = no limit.
 /// A message over the rate waits; it does not fail. A long message counts once (an SMPP
 /// link's own `max_per_second` counts submit_sm PDUs).
@@ -66,12 +64,6 @@ impl Caps {
         Some(format!(
             "{destination} has had {cap} messages in the last {span}, the most {key}.{name} allows (an admin can lift it: `limits lift {destination}`)"
         ))
-    }
-
-    pub(super) fn validate(&self, key: &str, p: &mut Problems) {
-        if self.per_day > 0 && self.per_hour > self.per_day {
-            p.add(format!("{key}.per_hour"), format!("{} is more than per_day ({})", self.per_hour, self.per_day));
-        }
     }
 }
 

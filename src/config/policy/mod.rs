@@ -52,13 +52,9 @@ impl PolicyConfig {
 
     pub(super) fn validate(&self, links: &[&str], p: &mut Problems) {
         self.countries.validate(p);
-        self.caps.validate("policy.caps", p);
-        for (id, l) in &self.links {
+        for id in self.links.keys() {
             if !links.contains(&id.as_str()) {
                 p.add(format!("policy.links.{id}"), format!("no link {id:?} in backends"));
-            }
-            if let Some(c) = l.caps {
-                c.validate(&format!("policy.links.{id}.caps"), p);
             }
         }
     }
