@@ -62,6 +62,21 @@ impl Throttle {
         at
     }
 
+    /// How many sends may go now, before a limit holds the next (usize::MAX: no limit).
+    pub fn available(&mut self, now: Instant) -> usize {
+        if self.is_paused(now) {
+            return 0;
+        }
+        self.limits
+            .iter()
+            .map(|&(limit, window)| {
+                let in_window = self.recent.iter().rev().take_while(|t| now.duration_since(**t) < window).count();
+                (limit as usize).saturating_sub(in_window)
+            })
+            .min()
+            .unwrap_or(usize::MAX)
+    }
+
     pub fn record(&mut self, now: Instant) {
         let Some(most) = self.limits.iter().map(|(l, _)| *l as usize).max() else { return };
         self.recent.push_back(now);
@@ -143,6 +158,22 @@ mod tests {
             t.record(start + Duration::from_millis(i));
         }
         assert_eq!(t.recent.len(), 3, "only the last 3 sends can hold up the next");
+    }
+
+    #[test]
+    fn available_says_how_many_may_go_now() {
+        let mut t = Throttle::windows(3, 5, 0);
+        let start = Instant::now();
+        assert_eq!(t.available(start), 3);
+        t.record(start);
+        t.record(start);
+        assert_eq!(t.available(start), 1);
+        t.record(start + SECOND);
+        t.record(start + SECOND);
+        assert_eq!(t.available(start + SECOND), 1, "the minute's 5 hold now, not the second's 3");
+        assert_eq!(Throttle::new(0, 0).available(start), usize::MAX);
+        t.pause(start + MINUTE * 2);
+        assert_eq!(t.available(start + MINUTE), 0);
     }
 
     #[test]

@@ -448,3 +448,44 @@ async fn a_message_retried_after_a_long_outage_is_not_refused_by_the_cap_it_pass
     h.settle().await;
     assert_eq!(sent_texts(&h), ["first"]);
 }
+
+#[tokio::test]
+async fn messages_over_the_rate_stay_queued_and_a_restart_does_not_reset_the_rate() {
+    let config = format!(
+        "{CONFIG}policy:\n  rate:\n    per_minute: 2\ngateway:\n  listen: 127.0.0.1:0\n  users:\n    - username: app\n      token: {TOKEN}\n"
+    );
+    let h = Harness::new_with(Box::leak(config.into_boxed_str())).await;
+    let user = h.bridge.config.gateway.as_ref().unwrap().users[0].clone();
+    for i in 0..4 {
+        let req = sms_bridge::bridge::gateway::ApiSend {
+            to: format!("+1555123400{i}"),
+            text: format!("m{i}"),
+            ..Default::default()
+        };
+        h.bridge.submit(&user, &req).unwrap();
+    }
+    let states = |h: &Harness| -> Vec<String> {
+        h.sql()
+            .prepare("SELECT state FROM outbox ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let worker = h.bridge.spawn_outbox(h.backend_dyn.clone());
+    sent_times(|| h.backend.sent().len(), 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    worker.abort();
+    assert_eq!(h.backend.sent().len(), 2);
+    // Not taken ahead of their turn: still queued, not marked as being sent.
+    assert_eq!(states(&h), ["sent", "sent", "queued", "queued"]);
+
+    // A new process remembers the minute's two sends.
+    let h = h.restart().await;
+    let worker = h.bridge.spawn_outbox(h.backend_dyn.clone());
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    worker.abort();
+    assert!(h.backend.sent().is_empty(), "{:?}", h.backend.sent());
+    assert_eq!(states(&h), ["sent", "sent", "queued", "queued"]);
+}

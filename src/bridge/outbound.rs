@@ -39,13 +39,21 @@ pub(super) async fn run(bridge: Arc<Bridge>, backend: Arc<dyn Backend>) {
     // Whether to look for due jobs: at the start, and after a send finished, a claim
     // found some, a wake, or a second's wait (a retry coming due).
     let mut look = true;
-    let rate = bridge.config.policy.rate(backend.id());
-    let mut throttle = Throttle::windows(rate.per_second, rate.per_minute, rate.per_hour);
+    let throttle = &mut rate_of(&bridge, backend.id());
     // When the rate lets the next claimed job go, if it held one back.
     let mut held: Option<Instant> = None;
     loop {
         if commit.is_none() {
-            let room = if look { (2 * limit).saturating_sub(in_flight.len() + ready.len()) } else { 0 };
+            let mut room = if look { (2 * limit).saturating_sub(in_flight.len() + ready.len()) } else { 0 };
+            if throttle.is_limited() && room > 0 {
+                // Only what the rate lets go now is claimed: the rest stays queued (not
+                // `sending` for an hour), and is looked for when the rate frees a slot.
+                let now = Instant::now();
+                room = room.min(throttle.available(now).saturating_sub(ready.len()));
+                if room == 0 && ready.is_empty() {
+                    held = throttle.next_slot(now);
+                }
+            }
             if !finished.is_empty() || room > 0 {
                 let (b, id, done) = (bridge.clone(), backend.id().to_string(), std::mem::take(&mut finished));
                 commit = Some(tokio::task::spawn_blocking(move || b.settle_and_claim(&id, done, room)));
@@ -70,12 +78,35 @@ pub(super) async fn run(bridge: Arc<Bridge>, backend: Arc<dyn Backend>) {
             }
             _ = wake.notified() => look = true,
             _ = tokio::time::sleep(Duration::from_secs(1)) => look = true,
-            _ = tokio::time::sleep_until(held.unwrap_or_else(Instant::now)), if held.is_some() => {}
+            _ = tokio::time::sleep_until(held.unwrap_or_else(Instant::now)), if held.is_some() => look = true,
         }
         let room = limit - in_flight.len().min(limit);
-        let next = take_within_rate(&mut ready, room, &mut throttle, &mut held);
+        let next = take_within_rate(&mut ready, room, throttle, &mut held);
         bridge.hand_to_link(&backend, next, &mut sends, &mut in_flight).await;
     }
+}
+
+/// The link's `policy.rate`, counting what it sent before this start (a restart does not
+/// allow a fresh burst).
+fn rate_of(bridge: &Bridge, link: &str) -> Throttle {
+    let rate = bridge.config.policy.rate(link);
+    let mut throttle = Throttle::windows(rate.per_second, rate.per_minute, rate.per_hour);
+    if !throttle.is_limited() {
+        return throttle;
+    }
+    let window = if rate.per_hour > 0 { 3_600_000 } else if rate.per_minute > 0 { 60_000 } else { 1_000 };
+    let most = rate.per_second.max(rate.per_minute).max(rate.per_hour) as usize;
+    match bridge.store.recent_claims(link, crate::store::now_ms() - window, most) {
+        Ok(times) => {
+            let (now, now_ms) = (Instant::now(), crate::store::now_ms());
+            for t in times {
+                let ago = Duration::from_millis((now_ms - t).max(0) as u64);
+                throttle.record(now.checked_sub(ago).unwrap_or(now));
+            }
+        }
+        Err(e) => tracing::warn!(link, error = %e, "could not read the link's recent sends; its rate starts afresh"),
+    }
+    throttle
 }
 
 /// Up to `room` claimed jobs the link's rate lets go now; `held` says when the next may,

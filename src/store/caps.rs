@@ -74,6 +74,19 @@ impl Store {
         })
     }
 
+    /// When a link last took messages (first claims since `since`, Unix ms), oldest first,
+    /// at most the newest `most`: what its send rate counted before a restart.
+    pub fn recent_claims(&self, link: &str, since: i64, most: usize) -> Result<Vec<i64>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT claimed_at FROM (SELECT claimed_at FROM outbox WHERE backend_id = ?1 AND claimed_at > ?2
+                 ORDER BY claimed_at DESC LIMIT ?3) ORDER BY claimed_at",
+            )?;
+            let rows = stmt.query_map(params![link, since, most as i64], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
     /// Lifts the caps for `destination` until restored; false if they were lifted already.
     pub fn lift_caps(&self, destination: &str, by: &str) -> Result<bool> {
         self.tx(|tx| {
