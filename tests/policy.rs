@@ -162,6 +162,11 @@ async fn a_number_past_its_cap_gets_nothing_more_until_an_admin_lifts_it() {
     let carol = common::core::carol_management_room(&h).await;
     h.say_text(common::core::CAROL, &carol, "limits lift +15551234567").await;
     assert_eq!(h.notices(&carol).pop().unwrap(), "Only bridge admins can lift or restore caps.");
+    // Nor does she see how many others sent to a number she does not chat with.
+    h.say_text(common::core::CAROL, &carol, "limits +15551234567").await;
+    assert!(h.notices(&carol).pop().unwrap().starts_with("No counters to show"));
+    h.say_text(common::core::CAROL, &carol, "limits").await;
+    assert!(!h.notices(&carol).pop().unwrap().contains("555-123-4567"));
     h.say_text(ALICE, &h.mgmt, "limits lift +15551234567").await;
     assert_eq!(
         h.notices(&h.mgmt).pop().unwrap(),

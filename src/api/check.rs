@@ -68,11 +68,12 @@ pub(super) async fn post(State(bridge): State<Arc<Bridge>>, headers: HeaderMap, 
         }
     };
     let send = ApiSend { link: Some(link.clone()), to: req.to, text: req.text, from: req.from, ..ApiSend::default() };
-    // Counting the number's recent messages reads the database.
-    let plan = match tokio::task::spawn_blocking(move || bridge.plan(&link, &send)).await {
-        Ok(p) => p,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &format!("the check failed: {e}")),
-    };
+    // Counting the number's recent messages reads the database: off the async workers,
+    // within the API's share of blocking threads.
+    super::blocking(move || answer(bridge.plan(&link, &send))).await
+}
+
+fn answer(plan: crate::bridge::policy::Plan) -> Response {
     Json(CheckAnswer {
         would_send: plan.refusal.is_none(),
         refused: plan.refusal,

@@ -58,7 +58,7 @@ const BLOCKING_SLOTS: usize = 64;
 ///
 /// At most [`BLOCKING_SLOTS`] at once: more requests wait here, holding no thread, so a
 /// flood cannot take the pool the links' own commits need.
-async fn blocking(f: impl FnOnce() -> Response + Send + 'static) -> Response {
+pub(super) async fn blocking(f: impl FnOnce() -> Response + Send + 'static) -> Response {
     static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BLOCKING_SLOTS);
     let Ok(_slot) = SLOTS.acquire().await else {
         return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();

@@ -49,7 +49,7 @@ impl Bridge {
             "schedule" => self.cmd_schedule(sender, room, event_id, args)?,
             "scheduled" => self.cmd_scheduled(room)?,
             "unschedule" => self.cmd_unschedule(room, args)?,
-            "check" => self.cmd_check(args),
+            "check" => self.cmd_check(sender, args),
             "limits" => self.cmd_limits(sender, args)?,
             "audit" => self.cmd_audit(sender, room, event_id, args).await?,
             other => format!("Unknown command {other:?}. Try `help`."),

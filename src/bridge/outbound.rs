@@ -94,7 +94,13 @@ fn rate_of(bridge: &Bridge, link: &str) -> Throttle {
     if !throttle.is_limited() {
         return throttle;
     }
-    let window = if rate.per_hour > 0 { 3_600_000 } else if rate.per_minute > 0 { 60_000 } else { 1_000 };
+    let window = if rate.per_hour > 0 {
+        3_600_000
+    } else if rate.per_minute > 0 {
+        60_000
+    } else {
+        1_000
+    };
     let most = rate.per_second.max(rate.per_minute).max(rate.per_hour) as usize;
     match bridge.store.recent_claims(link, crate::store::now_ms() - window, most) {
         Ok(times) => {

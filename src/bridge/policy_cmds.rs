@@ -9,7 +9,7 @@ use crate::phone;
 
 impl Bridge {
     /// `check [via <link>] <number> <text>`: what would happen, sending nothing.
-    pub(super) fn cmd_check(&self, args: &str) -> String {
+    pub(super) fn cmd_check(&self, sender: &str, args: &str) -> String {
         let (via, rest) = match args.strip_prefix("via ") {
             Some(r) => match r.trim_start().split_once(char::is_whitespace) {
                 Some((link, rest)) => (Some(link), rest.trim_start()),
@@ -24,12 +24,19 @@ impl Bridge {
             return "No SMS links are configured.".into();
         };
         let req = ApiSend { to: number.into(), text: text.trim().into(), ..ApiSend::default() };
-        describe(&self.plan(&link, &req), self.recent_line(&link, number))
+        describe(&self.plan(&link, &req), self.recent_line(sender, &link, number))
     }
 
-    /// The caps' counters for a number, as `check` and `limits` show them.
-    fn recent_line(&self, link: &str, number: &str) -> Option<String> {
+    /// The caps' counters for a number, as `check` and `limits` show them: to admins, and
+    /// to users for the numbers they chat with (how much others text someone is theirs).
+    fn recent_line(&self, sender: &str, link: &str, number: &str) -> Option<String> {
         let to = phone::Address::parse_cached(number, self.config.bridge.default_region.as_deref()).destination?;
+        if self.permission(sender) < Permission::Admin {
+            let mine = self.store.portals(Some(sender)).ok()?;
+            if !mine.iter().any(|p| p.remote_destination.as_deref() == Some(to.as_str())) {
+                return None;
+            }
+        }
         let recent = self.store.recent_to_now(&to).ok()?;
         let (caps, _) = self.config.policy.caps(link);
         let of = |n: u32, cap: u32| if cap == 0 { format!("{n} (no cap)") } else { format!("{n} of {cap}") };
@@ -53,9 +60,11 @@ impl Bridge {
         let Some(lift) = lift else {
             if !args.is_empty() {
                 let link = self.config.backends.first().map(|b| b.id.clone()).unwrap_or_default();
-                return Ok(self.recent_line(&link, args).unwrap_or_else(|| format!("{args:?} is not a phone number.")));
+                return Ok(self.recent_line(sender, &link, args).unwrap_or_else(|| {
+                    format!("No counters to show for {args:?} (not a number, or not one you chat with).")
+                }));
             }
-            return self.limits_overview();
+            return self.limits_overview(self.permission(sender) >= Permission::Admin);
         };
         if self.permission(sender) < Permission::Admin {
             return Ok("Only bridge admins can lift or restore caps.".into());
@@ -77,7 +86,8 @@ impl Bridge {
         })
     }
 
-    fn limits_overview(&self) -> Result<String, BridgeError> {
+    /// The rules; for admins also who got the most messages and whose caps are lifted.
+    fn limits_overview(&self, admin: bool) -> Result<String, BridgeError> {
         let policy = &self.config.policy;
         let caps = |c: crate::config::Caps| match (c.per_hour, c.per_day) {
             (0, 0) => "no caps".to_string(),
@@ -93,6 +103,9 @@ impl Bridge {
         out.push_str("\nSend rates:");
         for b in &self.config.backends {
             out.push_str(&format!("\n• {}: {}", b.id, rate_text(policy.rate(&b.id))));
+        }
+        if !admin {
+            return Ok(out);
         }
         let busiest = self.store.busiest_destinations(10)?;
         if !busiest.is_empty() {

@@ -132,6 +132,28 @@ impl Privacy {
     }
 }
 
+/// `text` with every number in it (a run of 6 or more digits, with its `+`) put as `…`:
+/// reasons name the number they are about, and a hashed log shows none.
+fn scrub_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let digits = run.chars().filter(char::is_ascii_digit).count();
+        out.push_str(if digits >= 6 { "…" } else { run });
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || (c == '+' && run.is_empty()) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 /// Registers `audit_number(x)` and `audit_text(x)` on `conn`, and reads the hash key.
 pub(super) fn register(conn: &Connection, privacy: &Arc<Privacy>) -> Result<()> {
     let key: Option<Vec<u8>> = conn.query_row("SELECT key FROM audit_key LIMIT 1", [], |r| r.get(0)).optional()?;
@@ -145,6 +167,12 @@ pub(super) fn register(conn: &Connection, privacy: &Arc<Privacy>) -> Result<()> 
         // A group's numbers each on their own, so any one of them can be looked up.
         let list: Vec<String> = raw.split(',').filter(|n| !n.trim().is_empty()).map(|n| p.number(n, &s)).collect();
         Ok(Some(list.join(",")))
+    })?;
+    let p = privacy.clone();
+    conn.create_scalar_function("audit_scrub", 1, flags, move |ctx| {
+        let text = ctx.get::<Option<String>>(0)?;
+        let s = p.settings();
+        Ok(text.map(|t| if s.hash_numbers { scrub_numbers(&t) } else { t }))
     })?;
     let p = privacy.clone();
     conn.create_scalar_function("audit_on", 0, flags, move |_| Ok(p.settings().enabled))?;
@@ -249,7 +277,7 @@ impl Store {
                 tx.prepare_cached(
                     "INSERT INTO audit (at, direction, kind, link, local, remote, message_ids, status, status_at, reason, source, source_id)
                      SELECT ?1, 'in', 'report', ?2, audit_number(coalesce(o.sender, p.local_number)), audit_number(o.destination),
-                            ?3, ?4, ?1, ?5, 'inbox', ?6
+                            ?3, ?4, ?1, audit_scrub(?5), 'inbox', ?6
                      FROM (SELECT 1) LEFT JOIN message_map m ON m.backend_id = ?2 AND m.backend_msg_id = ?3
                      LEFT JOIN outbox o ON o.id = m.outbox_id LEFT JOIN portals p ON p.id = o.portal_id WHERE audit_on()",
                 )?
@@ -311,7 +339,7 @@ impl Store {
         let now = now_ms();
         tx.prepare_cached(
             "INSERT INTO audit (at, direction, kind, link, local, remote, origin, status, status_at, reason, text)
-             SELECT ?1, 'out', 'sms', ?2, audit_number(nullif(?3, '')), audit_number(nullif(?4, '')), ?5, 'refused', ?1, ?6, audit_text(?7) WHERE audit_on()",
+             SELECT ?1, 'out', 'sms', ?2, audit_number(nullif(?3, '')), audit_number(nullif(?4, '')), ?5, 'refused', ?1, audit_scrub(?6), audit_text(?7) WHERE audit_on()",
         )?
         .execute(params![now, link, local, remote, origin, reason, text])?;
         Ok(())
@@ -370,60 +398,6 @@ impl Store {
             }
         }
     }
-}
-
-/// The CSV columns, in order.
-pub const CSV_HEADER: [&str; 15] = [
-    "time",
-    "direction",
-    "kind",
-    "link",
-    "our_number",
-    "their_number",
-    "by",
-    "keyword",
-    "parts",
-    "encoding",
-    "message_ids",
-    "status",
-    "status_time",
-    "reason",
-    "text",
-];
-
-/// The records as CSV (RFC 4180), a header first; times in RFC 3339, UTC.
-pub fn audit_csv(records: &[AuditRecord]) -> String {
-    let time = |ms: i64| {
-        jiff::Timestamp::from_millisecond(ms)
-            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-            .unwrap_or_default()
-    };
-    let mut out = String::new();
-    crate::csv::write_record(&mut out, &CSV_HEADER);
-    for r in records {
-        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-        crate::csv::write_record(
-            &mut out,
-            &[
-                time(r.at),
-                r.direction.clone(),
-                r.kind.clone(),
-                r.link.clone(),
-                opt(&r.local),
-                opt(&r.remote),
-                r.origin.clone(),
-                opt(&r.keyword),
-                r.parts.map(|p| p.to_string()).unwrap_or_default(),
-                opt(&r.encoding),
-                opt(&r.message_ids),
-                r.status.clone(),
-                time(r.status_at),
-                opt(&r.reason),
-                opt(&r.text),
-            ],
-        );
-    }
-    out
 }
 
 #[cfg(test)]
@@ -513,6 +487,21 @@ mod tests {
     }
 
     #[test]
+    fn hashed_logs_keep_numbers_out_of_reasons() {
+        assert_eq!(
+            scrub_numbers("+15551234567 is in US, not in policy (`limits lift +15551234567`), err:001 id 12345"),
+            "… is in US, not in policy (`limits lift …`), err:001 id 12345"
+        );
+        let (s, p) = store(AuditSettings { hash_numbers: true, ..AuditSettings::default() });
+        s.audit_refused("b", OURS, BOB, "api:app", "x", &format!("{BOB} is in US, which policy.countries.block lists"))
+            .unwrap();
+        let id = send(&s, p, "$a", "out");
+        s.set_out_state(id, OutState::Failed, Some(&format!("the network refused {BOB}"))).unwrap();
+        let reasons: Vec<String> = all(&s).into_iter().filter_map(|r| r.reason).collect();
+        assert_eq!(reasons, ["… is in US, which policy.countries.block lists", "the network refused …"]);
+    }
+
+    #[test]
     fn nothing_is_recorded_when_the_log_is_off_and_the_rest_still_works() {
         let (s, p) = store(AuditSettings { enabled: false, ..AuditSettings::default() });
         let id = send(&s, p, "$a", "out");
@@ -551,7 +540,9 @@ mod tests {
         let records = all(&s);
         for r in &records {
             for n in [&r.local, &r.remote].into_iter().flatten() {
-                assert!(n.starts_with("h:") && !n.contains("555"), "{n}");
+                // A hash: 24 hex digits (which may hold "555" by chance, never the number).
+                let hex = n.strip_prefix("h:").unwrap_or_default();
+                assert!(hex.len() == 24 && hex.chars().all(|c| c.is_ascii_hexdigit()), "{n}");
             }
         }
         assert_eq!(records[0].remote, records[1].remote);
@@ -594,35 +585,5 @@ mod tests {
         assert_eq!(left.len(), 1);
         assert_ne!(left[0].id, old);
         assert_eq!(s.prune_audit(5 * 86_400_000).unwrap(), 0);
-    }
-
-    #[test]
-    fn csv_has_the_documented_columns() {
-        let r = AuditRecord {
-            id: 1,
-            at: 1_796_083_200_000,
-            direction: "out".into(),
-            kind: "sms".into(),
-            link: "b".into(),
-            local: Some(OURS.into()),
-            remote: Some(BOB.into()),
-            origin: "api:app".into(),
-            keyword: None,
-            parts: Some(2),
-            encoding: Some("ucs2".into()),
-            message_ids: Some("m1 m2".into()),
-            status: "delivered".into(),
-            status_at: 1_796_083_201_500,
-            reason: None,
-            text: Some("hi, \"you\"".into()),
-        };
-        let csv = audit_csv(&[r]);
-        let lines: Vec<&str> = csv.split("\r\n").collect();
-        assert_eq!(lines[0], CSV_HEADER.join(","));
-        assert_eq!(
-            lines[1],
-            "2026-12-01T00:00:00.000Z,out,sms,b,+15550001111,+15551234567,api:app,,2,ucs2,m1 m2,delivered,2026-12-01T00:00:01.500Z,,\"hi, \"\"you\"\"\""
-        );
-        assert_eq!(lines[2], "");
     }
 }

@@ -1,6 +1,7 @@
 //! Durable state in SQLite (WAL). Everything the bridge acknowledges is committed here first.
 
 mod audit;
+mod audit_csv;
 mod caps;
 mod changed;
 mod gateway;
@@ -25,7 +26,8 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, Transaction};
 
-pub use audit::{AuditQuery, AuditRecord, AuditSettings, CSV_HEADER, OutAudit, audit_csv};
+pub use audit::{AuditQuery, AuditRecord, AuditSettings, OutAudit};
+pub use audit_csv::{CSV_HEADER, audit_csv};
 pub use gateway::{ApiMedia, ApiMessage, Callback, NewApiMessage, NewCallback, callback_target};
 pub use inbox::{InboxItem, InboxKind};
 pub use matrix_in::PendingEvent;

@@ -390,14 +390,15 @@ CREATE INDEX audit_source ON audit (source, source_id) WHERE source IS NOT NULL;
 -- The key numbers are hashed with (audit.hash_numbers): random, never leaves the database.
 CREATE TABLE audit_key (key BLOB NOT NULL);
 INSERT INTO audit_key (key) VALUES (randomblob(32));
--- An outgoing message's final status follows its row, whatever path changes it.
+-- An outgoing message's final status follows its row, whatever path changes it (a writer
+-- needs the bridge's SQL functions: audit_scrub keeps numbers out of reasons when hashing).
 CREATE TRIGGER audit_outbox_state AFTER UPDATE OF state ON outbox
 WHEN new.state IS NOT old.state AND new.state IN ('queued', 'sent', 'delivered', 'failed', 'dead')
 BEGIN
     UPDATE audit SET
         status = CASE new.state WHEN 'dead' THEN 'failed' ELSE new.state END,
         status_at = CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER),
-        reason = CASE WHEN new.state IN ('failed', 'dead') THEN new.last_error ELSE NULL END
+        reason = CASE WHEN new.state IN ('failed', 'dead') THEN audit_scrub(new.last_error) ELSE NULL END
     WHERE source = 'outbox' AND source_id = new.id;
 END;
 CREATE TRIGGER audit_mms_out_state AFTER UPDATE OF state ON mms_out
@@ -406,7 +407,7 @@ BEGIN
     UPDATE audit SET
         status = CASE new.state WHEN 'dead' THEN 'failed' ELSE new.state END,
         status_at = CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER),
-        reason = CASE WHEN new.state IN ('failed', 'dead') THEN new.last_error ELSE NULL END
+        reason = CASE WHEN new.state IN ('failed', 'dead') THEN audit_scrub(new.last_error) ELSE NULL END
     WHERE source = 'mms_out' AND source_id = new.id;
 END;
 "#,
