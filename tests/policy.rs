@@ -232,6 +232,11 @@ async fn the_cap_is_counted_again_when_the_link_takes_a_message() {
         .unwrap();
     assert_eq!(status, "refused");
     assert!(reason.starts_with(rule), "{reason}");
+    // A new process counts what went before it.
+    let h = h.restart().await;
+    let ev = h.say_text(ALICE, &room, "after a restart").await;
+    assert_eq!(h.statuses(&ev).last().unwrap()["status"], "FAIL_PERMANENT");
+    assert!(h.backend.sent().is_empty());
 }
 
 #[tokio::test]
@@ -435,6 +440,8 @@ async fn a_message_retried_after_a_long_outage_is_not_refused_by_the_cap_it_pass
     assert!(h.backend.sent().is_empty());
     // Two hours on, two more to the same number through test2 fill the hour's cap.
     h.sql().execute("UPDATE outbox SET claimed_at = claimed_at - 7200000 WHERE body = 'first'", []).unwrap();
+    // (A new process, so that the counts read from the outbox see the two hours.)
+    let h = h.restart().await;
     let user = h.bridge.config.gateway.as_ref().unwrap().users[0].clone();
     for text in ["api one", "api two"] {
         let req = sms_bridge::bridge::gateway::ApiSend {

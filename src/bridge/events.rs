@@ -291,7 +291,7 @@ impl Bridge {
         };
         let destination = portal.remote_destination.as_deref().unwrap_or("");
         let over_cap = match (&refusal, &text) {
-            (None, Ok(_)) => self.cap_refusal(tx, &portal.backend_id, destination, 0)?,
+            (None, Ok(_)) => self.cap_refusal(tx, &portal.backend_id, destination, true)?,
             _ => None,
         };
         let mut queued = Queued::Nothing;

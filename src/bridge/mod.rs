@@ -27,6 +27,7 @@ mod redact;
 mod retry;
 mod rooms;
 mod schedule;
+mod sent_counts;
 mod services;
 pub mod status;
 pub mod text;
@@ -129,6 +130,10 @@ pub struct Bridge {
     callbacks_http: reqwest::Client,
     /// Keyword services (Kannel's sms-service), from `services:`.
     services: crate::gateway::keywords::Services,
+    /// What links took for each number lately, for the per-number caps.
+    sent: sent_counts::SentCounts,
+    /// Whether any link has a cap (else nothing is counted).
+    counting_caps: bool,
     /// The MQTT broker connection, once started (`mqtt:`).
     mqtt: std::sync::OnceLock<crate::gateway::mqtt::Mqtt>,
     /// One pass of the applications' side at a time (see `apps.rs`).
@@ -147,9 +152,21 @@ impl Bridge {
             ..Wakers::default()
         };
         let services = crate::gateway::keywords::Services::new(&config.services);
+        let counting_caps = config.policy.any_caps();
+        let sent = if counting_caps {
+            let since = crate::store::now_ms() - sent_counts::DAY_MS;
+            sent_counts::SentCounts::seeded(store.claims_since(since).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "could not count the messages sent lately; the caps count from now");
+                Vec::new()
+            }))
+        } else {
+            sent_counts::SentCounts::default()
+        };
         store.set_audit(crate::store::AuditSettings::from_config(&config));
         Arc::new(Bridge {
             services,
+            sent,
+            counting_caps,
             mqtt: std::sync::OnceLock::new(),
             apps_pass: tokio::sync::Mutex::new(()),
             bot: config.bot_mxid(),

@@ -221,12 +221,13 @@ impl Bridge {
                     // Counted in this commit, with the jobs claimed before it: exact however
                     // many links send to the number at once. Only at its first claim: a retry
                     // was allowed and counted already, and may have parts out.
-                    if first
-                        && !j.parts_out
-                        && let Some(why) = self.cap_refusal(tx, backend_id, &j.destination, j.id)?
-                    {
-                        self.fail_refused_tx(tx, &j, &why)?;
-                        continue;
+                    if first && !j.parts_out && self.counting_caps {
+                        if let Some(why) = self.cap_refusal(tx, backend_id, &j.destination, false)? {
+                            Store::forget_claim_tx(tx, j.id)?;
+                            self.fail_refused_tx(tx, &j, &why)?;
+                            continue;
+                        }
+                        self.sent.record(&j.destination, crate::store::now_ms());
                     }
                     match self.send_options(&j) {
                         Some(_) => taken.push(j),

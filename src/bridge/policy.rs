@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use super::Bridge;
 use super::gateway::ApiSend;
-use crate::config::Rate;
+use crate::config::{Rate, Recent};
 use crate::message::BinarySms;
 use crate::phone::Address;
 use crate::store::{Store, StoreError};
@@ -70,25 +70,41 @@ impl Bridge {
     }
 
     /// Why one more message to `destination` through `link` is over a cap; None if it
-    /// may go. When a message is queued (`except` 0) those waiting to go count too; when
-    /// a link takes job `except`, only those taken before it.
+    /// may go. When a message is queued (`waiting`) those waiting to go count too; when a
+    /// link takes it, those taken before it.
     pub(crate) fn cap_refusal(
         &self,
         c: &Connection,
         link: &str,
         destination: &str,
-        except: i64,
+        waiting: bool,
     ) -> Result<Option<String>, StoreError> {
         let (caps, key) = self.config.policy.caps(link);
         if caps.per_hour == 0 && caps.per_day == 0 {
             return Ok(None);
         }
-        let recent = Store::recent_to(c, destination, except, (caps.per_hour, caps.per_day), except == 0)?;
+        let recent = self.recent_to(c, destination, waiting, caps.per_hour.max(caps.per_day))?;
         let refusal = caps.refusal(&key, destination, recent);
         if let Some(why) = &refusal {
             tracing::warn!(%why, "message refused by a cap");
         }
         Ok(refusal)
+    }
+
+    /// Messages to `destination` in the last hour and day (taken by links, and with
+    /// `waiting` those due and not taken yet, counted up to `most`), and whether an admin
+    /// lifted its caps.
+    pub(crate) fn recent_to(
+        &self,
+        c: &Connection,
+        destination: &str,
+        waiting: bool,
+        most: u32,
+    ) -> Result<Recent, StoreError> {
+        let (hour, day) = self.sent.recent(destination, crate::store::now_ms());
+        let waiting = if waiting { Store::waiting_to(c, destination, most)? } else { 0 };
+        let lifted = Store::caps_lifted(c, destination)?;
+        Ok(Recent { last_hour: hour + waiting, last_day: day + waiting, lifted })
     }
 
     /// What would happen to `req` sent through `link`, checked as a real send is (every
@@ -150,7 +166,7 @@ impl Bridge {
         if let Some(why) = self.config.policy.parts_refusal(&destination, plan.parts) {
             return plan.refuse_by_rule(why);
         }
-        match self.store.read(|c| self.cap_refusal(c, link, &destination, 0)) {
+        match self.store.read(|c| self.cap_refusal(c, link, &destination, true)) {
             Ok(Some(why)) => plan.refuse_by_rule(why),
             Ok(None) => plan,
             // The cap is checked again, for certain, when the link takes the message.

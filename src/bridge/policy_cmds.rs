@@ -37,7 +37,7 @@ impl Bridge {
                 return None;
             }
         }
-        let recent = self.store.recent_to_now(&to).ok()?;
+        let recent = self.store.read(|c| self.recent_to(c, &to, true, u32::MAX)).ok()?;
         let (caps, _) = self.config.policy.caps(link);
         let of = |n: u32, cap: u32| if cap == 0 { format!("{n} (no cap)") } else { format!("{n} of {cap}") };
         let lifted = if recent.lifted { " — caps lifted by an admin" } else { "" };
@@ -107,7 +107,7 @@ impl Bridge {
         if !admin {
             return Ok(out);
         }
-        let busiest = self.store.busiest_destinations(10)?;
+        let busiest = self.sent.busiest(crate::store::now_ms(), 10);
         if !busiest.is_empty() {
             out.push_str("\nMost messages in the last day:");
             for (number, n) in busiest {

@@ -1,90 +1,58 @@
-//! What per-destination caps count: messages to a number lately (queued, sent or taken
-//! by a link, not those that failed), and the numbers an admin lifted the caps for.
+//! What per-number caps and send rates read from the outbox: when links took messages
+//! (`claimed_at`), the messages still waiting, and the numbers an admin lifted caps for.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{Result, Store, now_ms};
-use crate::config::Recent;
-
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 24 * HOUR_MS;
 
 impl Store {
-    /// Messages to `destination` in the last hour and day, counted up to the larger of
-    /// `most` (the caps: counting further would only cost time; a cap of 0 is not counted), leaving out job `except`. A message
-    /// counts from when a link first took it; with `waiting`, those due and not taken yet
-    /// count too (a message being queued joins them; one being taken does not wait).
-    pub fn recent_to(
-        c: &Connection,
-        destination: &str,
-        except: i64,
-        most: (u32, u32),
-        waiting: bool,
-    ) -> Result<Recent> {
-        let now = now_ms();
-        let waiting = if waiting {
-            let n: i64 = c
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE destination = ?1 AND claimed_at IS NULL
-                     AND state = 'queued' AND coalesce(not_before, 0) <= ?2 AND id != ?3 LIMIT ?4)",
-                )?
-                .query_row(params![destination, now, except, most.0.max(most.1)], |r| r.get(0))?;
-            n as u32
-        } else {
-            0
-        };
-        // One pass over the day (or, with no day cap, the hour), newest first, so a count
-        // cut short at the cap still has every message of the last hour before it.
-        let (hour, day) = (now - HOUR_MS, now - DAY_MS);
-        let (since, limit) = if most.1 > 0 { (day, most.0.max(most.1)) } else { (hour, most.0) };
-        let (in_hour, in_day): (i64, i64) = if limit == 0 {
-            (0, 0)
-        } else {
-            c.prepare_cached(
-                "SELECT coalesce(sum(claimed_at > ?2), 0), count(*) FROM (SELECT claimed_at FROM outbox
-                 WHERE destination = ?1 AND claimed_at > ?3 AND state NOT IN ('failed', 'dead') AND id != ?4
-                 ORDER BY claimed_at DESC LIMIT ?5)",
+    /// Messages to `destination` due and not taken by a link yet, counted up to `most`.
+    pub fn waiting_to(c: &Connection, destination: &str, most: u32) -> Result<u32> {
+        let n: i64 = c
+            .prepare_cached(
+                "SELECT count(*) FROM (SELECT 1 FROM outbox WHERE destination = ?1 AND state = 'queued'
+                 AND claimed_at IS NULL AND coalesce(not_before, 0) <= ?2 LIMIT ?3)",
             )?
-            .query_row(params![destination, hour, since, except, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-        };
-        let last_hour = if most.0 > 0 { in_hour as u32 + waiting } else { 0 };
-        let last_day = if most.1 > 0 { in_day as u32 + waiting } else { 0 };
-        let lifted = c
-            .prepare_cached("SELECT 1 FROM cap_lifts WHERE destination = ?1")?
-            .query_row([destination], |_| Ok(()))
-            .optional()?
-            .is_some();
-        Ok(Recent { last_hour, last_day, lifted })
+            .query_row(params![destination, now_ms(), most], |r| r.get(0))?;
+        Ok(n as u32)
     }
 
-    /// [`Store::recent_to`] on the committed state, uncapped, for the `limits` command.
-    pub fn recent_to_now(&self, destination: &str) -> Result<Recent> {
-        self.read(|c| Store::recent_to(c, destination, 0, (u32::MAX, u32::MAX), true))
-    }
-
-    /// The numbers links took the most messages for in the last day: (number, count).
-    pub fn busiest_destinations(&self, limit: usize) -> Result<Vec<(String, u32)>> {
+    /// (number, time) of every message a link took since `since` (Unix ms), oldest first.
+    pub fn claims_since(&self, since: i64) -> Result<Vec<(String, i64)>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT destination, COUNT(*) AS n FROM outbox WHERE claimed_at > ?1
-                 AND state NOT IN ('failed', 'dead') GROUP BY destination ORDER BY n DESC, destination LIMIT ?2",
+                "SELECT destination, claimed_at FROM outbox WHERE claimed_at > ?1 ORDER BY claimed_at",
             )?;
-            let rows = stmt.query_map(params![now_ms() - DAY_MS, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
 
-    /// When a link last took messages (first claims since `since`, Unix ms), oldest first,
-    /// at most the newest `most`: what its send rate counted before a restart.
+    /// When `link` last took messages (since `since`, Unix ms), oldest first, at most the
+    /// newest `most`: what its send rate counted before a restart.
     pub fn recent_claims(&self, link: &str, since: i64, most: usize) -> Result<Vec<i64>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT claimed_at FROM (SELECT claimed_at FROM outbox WHERE backend_id = ?1 AND claimed_at > ?2
+                "SELECT claimed_at FROM (SELECT claimed_at FROM outbox WHERE claimed_at > ?2 AND backend_id = ?1
                  ORDER BY claimed_at DESC LIMIT ?3) ORDER BY claimed_at",
             )?;
             let rows = stmt.query_map(params![link, since, most as i64], |r| r.get(0))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
+    }
+
+    /// A claim a cap refused: the link never got the message, so it counts for nothing.
+    pub fn forget_claim_tx(tx: &Transaction, id: i64) -> Result<()> {
+        tx.prepare_cached("UPDATE outbox SET claimed_at = NULL WHERE id = ?1")?.execute([id])?;
+        Ok(())
+    }
+
+    /// Whether an admin lifted the caps for `destination`.
+    pub fn caps_lifted(c: &Connection, destination: &str) -> Result<bool> {
+        Ok(c.prepare_cached("SELECT 1 FROM cap_lifts WHERE destination = ?1")?
+            .query_row([destination], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 
     /// Lifts the caps for `destination` until restored; false if they were lifted already.
@@ -115,7 +83,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{NewOutJob, OutState, Portal};
+    use crate::store::{NewOutJob, Portal};
 
     fn queue(s: &Store, portal: i64, n: usize, to: &str) -> Vec<i64> {
         (0..n)
@@ -137,7 +105,7 @@ mod tests {
     }
 
     #[test]
-    fn counts_what_went_or_waits_leaves_out_failures_and_stops_at_the_cap() {
+    fn waiting_and_taken_messages_and_lifts() {
         let s = Store::open_in_memory().unwrap();
         let portal = s
             .claim_portal(&Portal {
@@ -153,40 +121,34 @@ mod tests {
                 generation: 0,
             })
             .unwrap();
-        let ids = queue(&s, portal.id, 5, "+15551234567");
-        let other = queue(&s, portal.id, 2, "+15559999999");
-        s.set_out_state(ids[0], OutState::Failed, Some("refused")).unwrap();
-        let recent = |except, most, waiting| {
-            let r = s.with(|c| Store::recent_to(c, "+15551234567", except, most, waiting)).unwrap();
-            (r.last_hour, r.last_day)
-        };
-        assert_eq!(recent(0, (100, 100), true), (4, 4), "waiting to go");
-        assert_eq!(recent(0, (100, 100), false), (0, 0), "none taken yet");
-        // Taken by the link: they count, whether waiting ones do or not.
+        let ids = queue(&s, portal.id, 4, "+15551234567");
+        queue(&s, portal.id, 1, "+15559999999");
+        let waiting = |most| s.with(|c| Store::waiting_to(c, "+15551234567", most)).unwrap();
+        assert_eq!((waiting(100), waiting(2)), (4, 2), "counted up to the most asked");
+        let before = now_ms() - 1;
         s.tx(|tx| {
-            for id in &ids[1..4] {
-                Store::claim_for_sending_tx(tx, *id)?;
-            }
-            Ok(())
+            assert_eq!(Store::claim_tx(tx, ids[0])?, Some(true));
+            assert_eq!(Store::claim_tx(tx, ids[1])?, Some(true));
+            Store::forget_claim_tx(tx, ids[1])
         })
         .unwrap();
-        assert_eq!(recent(0, (100, 100), false), (3, 3));
-        assert_eq!(recent(ids[1], (100, 100), true), (3, 3), "itself left out, the one still waiting in");
-        assert_eq!(recent(0, (2, 2), false), (2, 2), "counted only up to the cap");
-        assert_eq!(recent(0, (5, 0), false), (3, 0), "no day cap: the day is not counted");
-        // An hour-old message counts for the day only.
-        s.with(|c| {
-            Ok(c.execute("UPDATE outbox SET claimed_at = ?1 WHERE id = ?2", params![now_ms() - 2 * HOUR_MS, ids[2]])?)
-        })
-        .unwrap();
-        let r = s.recent_to_now("+15551234567").unwrap();
-        assert_eq!((r.last_hour, r.last_day), (3, 4), "two taken this hour, one an hour ago, one waiting");
+        assert_eq!(waiting(100), 2, "taken ones no longer wait");
+        let taken = s.claims_since(before).unwrap();
+        assert_eq!(
+            taken.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ["+15551234567"],
+            "a forgotten claim is not one"
+        );
+        assert_eq!(s.recent_claims("sim", before, 10).unwrap().len(), 1);
+        assert!(s.recent_claims("other", before, 10).unwrap().is_empty());
+        // Claimed again after a retry: not a first claim.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        s.set_out_state(ids[0], crate::store::OutState::Queued, None).unwrap();
+        assert_eq!(s.tx(|tx| Store::claim_tx(tx, ids[0])).unwrap(), Some(false));
         assert!(s.lift_caps("+15551234567", "@admin:x").unwrap());
         assert!(!s.lift_caps("+15551234567", "@admin:x").unwrap());
-        assert!(s.recent_to_now("+15551234567").unwrap().lifted);
-        s.tx(|tx| Store::claim_for_sending_tx(tx, other[0])).unwrap();
-        assert_eq!(s.busiest_destinations(5).unwrap(), vec![("+15551234567".into(), 3), ("+15559999999".into(), 1)]);
+        assert!(s.with(|c| Store::caps_lifted(c, "+15551234567")).unwrap());
         assert!(s.restore_caps("+15551234567").unwrap());
-        assert!(!s.recent_to_now("+15551234567").unwrap().lifted);
+        assert!(!s.with(|c| Store::caps_lifted(c, "+15551234567")).unwrap());
     }
 }

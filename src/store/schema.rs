@@ -341,11 +341,14 @@ CREATE INDEX questions_answer ON questions (answer_inbox) WHERE answer_inbox IS 
 ALTER TABLE callbacks ADD COLUMN target TEXT;
 CREATE INDEX callbacks_target ON callbacks (target, id) WHERE state = 'new';
 "#,
-    // 11: what per-destination caps count, and the numbers an admin lifted them for.
+    // 11: what per-number caps and send rates count, and the numbers an admin lifted caps for.
     r#"
+-- When a link first took the message: what caps and send rates count.
 ALTER TABLE outbox ADD COLUMN claimed_at INTEGER;
--- Covering the caps' count (state too), so it reads the index alone.
-CREATE INDEX outbox_recent ON outbox (destination, claimed_at, state);
+-- In time order, for counting at start (appended to, unlike an index by number).
+CREATE INDEX outbox_claimed ON outbox (claimed_at) WHERE claimed_at IS NOT NULL;
+-- The messages waiting to be taken, by number: small, as they leave it when taken.
+CREATE INDEX outbox_waiting ON outbox (destination) WHERE state = 'queued' AND claimed_at IS NULL;
 CREATE TABLE cap_lifts (
     destination TEXT PRIMARY KEY,
     lifted_by TEXT NOT NULL,

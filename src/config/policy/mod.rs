@@ -50,6 +50,12 @@ impl PolicyConfig {
         }
     }
 
+    /// Whether any link has a cap on messages to one number.
+    pub fn any_caps(&self) -> bool {
+        let on = |c: &Caps| c.per_hour > 0 || c.per_day > 0;
+        on(&self.caps) || self.links.values().filter_map(|l| l.caps.as_ref()).any(on)
+    }
+
     pub(super) fn validate(&self, links: &[&str], p: &mut Problems) {
         self.countries.validate(p);
         for id in self.links.keys() {
