@@ -7,6 +7,7 @@
 //! apt-get install -y kannel                   # optional: without it the Kannel rows are skipped
 //! cargo bench --bench gateway                 # n=10000, runs=3, clients=8
 //! cargo bench --bench gateway -- --n=5000 --runs=5 --clients=8 --no-kannel
+//! cargo bench --bench gateway -- --on-first     # policy and audit on before off
 //! GATEWAY_BENCH_N=5000 GATEWAY_BENCH_NO_KANNEL=1 cargo bench --bench gateway
 //! ```
 //!
@@ -81,6 +82,8 @@ struct Opts {
     runs: usize,
     clients: usize,
     kannel: bool,
+    /// Run ours with policy and audit on first (the order, swapped, shows its bias).
+    on_first: bool,
 }
 
 fn opts() -> Opts {
@@ -90,6 +93,7 @@ fn opts() -> Opts {
         runs: a.num("runs", 3),
         clients: a.num("clients", 8),
         kannel: a.get("no-kannel").is_none_or(|v| v == "0"),
+        on_first: a.get("on-first").is_some_and(|v| v != "0"),
     }
 }
 
@@ -391,8 +395,13 @@ async fn main() {
         "gateway benchmark: n={} runs={} clients={} window={WINDOW}, 100 recipients, warm-up {WARMUP}",
         o.n, o.runs, o.clients
     );
-    let (sendsms, json) = ours(&o, dir.path(), &smsc, false).await;
-    let (sendsms_on, json_on) = ours(&o, dir.path(), &smsc, true).await;
+    let ((sendsms, json), (sendsms_on, json_on)) = if o.on_first {
+        let on = ours(&o, dir.path(), &smsc, true).await;
+        (ours(&o, dir.path(), &smsc, false).await, on)
+    } else {
+        let off = ours(&o, dir.path(), &smsc, false).await;
+        (off, ours(&o, dir.path(), &smsc, true).await)
+    };
     let kannel = if o.kannel { kannel_rows(&o, dir.path(), &smsc).await } else { None };
 
     println!();

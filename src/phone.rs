@@ -1,8 +1,36 @@
 //! Phone numbers and other SMS addresses, normalised to E.164 where possible.
 
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::str::FromStr;
+use std::sync::{Mutex, OnceLock};
 
 use phonenumber::{Mode, country};
+
+/// A bounded memo of the phone-number library's answers: parsing runs its regular
+/// expressions, and the same few numbers make most messages.
+struct Memo<K, V>(OnceLock<Mutex<HashMap<K, V>>>);
+
+impl<K: Eq + Hash, V: Clone> Memo<K, V> {
+    const fn new() -> Self {
+        Memo(OnceLock::new())
+    }
+
+    fn get_or(&self, key: K, work: impl FnOnce(&K) -> V) -> V {
+        let seen = self.0.get_or_init(Mutex::default);
+        if let Some(v) = seen.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return v.clone();
+        }
+        let v = work(&key);
+        let mut map = seen.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: a flood of distinct numbers must not grow memory without end.
+        if map.len() >= 4096 {
+            map.clear();
+        }
+        map.insert(key, v.clone());
+        v
+    }
+}
 
 /// A remote SMS address: an E.164 number, a short code, or an alphanumeric sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +58,11 @@ pub fn region_of(e164: &str) -> Option<String> {
     if !e164.starts_with('+') {
         return None;
     }
+    static SEEN: Memo<String, Option<String>> = Memo::new();
+    SEEN.get_or(e164.to_string(), |n| region_of_uncached(n))
+}
+
+fn region_of_uncached(e164: &str) -> Option<String> {
     let n = phonenumber::parse(None, e164).ok()?;
     if let Some(id) = n.country().id() {
         return Some(id.as_ref().to_string());
@@ -102,23 +135,10 @@ impl Address {
     /// [`Address::parse`] with a memo: the same few numbers write most messages, and
     /// parsing one runs the phone-number library's regular expressions.
     pub fn parse_cached(raw: &str, region: Option<&str>) -> Address {
-        use std::collections::HashMap;
-        use std::sync::{Mutex, OnceLock};
-        type Memo = HashMap<(String, Option<String>), Address>;
-        static SEEN: OnceLock<Mutex<Memo>> = OnceLock::new();
-        let seen = SEEN.get_or_init(Mutex::default);
-        let key = (raw.to_string(), region.map(str::to_string));
-        if let Some(a) = seen.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            return a.clone();
-        }
-        let a = Address::parse(raw, region);
-        let mut map = seen.lock().unwrap_or_else(|p| p.into_inner());
-        // Bounded: a flood of distinct senders must not grow memory without end.
-        if map.len() >= 4096 {
-            map.clear();
-        }
-        map.insert(key, a.clone());
-        a
+        static SEEN: Memo<(String, Option<String>), Address> = Memo::new();
+        SEEN.get_or((raw.to_string(), region.map(str::to_string)), |(raw, region)| {
+            Address::parse(raw, region.as_deref())
+        })
     }
 
     /// Classifies a sender address as a link reports it.

@@ -4,7 +4,8 @@
 //! Numbers and text reach the table only through the SQL functions `audit_number` and
 //! `audit_text`, registered on the connection with the privacy settings
 //! ([`Store::set_audit`]): the `*_tx` functions need no settings of their own. Outgoing
-//! messages' statuses follow their outbox (or mms_out) row by trigger (see the migration),
+//! messages' statuses and link ids follow their outbox (or mms_out) row by trigger (see the
+//! migration),
 //! whichever path changes it.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -102,12 +103,13 @@ pub struct OutAudit<'a> {
 /// The settings and key the SQL functions read; shared with the closures.
 #[derive(Default)]
 pub(super) struct Privacy {
-    settings: Mutex<AuditSettings>,
+    /// Shared, not copied, by each call of the SQL functions (several per message).
+    settings: Mutex<Arc<AuditSettings>>,
     key: Mutex<Option<ring::hmac::Key>>,
 }
 
 impl Privacy {
-    fn settings(&self) -> AuditSettings {
+    fn settings(&self) -> Arc<AuditSettings> {
         self.settings.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
@@ -211,7 +213,7 @@ fn record(r: &Row) -> rusqlite::Result<AuditRecord> {
 impl Store {
     /// Sets what the audit log keeps from now on (the bridge's `audit:` settings).
     pub fn set_audit(&self, settings: AuditSettings) {
-        *self.privacy.settings.lock().unwrap_or_else(PoisonError::into_inner) = settings;
+        *self.privacy.settings.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(settings);
     }
 
     /// Records a message queued for sending (outbox row `outbox_id`), in its commit.
@@ -309,19 +311,6 @@ impl Store {
              WHERE NOT EXISTS (SELECT 1 FROM audit WHERE source = 'mms_in' AND source_id = ?5) AND audit_on()",
         )?
         .execute(params![now_ms(), link, local, remote, id])?;
-        Ok(())
-    }
-
-    /// Notes the link's ids for an outgoing message's parts (outbox row `outbox_id`).
-    pub(super) fn audit_parts_tx(tx: &Transaction, outbox_id: i64) -> Result<()> {
-        tx.prepare_cached(
-            "UPDATE audit SET
-                 message_ids = (SELECT group_concat(CASE WHEN state = 'unreportable' THEN '-' ELSE backend_msg_id END, ' ' ORDER BY part)
-                                FROM message_map WHERE outbox_id = ?1),
-                 parts = max(coalesce(parts, 0), (SELECT count(*) FROM message_map WHERE outbox_id = ?1))
-             WHERE source = 'outbox' AND source_id = ?1",
-        )?
-        .execute([outbox_id])?;
         Ok(())
     }
 

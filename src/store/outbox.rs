@@ -290,11 +290,12 @@ impl Store {
     /// Marks a job sent and remembers the link's ids for its parts. False when the job was
     /// settled while it was being sent (a report failed one of its parts): it stays so.
     pub fn mark_sent(tx: &Transaction, id: i64, backend_id: &str, msg_ids: &[String]) -> Result<bool> {
+        // The parts first: the audit log's trigger on the state reads them.
+        let parts: Vec<(u8, String)> = msg_ids.iter().enumerate().map(|(i, m)| (i as u8, m.clone())).collect();
+        Store::accept_parts_tx(tx, backend_id, id, &parts)?;
         let n = tx
             .prepare_cached("UPDATE outbox SET state = 'sent', updated_at = ?1 WHERE id = ?2 AND state = 'sending'")?
             .execute(params![now_ms(), id])?;
-        let parts: Vec<(u8, String)> = msg_ids.iter().enumerate().map(|(i, m)| (i as u8, m.clone())).collect();
-        Store::accept_parts_tx(tx, backend_id, id, &parts)?;
         Ok(n == 1)
     }
 
@@ -316,7 +317,7 @@ impl Store {
                 if m.is_empty() { (format!("#{id}-{part}"), "unreportable") } else { (m.clone(), "sent") };
             stmt.execute(params![backend_id, key, id, part, state])?;
         }
-        Store::audit_parts_tx(tx, id)
+        Ok(())
     }
 
     /// Parts of a message the link already accepted (index, link message id).

@@ -401,7 +401,11 @@ BEGIN
     UPDATE audit SET
         status = CASE new.state WHEN 'dead' THEN 'failed' ELSE new.state END,
         status_at = CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER),
-        reason = CASE WHEN new.state IN ('failed', 'dead') THEN audit_scrub(new.last_error) ELSE NULL END
+        reason = CASE WHEN new.state IN ('failed', 'dead') THEN audit_scrub(new.last_error) ELSE NULL END,
+        -- The link's ids of the parts it took (recorded before the state that follows).
+        message_ids = coalesce((SELECT group_concat(CASE WHEN m.state = 'unreportable' THEN '-' ELSE m.backend_msg_id END, ' ' ORDER BY m.part)
+                                FROM message_map m WHERE m.outbox_id = new.id), message_ids),
+        parts = max(coalesce(parts, 0), (SELECT count(*) FROM message_map m WHERE m.outbox_id = new.id))
     WHERE source = 'outbox' AND source_id = new.id;
 END;
 CREATE TRIGGER audit_mms_out_state AFTER UPDATE OF state ON mms_out
