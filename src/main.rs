@@ -427,6 +427,9 @@ fn audit_export(a: AuditExportArgs, default_config: &Path) -> Result<(), String>
         Some(u) => sms_bridge::when::parse_bound(u, true).map_err(|e| format!("--until: {e}"))?.as_millisecond(),
         None => sms_bridge::store::now_ms() + 1,
     };
+    if until <= since.as_millisecond() {
+        return Err(format!("--until ({}) is not after --since ({})", a.until.as_deref().unwrap_or("now"), a.since));
+    }
     let db = Path::new(&config.database.path);
     // Opening would make an empty database: a wrong path says so instead.
     if !db.exists() {

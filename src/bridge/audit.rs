@@ -17,10 +17,7 @@ const USAGE: &str =
 impl Bridge {
     /// The record of a text sent by `origin`: its parts and encoding as the link will send it.
     pub(super) fn out_audit<'a>(&self, origin: &'a str, text: &str) -> OutAudit<'a> {
-        let (encoding, parts) = match crate::sms::split::split_buffer(text, &self.config.sms.split_options()) {
-            Ok((encoding, _, ends)) => (encoding_name(encoding), ends.len()),
-            Err(_) => ("", 0),
-        };
+        let (encoding, parts) = self.encoding_and_parts(text).unwrap_or(("", 0));
         OutAudit { origin, keyword: None, parts, encoding }
     }
 
@@ -45,7 +42,7 @@ impl Bridge {
         if self.permission(sender) < Permission::Admin {
             return Ok("Only bridge admins can export the audit log.".into());
         }
-        if self.store.management_room_owner(room)?.is_none() {
+        if self.store.management_room_owner(room)?.as_deref() != Some(sender) {
             return Ok("Ask for the audit log in your management room.".into());
         }
         let q = match audit_query(args, now_ms()) {
@@ -121,15 +118,6 @@ fn looks_like_date(word: &str) -> bool {
 
 fn day(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map(|t| t.strftime("%Y-%m-%d").to_string()).unwrap_or_default()
-}
-
-/// How the audit log and the API name an encoding.
-pub(super) fn encoding_name(e: crate::sms::split::TextEncoding) -> &'static str {
-    match e {
-        crate::sms::split::TextEncoding::Ucs2 => "ucs2",
-        crate::sms::split::TextEncoding::EightBit => "8bit",
-        crate::sms::split::TextEncoding::Gsm7(_) => "gsm7",
-    }
 }
 
 #[cfg(test)]

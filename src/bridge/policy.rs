@@ -182,11 +182,6 @@ impl Bridge {
     pub(crate) fn encoding_and_parts(&self, text: &str) -> Result<(&'static str, usize), String> {
         let (encoding, _, ends) =
             crate::sms::split::split_buffer(text, &self.config.sms.split_options()).map_err(|e| e.what)?;
-        let encoding = match encoding {
-            crate::sms::split::TextEncoding::Ucs2 => "ucs2",
-            crate::sms::split::TextEncoding::EightBit => "8bit",
-            crate::sms::split::TextEncoding::Gsm7(_) => "gsm7",
-        };
-        Ok((encoding, ends.len()))
+        Ok((encoding.name(), ends.len()))
     }
 }

@@ -34,16 +34,16 @@ impl Bridge {
             let link = &portal.backend_id;
             self.store.audit_refused(link, &portal.local_number, &destination, &origin, text, why)
         };
-        if let Some(why) = self.policy_refusal(&destination) {
-            refused(args, &why)?;
-            return Ok(format!("Not scheduled: {why}."));
-        }
         let tz = self.config.bridge.time_zone().unwrap_or(jiff::tz::TimeZone::UTC);
         let now = jiff::Timestamp::now().to_zoned(tz.clone());
         let (at, text) = match crate::when::parse_when(args, &now) {
             Ok(parsed) => parsed,
             Err(e) => return Ok(format!("Not scheduled: {e}. Say `schedule <when> <text>`.")),
         };
+        if let Some(why) = self.policy_refusal(&destination) {
+            refused(&text, &why)?;
+            return Ok(format!("Not scheduled: {why}."));
+        }
         if text.is_empty() {
             return Ok("Not scheduled: there is no text after the time.".into());
         }
