@@ -265,8 +265,12 @@ async fn the_command_line_exports_with_filters_and_hashed_numbers() {
     // A period without records; a time with an offset.
     let tomorrow = jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_hours(24)).unwrap();
     let tomorrow = tomorrow.strftime("%Y-%m-%d").to_string();
-    let o = cli(&["audit", "export", "-c", cfg, "--since", &tomorrow]);
+    let o = cli(&["audit", "export", "-c", cfg, "--since", &tomorrow, "--until", &tomorrow]);
     assert_eq!(parse_csv(&String::from_utf8(o.stdout).unwrap()), [CSV_HEADER.to_vec()]);
+    // A period that ends before it starts (until defaults to now).
+    let o = cli(&["audit", "export", "-c", cfg, "--since", &tomorrow]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--until (now) is not after --since"), "{o:?}");
     let since = format!("{today}T00:00:00+00:00");
     assert_eq!(
         parse_csv(&String::from_utf8(cli(&["audit", "export", "-c", cfg, "--since", &since]).stdout).unwrap()),

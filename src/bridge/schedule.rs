@@ -41,7 +41,7 @@ impl Bridge {
             Err(e) => return Ok(format!("Not scheduled: {e}. Say `schedule <when> <text>`.")),
         };
         if let Some(why) = self.policy_refusal(&destination) {
-            refused(&text, &why)?;
+            refused(text, &why)?;
             return Ok(format!("Not scheduled: {why}."));
         }
         if text.is_empty() {
