@@ -179,11 +179,14 @@ impl Store {
                  AND coalesce(o.not_before, 0) <= ?2
                  AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.portal_id = o.portal_id AND p.id < o.id AND p.state IN ('queued', 'sending')
                                  AND coalesce(p.not_before, 0) <= ?2)
-                 ORDER BY o.id LIMIT ?3"
+                 ORDER BY o.id"
             );
+            // No `LIMIT ?`: SQLite plans with a LIMIT's bound value, so a limit that varies
+            // (the link's free room does) would re-prepare the statement on every call. The
+            // rows come in index order, read only as far as they are taken.
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![backend_id, now_ms(), limit as i64], job)?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+            let rows = stmt.query_map(params![backend_id, now_ms()], job)?;
+            Ok(rows.take(limit).collect::<rusqlite::Result<_>>()?)
         })
     }
 
