@@ -155,10 +155,15 @@ impl Bridge {
         let counting_caps = config.policy.any_caps();
         let sent = if counting_caps {
             let since = crate::store::now_ms() - sent_counts::DAY_MS;
-            sent_counts::SentCounts::seeded(store.claims_since(since).unwrap_or_else(|e| {
+            let taken = store.claims_since(since).unwrap_or_else(|e| {
                 tracing::error!(error = %e, "could not count the messages sent lately; the caps count from now");
                 Vec::new()
-            }))
+            });
+            let lifted = store.cap_lifts().unwrap_or_else(|e| {
+                tracing::error!(error = %e, "could not read the numbers whose caps are lifted");
+                Vec::new()
+            });
+            sent_counts::SentCounts::seeded(taken, lifted.into_iter().map(|(number, _)| number))
         } else {
             sent_counts::SentCounts::default()
         };

@@ -103,7 +103,7 @@ impl Bridge {
     ) -> Result<Recent, StoreError> {
         let (hour, day) = self.sent.recent(destination, crate::store::now_ms());
         let waiting = if waiting { Store::waiting_to(c, destination, most)? } else { 0 };
-        let lifted = Store::caps_lifted(c, destination)?;
+        let lifted = self.sent.is_lifted(destination);
         Ok(Recent { last_hour: hour + waiting, last_day: day + waiting, lifted })
     }
 

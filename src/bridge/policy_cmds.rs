@@ -75,14 +75,16 @@ impl Bridge {
             Err(e) => return Ok(format!("Usage: limits lift|restore <number> ({e}).")),
         };
         let shown = phone::international(&number);
-        Ok(match lift {
-            true if self.store.lift_caps(&number, sender)? => {
+        let changed = if lift { self.store.lift_caps(&number, sender)? } else { self.store.restore_caps(&number)? };
+        self.sent.set_lifted(&number, lift);
+        Ok(match (lift, changed) {
+            (true, true) => {
                 tracing::info!(%number, by = sender, "caps lifted");
                 format!("Caps lifted for {shown} until `limits restore {number}`.")
             }
-            true => format!("Caps were already lifted for {shown}."),
-            false if self.store.restore_caps(&number)? => format!("Caps apply to {shown} again."),
-            false => format!("Caps were not lifted for {shown}."),
+            (true, false) => format!("Caps were already lifted for {shown}."),
+            (false, true) => format!("Caps apply to {shown} again."),
+            (false, false) => format!("Caps were not lifted for {shown}."),
         })
     }
 

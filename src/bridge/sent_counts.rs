@@ -1,8 +1,9 @@
 //! What the per-number caps count: when links took messages for each number in the last
-//! day, kept in memory (seeded from the outbox at start). A count in the database would
-//! need an index keyed by number, whose pages every commit would scatter writes over.
+//! day, and the numbers an admin lifted the caps for, kept in memory (read from the
+//! database at start). A count in the database would need an index keyed by number, whose
+//! pages every commit would scatter writes over.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -13,6 +14,8 @@ const SWEEP_EVERY: usize = 10_000;
 #[derive(Default)]
 pub(super) struct SentCounts {
     inner: Mutex<Inner>,
+    /// Numbers whose caps are lifted (a copy of the `cap_lifts` table).
+    lifted: Mutex<HashSet<String>>,
 }
 
 #[derive(Default)]
@@ -23,9 +26,10 @@ struct Inner {
 }
 
 impl SentCounts {
-    /// Counts what the outbox says links took (number, time), oldest first.
-    pub(super) fn seeded(taken: Vec<(String, i64)>) -> SentCounts {
-        let counts = SentCounts::default();
+    /// Counts what the outbox says links took (number, time), oldest first; `lifted` are
+    /// the numbers whose caps are lifted.
+    pub(super) fn seeded(taken: Vec<(String, i64)>, lifted: impl IntoIterator<Item = String>) -> SentCounts {
+        let counts = SentCounts { lifted: Mutex::new(lifted.into_iter().collect()), ..SentCounts::default() };
         {
             let mut inner = counts.inner.lock().unwrap_or_else(|p| p.into_inner());
             for (number, at) in taken {
@@ -41,6 +45,20 @@ impl SentCounts {
         let Some(times) = inner.by_number.get(number) else { return (0, 0) };
         let since = |from: i64| (times.len() - times.partition_point(|t| *t <= from)) as u32;
         (since(now - HOUR_MS), since(now - DAY_MS))
+    }
+
+    pub(super) fn is_lifted(&self, number: &str) -> bool {
+        self.lifted.lock().unwrap_or_else(|p| p.into_inner()).contains(number)
+    }
+
+    /// Notes a lift (true) or a restore (false), once the database has it.
+    pub(super) fn set_lifted(&self, number: &str, lifted: bool) {
+        let mut set = self.lifted.lock().unwrap_or_else(|p| p.into_inner());
+        if lifted {
+            set.insert(number.to_string());
+        } else {
+            set.remove(number);
+        }
     }
 
     /// A link took a message for `number` at `at` (now, or later than any before).
@@ -82,7 +100,12 @@ mod tests {
     #[test]
     fn counts_the_hour_and_the_day_and_forgets_what_is_older() {
         let now = 10 * DAY_MS;
-        let c = SentCounts::seeded(vec![("+1".into(), now - DAY_MS - 1), ("+1".into(), now - 2 * HOUR_MS)]);
+        let c =
+            SentCounts::seeded(vec![("+1".into(), now - DAY_MS - 1), ("+1".into(), now - 2 * HOUR_MS)], ["+9".into()]);
+        assert!(c.is_lifted("+9") && !c.is_lifted("+1"));
+        c.set_lifted("+1", true);
+        c.set_lifted("+9", false);
+        assert!(c.is_lifted("+1") && !c.is_lifted("+9"));
         assert_eq!(c.recent("+1", now), (0, 1));
         c.record("+1", now - 10);
         c.record("+1", now);
