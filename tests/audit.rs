@@ -5,10 +5,8 @@
 mod common;
 
 use std::process::Command;
-use std::time::Duration;
 
-use common::core::{ALICE, BOB, CONFIG, Harness, OUR_NUMBER, carol_management_room, db_path};
-use serde_json::json;
+use common::core::{ALICE, BOB, CONFIG, Harness, OUR_NUMBER, api_send, carol_management_room, db_path};
 use sms_bridge::backend::DeliveryStatus;
 use sms_bridge::store::{AuditQuery, CSV_HEADER, audit_csv};
 
@@ -29,41 +27,6 @@ fn config(audit: &str) -> &'static str {
 }
 
 /// The gateway's HTTP API on a free port; its base URL.
-async fn serve(h: &Harness) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = sms_bridge::api::router(h.bridge.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    base
-}
-
-async fn api_send(base: &str, to: &str, text: &str) -> u16 {
-    let answer = reqwest::Client::new()
-        .post(format!("{base}/api/v1/messages"))
-        .bearer_auth(TOKEN)
-        .json(&json!({ "to": to, "text": text }))
-        .send()
-        .await
-        .unwrap();
-    answer.status().as_u16()
-}
-
-/// Runs the workers, keyword services too, until `done`.
-async fn until(h: &Harness, what: &str, done: impl Fn(&Harness) -> bool) {
-    let end = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        h.make_due();
-        h.settle().await;
-        h.bridge.drain_service_calls().await.unwrap();
-        h.bridge.drain_api_changes().await.unwrap();
-        if done(h) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < end, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
-}
-
 /// Every record, as the CSV export writes them: the header, then one row of fields each.
 fn export(h: &Harness) -> Vec<Vec<String>> {
     let q = AuditQuery { since: 0, until: i64::MAX, ..AuditQuery::default() };
@@ -112,17 +75,17 @@ fn columns(row: &[String]) -> Vec<&str> {
 #[tokio::test]
 async fn the_log_matches_a_mixed_run_column_by_column() {
     let h = Harness::new_with(config("  store_text: true\n")).await;
-    let base = serve(&h).await;
+    let base = h.serve_api().await;
     let t0 = sms_bridge::store::now_ms();
 
     // From Matrix, and from the API.
     let room = h.start_chat(BOB, "15551234567").await;
     let ev = h.say_text(ALICE, &room, "Hello Bob, \"quoted\"").await;
     let matrix_job = h.job(&ev).id;
-    assert_eq!(api_send(&base, OTHER, "Hello from the API").await, 202);
+    assert_eq!(api_send(&base, TOKEN, OTHER, "Hello from the API").await.0, 202);
     // An SMS a keyword service answers.
     h.inbound(BOB, "WEATHER tomorrow", None);
-    until(&h, "the keyword reply", |h| h.backend.sent().iter().any(|s| s.text == "Sunny")).await;
+    h.run_apps_until("the keyword reply", |h| h.backend.sent().iter().any(|s| s.text == "Sunny")).await;
     let api_job = h.backend.sent().iter().find(|s| s.to == OTHER).unwrap().job_id;
     let reply_job = h.backend.sent().iter().find(|s| s.text == "Sunny").unwrap().job_id;
     // A delivery report for the Matrix message; the API's is still out.
@@ -131,7 +94,7 @@ async fn the_log_matches_a_mixed_run_column_by_column() {
     // Refused by policy, from Matrix and from the API.
     let uk_room = h.start_chat(UK, "447700900123").await;
     h.say_text(ALICE, &uk_room, "Hello London").await;
-    assert_eq!(api_send(&base, UK, "Hello London from the API").await, 422);
+    assert_eq!(api_send(&base, TOKEN, UK, "Hello London from the API").await.0, 422);
     h.settle().await;
 
     let rows = export(&h);
@@ -167,11 +130,11 @@ async fn the_log_matches_a_mixed_run_column_by_column() {
 #[tokio::test]
 async fn text_is_stored_only_when_asked() {
     let h = Harness::new_with(config("  store_text: false\n")).await;
-    let base = serve(&h).await;
+    let base = h.serve_api().await;
     let room = h.start_chat(BOB, "15551234567").await;
     h.say_text(ALICE, &room, "private out").await;
     h.inbound(BOB, "private in", None);
-    assert_eq!(api_send(&base, UK, "private refused").await, 422);
+    assert_eq!(api_send(&base, TOKEN, UK, "private refused").await.0, 422);
     h.settle().await;
     let rows = export(&h);
     assert_eq!(rows.len(), 4, "{rows:?}");
@@ -222,7 +185,7 @@ async fn the_command_line_exports_with_filters_and_hashed_numbers() {
     h.say_text(ALICE, &room, "Hello Bob").await;
     h.inbound(BOB, "weather please", None);
     h.inbound(OTHER, "hello", None);
-    until(&h, "the keyword reply", |h| h.backend.sent().iter().any(|s| s.text == "Sunny")).await;
+    h.run_apps_until("the keyword reply", |h| h.backend.sent().iter().any(|s| s.text == "Sunny")).await;
 
     let cfg = h.dir.path().join("config.yaml");
     let db = db_path(h.dir.path());

@@ -26,15 +26,6 @@ fn config() -> &'static str {
     )
 }
 
-/// The gateway's HTTP API on a free port; its base URL.
-async fn serve(h: &Harness) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = sms_bridge::api::router(h.bridge.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
-}
-
 /// What an application's callback endpoint received: (query or body, headers).
 #[derive(Clone, Default)]
 struct Received(Arc<Mutex<Vec<(String, HeaderMap)>>>);
@@ -68,23 +59,6 @@ fn app_endpoint(listener: tokio::net::TcpListener) -> Received {
     got
 }
 
-/// Runs the bridge and the gateway's workers (keyword services too) until `done`.
-async fn until(h: &Harness, what: &str, done: impl Fn(&Harness) -> bool) {
-    let end = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        h.make_due();
-        h.settle().await;
-        h.bridge.drain_service_calls().await.unwrap();
-        h.bridge.drain_api_changes().await.unwrap();
-        h.bridge.drain_callbacks().await.unwrap();
-        if done(h) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < end, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
-}
-
 async fn http_get(url: &str) -> (u16, String) {
     let r = reqwest::get(url).await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
@@ -93,7 +67,7 @@ async fn http_get(url: &str) -> (u16, String) {
 #[tokio::test]
 async fn sendsms_as_kannel_clients_call_it() {
     let h = Harness::new_with(config()).await;
-    let base = serve(&h).await;
+    let base = h.serve_api().await;
     let dlr_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dlr_base = format!("http://{}", dlr_listener.local_addr().unwrap());
     let dlrs = app_endpoint(dlr_listener);
@@ -107,7 +81,7 @@ async fn sendsms_as_kannel_clients_call_it() {
     // Answered only after the commit: the message is in the outbox already.
     let queued: i64 = h.sql().query_row("SELECT count(*) FROM outbox WHERE body = '😀'", [], |r| r.get(0)).unwrap();
     assert_eq!(queued, 1);
-    until(&h, "the emoji sent", |h| h.backend.sent().iter().any(|s| s.text == "😀")).await;
+    h.run_apps_until("the emoji sent", |h| h.backend.sent().iter().any(|s| s.text == "😀")).await;
 
     // Several recipients (space-separated, `+` in a query), a dlr-url with escapes.
     let dlr_url = format!("{dlr_base}/dlr?type=%d&to=%p&from=%P&smsc=%i&id=%I");
@@ -125,13 +99,17 @@ async fn sendsms_as_kannel_clients_call_it() {
     .unwrap();
     let (status, body) = http_get(url.as_str()).await;
     assert_eq!((status, body.as_str()), (202, "0: Accepted for delivery"));
-    until(&h, "both sent", |h| h.backend.sent().iter().filter(|s| s.text == "Hello from a script").count() == 2).await;
+    h.run_apps_until("both sent", |h| h.backend.sent().iter().filter(|s| s.text == "Hello from a script").count() == 2)
+        .await;
     // SMSC accepted (8) for each, then delivered (1) for Bob's.
-    until(&h, "two type-8 reports", |_| dlrs.all().iter().filter(|(q, _)| q.starts_with("type=8&")).count() == 2).await;
+    h.run_apps_until("two type-8 reports", |_| {
+        dlrs.all().iter().filter(|(q, _)| q.starts_with("type=8&")).count() == 2
+    })
+    .await;
     let bob_job = h.backend.sent().iter().find(|s| s.to == BOB && s.text == "Hello from a script").unwrap().job_id;
     let bob_id = format!("test-{bob_job}");
     h.report(&bob_id, DeliveryStatus::Delivered, &[]);
-    until(&h, "the delivered report", |_| dlrs.all().iter().any(|(q, _)| q.starts_with("type=1&"))).await;
+    h.run_apps_until("the delivered report", |_| dlrs.all().iter().any(|(q, _)| q.starts_with("type=1&"))).await;
     let delivered = dlrs.all().into_iter().find(|(q, _)| q.starts_with("type=1&")).unwrap().0;
     assert!(delivered.contains("to=%2B15551234567") && delivered.contains("from=%2B15550001111"), "{delivered}");
     assert!(delivered.contains("smsc=test1"), "{delivered}");
@@ -160,7 +138,7 @@ async fn sendsms_as_kannel_clients_call_it() {
     ))
     .await;
     assert_eq!((status, body.as_str()), (202, "0: Accepted for delivery"));
-    until(&h, "the binary message sent", |h| h.backend.sent().iter().any(|s| s.binary.is_some())).await;
+    h.run_apps_until("the binary message sent", |h| h.backend.sent().iter().any(|s| s.binary.is_some())).await;
     let sent = h.backend.sent().into_iter().find(|s| s.binary.is_some()).unwrap();
     let binary = sent.binary.unwrap();
     assert_eq!(
@@ -198,7 +176,7 @@ fn newest_options(h: &Harness) -> (Option<i64>, Option<i64>, Option<u8>) {
 #[tokio::test]
 async fn deferred_messages_wait_without_holding_up_the_conversation_and_carry_validity_and_class() {
     let h = Harness::new_with(config()).await;
-    let base = serve(&h).await;
+    let base = h.serve_api().await;
     let t0 = sms_bridge::store::now_ms();
     // Kannel's deferred and validity are minutes; mclass=0 is a flash SMS.
     let (status, body) = http_get(&format!(
@@ -214,7 +192,7 @@ async fn deferred_messages_wait_without_holding_up_the_conversation_and_carry_va
     let (status, body) =
         http_get(&format!("{base}/cgi-bin/sendsms?username=app&password=s3cret&to=15551234567&text=Now")).await;
     assert_eq!((status, body.as_str()), (202, "0: Accepted for delivery"));
-    until(&h, "the unscheduled message sent", |h| h.backend.sent().iter().any(|s| s.text == "Now")).await;
+    h.run_apps_until("the unscheduled message sent", |h| h.backend.sent().iter().any(|s| s.text == "Now")).await;
     assert!(h.backend.sent().iter().all(|s| s.text != "Later"), "sent before its time");
     // The portal shows it as scheduled.
     let room = h.portal_room("15551234567");
@@ -225,7 +203,7 @@ async fn deferred_messages_wait_without_holding_up_the_conversation_and_carry_va
     );
     // Its time comes: it goes with its class and the validity left (90 minutes from its time).
     h.sql().execute("UPDATE outbox SET not_before = not_before - 600000, valid_until = valid_until - 600000 WHERE body = 'Later'", []).unwrap();
-    until(&h, "the scheduled message sent", |h| h.backend.sent().iter().any(|s| s.text == "Later")).await;
+    h.run_apps_until("the scheduled message sent", |h| h.backend.sent().iter().any(|s| s.text == "Later")).await;
     let later = h.backend.sent().into_iter().find(|s| s.text == "Later").unwrap();
     assert_eq!(later.options.class, Some(0));
     assert_eq!(later.options.validity_minutes, Some(90));
@@ -258,7 +236,7 @@ async fn deferred_messages_wait_without_holding_up_the_conversation_and_carry_va
 #[tokio::test]
 async fn a_message_whose_validity_ran_out_before_it_could_leave_fails_and_says_so() {
     let h = Harness::new_with(config()).await;
-    let base = serve(&h).await;
+    let base = h.serve_api().await;
     let http = reqwest::Client::new();
     let answer = http
         .post(format!("{base}/api/v1/messages"))
@@ -276,7 +254,8 @@ async fn a_message_whose_validity_ran_out_before_it_could_leave_fails_and_says_s
             [sms_bridge::store::now_ms() - 1],
         )
         .unwrap();
-    until(&h, "the message failed", |h| h.bridge.store.api_message(id).unwrap().unwrap().state == "failed").await;
+    h.run_apps_until("the message failed", |h| h.bridge.store.api_message(id).unwrap().unwrap().state == "failed")
+        .await;
     assert!(h.backend.sent().is_empty(), "sent after its validity");
     let v: Value =
         http.get(format!("{base}/api/v1/messages/{id}")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
@@ -295,7 +274,7 @@ async fn a_message_whose_validity_ran_out_before_it_could_leave_fails_and_says_s
 #[tokio::test]
 async fn json_api_with_signed_callbacks_that_survive_a_restart() {
     let h = Harness::new_with(config()).await;
-    let base = serve(&h).await;
+    let base = h.serve_api().await;
     // The application's endpoint is down at first: its port is reserved, nothing answers.
     let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let cb_addr = reserved.local_addr().unwrap();
@@ -315,8 +294,8 @@ async fn json_api_with_signed_callbacks_that_survive_a_restart() {
         (Some(1), Some("gsm7"), Some("test1"))
     );
     let id = accepted["id"].as_i64().unwrap();
-    until(&h, "the send", |h| h.backend.sent().iter().any(|s| s.text == "Your table is ready")).await;
-    until(&h, "a callback attempt", |h| {
+    h.run_apps_until("the send", |h| h.backend.sent().iter().any(|s| s.text == "Your table is ready")).await;
+    h.run_apps_until("a callback attempt", |h| {
         h.sql().query_row("SELECT attempts FROM callbacks", [], |r| r.get::<_, i64>(0)).unwrap_or(0) > 0
     })
     .await;
@@ -324,7 +303,7 @@ async fn json_api_with_signed_callbacks_that_survive_a_restart() {
     // The bridge restarts; the application comes back; the callback still arrives, signed.
     let h = h.restart().await;
     let got = app_endpoint(tokio::net::TcpListener::bind(cb_addr).await.unwrap());
-    until(&h, "the callback", |_| !got.all().is_empty()).await;
+    h.run_apps_until("the callback", |_| !got.all().is_empty()).await;
     let (body, headers) = got.all().remove(0);
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
@@ -336,7 +315,7 @@ async fn json_api_with_signed_callbacks_that_survive_a_restart() {
     assert_eq!(headers["x-signature"].to_str().unwrap(), expected);
 
     // Status by id; someone else's token is refused.
-    let base = serve(&h).await;
+    let base = h.serve_api().await;
     let status: Value =
         http.get(format!("{base}/api/v1/messages/{id}")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
     assert_eq!(status["status"], "sent");
@@ -361,7 +340,7 @@ async fn keyword_services_from_the_reply_back_tutorial() {
     h.inbound(BOB, "YES", None);
     h.inbound(BOB, "hello there", None);
     h.inbound(BOB, "STOP", None);
-    until(&h, "two replies", |h| h.backend.sent().len() == 2).await;
+    h.run_apps_until("two replies", |h| h.backend.sent().len() == 2).await;
     let sent = h.backend.sent();
     assert!(sent[0].to == BOB && sent[0].text.starts_with("Message received (20"), "{sent:?}");
     assert_eq!(sent[1].text, "You will get no more messages");
@@ -397,7 +376,7 @@ async fn webhooks_get_inbound_sms_and_reports_once_signed() {
     );
     let h = Harness::new_with(Box::leak(hooks.into_boxed_str())).await;
     h.inbound(BOB, "Is the shop open?", None);
-    until(&h, "the webhook", |_| !got.all().is_empty()).await;
+    h.run_apps_until("the webhook", |_| !got.all().is_empty()).await;
     // Handled again (as after a crash): not told twice; the second hook wants another number.
     h.make_due();
     h.settle().await;
@@ -417,7 +396,7 @@ async fn webhooks_get_inbound_sms_and_reports_once_signed() {
 #[tokio::test]
 async fn the_openapi_document_describes_the_live_api() {
     let h = Harness::new_with(config()).await;
-    let base = serve(&h).await;
+    let base = h.serve_api().await;
     let doc: Value = reqwest::get(format!("{base}/api/v1/openapi.json")).await.unwrap().json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
@@ -504,7 +483,7 @@ async fn questions_wait_their_turn_take_the_next_sms_as_answer_and_expire() {
     let cb = format!("http://{}/cb", listener.local_addr().unwrap());
     let got = app_endpoint(listener);
     let h = Harness::new_with(config()).await;
-    let base = serve(&h).await;
+    let base = h.serve_api().await;
     let http = reqwest::Client::new();
     let q1 = ask(
         &http,
@@ -526,7 +505,7 @@ async fn questions_wait_their_turn_take_the_next_sms_as_answer_and_expire() {
     h.inbound(BOB, "yes", None);
     h.settle().await;
     let h = h.restart().await;
-    let base = serve(&h).await;
+    let base = h.serve_api().await;
     // (A restarted harness has a fresh test link: it lists only what it sent itself.)
     let sent = |h: &Harness, text: &str| h.backend.sent().iter().filter(|s| s.text == text).count();
     until_q(&h, "the answer's callback and the second question", |h| {
@@ -592,7 +571,7 @@ async fn a_pool_of_our_numbers_asks_one_person_several_questions_at_once() {
     let config = config()
         .replace("    number: \"+15550001111\"\n", "    number: \"+15550001111\"\n    numbers: [\"+15550002222\"]\n");
     let h = Harness::new_with(Box::leak(config.into_boxed_str())).await;
-    let base = serve(&h).await;
+    let base = h.serve_api().await;
     let http = reqwest::Client::new();
     let q1 = ask(&http, &base, json!({ "to": BOB, "text": "Q1: coming? yes/no", "timeout": 600 })).await;
     let q2 = ask(&http, &base, json!({ "to": BOB, "text": "Q2: bringing a guest? yes/no", "timeout": 600 })).await;
@@ -670,7 +649,7 @@ async fn applications_and_services_do_not_wait_on_matrix_and_a_service_that_is_d
     h.sql().execute("UPDATE service_calls SET next_attempt_at = 0", []).unwrap();
     h.bridge.drain_service_calls().await.unwrap();
     h.matrix.set_down(false);
-    until(&h, "the reply sent and the SMS shown", |h| {
+    h.run_apps_until("the reply sent and the SMS shown", |h| {
         h.backend.sent().iter().any(|s| s.text == "Open 9-17")
             && h.bridge
                 .store
@@ -803,7 +782,7 @@ async fn callbacks_to_different_targets_go_side_by_side_and_a_refusing_one_is_gi
 #[tokio::test]
 async fn an_sms_that_came_in_before_the_question_is_not_its_answer() {
     let h = Harness::new_with(config()).await;
-    let base = serve(&h).await;
+    let base = h.serve_api().await;
     let http = reqwest::Client::new();
     // Committed by the link, not yet handled, when the question is asked.
     h.inbound(BOB, "hi, unrelated", None);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::core::{ALICE, BOB, CONFIG, Harness, OUR_NUMBER};
+use common::core::{ALICE, BOB, CONFIG, Harness, OUR_NUMBER, api_send};
 use serde_json::json;
 
 const UK: &str = "+447700900123";
@@ -99,26 +99,6 @@ async fn a_long_message_is_refused_where_it_would_arrive_in_pieces() {
     assert_eq!(h.backend.sent().iter().map(|s| s.text.as_str()).collect::<Vec<_>>(), ["short"]);
 }
 
-/// Serves the gateway API of `h` on a free port; its base URL.
-async fn serve_api(h: &Harness) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = sms_bridge::api::router(h.bridge.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    base
-}
-
-async fn api_send(base: &str, to: &str, text: &str) -> (u16, serde_json::Value) {
-    let answer = reqwest::Client::new()
-        .post(format!("{base}/api/v1/messages"))
-        .bearer_auth(TOKEN)
-        .json(&json!({ "to": to, "text": text }))
-        .send()
-        .await
-        .unwrap();
-    (answer.status().as_u16(), answer.json().await.unwrap())
-}
-
 fn sent_texts(h: &Harness) -> Vec<String> {
     h.backend.sent().iter().map(|s| s.text.clone()).collect()
 }
@@ -129,14 +109,14 @@ async fn a_number_past_its_cap_gets_nothing_more_until_an_admin_lifts_it() {
         "{CONFIG}policy:\n  caps:\n    per_hour: 3\n    per_day: 10\ngateway:\n  listen: 127.0.0.1:0\n  users:\n    - username: app\n      token: {TOKEN}\n"
     );
     let h = Harness::new_with(Box::leak(config.into_boxed_str())).await;
-    let base = serve_api(&h).await;
+    let base = h.serve_api().await;
     let rule = "+15551234567 has had 3 messages in the last hour, the most policy.caps.per_hour allows (an admin can lift it: `limits lift +15551234567`)";
 
     // Two from Matrix and one from the API reach the cap; the fourth, from either, does not go.
     let room = h.start_chat(BOB, "15551234567").await;
     h.say_text(ALICE, &room, "one").await;
     h.say_text(ALICE, &room, "two").await;
-    assert_eq!(api_send(&base, BOB, "three").await.0, 202);
+    assert_eq!(api_send(&base, TOKEN, BOB, "three").await.0, 202);
     h.settle().await;
     let ev = h.say_text(ALICE, &room, "four").await;
     let last = h.statuses(&ev).last().unwrap().clone();
@@ -145,7 +125,7 @@ async fn a_number_past_its_cap_gets_nothing_more_until_an_admin_lifts_it() {
         (Some("FAIL_PERMANENT"), Some(&*format!("Not sent: {rule}.")))
     );
     assert!(h.notices(&room).contains(&format!("Not sent: {rule}.")), "{:?}", h.notices(&room));
-    let (status, body) = api_send(&base, BOB, "five").await;
+    let (status, body) = api_send(&base, TOKEN, BOB, "five").await;
     assert_eq!((status, body["error"].as_str()), (422, Some(&*format!("not sent: {rule}"))));
     // Another number is not held back.
     let other = h.start_chat("+15557654321", "15557654321").await;
@@ -173,7 +153,7 @@ async fn a_number_past_its_cap_gets_nothing_more_until_an_admin_lifts_it() {
         "Caps lifted for +1 555-123-4567 until `limits restore +15551234567`."
     );
     h.say_text(ALICE, &room, "six").await;
-    assert_eq!(api_send(&base, BOB, "seven").await.0, 202);
+    assert_eq!(api_send(&base, TOKEN, BOB, "seven").await.0, 202);
     h.settle().await;
     h.say_text(ALICE, &h.mgmt, "limits").await;
     let overview = h.notices(&h.mgmt).pop().unwrap();
@@ -245,13 +225,13 @@ async fn a_country_gets_its_sender_and_names_go_only_where_allowed() {
         "{CONFIG}policy:\n  countries:\n    senders:\n      GB: ACME\n      \"*\": Shop\n      CA: \"+15550009999\"\ngateway:\n  listen: 127.0.0.1:0\n  users:\n    - username: app\n      token: {TOKEN}\n"
     );
     let h = Harness::new_with(Box::leak(config.into_boxed_str())).await;
-    let base = serve_api(&h).await;
+    let base = h.serve_api().await;
     let uk = h.start_chat(UK, "447700900123").await;
     h.say_text(ALICE, &uk, "to the UK").await;
     let us = h.start_chat(BOB, "15551234567").await;
     h.say_text(ALICE, &us, "to the US").await;
-    assert_eq!(api_send(&base, "+33612345678", "to France").await.0, 202);
-    assert_eq!(api_send(&base, "+16135550123", "to Canada").await.0, 202);
+    assert_eq!(api_send(&base, TOKEN, "+33612345678", "to France").await.0, 202);
+    assert_eq!(api_send(&base, TOKEN, "+16135550123", "to Canada").await.0, 202);
     h.settle().await;
     let senders: Vec<(String, Option<String>)> = h.backend.sent().into_iter().map(|s| (s.text, s.sender)).collect();
     assert_eq!(
@@ -272,7 +252,7 @@ async fn a_dry_run_says_what_would_happen_and_sends_nothing() {
         "{CONFIG}policy:\n  countries:\n    allow: [US, GB]\n    max_parts:\n      GB: 1\n    senders:\n      GB: ACME\ngateway:\n  listen: 127.0.0.1:0\n  users:\n    - username: app\n      token: {TOKEN}\n"
     );
     let h = Harness::new_with(Box::leak(config.into_boxed_str())).await;
-    let base = serve_api(&h).await;
+    let base = h.serve_api().await;
 
     h.say_text(ALICE, &h.mgmt, "check +447700900123 Hello there").await;
     let said = h.notices(&h.mgmt).pop().unwrap();

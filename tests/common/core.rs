@@ -165,6 +165,33 @@ impl Harness {
         Harness::attach(config_text, dir, matrix, mgmt, counter).await
     }
 
+    /// Serves this bridge's gateway API on a free port; its base URL.
+    pub async fn serve_api(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = sms_bridge::api::router(self.bridge.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        base
+    }
+
+    /// Runs the workers, with keyword services, applications' changes and callbacks, until
+    /// `done` (for at most 10 s).
+    pub async fn run_apps_until(&self, what: &str, done: impl Fn(&Harness) -> bool) {
+        let end = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            self.make_due();
+            self.settle().await;
+            self.bridge.drain_service_calls().await.unwrap();
+            self.bridge.drain_api_changes().await.unwrap();
+            self.bridge.drain_callbacks().await.unwrap();
+            if done(self) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < end, "timed out waiting for {what}");
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        }
+    }
+
     /// The warnings links gave since the last call.
     pub fn take_warnings(&self) -> Vec<String> {
         let mut rx = self.warnings.lock().unwrap();
@@ -481,4 +508,16 @@ pub async fn carol_management_room(h: &Harness) -> String {
     assert!(h.transact(&[invite]));
     h.settle().await;
     room
+}
+
+/// POSTs a message to the JSON API at `base` with a bearer `token`: the answer's status and body.
+pub async fn api_send(base: &str, token: &str, to: &str, text: &str) -> (u16, Value) {
+    let answer = reqwest::Client::new()
+        .post(format!("{base}/api/v1/messages"))
+        .bearer_auth(token)
+        .json(&json!({ "to": to, "text": text }))
+        .send()
+        .await
+        .unwrap();
+    (answer.status().as_u16(), answer.json().await.unwrap())
 }
