@@ -26,7 +26,6 @@ fn config(audit: &str) -> &'static str {
     )
 }
 
-/// The gateway's HTTP API on a free port; its base URL.
 /// Every record, as the CSV export writes them: the header, then one row of fields each.
 fn export(h: &Harness) -> Vec<Vec<String>> {
     let q = AuditQuery { since: 0, until: i64::MAX, ..AuditQuery::default() };
@@ -312,4 +311,19 @@ async fn admins_get_the_log_as_a_file_in_their_management_room() {
     h.settle().await;
     assert_eq!(h.notices(&carol).pop().unwrap(), "Only bridge admins can export the audit log.");
     assert_eq!(h.matrix.uploads().len(), 2);
+}
+
+#[tokio::test]
+async fn a_question_is_recorded_as_sent_by_its_application() {
+    let h = Harness::new_with(config("  store_text: true\n")).await;
+    let user = h.bridge.config.gateway.as_ref().unwrap().users[0].clone();
+    let timeout = std::time::Duration::from_secs(600);
+    h.bridge.ask(&user, None, OTHER, "Coming tonight?", timeout, None).unwrap();
+    h.bridge.drain_questions().await.unwrap();
+    h.settle().await;
+    assert_eq!(h.backend.sent().iter().map(|s| s.text.as_str()).collect::<Vec<_>>(), ["Coming tonight?"]);
+    let all = export(&h);
+    let row = all.iter().find(|r| r[14] == "Coming tonight?").expect("the question's record");
+    let (direction, their, by, status) = (&row[1], &row[5], &row[6], &row[11]);
+    assert_eq!((direction.as_str(), their.as_str(), by.as_str(), status.as_str()), ("out", OTHER, "api:app", "sent"));
 }

@@ -349,6 +349,16 @@ async fn the_bridge_sends_what_home_assistant_publishes_and_publishes_what_comes
     let sent: Vec<_> = h.backend.sent().into_iter().filter(|s| s.text == "Garage door left open").collect();
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].to, BOB);
+    // The audit log has it once, as sent by MQTT.
+    let origins: Vec<String> = h
+        .sql()
+        .prepare("SELECT origin FROM audit WHERE direction = 'out' AND remote = ?1")
+        .unwrap()
+        .query_map([BOB], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(origins, ["mqtt"]);
 
     // An inbound SMS is published as JSON, QoS 1.
     h.inbound(BOB, "Close it please", None);
