@@ -80,6 +80,8 @@ pub(super) async fn run(bridge: Arc<Bridge>, backend: Arc<dyn Backend>) {
             _ = tokio::time::sleep(Duration::from_secs(1)) => look = true,
             _ = tokio::time::sleep_until(held.unwrap_or_else(Instant::now)), if held.is_some() => look = true,
         }
+        // Set again below (or by the next claim) while the rate still holds something back.
+        held = None;
         let room = limit - in_flight.len().min(limit);
         let next = take_within_rate(&mut ready, room, throttle, &mut held);
         bridge.hand_to_link(&backend, next, &mut sends, &mut in_flight).await;
@@ -115,15 +117,14 @@ fn rate_of(bridge: &Bridge, link: &str) -> Throttle {
     throttle
 }
 
-/// Up to `room` claimed jobs the link's rate lets go now; `held` says when the next may,
-/// if the rate holds one back (it waits, claimed, rather than fail).
+/// Up to `room` claimed jobs the link's rate lets go now; sets `held` to when the next
+/// may, if the rate holds one back (it waits, claimed, rather than fail).
 fn take_within_rate(
     ready: &mut VecDeque<OutJob>,
     room: usize,
     throttle: &mut Throttle,
     held: &mut Option<Instant>,
 ) -> Vec<OutJob> {
-    *held = None;
     if !throttle.is_limited() {
         return ready.drain(..room.min(ready.len())).collect();
     }
