@@ -481,3 +481,38 @@ async fn messages_over_the_rate_stay_queued_and_a_restart_does_not_reset_the_rat
     assert!(h.backend.sent().is_empty(), "{:?}", h.backend.sent());
     assert_eq!(states(&h), ["sent", "sent", "queued", "queued"]);
 }
+
+#[tokio::test]
+async fn requests_that_pass_the_cap_one_by_one_are_checked_again_in_their_commit() {
+    let config = format!(
+        "{CONFIG}policy:\n  caps:\n    per_hour: 2\n    per_day: 0\ngateway:\n  listen: 127.0.0.1:0\n  users:\n    - username: app\n      token: {TOKEN}\n"
+    );
+    let h = Harness::new_with(Box::leak(config.into_boxed_str())).await;
+    let user = h.bridge.config.gateway.as_ref().unwrap().users[0].clone();
+    let req =
+        |text: &str| sms_bridge::bridge::gateway::ApiSend { to: BOB.into(), text: text.into(), ..Default::default() };
+    h.bridge.submit(&user, &req("one")).unwrap();
+    // Each of these alone would be the second message: together they are the second and
+    // third, and the third is past the cap, so neither is queued.
+    let both = h.bridge.submit_all(&user, &[req("two"), req("three")]);
+    match both {
+        Err(sms_bridge::bridge::gateway::SubmitError::Refused(why)) => {
+            assert!(why.starts_with("not sent: +15551234567 has had 2 messages in the last hour"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let queued: Vec<String> = h
+        .sql()
+        .prepare("SELECT body FROM outbox ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(queued, ["one"]);
+    let refused: i64 =
+        h.sql().query_row("SELECT count(*) FROM audit WHERE status = 'refused'", [], |r| r.get(0)).unwrap();
+    assert_eq!(refused, 1);
+    // One more alone is still the second.
+    h.bridge.submit(&user, &req("two again")).unwrap();
+}

@@ -122,7 +122,10 @@ pub enum SubmitError {
 
 impl From<crate::store::StoreError> for SubmitError {
     fn from(e: crate::store::StoreError) -> Self {
-        SubmitError::Bridge(e.into())
+        match e {
+            crate::store::StoreError::Refused(why) => SubmitError::Refused(why),
+            e => SubmitError::Bridge(e.into()),
+        }
     }
 }
 
@@ -142,12 +145,45 @@ impl Bridge {
             let origin = format!("api:{}", user.username);
             apps.push(self.prepare_app(&user.username, &link, req, &event_id, true, &origin)?);
         }
+        let mut refused = None;
         let ids = self.store.tx(|tx| {
             apps.iter()
-                .map(|app| Ok(self.queue_app_tx(tx, app)?.map_or(0, |q| q.api_id)))
+                .map(|app| {
+                    self.within_caps_tx(tx, app).inspect_err(|_| refused = Some(app))?;
+                    Ok(self.queue_app_tx(tx, app)?.map_or(0, |q| q.api_id))
+                })
                 .collect::<Result<Vec<_>, _>>()
-        })?;
+        });
+        let ids = match (ids, refused) {
+            (Err(e), Some(app)) => return Err(self.refusal_recorded(app, Err(e)).unwrap_err()),
+            (ids, _) => ids?,
+        };
         Ok(apps.iter().zip(ids).map(|(app, id)| self.queued(app, id)).collect())
+    }
+
+    /// The cap checked again in the commit that queues `app`: requests that passed the
+    /// check in `prepare_app` together cannot all go past it.
+    fn within_caps_tx(&self, tx: &rusqlite::Transaction, app: &AppMessage) -> Result<(), crate::store::StoreError> {
+        match self.cap_refusal(tx, &app.link, &app.destination, true)? {
+            Some(why) => Err(crate::store::StoreError::Refused(why)),
+            None => Ok(()),
+        }
+    }
+
+    /// A commit's outcome, a cap's refusal recorded in the audit log (in a commit of its
+    /// own: the refused one was rolled back).
+    fn refusal_recorded(
+        &self,
+        app: &AppMessage,
+        committed: Result<i64, crate::store::StoreError>,
+    ) -> Result<i64, SubmitError> {
+        match committed {
+            Err(crate::store::StoreError::Refused(why)) => {
+                self.store.audit_refused(&app.link, &app.local, &app.destination, &app.origin, &app.shown, &why)?;
+                Err(SubmitError::Refused(format!("not sent: {why}")))
+            }
+            other => Ok(other?),
+        }
     }
 
     /// Whether a link is connected and can carry messages now.
@@ -203,8 +239,11 @@ impl Bridge {
         origin: &str,
     ) -> Result<Submitted, SubmitError> {
         let app = self.prepare_app(by, link, req, event_id, tracked, origin)?;
-        let id = self.store.tx(|tx| Ok(self.queue_app_tx(tx, &app)?.map_or(0, |q| q.api_id)))?;
-        Ok(self.queued(&app, id))
+        let id = self.store.tx(|tx| {
+            self.within_caps_tx(tx, &app)?;
+            Ok(self.queue_app_tx(tx, &app)?.map_or(0, |q| q.api_id))
+        });
+        Ok(self.queued(&app, self.refusal_recorded(&app, id)?))
     }
 
     /// Checks a message an application sends and finds its portal: everything that can

@@ -57,6 +57,10 @@ pub enum StoreError {
     Json { what: &'static str, source: serde_json::Error },
     #[error("database: {0}")]
     Other(String),
+    /// A check made inside a commit refused what it was about to write: the commit's part
+    /// is rolled back, and the reason goes to whoever asked.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// A shared handle; calls are short and synchronous, so a mutex is enough. Transactions
