@@ -41,7 +41,7 @@ fn traffic(s: &Store, portal: i64, start: usize, n: usize) {
                         ..Default::default()
                     };
                     let id = Store::enqueue_out(tx, &job)?.expect("new");
-                    Store::claim_for_sending_tx(tx, id)?;
+                    Store::claim_tx(tx, id)?;
                     Store::mark_sent(tx, id, "smpp", &[format!("{i:08X}")])?;
                     Store::enqueue_matrix(tx, "!room:bench", "@bot:bench", "message", "status", &status)?;
                 } else {

@@ -97,6 +97,22 @@ pub struct OutgoingSms {
     pub sender: Option<String>,
 }
 
+impl OutgoingSms {
+    /// A text from `from` to `to`, nothing sent of it yet, with no options.
+    pub fn text(job_id: i64, from: &str, to: &str, text: &str) -> OutgoingSms {
+        OutgoingSms {
+            job_id,
+            from: from.into(),
+            to: to.into(),
+            text: text.into(),
+            accepted: Vec::new(),
+            options: SmsOptions::default(),
+            binary: None,
+            sender: None,
+        }
+    }
+}
+
 /// One SMS of 8-bit data, such as a port-addressed message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BinarySms {

@@ -62,16 +62,7 @@ async fn bind(sock: TcpStream) -> (OwnedReadHalf, OwnedWriteHalf) {
 }
 
 fn sms() -> OutgoingSms {
-    OutgoingSms {
-        job_id: 1,
-        from: "+15550001111".into(),
-        to: "+447700900123".into(),
-        text: "hi".into(),
-        accepted: Vec::new(),
-        options: Default::default(),
-        binary: None,
-        sender: None,
-    }
+    OutgoingSms::text(1, "+15550001111", "+447700900123", "hi")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -95,16 +95,7 @@ impl Link {
     }
 
     async fn send(&self, job_id: i64, to: &str, text: &str) -> Result<Vec<String>, String> {
-        let sms = OutgoingSms {
-            job_id,
-            from: OURS.into(),
-            to: to.into(),
-            text: text.into(),
-            accepted: Vec::new(),
-            options: Default::default(),
-            binary: None,
-            sender: None,
-        };
+        let sms = OutgoingSms::text(job_id, OURS, to, text);
         self.backend.send(&sms).await.map(|s| s.message_ids).map_err(|e| e.to_string())
     }
 }
@@ -128,14 +119,8 @@ async fn a_message_carries_its_own_validity_and_class_to_the_smsc() {
     let link = link(config(smsc.port)).await;
     link.connected().await;
     let sms = OutgoingSms {
-        job_id: 7,
-        from: OURS.into(),
-        to: BOB.into(),
-        text: "Flash!".into(),
-        accepted: Vec::new(),
         options: sms_bridge::message::SmsOptions { validity_minutes: Some(90), class: Some(0) },
-        binary: None,
-        sender: None,
+        ..OutgoingSms::text(7, OURS, BOB, "Flash!")
     };
     link.backend.send(&sms).await.unwrap();
     let got = smsc.handler.accepted();
@@ -524,16 +509,7 @@ async fn a_part_refused_midway_is_the_only_one_sent_again() {
     link.connected().await;
     // Part 2 of 3 meets a temporary refusal; parts 1 and 3 are accepted.
     smsc.handler.push_plan([None, Some(SmppError::ESME_RSYSERR), None]);
-    let mut sms = OutgoingSms {
-        job_id: 0x31,
-        from: OURS.into(),
-        to: BOB.into(),
-        text: "q".repeat(400),
-        accepted: vec![],
-        options: Default::default(),
-        binary: None,
-        sender: None,
-    };
+    let mut sms = OutgoingSms::text(0x31, OURS, BOB, &"q".repeat(400));
     let e = link.backend.send(&sms).await.unwrap_err();
     assert!(e.is_transient(), "{e}");
     assert_eq!(e.accepted.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 2], "{e:?}");
@@ -557,16 +533,7 @@ async fn a_part_refused_for_good_stops_the_rest() {
     let link = link(cfg).await;
     link.connected().await;
     smsc.handler.push_plan([None, Some(SmppError::ESME_RINVDSTADR)]);
-    let sms = OutgoingSms {
-        job_id: 0x32,
-        from: OURS.into(),
-        to: BOB.into(),
-        text: "p".repeat(400),
-        accepted: vec![],
-        options: Default::default(),
-        binary: None,
-        sender: None,
-    };
+    let sms = OutgoingSms::text(0x32, OURS, BOB, &"p".repeat(400));
     let e = link.backend.send(&sms).await.unwrap_err();
     assert!(e.is_permanent(), "{e}");
     assert_eq!(e.accepted.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0]);

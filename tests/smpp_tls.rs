@@ -84,16 +84,7 @@ impl Link {
     }
 
     async fn send(&self, job_id: i64, text: &str) -> Result<Vec<String>, String> {
-        let sms = OutgoingSms {
-            job_id,
-            from: OURS.into(),
-            to: BOB.into(),
-            text: text.into(),
-            accepted: Vec::new(),
-            options: Default::default(),
-            binary: None,
-            sender: None,
-        };
+        let sms = OutgoingSms::text(job_id, OURS, BOB, text);
         self.backend.send(&sms).await.map(|s| s.message_ids).map_err(|e| e.to_string())
     }
 

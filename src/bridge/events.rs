@@ -9,7 +9,7 @@ use super::status::{Status, Update};
 use super::text::{Unsendable, sms_text};
 use super::{Attempt, Bridge, BridgeError, Failed};
 use crate::config::Permission;
-use crate::store::NewOutJob;
+use crate::store::{NewOutJob, OutAudit};
 use crate::store::{PendingEvent, Queue, Store};
 
 /// Which sending queue a portal message went to.
@@ -290,8 +290,17 @@ impl Bridge {
             Err(u) => Err(u),
         };
         let destination = portal.remote_destination.as_deref().unwrap_or("");
-        let over_cap = match (&refusal, &text) {
-            (None, Ok(_)) => self.cap_refusal(tx, &portal.backend_id, destination, true)?,
+        // The text's shape, worked out once: the parts rules and the audit record use it.
+        let (encoding, parts) = match &text {
+            Ok(body) => self.encoding_and_parts(body).unwrap_or(("", 0)),
+            Err(_) => ("", 0),
+        };
+        // A rule of `policy:` the text breaks: its parts, then the number's caps.
+        let rule = match (&refusal, &text) {
+            (None, Ok(_)) => match self.config.policy.parts_refusal(destination, parts) {
+                Some(why) => Some(why),
+                None => self.cap_refusal(tx, &portal.backend_id, destination, true)?,
+            },
             _ => None,
         };
         let mut queued = Queued::Nothing;
@@ -312,15 +321,8 @@ impl Bridge {
                     self.notice_tx(tx, room, &format!("Not sent: {message}."))?;
                 }
             }
-            (None, Ok(body)) if self.parts_refusal(portal, body).is_some() => {
-                let why = self.parts_refusal(portal, body).unwrap_or_default();
-                Store::audit_refused_tx(tx, &portal.backend_id, local, remote, &origin, body, &why)?;
-                let message = format!("Not sent: {why}.");
-                self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, "m_no_permission", &message))?;
-                self.notice_tx(tx, room, &message)?;
-            }
-            (None, Ok(body)) if over_cap.is_some() => {
-                let why = over_cap.unwrap_or_default();
+            (None, Ok(body)) if rule.is_some() => {
+                let why = rule.unwrap_or_default();
                 Store::audit_refused_tx(tx, &portal.backend_id, local, remote, &origin, body, &why)?;
                 let message = format!("Not sent: {why}.");
                 self.status_tx(tx, room, event_id, Update::failed(Status::FailPermanent, "m_no_permission", &message))?;
@@ -336,7 +338,7 @@ impl Bridge {
                     body,
                     expires_at: crate::store::now_ms() + self.config.bridge.outbound_expiry as i64 * 1000,
                     sender: self.portal_sender(portal),
-                    audit: self.out_audit(&origin, body),
+                    audit: OutAudit { origin: &origin, keyword: None, parts, encoding },
                     ..Default::default()
                 };
                 if Store::enqueue_out(tx, &job)?.is_some() {
@@ -347,13 +349,6 @@ impl Bridge {
         }
         Store::finish_event(tx, ev.id)?;
         Ok(queued)
-    }
-
-    /// Why policy keeps `body` from going to this portal's number in as many parts as it
-    /// takes (`no_split`, `max_parts`).
-    fn parts_refusal(&self, portal: &crate::store::Portal, body: &str) -> Option<String> {
-        let parts = crate::sms::split::split_buffer(body, &self.config.sms.split_options()).ok()?.2.len();
-        self.config.policy.parts_refusal(portal.remote_destination.as_deref()?, parts)
     }
 
     async fn handle_command_event(&self, ev: &PendingEvent, room: &str, sender: &str) -> Result<(), BridgeError> {

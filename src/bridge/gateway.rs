@@ -258,7 +258,7 @@ impl Bridge {
         tracked: bool,
         origin: &str,
     ) -> Result<AppMessage, SubmitError> {
-        let plan = self.plan(link, req);
+        let plan = self.checked(link, req);
         if let Some(why) = plan.refusal {
             if let Some(rule) = &plan.rule {
                 let text = req.binary.as_ref().map_or_else(|| req.text.clone(), BinarySms::describe);

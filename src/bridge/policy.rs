@@ -110,6 +110,21 @@ impl Bridge {
     /// What would happen to `req` sent through `link`, checked as a real send is (every
     /// rule that can refuse it), committing nothing.
     pub fn plan(&self, link: &str, req: &ApiSend) -> Plan {
+        let mut plan = self.checked(link, req);
+        // What only the dry run tells: the sender the phone sees, the link's state and rate.
+        if !plan.to.is_empty()
+            && let Some(sender) = self.policy_sender(link, &plan.to)
+        {
+            plan.sender = sender;
+        }
+        plan.link_up = self.link_up(link);
+        plan.rate = self.config.policy.rate(link);
+        plan
+    }
+
+    /// [`Bridge::plan`]'s checks, each rule that can refuse a send (what a real send needs
+    /// of it, on its hot path).
+    pub(super) fn checked(&self, link: &str, req: &ApiSend) -> Plan {
         let Some(backend) = self.backends.get(link) else {
             return Plan { link: link.into(), ..Plan::default() }.refuse(format!("no link {link:?}"));
         };
@@ -120,8 +135,6 @@ impl Bridge {
             kind: backend.kind(),
             sender: from.clone(),
             from: from.clone(),
-            link_up: self.link_up(link),
-            rate: self.config.policy.rate(link),
             ..Plan::default()
         };
         if req.from.is_some() && !self.number_pool(link).contains(&from) {
@@ -138,8 +151,7 @@ impl Bridge {
         let Some(destination) = to.destination.clone() else {
             return plan.refuse(format!("{:?} is not a number SMS can go to", req.to));
         };
-        let sender = self.policy_sender(link, &destination).unwrap_or(from);
-        let mut plan = Plan { to: destination.clone(), sender, ..plan };
+        let mut plan = Plan { to: destination.clone(), ..plan };
         if let Some(why) = self.policy_refusal(&destination) {
             return plan.refuse_by_rule(why);
         }

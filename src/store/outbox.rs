@@ -271,13 +271,8 @@ impl Store {
         })
     }
 
-    /// Takes a queued job for sending; false if it is no longer queued (cancelled meanwhile).
-    pub fn claim_for_sending_tx(tx: &Transaction, id: i64) -> Result<bool> {
-        Ok(Store::claim_tx(tx, id)?.is_some())
-    }
-
-    /// [`Store::claim_for_sending_tx`], saying whether this is the job's first claim (not
-    /// a retry, nor a resend after a crash); None if it is no longer queued.
+    /// Takes a queued job for sending, saying whether this is its first claim (not a retry,
+    /// nor a resend after a crash); None if it is no longer queued (cancelled meanwhile).
     pub fn claim_tx(tx: &Transaction, id: i64) -> Result<Option<bool>> {
         let now = now_ms();
         let claimed: Option<i64> = tx

@@ -192,7 +192,7 @@ mod tests {
         }
         s.tx(|tx| {
             for id in &ids[..298] {
-                Store::claim_for_sending_tx(tx, *id)?;
+                Store::claim_tx(tx, *id)?;
                 Store::mark_sent(tx, *id, "b", &[format!("m{id}")])?;
             }
             Store::bury_tx(tx, crate::store::Queue::Outbox, ids[298], "gave up")

@@ -485,16 +485,7 @@ pub fn db_path(dir: &Path) -> PathBuf {
 }
 
 pub fn sms(job: &OutJob, text: &str) -> OutgoingSms {
-    OutgoingSms {
-        job_id: job.id,
-        from: OUR_NUMBER.into(),
-        to: BOB.into(),
-        text: text.into(),
-        accepted: Vec::new(),
-        options: Default::default(),
-        binary: None,
-        sender: None,
-    }
+    OutgoingSms::text(job.id, OUR_NUMBER, BOB, text)
 }
 
 /// Carol (a plain `user`) with her own management room.

@@ -222,16 +222,7 @@ mod tests {
     use crate::smpp::TlvList;
 
     fn sms(text: &str) -> OutgoingSms {
-        OutgoingSms {
-            job_id: 0x1234,
-            from: "+15550001111".into(),
-            to: "+447700900123".into(),
-            text: text.into(),
-            accepted: Vec::new(),
-            options: Default::default(),
-            binary: None,
-            sender: None,
-        }
+        OutgoingSms::text(0x1234, "+15550001111", "+447700900123", text)
     }
 
     fn cfg(dc: DataCodingPolicy, long: LongMessagePolicy) -> SmppConfig {
