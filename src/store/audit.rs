@@ -186,6 +186,43 @@ pub(super) fn register(conn: &Connection, privacy: &Arc<Privacy>) -> Result<()> 
     Ok(())
 }
 
+/// Notes the record just added (if `added`) in the row it records (`table`'s row `id`): its
+/// changes find the record by that rowid (the log has no other index).
+fn linked(tx: &Transaction, added: usize, table: &str, id: i64) -> Result<()> {
+    if added == 0 {
+        return Ok(());
+    }
+    let sql = match table {
+        "outbox" => "UPDATE outbox SET audit_id = last_insert_rowid() WHERE id = ?1",
+        "mms_out" => "UPDATE mms_out SET audit_id = last_insert_rowid() WHERE id = ?1",
+        "inbox" => "UPDATE inbox SET audit_id = last_insert_rowid() WHERE id = ?1",
+        _ => "UPDATE mms_in SET audit_id = last_insert_rowid() WHERE id = ?1",
+    };
+    tx.prepare_cached(sql)?.execute([id])?;
+    Ok(())
+}
+
+/// The first record written at or after `at` (Unix ms), or past the last: records are
+/// written in time order, so their rowids are searched by halves. (A record written after
+/// the clock was set back could be missed at a period's start.)
+fn first_at_or_after(c: &Connection, at: i64) -> Result<i64> {
+    let mut next = c.prepare_cached("SELECT id, at FROM audit WHERE id >= ?1 ORDER BY id LIMIT 1")?;
+    let (mut lo, mut hi): (i64, i64) =
+        c.query_row("SELECT coalesce(min(id), 1), coalesce(max(id), 0) + 1 FROM audit", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    // The least x whose next record (the first at or after rowid x) is recent enough or
+    // missing; it is in lo..=hi (hi is past the last record).
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match next.query_row([mid], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))).optional()? {
+            Some((id, t)) if t < at => lo = id + 1,
+            _ => hi = mid,
+        }
+    }
+    Ok(lo)
+}
+
 const COLS: &str = "id, at, direction, kind, link, local, remote, origin, keyword, parts, encoding, message_ids, \
                     status, status_at, reason, text";
 
@@ -229,13 +266,14 @@ impl Store {
         a: &OutAudit,
     ) -> Result<()> {
         let now = now_ms();
-        tx.prepare_cached(
-            "INSERT INTO audit (at, direction, kind, link, local, remote, origin, keyword, parts, encoding, status, status_at, text, source, source_id)
+        let added = tx
+            .prepare_cached(
+                "INSERT INTO audit (at, direction, kind, link, local, remote, origin, keyword, parts, encoding, status, status_at, text, source, source_id)
              SELECT ?1, 'out', 'sms', ?2, audit_number(coalesce(?3, (SELECT local_number FROM portals WHERE id = ?4))), audit_number(?5),
                      ?6, ?7, nullif(?8, 0), nullif(?9, ''), 'queued', ?1, audit_text(?10), 'outbox', ?11 WHERE audit_on()",
-        )?
-        .execute(params![now, link, local, portal_id, remote, a.origin, a.keyword, a.parts, a.encoding, text, outbox_id])?;
-        Ok(())
+            )?
+            .execute(params![now, link, local, portal_id, remote, a.origin, a.keyword, a.parts, a.encoding, text, outbox_id])?;
+        linked(tx, added, "outbox", outbox_id)
     }
 
     /// Records an MMS queued for sending (mms_out row `id`), in its commit.
@@ -249,27 +287,26 @@ impl Store {
         text: &str,
     ) -> Result<()> {
         let now = now_ms();
-        tx.prepare_cached(
-            "INSERT INTO audit (at, direction, kind, link, local, remote, origin, status, status_at, text, source, source_id)
+        let added = tx
+            .prepare_cached(
+                "INSERT INTO audit (at, direction, kind, link, local, remote, origin, status, status_at, text, source, source_id)
              SELECT ?1, 'out', 'mms', ?2, audit_number((SELECT local_number FROM portals WHERE id = ?3)), audit_number(?4),
                      ?5, 'queued', ?1, audit_text(nullif(?6, '')), 'mms_out', ?7 WHERE audit_on()",
-        )?
-        .execute(params![now, link, portal_id, recipients, origin, text, id])?;
-        Ok(())
+            )?
+            .execute(params![now, link, portal_id, recipients, origin, text, id])?;
+        linked(tx, added, "mms_out", id)
     }
 
     /// Records what a link handed us (inbox row `id`): an SMS, or a delivery report with
     /// the message it is about where that is known already.
     pub(super) fn audit_inbox_tx(tx: &Transaction, id: i64, link: &str, item: &InboxKind) -> Result<()> {
         let now = now_ms();
-        match item {
-            InboxKind::Sms(sms) => {
-                tx.prepare_cached(
+        let added = match item {
+            InboxKind::Sms(sms) => tx.prepare_cached(
                     "INSERT INTO audit (at, direction, kind, link, local, remote, status, status_at, text, source, source_id)
                      SELECT ?1, 'in', 'sms', ?2, audit_number(nullif(?3, '')), audit_number(?4), 'received', ?1, audit_text(?5), 'inbox', ?6 WHERE audit_on()",
                 )?
-                .execute(params![now, link, sms.to, sms.from, sms.text, id])?;
-            }
+            .execute(params![now, link, sms.to, sms.from, sms.text, id])?,
             InboxKind::Report(r) => {
                 let status = match r.status {
                     DeliveryStatus::Delivered => "delivered",
@@ -283,13 +320,13 @@ impl Store {
                      FROM (SELECT 1) LEFT JOIN message_map m ON m.backend_id = ?2 AND m.backend_msg_id = ?3
                      LEFT JOIN outbox o ON o.id = m.outbox_id LEFT JOIN portals p ON p.id = o.portal_id WHERE audit_on()",
                 )?
-                .execute(params![now, link, r.message_id, status, r.detail, id])?;
+                .execute(params![now, link, r.message_id, status, r.detail, id])?
             }
             // A WAP push is recorded as the MMS it announces; an application's message
             // was recorded when it was queued.
-            InboxKind::WapPush(_) | InboxKind::AppSent(_) => {}
-        }
-        Ok(())
+            InboxKind::WapPush(_) | InboxKind::AppSent(_) => 0,
+        };
+        linked(tx, added, "inbox", id)
     }
 
     /// What the applications' side learnt of an SMS received (inbox row `inbox_id`): our
@@ -297,7 +334,7 @@ impl Store {
     pub fn audit_inbound_seen_tx(tx: &Transaction, inbox_id: i64, local: &str, keyword: Option<&str>) -> Result<()> {
         tx.prepare_cached(
             "UPDATE audit SET local = coalesce(local, audit_number(nullif(?2, ''))), keyword = coalesce(?3, keyword)
-             WHERE source = 'inbox' AND source_id = ?1 AND kind = 'sms'",
+             WHERE id = (SELECT audit_id FROM inbox WHERE id = ?1) AND source = 'inbox' AND source_id = ?1 AND kind = 'sms'",
         )?
         .execute(params![inbox_id, local, keyword])?;
         Ok(())
@@ -305,13 +342,14 @@ impl Store {
 
     /// Records an MMS received (mms_in row `id`), once however often it is announced.
     pub(super) fn audit_mms_in_tx(tx: &Transaction, id: i64, link: &str, local: &str, remote: &str) -> Result<()> {
-        tx.prepare_cached(
-            "INSERT INTO audit (at, direction, kind, link, local, remote, status, status_at, source, source_id)
+        let added = tx
+            .prepare_cached(
+                "INSERT INTO audit (at, direction, kind, link, local, remote, status, status_at, source, source_id)
              SELECT ?1, 'in', 'mms', ?2, audit_number(nullif(?3, '')), audit_number(?4), 'received', ?1, 'mms_in', ?5
-             WHERE NOT EXISTS (SELECT 1 FROM audit WHERE source = 'mms_in' AND source_id = ?5) AND audit_on()",
-        )?
-        .execute(params![now_ms(), link, local, remote, id])?;
-        Ok(())
+             WHERE (SELECT audit_id FROM mms_in WHERE id = ?5) IS NULL AND audit_on()",
+            )?
+            .execute(params![now_ms(), link, local, remote, id])?;
+        linked(tx, added, "mms_in", id)
     }
 
     /// Records a message policy refused, in the caller's commit. `origin` as in
@@ -337,8 +375,11 @@ impl Store {
     /// Records a queued message as refused by policy when a link was to take it (its
     /// failure is recorded by the trigger; this says it was a rule, not the network).
     pub fn audit_out_refused_tx(tx: &Transaction, outbox_id: i64) -> Result<()> {
-        tx.prepare_cached("UPDATE audit SET status = 'refused' WHERE source = 'outbox' AND source_id = ?1")?
-            .execute([outbox_id])?;
+        tx.prepare_cached(
+            "UPDATE audit SET status = 'refused'
+             WHERE id = (SELECT audit_id FROM outbox WHERE id = ?1) AND source = 'outbox' AND source_id = ?1",
+        )?
+        .execute([outbox_id])?;
         Ok(())
     }
 
@@ -362,26 +403,32 @@ impl Store {
         // the read-only connection, so a long export holds up no commit.
         let number = q.number.as_deref().map(|n| self.privacy.number(n, &self.privacy.settings()));
         self.read(|c| {
+            let first = first_at_or_after(c, q.since)?;
             let sql = format!(
-                "SELECT {COLS} FROM audit WHERE at >= ?1 AND at < ?2
+                "SELECT {COLS} FROM audit WHERE id >= ?5 AND at >= ?1 AND at < ?2
                  AND (?3 IS NULL OR local = ?3 OR instr(',' || remote || ',', ',' || ?3 || ',') > 0)
                  AND (?4 IS NULL OR keyword = ?4 COLLATE NOCASE)
                  ORDER BY at, id"
             );
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![q.since, q.until, number, q.keyword], record)?;
+            let rows = stmt.query_map(params![q.since, q.until, number, q.keyword, first], record)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
 
-    /// Forgets records older than `retention_ms` (`audit.retention_days`); returns how many.
+    /// Forgets records older than `retention_ms` (`audit.retention_days`), oldest first;
+    /// returns how many.
     pub fn prune_audit(&self, retention_ms: i64) -> Result<usize> {
         let cutoff = now_ms() - retention_ms;
         let mut total = 0;
         loop {
+            // From the oldest row (the log has no time index: see migration 13), up to the
+            // first that is recent enough.
             let n = self.with(|c| {
-                Ok(c.prepare_cached("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 LIMIT 2000)")?
-                    .execute([cutoff])?)
+                Ok(c.prepare_cached(
+                    "DELETE FROM audit WHERE id IN (SELECT id FROM audit ORDER BY id LIMIT 2000) AND at < ?1",
+                )?
+                .execute([cutoff])?)
             })?;
             total += n;
             if n < 2000 {
@@ -576,5 +623,34 @@ mod tests {
         assert_eq!(left.len(), 1);
         assert_ne!(left[0].id, old);
         assert_eq!(s.prune_audit(5 * 86_400_000).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_period_is_found_by_halves_over_rowids_with_gaps() {
+        let (s, p) = store(AuditSettings::default());
+        for i in 0..40 {
+            send(&s, p, &format!("$e{i}"), "x");
+        }
+        // Times 1000, 1010, …, some rows gone (pruned, or their ids never used).
+        s.with(|c| {
+            c.execute("UPDATE audit SET at = 1000 + 10 * (id - 1)", [])?;
+            c.execute("DELETE FROM audit WHERE id % 7 = 3 OR id BETWEEN 20 AND 26", [])?;
+            Ok(())
+        })
+        .unwrap();
+        let rows: Vec<(i64, i64)> = all(&s).iter().map(|r| (r.id, r.at)).collect();
+        for at in [0, 999, 1000, 1001, 1015, 1020, 1185, 1190, 1250, 1390, 1391, 5000] {
+            let want = rows.iter().find(|(_, t)| *t >= at).map_or(41, |(id, _)| *id);
+            let got = s.read(|c| first_at_or_after(c, at)).unwrap();
+            // The first id at or after `got` is the first record of the period.
+            let next = rows.iter().find(|(id, _)| *id >= got).map_or(41, |(id, _)| *id);
+            assert_eq!(next, want, "at {at}: got {got}");
+            let q = AuditQuery { since: at, until: i64::MAX, number: None, keyword: None };
+            let found: Vec<i64> = s.audit_records(&q).unwrap().iter().map(|r| r.id).collect();
+            let expected: Vec<i64> = rows.iter().filter(|(_, t)| *t >= at).map(|(id, _)| *id).collect();
+            assert_eq!(found, expected, "at {at}");
+        }
+        s.with(|c| Ok(c.execute("DELETE FROM audit", [])?)).unwrap();
+        assert_eq!(s.read(|c| first_at_or_after(c, 5)).unwrap(), 1);
     }
 }

@@ -418,6 +418,69 @@ BEGIN
     WHERE source = 'mms_out' AND source_id = new.id;
 END;
 "#,
+    // 13: the audit log with no index but its rowid.
+    r#"
+-- Each index of the audit log was one more page in every commit that queues a message: they
+-- cost more than half of the log's cost on the gateway. Rows are found instead by their
+-- rowid: from the row they record (its audit_id), and by time as the rowid follows the time
+-- they were written (an export and the pruning search it). No AUTOINCREMENT either: it
+-- wrote sqlite_sequence in every such commit.
+DROP TRIGGER audit_outbox_state;
+DROP TRIGGER audit_mms_out_state;
+ALTER TABLE outbox ADD COLUMN audit_id INTEGER;
+ALTER TABLE mms_out ADD COLUMN audit_id INTEGER;
+ALTER TABLE inbox ADD COLUMN audit_id INTEGER;
+ALTER TABLE mms_in ADD COLUMN audit_id INTEGER;
+UPDATE outbox SET audit_id = (SELECT id FROM audit WHERE source = 'outbox' AND source_id = outbox.id);
+UPDATE mms_out SET audit_id = (SELECT id FROM audit WHERE source = 'mms_out' AND source_id = mms_out.id);
+UPDATE inbox SET audit_id = (SELECT id FROM audit WHERE source = 'inbox' AND source_id = inbox.id);
+UPDATE mms_in SET audit_id = (SELECT id FROM audit WHERE source = 'mms_in' AND source_id = mms_in.id);
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    direction TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    link TEXT NOT NULL,
+    local TEXT,
+    remote TEXT,
+    origin TEXT NOT NULL DEFAULT '',
+    keyword TEXT,
+    parts INTEGER,
+    encoding TEXT,
+    message_ids TEXT,
+    status TEXT NOT NULL,
+    status_at INTEGER NOT NULL,
+    reason TEXT,
+    text TEXT,
+    source TEXT,
+    source_id INTEGER
+);
+INSERT INTO audit_log SELECT * FROM audit ORDER BY id;
+DROP TABLE audit;
+ALTER TABLE audit_log RENAME TO audit;
+-- As in 12, the row found by its rowid; source and source_id make sure it is the row's own.
+CREATE TRIGGER audit_outbox_state AFTER UPDATE OF state ON outbox
+WHEN new.audit_id IS NOT NULL AND new.state IS NOT old.state AND new.state IN ('queued', 'sent', 'delivered', 'failed', 'dead')
+BEGIN
+    UPDATE audit SET
+        status = CASE new.state WHEN 'dead' THEN 'failed' ELSE new.state END,
+        status_at = CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER),
+        reason = CASE WHEN new.state IN ('failed', 'dead') THEN audit_scrub(new.last_error) ELSE NULL END,
+        message_ids = coalesce((SELECT group_concat(CASE WHEN m.state = 'unreportable' THEN '-' ELSE m.backend_msg_id END, ' ' ORDER BY m.part)
+                                FROM message_map m WHERE m.outbox_id = new.id), message_ids),
+        parts = max(coalesce(parts, 0), (SELECT count(*) FROM message_map m WHERE m.outbox_id = new.id))
+    WHERE id = new.audit_id AND source = 'outbox' AND source_id = new.id;
+END;
+CREATE TRIGGER audit_mms_out_state AFTER UPDATE OF state ON mms_out
+WHEN new.audit_id IS NOT NULL AND new.state IS NOT old.state AND new.state IN ('queued', 'sent', 'failed', 'dead')
+BEGIN
+    UPDATE audit SET
+        status = CASE new.state WHEN 'dead' THEN 'failed' ELSE new.state END,
+        status_at = CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER),
+        reason = CASE WHEN new.state IN ('failed', 'dead') THEN audit_scrub(new.last_error) ELSE NULL END
+    WHERE id = new.audit_id AND source = 'mms_out' AND source_id = new.id;
+END;
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
@@ -433,4 +496,54 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_13_links_each_record_to_its_row_and_keeps_following_it() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (i, sql) in MIGRATIONS[..12].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", i as i64 + 1).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO portals (local_number, remote_key, remote_display, backend_id, owner, created_at) VALUES ('+1555', '1666', '+1666', 'b', '@a:x', 0);
+             INSERT INTO outbox (portal_id, backend_id, room_id, event_id, destination, body, state, next_attempt_at, created_at, updated_at)
+                 VALUES (1, 'b', '!r', '$1', '+1666', 'hi', 'sending', 0, 0, 0), (1, 'b', '!r', '$2', '+1666', 'yo', 'sending', 0, 0, 0);
+             INSERT INTO audit (at, direction, kind, link, status, status_at, source, source_id)
+                 VALUES (5, 'out', 'sms', 'b', 'queued', 5, 'outbox', 2), (6, 'in', 'sms', 'b', 'received', 6, 'inbox', 1);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        conn.create_scalar_function("audit_scrub", 1, rusqlite::functions::FunctionFlags::SQLITE_UTF8, |ctx| {
+            ctx.get::<Option<String>>(0)
+        })
+        .unwrap();
+        let linked: Vec<(i64, Option<i64>)> = conn
+            .prepare("SELECT id, audit_id FROM outbox ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(linked, vec![(1, None), (2, Some(1))]);
+        conn.execute("UPDATE outbox SET state = 'sent'", []).unwrap();
+        let rows: Vec<(i64, i64, String)> = conn
+            .prepare("SELECT id, at, status FROM audit ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(rows, vec![(1, 5, "sent".into()), (2, 6, "received".into())]);
+        let indexes: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(indexes, 0);
+    }
 }
