@@ -328,6 +328,9 @@ gateway:
     BridgeProc(child)
 }
 
+/// The sendsms and JSON rows of our gateway.
+type Pair = (Rows, Rows);
+
 /// Our gateway's rows, with `on` (see [`policy_config`]) or with policy and audit off.
 async fn ours(o: &Opts, dir: &Path, smsc: &Arc<Smsc>, on: Option<&str>, round: usize) -> (Rows, Rows) {
     let stub = start_stub();
@@ -434,7 +437,7 @@ async fn main() {
         "gateway benchmark: n={} runs={} clients={} window={WINDOW}, 100 recipients, warm-up {WARMUP}",
         o.n, o.runs, o.clients
     );
-    let (mut off, mut on): (Option<(Rows, Rows)>, Option<(Rows, Rows)>) = (None, None);
+    let (mut off, mut on): (Option<Pair>, Option<Pair>) = (None, None);
     for round in 0..o.rounds {
         // Alternately off then on and on then off, from the order asked for.
         for with in if o.on_first == (round % 2 == 0) { [Some(o.on), None] } else { [None, Some(o.on)] } {
