@@ -299,7 +299,7 @@ impl Bridge {
         let rule = match (&refusal, &text) {
             (None, Ok(_)) => match self.config.policy.parts_refusal(destination, parts) {
                 Some(why) => Some(why),
-                None => self.cap_refusal(tx, &portal.backend_id, destination, true)?,
+                None => self.cap_refusal(Some(tx), &portal.backend_id, destination)?,
             },
             _ => None,
         };

@@ -164,7 +164,7 @@ impl Bridge {
     /// The cap checked again in the commit that queues `app`: requests that passed the
     /// check in `prepare_app` together cannot all go past it.
     fn within_caps_tx(&self, tx: &rusqlite::Transaction, app: &AppMessage) -> Result<(), crate::store::StoreError> {
-        match self.cap_refusal(tx, &app.link, &app.destination, true)? {
+        match self.cap_refusal(Some(tx), &app.link, &app.destination)? {
             Some(why) => Err(crate::store::StoreError::Refused(why)),
             None => Ok(()),
         }
@@ -258,7 +258,7 @@ impl Bridge {
         tracked: bool,
         origin: &str,
     ) -> Result<AppMessage, SubmitError> {
-        let plan = self.checked(link, req);
+        let plan = self.checked(link, req, false);
         if let Some(why) = plan.refusal {
             if let Some(rule) = &plan.rule {
                 let text = req.binary.as_ref().map_or_else(|| req.text.clone(), BinarySms::describe);

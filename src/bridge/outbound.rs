@@ -223,7 +223,7 @@ impl Bridge {
                     // many links send to the number at once. Only at its first claim: a retry
                     // was allowed and counted already, and may have parts out.
                     if first && !j.parts_out && self.counting_caps {
-                        if let Some(why) = self.cap_refusal(tx, backend_id, &j.destination, false)? {
+                        if let Some(why) = self.cap_refusal(None, backend_id, &j.destination)? {
                             Store::forget_claim_tx(tx, j.id)?;
                             self.fail_refused_tx(tx, &j, &why)?;
                             continue;

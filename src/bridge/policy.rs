@@ -70,20 +70,19 @@ impl Bridge {
     }
 
     /// Why one more message to `destination` through `link` is over a cap; None if it
-    /// may go. When a message is queued (`waiting`) those waiting to go count too; when a
-    /// link takes it, those taken before it.
+    /// may go. When a message is queued, those waiting to go count too (read on `waiting`);
+    /// when a link takes it, those taken before it.
     pub(crate) fn cap_refusal(
         &self,
-        c: &Connection,
+        waiting: Option<&Connection>,
         link: &str,
         destination: &str,
-        waiting: bool,
     ) -> Result<Option<String>, StoreError> {
         let (caps, key) = self.config.policy.caps(link);
         if caps.per_hour == 0 && caps.per_day == 0 {
             return Ok(None);
         }
-        let recent = self.recent_to(c, destination, waiting, caps.per_hour.max(caps.per_day))?;
+        let recent = self.recent_to(waiting, destination, caps.per_hour.max(caps.per_day))?;
         let refusal = caps.refusal(&key, destination, recent);
         if let Some(why) = &refusal {
             tracing::warn!(%why, "message refused by a cap");
@@ -91,18 +90,20 @@ impl Bridge {
         Ok(refusal)
     }
 
-    /// Messages to `destination` in the last hour and day (taken by links, and with
-    /// `waiting` those due and not taken yet, counted up to `most`), and whether an admin
+    /// Messages to `destination` in the last hour and day (taken by links, and those due
+    /// and not taken yet as read on `waiting`, counted up to `most`), and whether an admin
     /// lifted its caps.
     pub(crate) fn recent_to(
         &self,
-        c: &Connection,
+        waiting: Option<&Connection>,
         destination: &str,
-        waiting: bool,
         most: u32,
     ) -> Result<Recent, StoreError> {
         let (hour, day) = self.sent.recent(destination, crate::store::now_ms());
-        let waiting = if waiting { Store::waiting_to(c, destination, most)? } else { 0 };
+        let waiting = match waiting {
+            Some(c) => Store::waiting_to(c, destination, most)?,
+            None => 0,
+        };
         let lifted = self.sent.is_lifted(destination);
         Ok(Recent { last_hour: hour + waiting, last_day: day + waiting, lifted })
     }
@@ -110,7 +111,7 @@ impl Bridge {
     /// What would happen to `req` sent through `link`, checked as a real send is (every
     /// rule that can refuse it), committing nothing.
     pub fn plan(&self, link: &str, req: &ApiSend) -> Plan {
-        let mut plan = self.checked(link, req);
+        let mut plan = self.checked(link, req, true);
         // What only the dry run tells: the sender the phone sees, the link's state and rate.
         if !plan.to.is_empty()
             && let Some(sender) = self.policy_sender(link, &plan.to)
@@ -123,8 +124,8 @@ impl Bridge {
     }
 
     /// [`Bridge::plan`]'s checks, each rule that can refuse a send (what a real send needs
-    /// of it, on its hot path).
-    pub(super) fn checked(&self, link: &str, req: &ApiSend) -> Plan {
+    /// of it, on its hot path); the caps with the messages waiting if `count_waiting`.
+    pub(super) fn checked(&self, link: &str, req: &ApiSend, count_waiting: bool) -> Plan {
         let Some(backend) = self.backends.get(link) else {
             return Plan { link: link.into(), ..Plan::default() }.refuse(format!("no link {link:?}"));
         };
@@ -178,7 +179,14 @@ impl Bridge {
         if let Some(why) = self.config.policy.parts_refusal(&destination, plan.parts) {
             return plan.refuse_by_rule(why);
         }
-        match self.store.read(|c| self.cap_refusal(c, link, &destination, true)) {
+        // A send is counted exactly in the commit that queues it: here only what links took
+        // (in memory), so that a send reads nothing. The dry run counts those waiting too.
+        let refusal = if count_waiting {
+            self.store.read(|c| self.cap_refusal(Some(c), link, &destination))
+        } else {
+            self.cap_refusal(None, link, &destination)
+        };
+        match refusal {
             Ok(Some(why)) => plan.refuse_by_rule(why),
             Ok(None) => plan,
             // The cap is checked again, for certain, when the link takes the message.

@@ -37,7 +37,7 @@ impl Bridge {
                 return None;
             }
         }
-        let recent = self.store.read(|c| self.recent_to(c, &to, true, u32::MAX)).ok()?;
+        let recent = self.store.read(|c| self.recent_to(Some(c), &to, u32::MAX)).ok()?;
         let (caps, _) = self.config.policy.caps(link);
         let of = |n: u32, cap: u32| if cap == 0 { format!("{n} (no cap)") } else { format!("{n} of {cap}") };
         let lifted = if recent.lifted { " — caps lifted by an admin" } else { "" };

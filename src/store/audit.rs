@@ -3,10 +3,12 @@
 //!
 //! Numbers and text reach the table only through the SQL functions `audit_number` and
 //! `audit_text`, registered on the connection with the privacy settings
-//! ([`Store::set_audit`]): the `*_tx` functions need no settings of their own. Outgoing
-//! messages' statuses and link ids follow their outbox (or mms_out) row by trigger (see the
-//! migration),
-//! whichever path changes it.
+//! ([`Store::set_audit`]): the `*_tx` functions need no settings of their own.
+//!
+//! An SMS sent is recorded when it is queued and not written again while its outbox row
+//! lives: an export reads its state, link ids and parts there, and the record takes them
+//! when the row goes (migration 13). That keeps the log's pages out of the commits that send
+//! and settle messages. An MMS's record follows its mms_out row by trigger.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -223,8 +225,26 @@ fn first_at_or_after(c: &Connection, at: i64) -> Result<i64> {
     Ok(lo)
 }
 
-const COLS: &str = "id, at, direction, kind, link, local, remote, origin, keyword, parts, encoding, message_ids, \
-                    status, status_at, reason, text";
+/// A record's columns, as an export reads them: an SMS still in the outbox (`o`) has its
+/// state there, the record its state from before (see migration 13's `outbox_gone`).
+const COLS: &str = "a.id, a.at, a.direction, a.kind, a.link, a.local, a.remote, a.origin, a.keyword,
+    CASE WHEN o.id IS NULL THEN a.parts
+         ELSE nullif(max(coalesce(a.parts, 0), (SELECT count(*) FROM message_map m WHERE m.outbox_id = o.id)), 0) END,
+    a.encoding,
+    CASE WHEN o.id IS NULL THEN a.message_ids
+         ELSE coalesce((SELECT group_concat(CASE WHEN m.state = 'unreportable' THEN '-' ELSE m.backend_msg_id END, ' ' ORDER BY m.part)
+                        FROM message_map m WHERE m.outbox_id = o.id), a.message_ids) END,
+    CASE WHEN o.id IS NULL OR a.status = 'refused' THEN a.status
+         WHEN o.state IN ('queued', 'sending') THEN 'queued'
+         WHEN o.state IN ('dead', 'dropped', 'failed') THEN 'failed'
+         ELSE o.state END,
+    CASE WHEN o.id IS NULL OR o.state IN ('queued', 'sending') THEN a.status_at ELSE o.updated_at END,
+    CASE WHEN o.id IS NULL OR a.status = 'refused' THEN a.reason
+         WHEN o.state IN ('dead', 'dropped', 'failed') THEN o.last_error END,
+    a.text";
+
+/// The audit table with the outbox row each SMS record follows, while it lives.
+const FROM: &str = "audit a LEFT JOIN outbox o ON a.source = 'outbox' AND o.id = a.source_id AND o.audit_id = a.id";
 
 fn record(r: &Row) -> rusqlite::Result<AuditRecord> {
     Ok(AuditRecord {
@@ -372,14 +392,15 @@ impl Store {
         Ok(())
     }
 
-    /// Records a queued message as refused by policy when a link was to take it (its
-    /// failure is recorded by the trigger; this says it was a rule, not the network).
+    /// Records a queued message as refused by policy when a link was to take it, after its
+    /// failure (the reason): it was a rule, not the network.
     pub fn audit_out_refused_tx(tx: &Transaction, outbox_id: i64) -> Result<()> {
         tx.prepare_cached(
-            "UPDATE audit SET status = 'refused'
+            "UPDATE audit SET status = 'refused', status_at = ?2,
+                 reason = audit_scrub((SELECT last_error FROM outbox WHERE id = ?1))
              WHERE id = (SELECT audit_id FROM outbox WHERE id = ?1) AND source = 'outbox' AND source_id = ?1",
         )?
-        .execute([outbox_id])?;
+        .execute(params![outbox_id, now_ms()])?;
         Ok(())
     }
 
@@ -401,19 +422,27 @@ impl Store {
     pub fn audit_records(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>> {
         // The number asked for, in the form the log keeps (hashed as it hashes); read on
         // the read-only connection, so a long export holds up no commit.
-        let number = q.number.as_deref().map(|n| self.privacy.number(n, &self.privacy.settings()));
-        self.read(|c| {
+        let settings = self.privacy.settings();
+        let number = q.number.as_deref().map(|n| self.privacy.number(n, &settings));
+        let mut records: Vec<AuditRecord> = self.read(|c| {
             let first = first_at_or_after(c, q.since)?;
             let sql = format!(
-                "SELECT {COLS} FROM audit WHERE id >= ?5 AND at >= ?1 AND at < ?2
-                 AND (?3 IS NULL OR local = ?3 OR instr(',' || remote || ',', ',' || ?3 || ',') > 0)
-                 AND (?4 IS NULL OR keyword = ?4 COLLATE NOCASE)
-                 ORDER BY at, id"
+                "SELECT {COLS} FROM {FROM} WHERE a.id >= ?5 AND a.at >= ?1 AND a.at < ?2
+                 AND (?3 IS NULL OR a.local = ?3 OR instr(',' || a.remote || ',', ',' || ?3 || ',') > 0)
+                 AND (?4 IS NULL OR a.keyword = ?4 COLLATE NOCASE)
+                 ORDER BY a.at, a.id"
             );
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(params![q.since, q.until, number, q.keyword, first], record)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
-        })
+        })?;
+        // A reason read from the outbox is as the link gave it.
+        if settings.hash_numbers {
+            for r in &mut records {
+                r.reason = r.reason.take().map(|why| scrub_numbers(&why));
+            }
+        }
+        Ok(records)
     }
 
     /// Forgets records older than `retention_ms` (`audit.retention_days`), oldest first;
@@ -503,6 +532,19 @@ mod tests {
         assert!(r.status_at >= r.at);
         // Only its own record follows it.
         assert_eq!(all(&s).len(), 1);
+        // Pruned from the outbox, the record keeps what it last showed.
+        let before = all(&s);
+        s.prune(Some(-1)).unwrap();
+        assert!(s.out_job(id).unwrap().is_none());
+        assert_eq!(all(&s), before);
+        let stored: (String, String, i64) = s
+            .with(|c| {
+                Ok(c.query_row("SELECT status, message_ids, parts FROM audit", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?)
+            })
+            .unwrap();
+        assert_eq!(stored, ("failed".into(), "m1 m2".into(), 2));
     }
 
     #[test]
@@ -537,6 +579,15 @@ mod tests {
         s.set_out_state(id, OutState::Failed, Some(&format!("the network refused {BOB}"))).unwrap();
         let reasons: Vec<String> = all(&s).into_iter().filter_map(|r| r.reason).collect();
         assert_eq!(reasons, ["… is in US, which policy.countries.block lists", "the network refused …"]);
+        // The outbox row gone, the table has the reason as scrubbed.
+        s.prune(Some(-1)).unwrap();
+        let stored: Vec<String> = s
+            .with(|c| {
+                let mut st = c.prepare("SELECT reason FROM audit ORDER BY id")?;
+                Ok(st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?)
+            })
+            .unwrap();
+        assert_eq!(stored, reasons);
     }
 
     #[test]

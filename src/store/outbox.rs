@@ -288,7 +288,6 @@ impl Store {
     /// Marks a job sent and remembers the link's ids for its parts. False when the job was
     /// settled while it was being sent (a report failed one of its parts): it stays so.
     pub fn mark_sent(tx: &Transaction, id: i64, backend_id: &str, msg_ids: &[String]) -> Result<bool> {
-        // The parts first: the audit log's trigger on the state reads them.
         let parts: Vec<(u8, String)> = msg_ids.iter().enumerate().map(|(i, m)| (i as u8, m.clone())).collect();
         Store::accept_parts_tx(tx, backend_id, id, &parts)?;
         let n = tx

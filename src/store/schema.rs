@@ -458,19 +458,27 @@ CREATE TABLE audit_log (
 INSERT INTO audit_log SELECT * FROM audit ORDER BY id;
 DROP TABLE audit;
 ALTER TABLE audit_log RENAME TO audit;
--- As in 12, the row found by its rowid; source and source_id make sure it is the row's own.
-CREATE TRIGGER audit_outbox_state AFTER UPDATE OF state ON outbox
-WHEN new.audit_id IS NOT NULL AND new.state IS NOT old.state AND new.state IN ('queued', 'sent', 'delivered', 'failed', 'dead')
+-- An SMS's record is not written as its outbox row changes, which would be one more page in
+-- every commit that sends or settles a message: while the row lives, an export reads its
+-- state there (store/audit.rs). When it goes, the record takes its final state; its link ids
+-- go with it. (A writer needs the bridge's SQL functions: audit_scrub keeps numbers out of
+-- reasons when hashing.)
+CREATE TRIGGER outbox_gone BEFORE DELETE ON outbox
 BEGIN
     UPDATE audit SET
-        status = CASE new.state WHEN 'dead' THEN 'failed' ELSE new.state END,
-        status_at = CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER),
-        reason = CASE WHEN new.state IN ('failed', 'dead') THEN audit_scrub(new.last_error) ELSE NULL END,
+        status = CASE WHEN status = 'refused' THEN status
+                      WHEN old.state IN ('queued', 'sending') THEN 'queued'
+                      WHEN old.state IN ('dead', 'dropped', 'failed') THEN 'failed'
+                      ELSE old.state END,
+        status_at = old.updated_at,
+        reason = CASE WHEN status = 'refused' OR old.state IN ('dead', 'dropped', 'failed') THEN audit_scrub(coalesce(reason, old.last_error)) END,
         message_ids = coalesce((SELECT group_concat(CASE WHEN m.state = 'unreportable' THEN '-' ELSE m.backend_msg_id END, ' ' ORDER BY m.part)
-                                FROM message_map m WHERE m.outbox_id = new.id), message_ids),
-        parts = max(coalesce(parts, 0), (SELECT count(*) FROM message_map m WHERE m.outbox_id = new.id))
-    WHERE id = new.audit_id AND source = 'outbox' AND source_id = new.id;
+                                FROM message_map m WHERE m.outbox_id = old.id), message_ids),
+        parts = nullif(max(coalesce(parts, 0), (SELECT count(*) FROM message_map m WHERE m.outbox_id = old.id)), 0)
+    WHERE id = old.audit_id AND source = 'outbox' AND source_id = old.id;
+    DELETE FROM message_map WHERE outbox_id = old.id;
 END;
+-- As in 12, the row found by its rowid; source and source_id make sure it is the row's own.
 CREATE TRIGGER audit_mms_out_state AFTER UPDATE OF state ON mms_out
 WHEN new.audit_id IS NOT NULL AND new.state IS NOT old.state AND new.state IN ('queued', 'sent', 'failed', 'dead')
 BEGIN
@@ -503,7 +511,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn migration_13_links_each_record_to_its_row_and_keeps_following_it() {
+    fn migration_13_links_each_record_to_its_row_which_gives_it_its_final_state() {
         let mut conn = Connection::open_in_memory().unwrap();
         for (i, sql) in MIGRATIONS[..12].iter().enumerate() {
             conn.execute_batch(sql).unwrap();
@@ -530,15 +538,28 @@ mod tests {
             .collect::<rusqlite::Result<_>>()
             .unwrap();
         assert_eq!(linked, vec![(1, None), (2, Some(1))]);
-        conn.execute("UPDATE outbox SET state = 'sent'", []).unwrap();
-        let rows: Vec<(i64, i64, String)> = conn
-            .prepare("SELECT id, at, status FROM audit ORDER BY id")
+        // Sent; the row's state is the record's while it lives, and its final one after.
+        conn.execute_batch(
+            "UPDATE outbox SET state = 'sent', updated_at = 9;
+             INSERT INTO message_map (backend_id, backend_msg_id, outbox_id, part) VALUES ('b', 'm1', 2, 0), ('b', 'm2', 2, 1);",
+        )
+        .unwrap();
+        let status: String = conn.query_row("SELECT status FROM audit WHERE id = 1", [], |r| r.get(0)).unwrap();
+        assert_eq!(status, "queued");
+        conn.execute("DELETE FROM outbox WHERE id = 2", []).unwrap();
+        let rows: Vec<(i64, i64, String, i64, String, i64)> = conn
+            .prepare("SELECT id, at, status, status_at, coalesce(message_ids, ''), coalesce(parts, 0) FROM audit ORDER BY id")
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert_eq!(rows, vec![(1, 5, "sent".into()), (2, 6, "received".into())]);
+        assert_eq!(
+            rows,
+            vec![(1, 5, "sent".into(), 9, "m1 m2".into(), 2), (2, 6, "received".into(), 6, String::new(), 0)]
+        );
+        let ids: i64 = conn.query_row("SELECT count(*) FROM message_map", [], |r| r.get(0)).unwrap();
+        assert_eq!(ids, 0, "the ids went with their message");
         let indexes: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit'", [], |r| {
                 r.get(0)
