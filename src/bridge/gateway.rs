@@ -247,8 +247,9 @@ impl Bridge {
     }
 
     /// Checks a message an application sends and finds its portal: everything that can
-    /// refuse it, before anything is committed (a refusal by policy is recorded in the
-    /// audit log, as sent by `origin`).
+    /// refuse it before anything is committed (a refusal by policy is recorded in the
+    /// audit log, as sent by `origin`). The caps count only what links took here: those
+    /// waiting count in the commit that queues it (`within_caps_tx`) or at its claim.
     pub(super) fn prepare_app(
         &self,
         by: &str,

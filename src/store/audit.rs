@@ -178,6 +178,13 @@ pub(super) fn register(conn: &Connection, privacy: &Arc<Privacy>) -> Result<()> 
         let s = p.settings();
         Ok(text.map(|t| if s.hash_numbers { scrub_numbers(&t) } else { t }))
     })?;
+    // audit_scrub(text, hashed): also when the record it is for has hashed numbers.
+    let p = privacy.clone();
+    conn.create_scalar_function("audit_scrub", 2, flags, move |ctx| {
+        let text = ctx.get::<Option<String>>(0)?;
+        let hashed = ctx.get::<Option<bool>>(1)?.unwrap_or(false);
+        Ok(text.map(|t| if hashed || p.settings().hash_numbers { scrub_numbers(&t) } else { t }))
+    })?;
     let p = privacy.clone();
     conn.create_scalar_function("audit_on", 0, flags, move |_| Ok(p.settings().enabled))?;
     let p = privacy.clone();
@@ -425,20 +432,22 @@ impl Store {
         let settings = self.privacy.settings();
         let number = q.number.as_deref().map(|n| self.privacy.number(n, &settings));
         let mut records: Vec<AuditRecord> = self.read(|c| {
-            let first = first_at_or_after(c, q.since)?;
+            let (first, past) = (first_at_or_after(c, q.since)?, first_at_or_after(c, q.until)?);
             let sql = format!(
-                "SELECT {COLS} FROM {FROM} WHERE a.id >= ?5 AND a.at >= ?1 AND a.at < ?2
+                "SELECT {COLS} FROM {FROM} WHERE a.id >= ?5 AND a.id < ?6 AND a.at >= ?1 AND a.at < ?2
                  AND (?3 IS NULL OR a.local = ?3 OR instr(',' || a.remote || ',', ',' || ?3 || ',') > 0)
                  AND (?4 IS NULL OR a.keyword = ?4 COLLATE NOCASE)
                  ORDER BY a.at, a.id"
             );
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![q.since, q.until, number, q.keyword, first], record)?;
+            let rows = stmt.query_map(params![q.since, q.until, number, q.keyword, first, past], record)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })?;
-        // A reason read from the outbox is as the link gave it.
-        if settings.hash_numbers {
-            for r in &mut records {
+        // A reason read from the outbox is as the link gave it: scrubbed as the log hashes,
+        // or as the record was hashed.
+        for r in &mut records {
+            let hashed = [&r.local, &r.remote].iter().any(|n| n.as_deref().is_some_and(|n| n.starts_with("h:")));
+            if settings.hash_numbers || hashed {
                 r.reason = r.reason.take().map(|why| scrub_numbers(&why));
             }
         }
@@ -700,8 +709,54 @@ mod tests {
             let found: Vec<i64> = s.audit_records(&q).unwrap().iter().map(|r| r.id).collect();
             let expected: Vec<i64> = rows.iter().filter(|(_, t)| *t >= at).map(|(id, _)| *id).collect();
             assert_eq!(found, expected, "at {at}");
+            // And a period that ends.
+            let q = AuditQuery { until: at + 95, ..q };
+            let found: Vec<i64> = s.audit_records(&q).unwrap().iter().map(|r| r.id).collect();
+            let expected: Vec<i64> = rows.iter().filter(|(_, t)| *t >= at && *t < at + 95).map(|(id, _)| *id).collect();
+            assert_eq!(found, expected, "{at} to {}", at + 95);
         }
         s.with(|c| Ok(c.execute("DELETE FROM audit", [])?)).unwrap();
         assert_eq!(s.read(|c| first_at_or_after(c, 5)).unwrap(), 1);
+    }
+
+    #[test]
+    fn refused_dead_and_dropped_keep_their_status_once_pruned() {
+        let (s, p) = store(AuditSettings { hash_numbers: true, ..AuditSettings::default() });
+        let (refused, dead, dropped) = (send(&s, p, "$r", "r"), send(&s, p, "$d", "d"), send(&s, p, "$x", "x"));
+        // Refused when a link was to take it (as outbound does).
+        let rule = format!("{BOB} has had 30 messages in the last hour");
+        s.tx(|tx| {
+            Store::set_out_state_tx(tx, refused, OutState::Failed, Some(&rule))?;
+            Store::audit_out_refused_tx(tx, refused)
+        })
+        .unwrap();
+        for id in [dead, dropped] {
+            s.tx(|tx| Store::bury_tx(tx, crate::store::Queue::Outbox, id, &format!("gave up on {BOB}"))).unwrap();
+        }
+        assert!(s.drop_dead(crate::store::Queue::Outbox, dropped).unwrap());
+        // Hashing turned off: records kept hashed still show no number in their reasons.
+        s.set_audit(AuditSettings { region: Some("US".into()), ..AuditSettings::default() });
+        let shown =
+            |s: &Store| -> Vec<(String, Option<String>)> { all(s).into_iter().map(|r| (r.status, r.reason)).collect() };
+        let want = vec![
+            ("refused".to_string(), Some("… has had 30 messages in the last hour".to_string())),
+            ("failed".into(), Some("gave up on …".into())),
+            ("failed".into(), Some("gave up on …".into())),
+        ];
+        assert_eq!(shown(&s), want);
+        let times: Vec<(i64, i64)> = all(&s).iter().map(|r| (r.at, r.status_at)).collect();
+        assert!(times.iter().all(|(at, status_at)| status_at >= at), "{times:?}");
+        // The refused and the dropped go from the outbox; the dead stays.
+        s.prune(Some(-1)).unwrap();
+        assert!(s.out_job(dropped).unwrap().is_none() && s.out_job(refused).unwrap().is_none());
+        assert!(s.out_job(dead).unwrap().is_some());
+        assert_eq!(shown(&s), want);
+        let stored: Vec<(String, Option<String>)> = s
+            .with(|c| {
+                let mut st = c.prepare("SELECT status, reason FROM audit ORDER BY id")?;
+                Ok(st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?)
+            })
+            .unwrap();
+        assert_eq!((&stored[0], &stored[2]), (&want[0], &want[2]), "{stored:?}");
     }
 }

@@ -161,8 +161,8 @@ impl Store {
     pub fn cancel_portal_queue(&self, portal_id: i64, why: &str) -> Result<usize> {
         self.tx(|tx| {
             let mut n = tx.execute(
-                "UPDATE outbox SET state = 'failed', last_error = ?2 WHERE portal_id = ?1 AND state = 'queued'",
-                params![portal_id, why],
+                "UPDATE outbox SET state = 'failed', last_error = ?2, updated_at = ?3 WHERE portal_id = ?1 AND state = 'queued'",
+                params![portal_id, why, now_ms()],
             )?;
             n += tx.execute(
                 "UPDATE mms_out SET state = 'failed', last_error = ?2 WHERE portal_id = ?1 AND state = 'queued'",

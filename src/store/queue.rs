@@ -114,6 +114,12 @@ impl Store {
 
     /// Gives a job up: it stays in the table as `dead` for `dead`, `retry` and `drop`.
     pub fn bury_tx(tx: &rusqlite::Transaction, q: Queue, id: i64, error: &str) -> Result<()> {
+        if matches!(q, Queue::Outbox) {
+            // Its time of change is its audit record's status time.
+            tx.prepare_cached("UPDATE outbox SET state = 'dead', last_error = ?1, updated_at = ?3 WHERE id = ?2")?
+                .execute(params![error, id, now_ms()])?;
+            return Ok(());
+        }
         let sql = format!("UPDATE {} SET {} = 'dead', last_error = ?1 WHERE id = ?2", q.table(), q.state_col());
         tx.prepare_cached(&sql)?.execute(params![error, id])?;
         Ok(())

@@ -455,7 +455,11 @@ CREATE TABLE audit_log (
     source TEXT,
     source_id INTEGER
 );
-INSERT INTO audit_log SELECT * FROM audit ORDER BY id;
+INSERT INTO audit_log (id, at, direction, kind, link, local, remote, origin, keyword, parts, encoding, message_ids,
+                       status, status_at, reason, text, source, source_id)
+    SELECT id, at, direction, kind, link, local, remote, origin, keyword, nullif(parts, 0), encoding, message_ids,
+           status, status_at, reason, text, source, source_id
+    FROM audit ORDER BY id;
 DROP TABLE audit;
 ALTER TABLE audit_log RENAME TO audit;
 -- An SMS's record is not written as its outbox row changes, which would be one more page in
@@ -471,7 +475,9 @@ BEGIN
                       WHEN old.state IN ('dead', 'dropped', 'failed') THEN 'failed'
                       ELSE old.state END,
         status_at = old.updated_at,
-        reason = CASE WHEN status = 'refused' OR old.state IN ('dead', 'dropped', 'failed') THEN audit_scrub(coalesce(reason, old.last_error)) END,
+        -- Scrubbed also if the record is hashed though the log no longer hashes.
+        reason = CASE WHEN status = 'refused' THEN reason
+                      WHEN old.state IN ('dead', 'dropped', 'failed') THEN audit_scrub(old.last_error, remote LIKE 'h:%') END,
         message_ids = coalesce((SELECT group_concat(CASE WHEN m.state = 'unreportable' THEN '-' ELSE m.backend_msg_id END, ' ' ORDER BY m.part)
                                 FROM message_map m WHERE m.outbox_id = old.id), message_ids),
         parts = nullif(max(coalesce(parts, 0), (SELECT count(*) FROM message_map m WHERE m.outbox_id = old.id)), 0)
@@ -526,10 +532,12 @@ mod tests {
         )
         .unwrap();
         migrate(&mut conn).unwrap();
-        conn.create_scalar_function("audit_scrub", 1, rusqlite::functions::FunctionFlags::SQLITE_UTF8, |ctx| {
-            ctx.get::<Option<String>>(0)
-        })
-        .unwrap();
+        for n in [1, 2] {
+            conn.create_scalar_function("audit_scrub", n, rusqlite::functions::FunctionFlags::SQLITE_UTF8, |ctx| {
+                ctx.get::<Option<String>>(0)
+            })
+            .unwrap();
+        }
         let linked: Vec<(i64, Option<i64>)> = conn
             .prepare("SELECT id, audit_id FROM outbox ORDER BY id")
             .unwrap()
