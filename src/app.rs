@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::backend::Backend;
+use crate::backend::gammu_spool::GammuSpoolBackend;
 use crate::backend::hilink::HilinkBackend;
 use crate::backend::modem::ModemBackend;
 use crate::backend::smpp::SmppBackend;
@@ -24,6 +25,9 @@ pub fn build_backend(config: &Config, b: &BackendConfig) -> Arc<dyn Backend> {
         }
         BackendKind::Hilink(h) => {
             Arc::new(HilinkBackend::new(&b.id, &b.number, (**h).clone(), config.sms.split_options()))
+        }
+        BackendKind::GammuSpool(g) => {
+            Arc::new(GammuSpoolBackend::new(&b.id, &b.number, (**g).clone(), config.sms.split_options().max_parts))
         }
         BackendKind::Smpp(s) => Arc::new(SmppBackend::new(&b.id, &b.number, (**s).clone(), config.sms.split_options())),
     }

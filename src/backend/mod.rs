@@ -5,6 +5,7 @@
 //! peer (deliver_sm_resp, deleting from SIM storage, …) only after that returns Ok: by
 //! then the event is committed in the inbox.
 
+pub mod gammu_spool;
 pub mod hilink;
 pub mod modem;
 pub mod smpp;

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde::de::Error as _;
 
-use super::{BridgeConfig, HilinkConfig, ModemConfig, Permission, Problems, SmppConfig};
+use super::{BridgeConfig, GammuSpoolConfig, HilinkConfig, ModemConfig, Permission, Problems, SmppConfig};
 
 #[derive(Debug, Clone)]
 pub struct BackendConfig {
@@ -27,6 +27,7 @@ pub enum BackendKind {
     Smpp(Box<SmppConfig>),
     Modem(Box<ModemConfig>),
     Hilink(Box<HilinkConfig>),
+    GammuSpool(Box<GammuSpoolConfig>),
 }
 
 impl BackendKind {
@@ -36,6 +37,7 @@ impl BackendKind {
             BackendKind::Smpp(_) => "smpp",
             BackendKind::Modem(_) => "modem",
             BackendKind::Hilink(_) => "hilink",
+            BackendKind::GammuSpool(_) => "gammu_spool",
         }
     }
 }
@@ -84,9 +86,10 @@ impl<'de> Deserialize<'de> for BackendConfig {
             "smpp" => BackendKind::Smpp(Box::new(kind_section(rest)?)),
             "modem" => BackendKind::Modem(Box::new(kind_section(rest)?)),
             "hilink" => BackendKind::Hilink(Box::new(kind_section(rest)?)),
+            "gammu_spool" => BackendKind::GammuSpool(Box::new(kind_section(rest)?)),
             other => {
                 return Err(D::Error::custom(format!(
-                    "backend {:?}: unknown type {other:?} (known: test, smpp, modem, hilink)",
+                    "backend {:?}: unknown type {other:?} (known: test, smpp, modem, hilink, gammu_spool)",
                     c.id
                 )));
             }
@@ -108,6 +111,7 @@ pub(super) fn validate_all(backends: &[BackendConfig], bridge: &BridgeConfig, p:
     let mut numbers = HashSet::new();
     let mut devices = HashSet::new();
     let mut routers = HashSet::new();
+    let mut spools = HashSet::new();
     let admins: Vec<&String> = bridge
         .permissions
         .iter()
@@ -186,6 +190,14 @@ pub(super) fn validate_all(backends: &[BackendConfig], bridge: &BridgeConfig, p:
                 let url = h.url.trim_end_matches('/').to_ascii_lowercase();
                 if !url.is_empty() && !routers.insert(url) {
                     p.add(key("url"), format!("another backend already uses {:?}", h.url));
+                }
+            }
+            BackendKind::GammuSpool(g) => {
+                g.validate(&key, p);
+                // Two links reading one inbox would race for each file.
+                let inbox = g.inbox_path.trim_end_matches('/').to_string();
+                if !inbox.is_empty() && !spools.insert(inbox) {
+                    p.add(key("inbox_path"), format!("another backend already uses {:?}", g.inbox_path));
                 }
             }
         }

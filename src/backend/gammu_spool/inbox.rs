@@ -1,0 +1,216 @@
+//! Reading the inbox folder: each message committed with a fingerprint, and only then its
+//! files moved to `processed_path` (or deleted). A file that cannot be read is moved to
+//! the inbox's `error` subfolder with one warning; the others go on.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use ring::digest;
+
+use super::GammuSpoolBackend;
+use super::folders::{check, move_into};
+use super::group::{Group, group};
+use super::parse::{self, BadFile, InboxName};
+use crate::backend::{Backend, EventSink, LinkState, Received, ReceivedSms};
+
+/// Where unreadable files go, inside the inbox folder.
+pub const ERROR_FOLDER: &str = "error";
+
+/// What one look at the inbox remembers for the next.
+#[derive(Default)]
+pub(super) struct Memory {
+    /// Size and modification time of each file last time: a file is read only once both
+    /// stayed the same for one poll, so a file gammu-smsd is still writing is left alone.
+    seen: HashMap<String, (u64, Option<SystemTime>)>,
+    /// Files whose commit or move failed, warned about once.
+    failing: HashSet<String>,
+}
+
+pub(super) async fn run(b: Arc<GammuSpoolBackend>, sink: EventSink) {
+    let mut memory = Memory::default();
+    loop {
+        let (b2, sink2) = (Arc::clone(&b), sink.clone());
+        let ready = tokio::task::spawn_blocking(move || {
+            let ready = check(&b2.cfg);
+            if ready.is_ok() {
+                scan(&b2, &sink2, &mut memory);
+            }
+            (ready, memory)
+        })
+        .await;
+        let ready = match ready {
+            Ok((ready, m)) => {
+                memory = m;
+                ready
+            }
+            Err(e) => {
+                // A panic in one scan: start afresh rather than stop receiving.
+                memory = Memory::default();
+                Err(format!("reading the inbox failed: {e}"))
+            }
+        };
+        match ready {
+            Ok(()) => b.set_state(&sink, LinkState::Connected),
+            Err(reason) => b.set_state(&sink, LinkState::NotReady { reason }),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(b.poll_interval()) => {}
+            _ = b.stop.notified() => return,
+        }
+        if b.state() == LinkState::Stopped {
+            return;
+        }
+    }
+}
+
+/// One look at the inbox; returns how many messages were committed.
+pub(super) fn scan(b: &GammuSpoolBackend, sink: &EventSink, memory: &mut Memory) -> usize {
+    let inbox = Path::new(&b.cfg.inbox_path);
+    let Ok(entries) = std::fs::read_dir(inbox) else { return 0 };
+    let mut files = Vec::new();
+    let mut now_seen = HashMap::new();
+    let mut stable = HashSet::new();
+    for entry in entries.flatten() {
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        let Some(parsed) = parse::inbox_name(&name) else { continue };
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let look = (meta.len(), meta.modified().ok());
+        if memory.seen.get(&name) == Some(&look) {
+            stable.insert(name.clone());
+        }
+        now_seen.insert(name.clone(), look);
+        files.push((name, parsed));
+    }
+    memory.seen = now_seen;
+    memory.failing.retain(|f| memory.seen.contains_key(f));
+    let names: HashMap<String, InboxName> = files.iter().cloned().collect();
+    let mut committed = 0;
+    for g in group(&files) {
+        if !g.files.iter().all(|f| stable.contains(f)) {
+            continue;
+        }
+        if take(b, sink, memory, inbox, &g, &names) {
+            committed += 1;
+        }
+    }
+    committed
+}
+
+/// Reads, commits and clears away one group; true when it was committed now.
+fn take(
+    b: &GammuSpoolBackend,
+    sink: &EventSink,
+    memory: &mut Memory,
+    inbox: &Path,
+    g: &Group,
+    names: &HashMap<String, InboxName>,
+) -> bool {
+    let first = &names[&g.files[0]];
+    let sms = match read_group(inbox, g, first) {
+        Ok(sms) => sms,
+        Err((file, why)) => {
+            set_aside(sink, memory, inbox, g, &file, &why);
+            return false;
+        }
+    };
+    if g.orphan {
+        sink.warn(&format!(
+            "gammu-smsd inbox: {} is part {} of a message whose first part is not in the folder; bridged on its own",
+            g.files[0],
+            first.part + 1
+        ));
+    }
+    let print = fingerprint(&g.files, &sms);
+    let committed = match sink.once(&print, Received::Sms(sms)) {
+        Ok(new) => new,
+        Err(e) => {
+            if memory.failing.insert(g.files[0].clone()) {
+                sink.warn(&format!("gammu-smsd inbox: {} could not be committed ({e}); trying again", g.files[0]));
+            }
+            return false;
+        }
+    };
+    for f in &g.files {
+        let path = inbox.join(f);
+        let done = match (&b.cfg.processed_path, b.cfg.delete_processed) {
+            (_, true) | (None, _) => std::fs::remove_file(&path),
+            (Some(dir), false) => move_into(&path, Path::new(dir), f).map(|_| ()),
+        };
+        if let Err(e) = done
+            && memory.failing.insert(f.clone())
+        {
+            // Committed already: seen again, the fingerprint keeps it from a second showing.
+            sink.warn(&format!("gammu-smsd inbox: {f} was bridged but cannot be moved away ({e})"));
+        }
+    }
+    committed
+}
+
+/// The message a group's files hold; on failure, the file at fault and why.
+fn read_group(inbox: &Path, g: &Group, first: &InboxName) -> Result<ReceivedSms, (String, String)> {
+    let mut text = String::new();
+    let mut from = first.sender.clone();
+    for f in &g.files {
+        let bytes = std::fs::read(inbox.join(f)).map_err(|e| (f.clone(), format!("cannot be read: {e}")))?;
+        let part = read_file(f, &bytes).map_err(|e| (f.clone(), e.0))?;
+        if let Some(sender) = part.0.filter(|s| !s.is_empty()) {
+            from = sender;
+        }
+        text.push_str(&part.1);
+    }
+    Ok(ReceivedSms { from, to: String::new(), text, timestamp_ms: None })
+}
+
+/// One file's sender (detail format only) and text.
+fn read_file(name: &str, bytes: &[u8]) -> Result<(Option<String>, String), BadFile> {
+    if parse::is_detail(bytes) {
+        let parts = parse::detail_file(bytes)?;
+        if parts.iter().any(|p| p.binary) {
+            return Err(BadFile("8-bit data (not text): not bridged".into()));
+        }
+        return Ok((parts[0].sender.clone(), parse::join_parts(&parts)));
+    }
+    if name.ends_with(".bin") {
+        return Err(BadFile("8-bit data (a .bin file; the standard and unicode formats keep no header): not bridged".into()));
+    }
+    Ok((None, parse::text_file(bytes)?))
+}
+
+/// Moves a group with an unreadable file to the error subfolder, with one warning.
+fn set_aside(
+    sink: &EventSink,
+    memory: &mut Memory,
+    inbox: &Path,
+    g: &Group,
+    file: &str,
+    why: &str,
+) {
+    let error_dir: PathBuf = inbox.join(ERROR_FOLDER);
+    let mut moved = true;
+    for f in &g.files {
+        if move_into(&inbox.join(f), &error_dir, f).is_err() {
+            moved = false;
+        }
+    }
+    if moved {
+        sink.warn(&format!("gammu-smsd inbox: {file}: {why}; moved to {}", error_dir.display()));
+    } else if memory.failing.insert(file.to_string()) {
+        sink.warn(&format!("gammu-smsd inbox: {file}: {why}; it could not be moved to {} either", error_dir.display()));
+    }
+}
+
+/// The files' names and the message: a name gammu-smsd uses again for a later message
+/// (same second, sender and serial) still makes a new fingerprint.
+fn fingerprint(files: &[String], sms: &ReceivedSms) -> String {
+    let key = format!("{}\u{1f}{}\u{1f}{}", files.join("\u{1e}"), sms.from, sms.text);
+    let hash: String = digest::digest(&digest::SHA256, key.as_bytes()).as_ref()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("gammu:{hash}")
+}
