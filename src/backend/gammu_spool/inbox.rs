@@ -12,7 +12,7 @@ use ring::digest;
 use super::GammuSpoolBackend;
 use super::folders::{check, move_into};
 use super::group::{Group, group};
-use super::parse::{self, BadFile, InboxName};
+use super::parse::{self, BadFile, FilePart, InboxName};
 use crate::backend::{Backend, EventSink, LinkState, Received, ReceivedSms};
 
 /// Where unreadable files go, inside the inbox folder.
@@ -74,11 +74,20 @@ pub(super) fn scan(b: &GammuSpoolBackend, sink: &EventSink, memory: &mut Memory)
     let mut stable = HashSet::new();
     for entry in entries.flatten() {
         let Ok(name) = entry.file_name().into_string() else { continue };
-        let Some(parsed) = parse::inbox_name(&name) else { continue };
         let Ok(meta) = entry.metadata() else { continue };
         if !meta.is_file() {
             continue;
         }
+        let Some(parsed) = parse::inbox_name(&name) else {
+            if parse::looks_like_inbox_file(&name) {
+                // gammu-smsd 1.42 saves a status report as an empty `IN000000_000000_00__00.txt`.
+                let why = "is not named IN<date>_<time>_<serial>_<sender>_<part> (gammu-smsd writes delivery \
+                           reports so unless its DeliveryReport = log)";
+                let g = Group { files: vec![name.clone()], orphan: false };
+                set_aside(sink, memory, inbox, &g, &name, why);
+            }
+            continue;
+        };
         let look = (meta.len(), meta.modified().ok());
         if memory.seen.get(&name) == Some(&look) {
             stable.insert(name.clone());
@@ -155,30 +164,33 @@ fn take(
 fn read_group(inbox: &Path, g: &Group, first: &InboxName) -> Result<ReceivedSms, (String, String)> {
     let mut text = String::new();
     let mut from = first.sender.clone();
+    let mut timestamp_ms = None;
     for f in &g.files {
         let bytes = std::fs::read(inbox.join(f)).map_err(|e| (f.clone(), format!("cannot be read: {e}")))?;
         let part = read_file(f, &bytes).map_err(|e| (f.clone(), e.0))?;
-        if let Some(sender) = part.0.filter(|s| !s.is_empty()) {
+        if let Some(sender) = part.sender.filter(|s| !s.is_empty()) {
             from = sender;
         }
-        text.push_str(&part.1);
+        timestamp_ms = timestamp_ms.or(part.timestamp_ms);
+        text.push_str(&part.text);
     }
-    Ok(ReceivedSms { from, to: String::new(), text, timestamp_ms: None })
+    Ok(ReceivedSms { from, to: String::new(), text, timestamp_ms })
 }
 
-/// One file's sender (detail format only) and text.
-fn read_file(name: &str, bytes: &[u8]) -> Result<(Option<String>, String), BadFile> {
+/// One file as one part: sender and time from the detail format only.
+fn read_file(name: &str, bytes: &[u8]) -> Result<FilePart, BadFile> {
     if parse::is_detail(bytes) {
         let parts = parse::detail_file(bytes)?;
         if parts.iter().any(|p| p.binary) {
             return Err(BadFile("8-bit data (not text): not bridged".into()));
         }
-        return Ok((parts[0].sender.clone(), parse::join_parts(&parts)));
+        let text = parse::join_parts(&parts);
+        return Ok(FilePart { text, concat: None, ..parts[0].clone() });
     }
     if name.ends_with(".bin") {
         return Err(BadFile("8-bit data (a .bin file; the standard and unicode formats keep no header): not bridged".into()));
     }
-    Ok((None, parse::text_file(bytes)?))
+    Ok(FilePart { sender: None, text: parse::text_file(bytes)?, concat: None, binary: false, timestamp_ms: None })
 }
 
 /// Moves a group with an unreadable file to the error subfolder, with one warning.

@@ -3,8 +3,10 @@
 //! `InboxFormat = detail`.
 //!
 //! Source: gammu's docs/manual/smsd/files.rst and smsd/services/files.c. gammu writes
-//! unicode files as a byte order mark (FE FF) and big-endian UCS-2; a little-endian mark
-//! is read too, since people convert files by hand.
+//! unicode files as a byte order mark (FE FF) and big-endian UCS-2, followed by NUL
+//! units when the text is not ASCII (Debian's 1.42 sizes the write by the UTF-8 length);
+//! a little-endian mark is read too, since people convert files by hand. `standard`
+//! files are UTF-8.
 
 use crate::sms::udh::Udh;
 
@@ -53,6 +55,12 @@ pub fn inbox_name(name: &str) -> Option<InboxName> {
     })
 }
 
+/// An `IN…` file with gammu's extensions whose name [`inbox_name`] cannot read: gammu's
+/// all the same, so it is set aside rather than left in the folder for ever.
+pub fn looks_like_inbox_file(name: &str) -> bool {
+    name.starts_with("IN") && [".txt", ".bin", ".smsbackup"].iter().any(|e| name.ends_with(e))
+}
+
 /// Why a file could not be read as a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -72,6 +80,8 @@ pub struct FilePart {
     pub concat: Option<crate::sms::udh::Concat>,
     /// 8-bit data (a `.bin` file or Coding = 8bit): not text.
     pub binary: bool,
+    /// The detail format's DateTime (`20261205T105046Z`) as Unix milliseconds.
+    pub timestamp_ms: Option<i64>,
 }
 
 /// The text of an inbox `.txt` file: UTF-16 when it starts with a byte order mark
@@ -79,8 +89,8 @@ pub struct FilePart {
 /// bytes are read as Windows-1252 rather than refused).
 pub fn text_file(bytes: &[u8]) -> Result<String, BadFile> {
     match bytes {
-        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes),
-        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes),
+        [0xFE, 0xFF, rest @ ..] => Ok(utf16(rest, u16::from_be_bytes)?.trim_end_matches('\0').to_string()),
+        [0xFF, 0xFE, rest @ ..] => Ok(utf16(rest, u16::from_le_bytes)?.trim_end_matches('\0').to_string()),
         _ => {
             if bytes.contains(&0) {
                 return Err(bad("a NUL byte in a text file without a byte order mark (UTF-16 without its BOM?)"));
@@ -175,7 +185,12 @@ fn detail_section(keys: &[(String, String)]) -> Result<FilePart, BadFile> {
     if chunks.is_empty() && !binary {
         return Err(bad("no Text00 key"));
     }
-    Ok(FilePart { sender, text, concat, binary })
+    let timestamp_ms = get("datetime").and_then(|t| {
+        let utc = t.strip_suffix('Z')?;
+        let dt = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%S", utc).ok()?;
+        Some(dt.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp().as_millisecond())
+    });
+    Ok(FilePart { sender, text, concat, binary, timestamp_ms })
 }
 
 fn from_hex(s: &str) -> Option<Vec<u8>> {
@@ -236,6 +251,8 @@ mod tests {
         assert_eq!(text_file(b"Gr\xfc\xdfe").unwrap(), "Grüße");
         assert_eq!(text_file(&[0xFE, 0xFF, 0x04, 0x1F, 0x00, 0x21]).unwrap(), "П!");
         assert_eq!(text_file(&[0xFF, 0xFE, 0x1F, 0x04, 0x21, 0x00]).unwrap(), "П!");
+        // As gammu-smsd 1.42 writes non-ASCII text: NUL units after it.
+        assert_eq!(text_file(&[0xFE, 0xFF, 0x04, 0x1F, 0x00, 0x21, 0, 0, 0, 0]).unwrap(), "П!");
         assert!(text_file(&[0xFE, 0xFF, 0x04]).unwrap_err().0.contains("odd length"));
         assert!(text_file(&[0xFE, 0xFF, 0xD8, 0x3D]).unwrap_err().0.contains("surrogate"));
         assert!(text_file(&[0x48, 0x00, 0x69, 0x00]).unwrap_err().0.contains("NUL"));
