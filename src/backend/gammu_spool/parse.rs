@@ -4,7 +4,8 @@
 //!
 //! Source: gammu's docs/manual/smsd/files.rst and smsd/services/files.c. gammu writes
 //! unicode files as a byte order mark (FE FF) and big-endian UCS-2, followed by NUL
-//! units when the text is not ASCII (Debian's 1.42 sizes the write by the UTF-8 length);
+//! units and stale bytes when the text is not ASCII (Debian's 1.42 sizes the write by the
+//! UTF-8 length, so the text ends at the first NUL);
 //! a little-endian mark is read too, since people convert files by hand. `standard`
 //! files are UTF-8.
 
@@ -89,8 +90,8 @@ pub struct FilePart {
 /// bytes are read as Windows-1252 rather than refused).
 pub fn text_file(bytes: &[u8]) -> Result<String, BadFile> {
     match bytes {
-        [0xFE, 0xFF, rest @ ..] => Ok(utf16(rest, u16::from_be_bytes)?.trim_end_matches('\0').to_string()),
-        [0xFF, 0xFE, rest @ ..] => Ok(utf16(rest, u16::from_le_bytes)?.trim_end_matches('\0').to_string()),
+        [0xFE, 0xFF, rest @ ..] => utf16_text(rest, u16::from_be_bytes),
+        [0xFF, 0xFE, rest @ ..] => utf16_text(rest, u16::from_le_bytes),
         _ => {
             if bytes.contains(&0) {
                 return Err(bad("a NUL byte in a text file without a byte order mark (UTF-16 without its BOM?)"));
@@ -104,6 +105,13 @@ pub fn text_file(bytes: &[u8]) -> Result<String, BadFile> {
     }
 }
 
+/// UTF-16 text up to its first NUL unit: what follows it is whatever gammu-smsd's buffer
+/// held before (an earlier message's text, seen with 1.42).
+fn utf16_text(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, BadFile> {
+    let end = bytes.chunks_exact(2).position(|c| c == [0, 0]).map_or(bytes.len(), |i| i * 2);
+    utf16(&bytes[..end], unit)
+}
+
 fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, BadFile> {
     if bytes.len() % 2 != 0 {
         return Err(bad(format!("UTF-16 text of an odd length ({} bytes after the byte order mark)", bytes.len())));
@@ -115,8 +123,12 @@ fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, BadFile> {
 /// Does this look like an smsbackup INI (`InboxFormat = detail`)?
 pub fn is_detail(bytes: &[u8]) -> bool {
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
-    bytes[start..].starts_with(b"[SMSBackup")
+    // gammu starts the file with `;` comment lines.
+    let first = bytes
+        .split(|&b| b == b'\n')
+        .map(|l| l.trim_ascii())
+        .find(|l| !l.is_empty() && !l.starts_with(b";") && !l.starts_with(b"#"));
+    first.is_some_and(|l| l.starts_with(b"[SMSBackup"))
 }
 
 /// The parts of an smsbackup INI, in file order: one `[SMSBackupNNN]` section each.
@@ -253,6 +265,7 @@ mod tests {
         assert_eq!(text_file(&[0xFF, 0xFE, 0x1F, 0x04, 0x21, 0x00]).unwrap(), "П!");
         // As gammu-smsd 1.42 writes non-ASCII text: NUL units after it.
         assert_eq!(text_file(&[0xFE, 0xFF, 0x04, 0x1F, 0x00, 0x21, 0, 0, 0, 0]).unwrap(), "П!");
+        assert_eq!(text_file(&[0xFE, 0xFF, 0x04, 0x1F, 0, 0, 0x00, 0x68]).unwrap(), "П");
         assert!(text_file(&[0xFE, 0xFF, 0x04]).unwrap_err().0.contains("odd length"));
         assert!(text_file(&[0xFE, 0xFF, 0xD8, 0x3D]).unwrap_err().0.contains("surrogate"));
         assert!(text_file(&[0x48, 0x00, 0x69, 0x00]).unwrap_err().0.contains("NUL"));
