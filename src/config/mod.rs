@@ -378,6 +378,26 @@ mod tests {
     }
 
     #[test]
+    fn gammu_spool_backend_section() {
+        let spool = "  - id: gammu\n    type: gammu_spool\n    number: \"+15550002222\"\n    inbox_path: /s/in\n    \
+                     outbox_path: /s/out\n    sentsms_path: /s/sent\n    errorsms_path: /s/err\n";
+        let ok = format!("{MINIMAL}{spool}    delete_processed: true\n");
+        let c = Config::parse(&ok, Purpose::Run).unwrap();
+        let BackendKind::GammuSpool(g) = &c.backends[1].kind else { panic!("{:?}", c.backends[1].kind) };
+        assert_eq!((g.poll_ms, g.send_timeout, g.request_reports, g.processed_path.as_deref()), (1000, 300, false, None));
+        let bad = spool.replace("/s/sent", "/s/out/").replace("/s/err", "/s/out");
+        assert_eq!(
+            problems(&format!("{MINIMAL}{bad}    poll_ms: 5\n")),
+            vec![
+                "backends[1].sentsms_path: must differ from outbox_path, or sent messages cannot be told from waiting ones",
+                "backends[1].errorsms_path: must differ from sentsms_path and outbox_path, or failures cannot be told apart",
+                "backends[1].processed_path: set a folder for bridged files, or delete_processed: true",
+                "backends[1].poll_ms: must be between 50 and 60000 milliseconds",
+            ]
+        );
+    }
+
+    #[test]
     fn hilink_backend_section() {
         let router = "  - id: b315\n    type: hilink\n    number: \"+15550002222\"\n    url: http://192.168.8.1\n";
         let c = Config::parse(&format!("{MINIMAL}{router}"), Purpose::Run).unwrap();
