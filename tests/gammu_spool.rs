@@ -55,7 +55,10 @@ Coding = Default_No_Compression
 #[test]
 fn inbox_names_as_gammu_writes_them() {
     let n = inbox_name("IN20261205_101500_00_+15551234567_00.txt").unwrap();
-    assert_eq!((n.date.as_str(), n.time.as_str(), n.serial, n.sender.as_str(), n.part), ("20261205", "101500", 0, "+15551234567", 0));
+    assert_eq!(
+        (n.date.as_str(), n.time.as_str(), n.serial, n.sender.as_str(), n.part),
+        ("20261205", "101500", 0, "+15551234567", 0)
+    );
     // How gammu-smsd names a status report when DeliveryReport is not `log`.
     assert_eq!(inbox_name("IN000000_000000_00__00.txt"), None);
     assert!(parse::looks_like_inbox_file("IN000000_000000_00__00.txt"));
@@ -310,7 +313,8 @@ async fn a_bad_file_is_set_aside_and_the_rest_go_on() {
     std::fs::write(inbox.join("IN000000_000000_00__00.txt"), "").unwrap();
     std::fs::write(inbox.join("README"), "not gammu's").unwrap();
     let h = Harness::new_with(config).await;
-    h.run_until("the good file bridged", |h| bob_texts(h) == ["standard text"], |h| format!("{:?}", bob_texts(h))).await;
+    h.run_until("the good file bridged", |h| bob_texts(h) == ["standard text"], |h| format!("{:?}", bob_texts(h)))
+        .await;
     h.run_until(
         "the bad files set aside",
         |_| files(&inbox.join("error")).len() == 3,

@@ -61,10 +61,16 @@ impl GammuSpoolConfig {
         // Files are told apart by the folder they are in: the folders must differ.
         let same = |a: &str, b: &str| !a.is_empty() && a.trim_end_matches('/') == b.trim_end_matches('/');
         if same(&self.sentsms_path, &self.outbox_path) {
-            p.add(key("sentsms_path"), "must differ from outbox_path, or sent messages cannot be told from waiting ones");
+            p.add(
+                key("sentsms_path"),
+                "must differ from outbox_path, or sent messages cannot be told from waiting ones",
+            );
         }
         if same(&self.errorsms_path, &self.sentsms_path) || same(&self.errorsms_path, &self.outbox_path) {
-            p.add(key("errorsms_path"), "must differ from sentsms_path and outbox_path, or failures cannot be told apart");
+            p.add(
+                key("errorsms_path"),
+                "must differ from sentsms_path and outbox_path, or failures cannot be told apart",
+            );
         }
         match (&self.processed_path, self.delete_processed) {
             (None, false) => p.add(key("processed_path"), "set a folder for bridged files, or delete_processed: true"),

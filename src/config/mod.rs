@@ -4,8 +4,8 @@ mod appservice;
 mod audit;
 mod backends;
 mod bridge;
-mod gateway;
 mod gammu_spool;
+mod gateway;
 mod hilink;
 mod homeserver;
 mod logging;
@@ -28,8 +28,8 @@ pub use appservice::{AppserviceConfig, BotConfig};
 pub use audit::AuditConfig;
 pub use backends::{BackendConfig, BackendKind, TestBackendConfig};
 pub use bridge::{BridgeConfig, Permission};
-pub use gateway::{GatewayConfig, GatewayUser, Webhook};
 pub use gammu_spool::GammuSpoolConfig;
+pub use gateway::{GatewayConfig, GatewayUser, Webhook};
 pub use hilink::HilinkConfig;
 pub use homeserver::HomeserverConfig;
 pub use logging::{LogFormat, LoggingConfig};
@@ -384,7 +384,10 @@ mod tests {
         let ok = format!("{MINIMAL}{spool}    delete_processed: true\n");
         let c = Config::parse(&ok, Purpose::Run).unwrap();
         let BackendKind::GammuSpool(g) = &c.backends[1].kind else { panic!("{:?}", c.backends[1].kind) };
-        assert_eq!((g.poll_ms, g.send_timeout, g.request_reports, g.processed_path.as_deref()), (1000, 300, false, None));
+        assert_eq!(
+            (g.poll_ms, g.send_timeout, g.request_reports, g.processed_path.as_deref()),
+            (1000, 300, false, None)
+        );
         let bad = spool.replace("/s/sent", "/s/out/").replace("/s/err", "/s/out");
         assert_eq!(
             problems(&format!("{MINIMAL}{bad}    poll_ms: 5\n")),

@@ -80,7 +80,10 @@ impl Smsd {
             if let Ok(Some(status)) = smsd.child.try_wait() {
                 panic!("gammu-smsd exited ({status}) before talking to the phone; its log:\n{text}");
             }
-            assert!(std::time::Instant::now() < end, "gammu-smsd did not start talking to the phone within 20 s; its log:\n{text}");
+            assert!(
+                std::time::Instant::now() < end,
+                "gammu-smsd did not start talking to the phone within 20 s; its log:\n{text}"
+            );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
     }

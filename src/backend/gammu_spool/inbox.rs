@@ -188,20 +188,15 @@ fn read_file(name: &str, bytes: &[u8]) -> Result<FilePart, BadFile> {
         return Ok(FilePart { text, concat: None, ..parts[0].clone() });
     }
     if name.ends_with(".bin") {
-        return Err(BadFile("8-bit data (a .bin file; the standard and unicode formats keep no header): not bridged".into()));
+        return Err(BadFile(
+            "8-bit data (a .bin file; the standard and unicode formats keep no header): not bridged".into(),
+        ));
     }
     Ok(FilePart { sender: None, text: parse::text_file(bytes)?, concat: None, binary: false, timestamp_ms: None })
 }
 
 /// Moves a group with an unreadable file to the error subfolder, with one warning.
-fn set_aside(
-    sink: &EventSink,
-    memory: &mut Memory,
-    inbox: &Path,
-    g: &Group,
-    file: &str,
-    why: &str,
-) {
+fn set_aside(sink: &EventSink, memory: &mut Memory, inbox: &Path, g: &Group, file: &str, why: &str) {
     let error_dir: PathBuf = inbox.join(ERROR_FOLDER);
     let mut moved = true;
     for f in &g.files {
@@ -220,9 +215,7 @@ fn set_aside(
 /// (same second, sender and serial) still makes a new fingerprint.
 fn fingerprint(files: &[String], sms: &ReceivedSms) -> String {
     let key = format!("{}\u{1f}{}\u{1f}{}", files.join("\u{1e}"), sms.from, sms.text);
-    let hash: String = digest::digest(&digest::SHA256, key.as_bytes()).as_ref()[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash: String =
+        digest::digest(&digest::SHA256, key.as_bytes()).as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect();
     format!("gammu:{hash}")
 }

@@ -33,7 +33,8 @@ pub(super) async fn send(b: &GammuSpoolBackend, sms: &OutgoingSms) -> Result<Sen
     }
     let name = file_name(sms, b.cfg.request_reports);
     let cfg = &b.cfg;
-    let (outbox, sent, error) = (Path::new(&cfg.outbox_path), Path::new(&cfg.sentsms_path), Path::new(&cfg.errorsms_path));
+    let (outbox, sent, error) =
+        (Path::new(&cfg.outbox_path), Path::new(&cfg.sentsms_path), Path::new(&cfg.errorsms_path));
     match place(outbox, sent, error, &name) {
         Place::Sent => return Ok(Sent { message_ids: vec![name] }),
         Place::Waiting => {}

@@ -113,7 +113,7 @@ fn utf16_text(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, BadFile>
 }
 
 fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, BadFile> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(bad(format!("UTF-16 text of an odd length ({} bytes after the byte order mark)", bytes.len())));
     }
     let units: Vec<u16> = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]])).collect();
@@ -166,10 +166,8 @@ pub fn detail_file(bytes: &[u8]) -> Result<Vec<FilePart>, BadFile> {
 fn detail_section(keys: &[(String, String)]) -> Result<FilePart, BadFile> {
     let get = |k: &str| keys.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     // Text00, Text01, … hold the text as hex, in order.
-    let mut chunks: Vec<(u32, &str)> = keys
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("text")?.parse::<u32>().ok()?, v.as_str())))
-        .collect();
+    let mut chunks: Vec<(u32, &str)> =
+        keys.iter().filter_map(|(k, v)| Some((k.strip_prefix("text")?.parse::<u32>().ok()?, v.as_str()))).collect();
     chunks.sort_by_key(|(i, _)| *i);
     let hex: String = chunks.iter().map(|(_, v)| *v).collect();
     let raw = from_hex(&hex).ok_or_else(|| bad("Text is not hexadecimal"))?;
@@ -182,7 +180,9 @@ fn detail_section(keys: &[(String, String)]) -> Result<FilePart, BadFile> {
         utf16(&raw, u16::from_be_bytes)?
     };
     let sender = match get("numberunicode").filter(|v| !v.is_empty()) {
-        Some(h) => Some(utf16(&from_hex(h).ok_or_else(|| bad("NumberUnicode is not hexadecimal"))?, u16::from_be_bytes)?),
+        Some(h) => {
+            Some(utf16(&from_hex(h).ok_or_else(|| bad("NumberUnicode is not hexadecimal"))?, u16::from_be_bytes)?)
+        }
         None => get("number").map(str::to_string),
     };
     let concat = match get("udh").filter(|v| !v.is_empty()) {
@@ -207,7 +207,7 @@ fn detail_section(keys: &[(String, String)]) -> Result<FilePart, BadFile> {
 
 fn from_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
@@ -248,10 +248,15 @@ mod tests {
     #[test]
     fn names() {
         let n = inbox_name("IN20261205_101500_00_+15551234567_00.txt").unwrap();
-        assert_eq!((n.sender.as_str(), n.serial, n.part, n.stamp().as_str()), ("+15551234567", 0, 0, "20261205_101500"));
+        assert_eq!(
+            (n.sender.as_str(), n.serial, n.part, n.stamp().as_str()),
+            ("+15551234567", 0, 0, "20261205_101500")
+        );
         let n = inbox_name("IN20261205_101500_01_My_Bank_02.bin").unwrap();
         assert_eq!((n.sender.as_str(), n.serial, n.part, n.ext.as_str()), ("My_Bank", 1, 2, "bin"));
-        for not in ["OUT+1555.txt", "IN2026_1.txt", "IN20261205_101500_00_+1555_00.txt.tmp", "IN20261205_101500_00__00.txt"] {
+        for not in
+            ["OUT+1555.txt", "IN2026_1.txt", "IN20261205_101500_00_+1555_00.txt.tmp", "IN20261205_101500_00__00.txt"]
+        {
             assert_eq!(inbox_name(not), None, "{not}");
         }
     }
