@@ -337,3 +337,71 @@ async fn a_bad_file_is_set_aside_and_the_rest_go_on() {
     h.settle().await;
     assert!(h.take_warnings().is_empty());
 }
+
+/// A file seen again after a crash between commit and move is not shown twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_read_again_after_a_restart_is_shown_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = spool_only(dir.path());
+    let name = "IN20261205_101501_00_+15551234567_00.txt";
+    let (inbox, processed) = (dir.path().join("inbox"), dir.path().join("processed"));
+    // Waiting before the bridge starts.
+    std::fs::write(inbox.join(name), "waiting since before the start").unwrap();
+    let h = Harness::new_with(config).await;
+    h.run_until("the file bridged and moved", |_| files(&processed) == [name], |h| format!("{:?}", bob_texts(h))).await;
+    assert_eq!(bob_texts(&h), ["waiting since before the start"]);
+    // As if the move had not happened: the file is back when the bridge starts again.
+    std::fs::copy(processed.join(name), inbox.join(name)).unwrap();
+    let h = h.restart().await;
+    h.run_until("the file moved again", |_| files(&inbox).is_empty(), |_| format!("inbox {:?}", files(&inbox))).await;
+    h.settle().await;
+    assert_eq!(bob_texts(&h), ["waiting since before the start"], "shown once");
+}
+
+/// Through the Backend interface: a send gammu-smsd does not take times out (transient),
+/// and the next attempt waits for the same file instead of writing a second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_asked_again_finds_its_file() {
+    use sms_bridge::backend::OutgoingSms;
+    use sms_bridge::backend::gammu_spool::GammuSpoolBackend;
+    use sms_bridge::config::GammuSpoolConfig;
+
+    let dir = tempfile::tempdir().unwrap();
+    spool_only(dir.path());
+    let p = |f: &str| dir.path().join(f).display().to_string();
+    let cfg = GammuSpoolConfig {
+        inbox_path: p("inbox"),
+        outbox_path: p("outbox"),
+        sentsms_path: p("sent"),
+        errorsms_path: p("error"),
+        delete_processed: true,
+        poll_ms: 50,
+        send_timeout: 1,
+        ..GammuSpoolConfig::default()
+    };
+    let link = Arc::new(GammuSpoolBackend::new("spool", SPOOL_NUMBER, cfg, 10));
+    let sms = OutgoingSms::text(7, SPOOL_NUMBER, BOB, "are you there?");
+    let err = link.send(&sms).await.unwrap_err();
+    assert!(err.is_transient() && err.message.contains("has not sent"), "{err:?}");
+    let outbox = dir.path().join("outbox");
+    let waiting = files(&outbox);
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+
+    // gammu-smsd takes it while the second attempt waits.
+    let (from, to) = (outbox.join(&waiting[0]), dir.path().join("sent").join(&waiting[0]));
+    let mover = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        std::fs::rename(from, to).unwrap();
+    });
+    let sent = link.send(&sms).await.unwrap();
+    mover.await.unwrap();
+    assert_eq!(sent.message_ids, waiting);
+    assert!(files(&outbox).is_empty());
+    // Asked once more (a crash before the result was recorded): found in the sent folder.
+    assert_eq!(link.send(&sms).await.unwrap().message_ids, waiting);
+    assert_eq!(files(&dir.path().join("sent")).len(), 1);
+
+    // A number that cannot be part of a gammu-smsd file name is refused for good.
+    let odd = OutgoingSms::text(8, SPOOL_NUMBER, "+1 555/123", "x");
+    assert!(link.send(&odd).await.unwrap_err().is_permanent());
+}

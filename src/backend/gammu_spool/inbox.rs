@@ -78,6 +78,9 @@ pub(super) fn scan(b: &GammuSpoolBackend, sink: &EventSink, memory: &mut Memory)
         if !meta.is_file() {
             continue;
         }
+        let look = (meta.len(), meta.modified().ok());
+        // Remembered even when set aside below: a file that cannot be moved is told once.
+        now_seen.insert(name.clone(), look);
         let Some(parsed) = parse::inbox_name(&name) else {
             if parse::looks_like_inbox_file(&name) {
                 // gammu-smsd 1.42 saves a status report as an empty `IN000000_000000_00__00.txt`.
@@ -88,11 +91,9 @@ pub(super) fn scan(b: &GammuSpoolBackend, sink: &EventSink, memory: &mut Memory)
             }
             continue;
         };
-        let look = (meta.len(), meta.modified().ok());
         if memory.seen.get(&name) == Some(&look) {
             stable.insert(name.clone());
         }
-        now_seen.insert(name.clone(), look);
         files.push((name, parsed));
     }
     memory.seen = now_seen;
