@@ -300,6 +300,15 @@ fn spool_only(dir: &Path) -> &'static str {
     ))
 }
 
+/// `standard` files (UTF-8), and the `d` flag: gammu-smsd asks the network for a report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standard_spool_with_the_report_flag() {
+    let (rig, _h) = sms_both_ways("standard", "    delete_processed: true\n    request_reports: true\n").await;
+    let sent = rig.sim.sent();
+    assert!(sent[0].status_report, "the .txtd file asked for a status report: {sent:?}");
+    assert!(files(&rig.folder("sent"))[0].ends_with(".txtd"));
+}
+
 // ---- the inbox without gammu-smsd: bad files -----------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
