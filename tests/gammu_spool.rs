@@ -321,9 +321,13 @@ async fn a_bad_file_is_set_aside_and_the_rest_go_on() {
     std::fs::write(inbox.join("IN20261205_101502_00_+15551234567_00.txt"), "[SMSBackup000]\nText00 = zz\n").unwrap();
     std::fs::write(inbox.join("IN000000_000000_00__00.txt"), "").unwrap();
     std::fs::write(inbox.join("README"), "not gammu's").unwrap();
+    // A second part whose first part is not there: bridged alone, with a warning.
+    std::fs::write(inbox.join("IN20261205_121500_00_+15551234567_01.txt"), "second half").unwrap();
     let h = Harness::new_with(config).await;
-    h.run_until("the good file bridged", |h| bob_texts(h) == ["standard text"], |h| format!("{:?}", bob_texts(h)))
-        .await;
+    h.run_until("the good files bridged", |h| bob_texts(h).len() == 2, |h| format!("{:?}", bob_texts(h))).await;
+    let mut texts = bob_texts(&h);
+    texts.sort();
+    assert_eq!(texts, ["second half", "standard text"]);
     h.run_until(
         "the bad files set aside",
         |_| files(&inbox.join("error")).len() == 3,
@@ -331,10 +335,14 @@ async fn a_bad_file_is_set_aside_and_the_rest_go_on() {
     )
     .await;
     assert_eq!(files(&inbox), vec!["README".to_string()], "only what is not gammu's stays");
-    assert_eq!(files(&dir.path().join("processed")), vec!["IN20261205_101501_00_+15551234567_00.txt".to_string()]);
+    assert_eq!(
+        files(&dir.path().join("processed")),
+        ["IN20261205_101501_00_+15551234567_00.txt", "IN20261205_121500_00_+15551234567_01.txt"]
+    );
     let warnings = h.take_warnings();
-    assert_eq!(warnings.len(), 3, "one warning per bad file: {warnings:#?}");
+    assert_eq!(warnings.len(), 4, "one warning per bad file and one for the lone part: {warnings:#?}");
     for (file, why) in [
+        ("IN20261205_121500_00_+15551234567_01.txt", "part 2 of a message whose first part is not in the folder"),
         ("IN20261205_101500_00_+15551234567_00.txt", "odd length"),
         ("IN20261205_101502_00_+15551234567_00.txt", "not hexadecimal"),
         ("IN000000_000000_00__00.txt", "DeliveryReport = log"),
