@@ -12,8 +12,9 @@ use std::time::Duration;
 use common::core::{ALICE, BOB, BOB_GHOST, Harness, config_with_links};
 use common::gammu::Smsd;
 use sms_bridge::backend::gammu_spool::parse::{self, detail_file, inbox_name, join_parts, text_file};
-use sms_bridge::backend::{Backend, LinkState};
+use sms_bridge::backend::{Backend, LinkState, WapPush};
 use sms_bridge::modem_sim::{ModemSim, Options};
+use sms_bridge::store::InboxKind;
 
 const SPOOL_NUMBER: &str = "+15550003333";
 const BOB_KEY: &str = "15551234567";
@@ -95,6 +96,23 @@ fn detail_files_join_their_parts_by_udh() {
     // Out of order in the file, still joined in UDH order.
     let swapped = vec![parts[1].clone(), parts[0].clone()];
     assert_eq!(join_parts(&swapped), "A long one, two parts ");
+}
+
+#[test]
+fn detail_wap_push_parts() {
+    // As gammu-smsd 1.42 saved a one-part MMS notification from the simulated modem (cut).
+    let one = "[SMSBackup000]\nNumber = \"+15551234567\"\nUDH = 0605040B8423F0\nText00 = 010603BEAF84\nCoding = 8bit\n";
+    let parts = detail_file(one.as_bytes()).unwrap();
+    assert_eq!(parse::wap_push(&parts), Some(vec![0x01, 0x06, 0x03, 0xBE, 0xAF, 0x84]));
+    // Two parts, second first in the file: joined by their sequence numbers.
+    let two = "[SMSBackup000]\nUDH = 0B05040B8423F00003070202\nText00 = 0304\nCoding = 8bit\n\
+               [SMSBackup001]\nUDH = 0B05040B8423F00003070201\nText00 = 0102\nCoding = 8bit\n";
+    assert_eq!(parse::wap_push(&detail_file(two.as_bytes()).unwrap()), Some(vec![1, 2, 3, 4]));
+    // 8-bit data to another port is not a push; nor is text.
+    let other = one.replace("0B8423F0", "0B8523F0");
+    assert_eq!(parse::wap_push(&detail_file(other.as_bytes()).unwrap()), None);
+    let text = detail_file(DETAIL_LONG.as_bytes()).unwrap();
+    assert_eq!(parse::wap_push(&text), None);
 }
 
 #[test]
@@ -307,6 +325,36 @@ async fn standard_spool_with_the_report_flag() {
     let sent = rig.sim.sent();
     assert!(sent[0].status_report, "the .txtd file asked for a status report: {sent:?}");
     assert!(files(&rig.folder("sent"))[0].ends_with(".txtd"));
+}
+
+/// An MMS notification (a WAP push in two 8-bit parts) through gammu-smsd's detail format
+/// reaches the core as one WAP push with the bytes sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detail_spool_hands_over_a_wap_push() {
+    let rig = Rig::start("detail").await;
+    let h = Harness::new_with(rig.link_config("    delete_processed: true\n")).await;
+    until(&h, &rig, "the spool link to be connected", |h| spool(h).state() == LinkState::Connected).await;
+    let location = format!("http://mmsc.example/mms/{}", "a".repeat(150));
+    let push = common::mmsc::notification_push(BOB, "T-1", &location, 1000);
+    assert!(push.len() > 140, "two parts on the air: {} octets", push.len());
+    let gateway = "+15550009999";
+    rig.sim.inject_wap_push(gateway, &push);
+    let pushes = |h: &Harness| -> Vec<WapPush> {
+        let c = h.sql();
+        let mut q = c.prepare("SELECT payload FROM inbox WHERE backend_id = 'spool' AND kind = 'wap_push'").unwrap();
+        let rows = q.query_map([], |r| r.get::<_, String>(0)).unwrap();
+        rows.map(|p| match serde_json::from_str::<InboxKind>(&p.unwrap()).unwrap() {
+            InboxKind::WapPush(w) => w,
+            other => panic!("{other:?}"),
+        })
+        .collect()
+    };
+    until(&h, &rig, "the push committed", |h| !pushes(h).is_empty()).await;
+    let got = pushes(&h);
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].from.as_str(), got[0].data.as_slice()), (gateway, push.as_slice()));
+    until(&h, &rig, "the file deleted", |_| files(&rig.folder("inbox")).is_empty()).await;
+    assert!(h.take_warnings().is_empty());
 }
 
 // ---- the inbox without gammu-smsd: bad files -----------------------------------------

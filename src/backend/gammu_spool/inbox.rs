@@ -13,7 +13,7 @@ use super::GammuSpoolBackend;
 use super::folders::{check, move_into};
 use super::group::{Group, group};
 use super::parse::{self, BadFile, FilePart, InboxName};
-use crate::backend::{Backend, EventSink, LinkState, Received, ReceivedSms};
+use crate::backend::{Backend, EventSink, LinkState, Received, ReceivedSms, WapPush};
 
 /// Where unreadable files go, inside the inbox folder.
 pub const ERROR_FOLDER: &str = "error";
@@ -121,8 +121,8 @@ fn take(
     names: &HashMap<String, InboxName>,
 ) -> bool {
     let first = &names[&g.files[0]];
-    let sms = match read_group(inbox, g, first) {
-        Ok(sms) => sms,
+    let what = match read_group(inbox, g, first) {
+        Ok(what) => what,
         Err((file, why)) => {
             set_aside(sink, memory, inbox, g, &file, &why);
             return false;
@@ -135,8 +135,8 @@ fn take(
             first.part + 1
         ));
     }
-    let print = fingerprint(&g.files, &sms);
-    let committed = match sink.once(&print, Received::Sms(sms)) {
+    let print = fingerprint(&g.files, &what);
+    let committed = match sink.once(&print, what) {
         Ok(new) => new,
         Err(e) => {
             if memory.failing.insert(g.files[0].clone()) {
@@ -161,39 +161,64 @@ fn take(
     committed
 }
 
-/// The message a group's files hold; on failure, the file at fault and why.
-fn read_group(inbox: &Path, g: &Group, first: &InboxName) -> Result<ReceivedSms, (String, String)> {
+/// What a group's files hold; on failure, the file at fault and why.
+fn read_group(inbox: &Path, g: &Group, first: &InboxName) -> Result<Received, (String, String)> {
     let mut text = String::new();
     let mut from = first.sender.clone();
     let mut timestamp_ms = None;
     for f in &g.files {
         let bytes = std::fs::read(inbox.join(f)).map_err(|e| (f.clone(), format!("cannot be read: {e}")))?;
-        let part = read_file(f, &bytes).map_err(|e| (f.clone(), e.0))?;
+        let part = match read_file(f, &bytes).map_err(|e| (f.clone(), e.0))? {
+            Read::Push(data) => {
+                // Only the detail format keeps the header that says so: one file, all parts.
+                return Ok(Received::WapPush(WapPush { from, to: String::new(), data }));
+            }
+            Read::Text(part) => part,
+        };
         if let Some(sender) = part.sender.filter(|s| !s.is_empty()) {
             from = sender;
         }
         timestamp_ms = timestamp_ms.or(part.timestamp_ms);
         text.push_str(&part.text);
     }
-    Ok(ReceivedSms { from, to: String::new(), text, timestamp_ms })
+    Ok(Received::Sms(ReceivedSms { from, to: String::new(), text, timestamp_ms }))
 }
 
-/// One file as one part: sender and time from the detail format only.
-fn read_file(name: &str, bytes: &[u8]) -> Result<FilePart, BadFile> {
+enum Read {
+    Text(FilePart),
+    Push(Vec<u8>),
+}
+
+/// One file: a text part (sender and time from the detail format only) or a WAP push.
+fn read_file(name: &str, bytes: &[u8]) -> Result<Read, BadFile> {
     if parse::is_detail(bytes) {
         let parts = parse::detail_file(bytes)?;
+        if let Some(data) = parse::wap_push(&parts) {
+            return Ok(Read::Push(data));
+        }
         if parts.iter().any(|p| p.binary) {
-            return Err(BadFile("8-bit data (not text): not bridged".into()));
+            return Err(BadFile("8-bit data other than a WAP push: not bridged".into()));
         }
         let text = parse::join_parts(&parts);
-        return Ok(FilePart { text, concat: None, ..parts[0].clone() });
+        return Ok(Read::Text(FilePart { text, concat: None, ..parts[0].clone() }));
     }
     if name.ends_with(".bin") {
         return Err(BadFile(
-            "8-bit data (a .bin file; the standard and unicode formats keep no header): not bridged".into(),
+            "8-bit data in a .bin file, whose header the standard and unicode formats do not keep (use InboxFormat = \
+             detail for MMS notifications): not bridged"
+                .into(),
         ));
     }
-    Ok(FilePart { sender: None, text: parse::text_file(bytes)?, concat: None, binary: false, timestamp_ms: None })
+    let text = parse::text_file(bytes)?;
+    Ok(Read::Text(FilePart {
+        sender: None,
+        text,
+        concat: None,
+        binary: false,
+        data: Vec::new(),
+        ports: None,
+        timestamp_ms: None,
+    }))
 }
 
 /// Moves a group with an unreadable file to the error subfolder, with one warning.
@@ -214,8 +239,13 @@ fn set_aside(sink: &EventSink, memory: &mut Memory, inbox: &Path, g: &Group, fil
 
 /// The files' names and the message: a name gammu-smsd uses again for a later message
 /// (same second, sender and serial) still makes a new fingerprint.
-fn fingerprint(files: &[String], sms: &ReceivedSms) -> String {
-    let key = format!("{}\u{1f}{}\u{1f}{}", files.join("\u{1e}"), sms.from, sms.text);
+fn fingerprint(files: &[String], what: &Received) -> String {
+    let content = match what {
+        Received::Sms(sms) => format!("{}\u{1f}{}", sms.from, sms.text),
+        Received::WapPush(p) => format!("{}\u{1f}push\u{1f}{:?}", p.from, p.data),
+        other => format!("{other:?}"),
+    };
+    let key = format!("{}\u{1f}{content}", files.join("\u{1e}"));
     let hash: String =
         digest::digest(&digest::SHA256, key.as_bytes()).as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect();
     format!("gammu:{hash}")

@@ -81,6 +81,10 @@ pub struct FilePart {
     pub concat: Option<crate::sms::udh::Concat>,
     /// 8-bit data (a `.bin` file or Coding = 8bit): not text.
     pub binary: bool,
+    /// The 8-bit data of a detail file's part (its Text keys hold the bytes as they are).
+    pub data: Vec<u8>,
+    /// Application ports from the detail format's UDH (2948: a WAP push).
+    pub ports: Option<crate::sms::udh::Ports>,
     /// The detail format's DateTime (`20261205T105046Z`) as Unix milliseconds.
     pub timestamp_ms: Option<i64>,
 }
@@ -185,15 +189,18 @@ fn detail_section(keys: &[(String, String)]) -> Result<FilePart, BadFile> {
         }
         None => get("number").map(str::to_string),
     };
-    let concat = match get("udh").filter(|v| !v.is_empty()) {
+    let udh = match get("udh").filter(|v| !v.is_empty()) {
         None => None,
         Some(h) => {
             let udh = from_hex(h).ok_or_else(|| bad("UDH is not hexadecimal"))?;
             // The UDH is stored with its length octet.
             let body = udh.get(1..).unwrap_or_default();
-            Udh::parse(body, 1).map_err(|e| bad(format!("UDH: {e}")))?.concat()
+            Some(Udh::parse(body, 1).map_err(|e| bad(format!("UDH: {e}")))?)
         }
     };
+    let concat = udh.as_ref().and_then(Udh::concat);
+    let ports = udh.as_ref().and_then(Udh::ports);
+    let data = if binary { raw } else { Vec::new() };
     if chunks.is_empty() && !binary {
         return Err(bad("no Text00 key"));
     }
@@ -202,7 +209,7 @@ fn detail_section(keys: &[(String, String)]) -> Result<FilePart, BadFile> {
         let dt = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%S", utc).ok()?;
         Some(dt.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp().as_millisecond())
     });
-    Ok(FilePart { sender, text, concat, binary, timestamp_ms })
+    Ok(FilePart { sender, text, concat, binary, data, ports, timestamp_ms })
 }
 
 fn from_hex(s: &str) -> Option<Vec<u8>> {
@@ -223,6 +230,18 @@ pub fn join_parts(parts: &[FilePart]) -> String {
         order.sort_by_key(|p| p.concat.map(|c| c.seq));
     }
     order.iter().map(|p| p.text.as_str()).collect()
+}
+
+/// The WSP bytes of a WAP push (8-bit parts to port 2948) in a detail file, joined in
+/// the order of their UDH; None when the parts are anything else.
+pub fn wap_push(parts: &[FilePart]) -> Option<Vec<u8>> {
+    let push = |p: &FilePart| p.binary && p.ports.is_some_and(|ports| ports.dst == crate::sms::udh::WAP_PUSH_PORT);
+    if parts.is_empty() || !parts.iter().all(push) {
+        return None;
+    }
+    let mut order: Vec<&FilePart> = parts.iter().collect();
+    order.sort_by_key(|p| p.concat.map(|c| c.seq));
+    Some(order.iter().flat_map(|p| p.data.iter().copied()).collect())
 }
 
 /// An outbox file's name in gammu's `OUT<priority>_<phone>_<serial>.txt<options>` form:
