@@ -132,6 +132,7 @@ fn bad_files_say_why() {
 
 struct Rig {
     dir: tempfile::TempDir,
+    format: String,
     sim: ModemSim,
     _smsd: Smsd,
 }
@@ -145,7 +146,7 @@ impl Rig {
         let (d, t, f) = (dir.path().to_path_buf(), tty.clone(), inbox_format.to_string());
         let smsd = tokio::task::spawn_blocking(move || Smsd::start(&d, &t, &f)).await.unwrap();
         std::fs::create_dir_all(dir.path().join("processed")).unwrap();
-        Rig { dir, sim, _smsd: smsd }
+        Rig { dir, format: inbox_format.into(), sim, _smsd: smsd }
     }
 
     fn folder(&self, name: &str) -> PathBuf {
@@ -157,12 +158,13 @@ impl Rig {
         let extra = extra.replace("PROCESSED", &p("processed"));
         config_with_links(&format!(
             "  - id: spool\n    type: gammu_spool\n    number: \"{SPOOL_NUMBER}\"\n    inbox_path: {}\n    outbox_path: {}\n    \
-             sentsms_path: {}\n    errorsms_path: {}\n    poll_ms: 100\n    send_timeout: 30\n{extra}\
+             sentsms_path: {}\n    errorsms_path: {}\n    inbox_format: {}\n    poll_ms: 100\n    send_timeout: 30\n{extra}\
              \n  - id: test1\n    type: test\n    number: \"+15550001111\"\n",
             p("inbox"),
             p("outbox"),
             p("sent"),
             p("error"),
+            self.format,
         ))
     }
 
@@ -366,33 +368,39 @@ async fn a_bad_file_is_set_aside_and_the_rest_go_on() {
     let inbox = dir.path().join("inbox");
     std::fs::write(inbox.join("IN20261205_101500_00_+15551234567_00.txt"), [0xFE, 0xFF, 0x00]).unwrap();
     std::fs::write(inbox.join("IN20261205_101501_00_+15551234567_00.txt"), "standard text").unwrap();
-    std::fs::write(inbox.join("IN20261205_101502_00_+15551234567_00.txt"), "[SMSBackup000]\nText00 = zz\n").unwrap();
+    // A text shaped like a detail file, in a unicode spool: only text, from the sender its
+    // name gives (read as detail, it would choose its own sender).
+    let spoof = "[SMSBackup000]\nNumber = \"+15559990000\"\nText00 = 0048\n";
+    std::fs::write(inbox.join("IN20261205_101502_00_+15551234567_00.txt"), spoof).unwrap();
     std::fs::write(inbox.join("IN000000_000000_00__00.txt"), "").unwrap();
     std::fs::write(inbox.join("README"), "not gammu's").unwrap();
     // A second part whose first part is not there: bridged alone, with a warning.
     std::fs::write(inbox.join("IN20261205_121500_00_+15551234567_01.txt"), "second half").unwrap();
     let h = Harness::new_with(config).await;
-    h.run_until("the good files bridged", |h| bob_texts(h).len() == 2, |h| format!("{:?}", bob_texts(h))).await;
+    h.run_until("the good files bridged", |h| bob_texts(h).len() == 3, |h| format!("{:?}", bob_texts(h))).await;
     let mut texts = bob_texts(&h);
     texts.sort();
-    assert_eq!(texts, ["second half", "standard text"]);
+    assert_eq!(texts, [spoof, "second half", "standard text"]);
     h.run_until(
         "the bad files set aside",
-        |_| files(&inbox.join("error")).len() == 3,
+        |_| files(&inbox.join("error")).len() == 2,
         |_| format!("inbox {:?}, error {:?}", files(&inbox), files(&inbox.join("error"))),
     )
     .await;
     assert_eq!(files(&inbox), vec!["README".to_string()], "only what is not gammu's stays");
     assert_eq!(
         files(&dir.path().join("processed")),
-        ["IN20261205_101501_00_+15551234567_00.txt", "IN20261205_121500_00_+15551234567_01.txt"]
+        [
+            "IN20261205_101501_00_+15551234567_00.txt",
+            "IN20261205_101502_00_+15551234567_00.txt",
+            "IN20261205_121500_00_+15551234567_01.txt"
+        ]
     );
     let warnings = h.take_warnings();
-    assert_eq!(warnings.len(), 4, "one warning per bad file and one for the lone part: {warnings:#?}");
+    assert_eq!(warnings.len(), 3, "one warning per bad file and one for the lone part: {warnings:#?}");
     for (file, why) in [
         ("IN20261205_121500_00_+15551234567_01.txt", "part 2 of a message whose first part is not in the folder"),
         ("IN20261205_101500_00_+15551234567_00.txt", "odd length"),
-        ("IN20261205_101502_00_+15551234567_00.txt", "not hexadecimal"),
         ("IN000000_000000_00__00.txt", "DeliveryReport = log"),
     ] {
         assert!(warnings.iter().any(|w| w.contains(file) && w.contains(why)), "{file}: {warnings:#?}");
@@ -469,4 +477,24 @@ async fn a_send_asked_again_finds_its_file() {
     // A number that cannot be part of a gammu-smsd file name is refused for good.
     let odd = OutgoingSms::text(8, SPOOL_NUMBER, "+1 555/123", "x");
     assert!(link.send(&odd).await.unwrap_err().is_permanent());
+
+    // gammu-smsd without SentSMSPath deletes what it sent: a file gone from every folder
+    // was taken, and is not written a second time.
+    let gone = OutgoingSms::text(9, SPOOL_NUMBER, BOB, "taken and not kept");
+    let watch = outbox.clone();
+    let taker = tokio::spawn(async move {
+        let mut taken = Vec::new();
+        for _ in 0..200 {
+            // As gammu-smsd does, it leaves the hidden file being written alone.
+            for f in files(&watch).into_iter().filter(|f| f.starts_with("OUT")) {
+                std::fs::remove_file(watch.join(&f)).unwrap();
+                taken.push(f);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        taken
+    });
+    let sent = link.send(&gone).await.unwrap();
+    let taken = taker.await.unwrap();
+    assert_eq!(taken, sent.message_ids, "written once");
 }

@@ -4,9 +4,25 @@ use serde::Deserialize;
 
 use super::Problems;
 
+/// gammu-smsd's `InboxFormat`: how the inbox files are read. Never guessed from a file's
+/// content: a `standard` file is the SMS text itself, and a text shaped like a detail file
+/// would otherwise choose its own sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InboxFormat {
+    /// gammu-smsd's default: UTF-16 text with a byte order mark.
+    #[default]
+    Unicode,
+    Standard,
+    /// The smsbackup INI (what matrix-sms-bridge sets).
+    Detail,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GammuSpoolConfig {
+    /// The `InboxFormat` of gammu-smsdrc.
+    pub inbox_format: InboxFormat,
     /// gammu-smsd's `InboxPath`: received messages, read and then moved or deleted.
     pub inbox_path: String,
     /// gammu-smsd's `OutboxPath`: messages to send are written here.
@@ -32,6 +48,7 @@ pub struct GammuSpoolConfig {
 impl Default for GammuSpoolConfig {
     fn default() -> Self {
         GammuSpoolConfig {
+            inbox_format: InboxFormat::Unicode,
             inbox_path: String::new(),
             outbox_path: String::new(),
             sentsms_path: String::new(),

@@ -28,7 +28,7 @@ pub use appservice::{AppserviceConfig, BotConfig};
 pub use audit::AuditConfig;
 pub use backends::{BackendConfig, BackendKind, TestBackendConfig};
 pub use bridge::{BridgeConfig, Permission};
-pub use gammu_spool::GammuSpoolConfig;
+pub use gammu_spool::{GammuSpoolConfig, InboxFormat};
 pub use gateway::{GatewayConfig, GatewayUser, Webhook};
 pub use hilink::HilinkConfig;
 pub use homeserver::HomeserverConfig;

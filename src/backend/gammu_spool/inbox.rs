@@ -14,6 +14,7 @@ use super::folders::{check, move_into};
 use super::group::{Group, group};
 use super::parse::{self, BadFile, FilePart, InboxName};
 use crate::backend::{Backend, EventSink, LinkState, Received, ReceivedSms, WapPush};
+use crate::config::InboxFormat;
 
 /// Where unreadable files go, inside the inbox folder.
 pub const ERROR_FOLDER: &str = "error";
@@ -121,20 +122,13 @@ fn take(
     names: &HashMap<String, InboxName>,
 ) -> bool {
     let first = &names[&g.files[0]];
-    let what = match read_group(inbox, g, first) {
+    let what = match read_group(inbox, g, first, b.cfg.inbox_format) {
         Ok(what) => what,
         Err((file, why)) => {
             set_aside(sink, memory, inbox, g, &file, &why);
             return false;
         }
     };
-    if g.orphan {
-        sink.warn(&format!(
-            "gammu-smsd inbox: {} is part {} of a message whose first part is not in the folder; bridged on its own",
-            g.files[0],
-            first.part + 1
-        ));
-    }
     let print = fingerprint(&g.files, &what);
     let committed = match sink.once(&print, what) {
         Ok(new) => new,
@@ -145,6 +139,14 @@ fn take(
             return false;
         }
     };
+    // Told once, when it is bridged (not again while it cannot be moved away).
+    if g.orphan && committed {
+        sink.warn(&format!(
+            "gammu-smsd inbox: {} is part {} of a message whose first part is not in the folder; bridged on its own",
+            g.files[0],
+            first.part + 1
+        ));
+    }
     for f in &g.files {
         let path = inbox.join(f);
         let done = match (&b.cfg.processed_path, b.cfg.delete_processed) {
@@ -162,13 +164,13 @@ fn take(
 }
 
 /// What a group's files hold; on failure, the file at fault and why.
-fn read_group(inbox: &Path, g: &Group, first: &InboxName) -> Result<Received, (String, String)> {
+fn read_group(inbox: &Path, g: &Group, first: &InboxName, format: InboxFormat) -> Result<Received, (String, String)> {
     let mut text = String::new();
     let mut from = first.sender.clone();
     let mut timestamp_ms = None;
     for f in &g.files {
         let bytes = std::fs::read(inbox.join(f)).map_err(|e| (f.clone(), format!("cannot be read: {e}")))?;
-        let part = match read_file(f, &bytes).map_err(|e| (f.clone(), e.0))? {
+        let part = match read_file(f, &bytes, format).map_err(|e| (f.clone(), e.0))? {
             Read::Push(data) => {
                 // Only the detail format keeps the header that says so: one file, all parts.
                 return Ok(Received::WapPush(WapPush { from, to: String::new(), data }));
@@ -189,9 +191,13 @@ enum Read {
     Push(Vec<u8>),
 }
 
-/// One file: a text part (sender and time from the detail format only) or a WAP push.
-fn read_file(name: &str, bytes: &[u8]) -> Result<Read, BadFile> {
-    if parse::is_detail(bytes) {
+/// One file, read as gammu-smsdrc's InboxFormat says: a text part (sender and time from
+/// the detail format only) or a WAP push.
+fn read_file(name: &str, bytes: &[u8], format: InboxFormat) -> Result<Read, BadFile> {
+    if format == InboxFormat::Detail {
+        if !parse::is_detail(bytes) {
+            return Err(BadFile("not an smsbackup file, though inbox_format is detail".into()));
+        }
         let parts = parse::detail_file(bytes)?;
         if let Some(data) = parse::wap_push(&parts) {
             return Ok(Read::Push(data));

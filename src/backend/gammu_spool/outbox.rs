@@ -58,9 +58,11 @@ pub(super) async fn send(b: &GammuSpoolBackend, sms: &OutgoingSms) -> Result<Sen
                     "gammu-smsd could not send it: {name} is in errorsms_path (see gammu-smsd's log)"
                 )));
             }
-            // Nowhere: gammu-smsd copies across file systems, so the file may be between
-            // folders for a moment.
-            Place::Waiting | Place::Nowhere => {}
+            Place::Waiting => {}
+            // gammu-smsd took it and kept no copy (its SentSMSPath unset, or someone cleared
+            // the sent folder): it moves a file by writing the copy first, so a file in no
+            // folder is not in between. Written again, it would be sent twice.
+            Place::Nowhere => return Ok(Sent { message_ids: vec![name] }),
         }
         if Instant::now() >= deadline {
             return Err(SendError::transient(format!(
