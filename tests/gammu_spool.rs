@@ -459,6 +459,8 @@ async fn a_send_asked_again_finds_its_file() {
     let outbox = dir.path().join("outbox");
     let waiting = files(&outbox);
     assert_eq!(waiting.len(), 1, "{waiting:?}");
+    // The job's number padded: gammu-smsd sends in the order of the names.
+    assert!(waiting[0].starts_with(&format!("OUTA_{BOB}_j0000000007-")), "{waiting:?}");
 
     // gammu-smsd takes it while the second attempt waits.
     let (from, to) = (outbox.join(&waiting[0]), dir.path().join("sent").join(&waiting[0]));

@@ -124,8 +124,15 @@ fn take(
     let first = &names[&g.files[0]];
     let what = match read_group(inbox, g, first, b.cfg.inbox_format) {
         Ok(what) => what,
-        Err((file, why)) => {
+        Err(Unread::Bad(file, why)) => {
             set_aside(sink, memory, inbox, g, &file, &why);
+            return false;
+        }
+        // Perhaps passing (permissions, too many open files): tried again, told once.
+        Err(Unread::Io(file, why)) => {
+            if memory.failing.insert(file.clone()) {
+                sink.warn(&format!("gammu-smsd inbox: {file} cannot be read ({why}); trying again"));
+            }
             return false;
         }
     };
@@ -163,14 +170,20 @@ fn take(
     committed
 }
 
+/// Why a group was not read: a file at fault (set aside), or one that could not be read now.
+enum Unread {
+    Bad(String, String),
+    Io(String, String),
+}
+
 /// What a group's files hold; on failure, the file at fault and why.
-fn read_group(inbox: &Path, g: &Group, first: &InboxName, format: InboxFormat) -> Result<Received, (String, String)> {
+fn read_group(inbox: &Path, g: &Group, first: &InboxName, format: InboxFormat) -> Result<Received, Unread> {
     let mut text = String::new();
     let mut from = first.sender.clone();
     let mut timestamp_ms = None;
     for f in &g.files {
-        let bytes = std::fs::read(inbox.join(f)).map_err(|e| (f.clone(), format!("cannot be read: {e}")))?;
-        let part = match read_file(f, &bytes, format).map_err(|e| (f.clone(), e.0))? {
+        let bytes = std::fs::read(inbox.join(f)).map_err(|e| Unread::Io(f.clone(), e.to_string()))?;
+        let part = match read_file(f, &bytes, format).map_err(|e| Unread::Bad(f.clone(), e.0))? {
             Read::Push(data) => {
                 // Only the detail format keeps the header that says so: one file, all parts.
                 return Ok(Received::WapPush(WapPush { from, to: String::new(), data }));

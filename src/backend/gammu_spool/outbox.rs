@@ -78,7 +78,8 @@ pub(super) async fn send(b: &GammuSpoolBackend, sms: &OutgoingSms) -> Result<Sen
 fn file_name(sms: &OutgoingSms, report: bool) -> String {
     let hash = digest::digest(&digest::SHA256, sms.text.as_bytes());
     let short: String = hash.as_ref()[..4].iter().map(|b| format!("{b:02x}")).collect();
-    outbox_name(&sms.to, &format!("j{}-{short}", sms.job_id), report)
+    // Padded: gammu-smsd takes files in the order of their names.
+    outbox_name(&sms.to, &format!("j{:010}-{short}", sms.job_id), report)
 }
 
 fn place(outbox: &Path, sent: &Path, error: &Path, name: &str) -> Place {
