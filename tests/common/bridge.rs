@@ -216,11 +216,13 @@ impl Env {
         r.json().await.unwrap()
     }
 
-    /// Everything the test link sent, across bridge restarts.
+    /// Everything the test link sent, across bridge restarts. A line the link is still
+    /// writing (no newline yet) is left for the next look.
     pub fn sent(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.sent_log)
             .unwrap_or_default()
-            .lines()
+            .split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
