@@ -4,7 +4,7 @@
 //! The file name comes from the job and its text, so a send asked again (after a timeout
 //! or a restart) finds its earlier file instead of writing a second one.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ring::digest;
@@ -33,25 +33,37 @@ pub(super) async fn send(b: &GammuSpoolBackend, sms: &OutgoingSms) -> Result<Sen
     }
     let name = file_name(sms, b.cfg.request_reports);
     let cfg = &b.cfg;
-    let (outbox, sent, error) =
-        (Path::new(&cfg.outbox_path), Path::new(&cfg.sentsms_path), Path::new(&cfg.errorsms_path));
-    match place(outbox, sent, error, &name) {
-        Place::Sent => return Ok(Sent { message_ids: vec![name] }),
-        Place::Waiting => {}
-        Place::Failed => {
-            // An earlier attempt failed and the core asks again: keep the old file for the
-            // operator under another name, and write the message anew.
-            let kept = format!("{name}.failed-{}", crate::store::now_ms());
-            move_into(&error.join(&name), error, &kept)
-                .map_err(|e| SendError::transient(format!("cannot set aside {name} in errorsms_path: {e}")))?;
-            write(outbox, &name, &sms.text)?;
+    let folders = Folders {
+        outbox: PathBuf::from(&cfg.outbox_path),
+        sent: PathBuf::from(&cfg.sentsms_path),
+        error: PathBuf::from(&cfg.errorsms_path),
+    };
+    let (f, n, text) = (folders.clone(), name.clone(), sms.text.clone());
+    let first = blocking(move || -> Result<Option<Sent>, SendError> {
+        match f.place(&n)? {
+            Place::Sent => return Ok(Some(Sent { message_ids: vec![n] })),
+            Place::Waiting => {}
+            Place::Failed => {
+                // An earlier attempt failed and the core asks again: keep the old file for
+                // the operator under another name, and write the message anew.
+                let kept = format!("{n}.failed-{}", crate::store::now_ms());
+                move_into(&f.error.join(&n), &f.error, &kept)
+                    .map_err(|e| SendError::transient(format!("cannot set aside {n} in errorsms_path: {e}")))?;
+                write(&f.outbox, &n, &text)?;
+            }
+            Place::Nowhere => write(&f.outbox, &n, &text)?,
         }
-        Place::Nowhere => write(outbox, &name, &sms.text)?,
+        Ok(None)
+    })
+    .await??;
+    if let Some(sent) = first {
+        return Ok(sent);
     }
     let deadline = Instant::now() + Duration::from_secs(cfg.send_timeout);
     loop {
         tokio::time::sleep(b.poll_interval()).await;
-        match place(outbox, sent, error, &name) {
+        let (f, n) = (folders.clone(), name.clone());
+        match blocking(move || f.place(&n)).await?? {
             Place::Sent => return Ok(Sent { message_ids: vec![name] }),
             Place::Failed => {
                 return Err(SendError::permanent(format!(
@@ -82,16 +94,37 @@ fn file_name(sms: &OutgoingSms, report: bool) -> String {
     outbox_name(&sms.to, &format!("j{:010}-{short}", sms.job_id), report)
 }
 
-fn place(outbox: &Path, sent: &Path, error: &Path, name: &str) -> Place {
-    if sent.join(name).exists() {
-        Place::Sent
-    } else if error.join(name).exists() {
-        Place::Failed
-    } else if outbox.join(name).exists() {
-        Place::Waiting
-    } else {
-        Place::Nowhere
+#[derive(Clone)]
+struct Folders {
+    outbox: PathBuf,
+    sent: PathBuf,
+    error: PathBuf,
+}
+
+impl Folders {
+    /// Where the file is. A folder that cannot be looked into is an error, not "not
+    /// there": a file in no folder counts as sent.
+    fn place(&self, name: &str) -> Result<Place, SendError> {
+        let is_in = |dir: &Path| {
+            dir.join(name)
+                .try_exists()
+                .map_err(|e| SendError::transient(format!("cannot look for {name} in {}: {e}", dir.display())))
+        };
+        Ok(if is_in(&self.sent)? {
+            Place::Sent
+        } else if is_in(&self.error)? {
+            Place::Failed
+        } else if is_in(&self.outbox)? {
+            Place::Waiting
+        } else {
+            Place::Nowhere
+        })
     }
+}
+
+/// File calls off the async workers: a slow or network file system would hold them.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, SendError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| SendError::transient(format!("gammu_spool: {e}")))
 }
 
 fn write(outbox: &Path, name: &str, text: &str) -> Result<(), SendError> {
