@@ -248,3 +248,10 @@ impl EventSink {
         let _ = self.states.send((self.backend_id.to_string(), state));
     }
 }
+
+/// The first `octets` of the SHA-256 of `bytes`, in hex: the links' fingerprints of what
+/// they received and names of what they wrote. (Stored prints depend on it staying so.)
+pub(crate) fn short_hash(bytes: &[u8], octets: usize) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    digest.as_ref()[..octets].iter().map(|b| format!("{b:02x}")).collect()
+}

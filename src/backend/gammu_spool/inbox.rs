@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use ring::digest;
-
 use super::GammuSpoolBackend;
 use super::folders::{check, move_into};
 use super::group::{Group, group};
@@ -265,7 +263,5 @@ fn fingerprint(files: &[String], what: &Received) -> String {
         other => format!("{other:?}"),
     };
     let key = format!("{}\u{1f}{content}", files.join("\u{1e}"));
-    let hash: String =
-        digest::digest(&digest::SHA256, key.as_bytes()).as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect();
-    format!("gammu:{hash}")
+    format!("gammu:{}", crate::backend::short_hash(key.as_bytes(), 12))
 }

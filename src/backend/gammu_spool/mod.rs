@@ -12,6 +12,7 @@ mod inbox;
 mod outbox;
 pub mod parse;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -28,7 +29,7 @@ pub struct GammuSpoolBackend {
     cfg: GammuSpoolConfig,
     max_parts: u8,
     state: Mutex<LinkState>,
-    started: Mutex<bool>,
+    started: AtomicBool,
     stop: Notify,
 }
 
@@ -40,7 +41,7 @@ impl GammuSpoolBackend {
             cfg,
             max_parts: max_parts.min(GAMMU_MAX_PARTS) as u8,
             state: Mutex::new(LinkState::Starting),
-            started: Mutex::new(false),
+            started: AtomicBool::new(false),
             stop: Notify::new(),
         }
     }
@@ -91,12 +92,8 @@ impl Backend for GammuSpoolBackend {
     }
 
     async fn start(self: Arc<Self>, sink: EventSink) -> Result<(), String> {
-        {
-            let mut started = self.started.lock().unwrap();
-            if *started {
-                return Err("the gammu_spool link was already started".into());
-            }
-            *started = true;
+        if self.started.swap(true, Ordering::SeqCst) {
+            return Err("the gammu_spool link was already started".into());
         }
         tokio::spawn(inbox::run(self, sink));
         Ok(())

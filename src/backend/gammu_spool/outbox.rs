@@ -7,8 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ring::digest;
-
 use super::GammuSpoolBackend;
 use super::folders::{move_into, write_atomic};
 use super::parse::{outbox_name, outbox_text};
@@ -88,8 +86,7 @@ pub(super) async fn send(b: &GammuSpoolBackend, sms: &OutgoingSms) -> Result<Sen
 /// `OUTA_<to>_j<job>-<hash of the text>.txt`: the hash keeps a new database's job ids from
 /// meeting an old file of the same job number.
 fn file_name(sms: &OutgoingSms, report: bool) -> String {
-    let hash = digest::digest(&digest::SHA256, sms.text.as_bytes());
-    let short: String = hash.as_ref()[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let short = crate::backend::short_hash(sms.text.as_bytes(), 4);
     // Padded: gammu-smsd takes files in the order of their names.
     outbox_name(&sms.to, &format!("j{:010}-{short}", sms.job_id), report)
 }

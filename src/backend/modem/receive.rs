@@ -59,9 +59,7 @@ pub(super) fn commit(sink: &EventSink, line: &str, where_: &str) -> Outcome {
 /// The same PDU, however the modem spelled it (case, junk at the end), gives the same print.
 pub(super) fn fingerprint(line: &str) -> String {
     let hex: String = line.chars().filter(|c| c.is_ascii_hexdigit()).map(|c| c.to_ascii_uppercase()).collect();
-    let digest = ring::digest::digest(&ring::digest::SHA256, hex.as_bytes());
-    let short: String = digest.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("pdu:{short}")
+    format!("pdu:{}", crate::backend::short_hash(hex.as_bytes(), 16))
 }
 
 /// Reads, commits and deletes the message at `index` of the current storage.
